@@ -1,0 +1,238 @@
+"""Auth and profile endpoints under /api/v1."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.serializers import (
+    HttpUrlField,
+    StrictSerializer,
+    validate_password_strength,
+    validate_username,
+)
+from accounts.tokens import jwks
+from common.exceptions import ApplicationError
+from common.schema import errors
+
+
+class TokensSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    token_type = serializers.CharField()
+
+
+class RegisterApi(APIView):
+    authentication_classes: list = []
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=255)
+        username = serializers.CharField(max_length=50, validators=[validate_username])
+        password = serializers.CharField(
+            max_length=128, trim_whitespace=False, validators=[validate_password_strength]
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class UserSerializer(serializers.Serializer):
+            id = serializers.UUIDField()
+            email = serializers.EmailField()
+            username = serializers.CharField()
+            created_at = serializers.DateTimeField()
+
+        user = UserSerializer()
+        tokens = TokensSerializer()
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=InputSerializer,
+        responses={201: OutputSerializer, **errors(409)},
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, tokens = services.user_register(**data.validated_data)
+        return Response(self.OutputSerializer({"user": user, "tokens": tokens}).data, status=status.HTTP_201_CREATED)
+
+
+class LoginApi(APIView):
+    authentication_classes: list = []
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.CharField(max_length=255)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    class OutputSerializer(serializers.Serializer):
+        class UserSerializer(serializers.Serializer):
+            id = serializers.UUIDField()
+            email = serializers.EmailField()
+            username = serializers.CharField()
+            bio = serializers.CharField()
+            avatar_url = serializers.CharField(allow_null=True)
+
+        user = UserSerializer()
+        tokens = TokensSerializer()
+
+    @extend_schema(
+        operation_id="auth_login",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(401)},
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, tokens = services.user_login(**data.validated_data)
+        user_out = {**vars(user), "avatar_url": user.avatar_url or None}
+        return Response(self.OutputSerializer({"user": user_out, "tokens": tokens}).data)
+
+
+class RefreshApi(APIView):
+    authentication_classes: list = []
+
+    class InputSerializer(StrictSerializer):
+        refresh_token = serializers.CharField(max_length=4096)
+
+    class OutputSerializer(serializers.Serializer):
+        access_token = serializers.CharField()
+        expires_in = serializers.IntegerField()
+        token_type = serializers.CharField()
+
+    @extend_schema(
+        operation_id="auth_refresh",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(401, 403)},
+        auth=[],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        access = services.token_refresh(**data.validated_data)
+        return Response({"access_token": access, "expires_in": 3600, "token_type": "Bearer"})
+
+
+MessageSerializer = inline_serializer("Message", {"message": serializers.CharField()})
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        refresh_token = serializers.CharField(max_length=4096)
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=InputSerializer,
+        responses={200: MessageSerializer, **errors(401, 403)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_logout(user=request.user, **data.validated_data)
+        return Response({"message": "Logged out successfully"})
+
+
+class JwksApi(APIView):
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="auth_jwks",
+        responses={
+            200: inline_serializer(
+                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
+            ),
+            **errors(),
+        },
+        auth=[],
+        description="Public keys that verify Gaji access tokens (RS256).",
+    )
+    def get(self, request):
+        response = Response(jwks())
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class PublicProfileSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    bio = serializers.CharField()
+    avatar_url = serializers.CharField(allow_null=True)
+    follower_count = serializers.IntegerField()
+    following_count = serializers.IntegerField()
+    scenario_count = serializers.IntegerField()
+    conversation_count = serializers.IntegerField()
+    joined_at = serializers.DateTimeField()
+
+
+class UserProfileApi(APIView):
+    @extend_schema(operation_id="users_profile_get", responses={200: PublicProfileSerializer, **errors(404)}, auth=[])
+    def get(self, request, username: str):
+        user = selectors.user_get_by_username(username=username)
+        return Response(PublicProfileSerializer(selectors.user_public_profile(user=user)).data)
+
+
+class ProfileUpdateApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        bio = serializers.CharField(max_length=500, allow_blank=True, allow_null=True, required=False)
+        avatar_url = HttpUrlField(max_length=500, allow_blank=True, allow_null=True, required=False)
+
+        def to_internal_value(self, data):
+            # Documented: email and username are changed elsewhere, never here.
+            if isinstance(data, dict):
+                fixed = {n: ["Cannot be changed via this endpoint."] for n in ("email", "username") if n in data}
+                if fixed:
+                    raise serializers.ValidationError(fixed)
+            return super().to_internal_value(data)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        bio = serializers.CharField()
+        avatar_url = serializers.CharField(allow_null=True)
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="users_profile_update",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(401)},
+    )
+    def put(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.profile_update(user=request.user, fields=data.validated_data)
+        return Response(self.OutputSerializer({**vars(user), "avatar_url": user.avatar_url or None}).data)
+
+
+class AvatarUploadApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    class OutputSerializer(serializers.Serializer):
+        avatar_url = serializers.CharField()
+        uploaded_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="users_avatar_upload",
+        request={
+            "multipart/form-data": inline_serializer("AvatarUpload", {"avatar": serializers.FileField()})
+        },
+        responses={200: OutputSerializer, **errors(401, 413, 415)},
+    )
+    def post(self, request):
+        upload = request.FILES.get("avatar")
+        if upload is None:
+            raise ApplicationError(
+                "Missing file field 'avatar'.", details={"avatar": ["This field is required."]}
+            )
+        url = services.avatar_upload(user=request.user, upload=upload, absolute_url=request.build_absolute_uri)
+        return Response({"avatar_url": url, "uploaded_at": timezone.now()})

@@ -1,0 +1,55 @@
+"""Input validation shared by the accounts views."""
+
+from __future__ import annotations
+
+import re
+
+from rest_framework import serializers
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+# Path segments under /users/ that a username must not shadow.
+RESERVED_USERNAMES = {"profile", "me", "admin", "internal", "api", "system"}
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown keys: a client sending `is_staff` or `id` learns it
+    had no effect instead of silently believing it did."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def validate_password_strength(value: str) -> str:
+    problems = []
+    if len(value) < 8:
+        problems.append("Password must be at least 8 characters.")
+    if not re.search(r"[A-Z]", value):
+        problems.append("Password must contain an uppercase letter.")
+    if not re.search(r"[a-z]", value):
+        problems.append("Password must contain a lowercase letter.")
+    if not re.search(r"[0-9]", value):
+        problems.append("Password must contain a digit.")
+    if problems:
+        raise serializers.ValidationError(problems)
+    return value
+
+
+def validate_username(value: str) -> str:
+    if not USERNAME_RE.match(value):
+        raise serializers.ValidationError("Username must be 3-50 characters: letters, digits or underscore.")
+    if value.lower() in RESERVED_USERNAMES:
+        raise serializers.ValidationError("This username is reserved.")
+    return value
+
+
+class HttpUrlField(serializers.URLField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError("Must be an http(s) URL.")
+        return value

@@ -1,0 +1,137 @@
+"""Cross-cutting middleware: request ids and access log, body size, rate
+limits, and the envelope for errors Django itself produces."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from gaji_contracts.conventions import clean_request_id, current_request_id
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.headers import REQUEST_ID_HEADER, RETRY_AFTER
+
+from common import ratelimit
+from common.exceptions import json_error
+
+access_log = logging.getLogger("gaji.access")
+
+AVATAR_PATH = "/api/v1/users/profile/avatar"
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class RequestIdMiddleware:
+    """Takes or mints X-Request-ID, exposes it to logs and internal clients,
+    echoes it on the response, and writes one JSON access-log line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = clean_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": ratelimit.client_ip(request),
+                },
+            )
+            return response
+        finally:
+            current_request_id.reset(token)
+
+
+class BodySizeLimitMiddleware:
+    """413 from Content-Length before a byte of the body is read."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            return json_error(
+                request, status=400, message="Invalid Content-Length header.", code=ErrorCode.VALIDATION_ERROR
+            )
+        limit = settings.MAX_BODY_BYTES
+        if request.path == AVATAR_PATH:
+            limit = settings.AVATAR_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
+        if length > limit:
+            return json_error(
+                request,
+                status=413,
+                message=f"Request body exceeds {limit} bytes.",
+                code=ErrorCode.PAYLOAD_TOO_LARGE,
+            )
+        return self.get_response(request)
+
+
+class RateLimitMiddleware:
+    """Counts the request in Redis and adds X-RateLimit-* to the response;
+    429 with Retry-After once the window's budget is spent."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        decision = ratelimit.check(request)
+        if decision is not None and not decision.allowed:
+            response = json_error(
+                request,
+                status=429,
+                message=f"Rate limit exceeded. Retry in {decision.retry_after} seconds.",
+                code=ErrorCode.RATE_LIMITED,
+                headers={RETRY_AFTER: str(decision.retry_after)},
+            )
+        else:
+            response = self.get_response(request)
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response[name] = value
+        return response
+
+
+class ErrorEnvelopeMiddleware:
+    """Turns any non-JSON error response (Django's 404/403/400 pages, CSRF
+    failures, DEBUG pages) into the envelope, so no client ever gets HTML."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400:
+            return response
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json") or getattr(response, "streaming", False):
+            return response
+        status = response.status_code
+        code, message = _DEFAULTS.get(status, (ErrorCode.INTERNAL_ERROR if status >= 500 else "HTTP_ERROR", None))
+        converted = json_error(request, status=status, message=message or response.reason_phrase, code=code)
+        for header in ("Allow", RETRY_AFTER, "WWW-Authenticate"):
+            if header in response:
+                converted[header] = response[header]
+        return converted
+
+
+_DEFAULTS: dict[int, tuple[ErrorCode | str, str]] = {
+    400: (ErrorCode.VALIDATION_ERROR, "Bad request."),
+    403: (ErrorCode.PERMISSION_DENIED, "Forbidden."),
+    404: (ErrorCode.NOT_FOUND, "No route or resource matches this URL."),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed on this URL."),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "Request body too large."),
+    500: (ErrorCode.INTERNAL_ERROR, "Internal server error."),
+}

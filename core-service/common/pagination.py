@@ -1,0 +1,56 @@
+"""`?page=&size=` parsing and the `{content, page}` envelope, 0-indexed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from rest_framework import serializers
+
+MAX_PAGE_NUMBER = 10_000_000
+
+
+class PageQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=0, max_value=MAX_PAGE_NUMBER, default=0)
+    size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    number: int
+    size: int
+
+    @classmethod
+    def from_request(cls, request) -> PageRequest:
+        query = PageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return cls(number=query.validated_data["page"], size=query.validated_data["size"])
+
+
+def paginate(queryset, page: PageRequest, serialize) -> dict:
+    total = queryset.count()
+    start = page.number * page.size
+    items = list(queryset[start : start + page.size]) if start < total else []
+    return {
+        "content": [serialize(item) for item in items],
+        "page": {
+            "number": page.number,
+            "size": page.size,
+            "total_elements": total,
+            "total_pages": math.ceil(total / page.size) if total else 0,
+        },
+    }
+
+
+def page_serializer(name: str, item_serializer) -> type[serializers.Serializer]:
+    """An OpenAPI-visible serializer for `{content: [item], page: {...}}`."""
+
+    class PageInfo(serializers.Serializer):
+        number = serializers.IntegerField()
+        size = serializers.IntegerField()
+        total_elements = serializers.IntegerField()
+        total_pages = serializers.IntegerField()
+
+    PageInfo.__name__ = "PageInfo"
+    return type(name, (serializers.Serializer,), {"content": item_serializer(many=True), "page": PageInfo()})

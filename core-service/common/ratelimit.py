@@ -1,0 +1,113 @@
+"""Fixed-window rate limits in Redis, with the spec's table.
+
+| request                                   | rule     |
+| POST /api/v1/auth/login                   | login    |  per client IP
+| POST /api/v1/auth/register                | register |  per client IP
+| POST /api/v1/conversations/{id}/messages  | messages |  per user (IP if anonymous)
+| other POST/PUT/PATCH/DELETE               | write    |  per user (IP if anonymous)
+| GET/HEAD/OPTIONS                          | read     |  per user (IP if anonymous)
+
+Health probes, static files and the internal service API are not limited.
+If Redis is unreachable the limiter fails OPEN (the request is served
+without rate-limit headers and a warning is logged): losing the limiter for
+a moment is better than refusing every reader; login still costs an Argon2
+hash per attempt, which bounds guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+
+import redis
+from django.conf import settings
+from gaji_contracts.conventions import bearer_token, is_service_token
+from gaji_contracts.ratelimit import (
+    DEFAULT_RATE_LIMITS,
+    FIXED_WINDOW_LUA,
+    RateLimitDecision,
+    RateLimitRule,
+    decide,
+    window_key,
+)
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from common.redis import get_redis
+
+logger = logging.getLogger("gaji.ratelimit")
+
+EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/")
+MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages/?$")
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def client_ip(request) -> str:
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    # With N trusted proxies, the client is the N-th address from the right;
+    # anything further left was written by the client and cannot be trusted.
+    if len(forwarded) >= hops:
+        return forwarded[-hops]
+    return remote
+
+
+def scope_of(request) -> str | None:
+    path = request.path
+    if path.startswith(EXEMPT_PREFIXES):
+        return None
+    method = request.method
+    if method == "POST" and path == "/api/v1/auth/login":
+        return "login"
+    if method == "POST" and path == "/api/v1/auth/register":
+        return "register"
+    if method == "POST" and MESSAGES_PATH.match(path):
+        return "messages"
+    return "read" if method in SAFE_METHODS else "write"
+
+
+def rule_for(scope: str) -> RateLimitRule:
+    base = DEFAULT_RATE_LIMITS[scope]
+    return RateLimitRule(
+        scope=scope,
+        limit=max(1, int(base.limit * settings.RATE_LIMIT_SCALE)),
+        window_seconds=base.window_seconds,
+    )
+
+
+def subject_of(request, scope: str) -> str:
+    if scope not in {"login", "register"}:
+        raw = bearer_token(request.headers.get("Authorization"))
+        if raw and not is_service_token(raw, settings.SERVICE_TOKEN):
+            try:
+                return f"user:{AccessToken(raw)['sub']}"
+            except (TokenError, KeyError):
+                pass  # an invalid token is refused later; count it by IP
+    return f"ip:{client_ip(request)}"
+
+
+@functools.cache
+def _script():
+    # EVALSHA with automatic EVAL fallback: the script body is sent once per process.
+    return get_redis().register_script(FIXED_WINDOW_LUA)
+
+
+def check(request) -> RateLimitDecision | None:
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    scope = scope_of(request)
+    if scope is None:
+        return None
+    rule = rule_for(scope)
+    key = window_key(settings.REDIS_KEY_PREFIX, scope, subject_of(request, scope))
+    try:
+        count, ttl = _script()(keys=[key], args=[rule.window_seconds])
+    except redis.RedisError as exc:
+        logger.warning("rate limiter unavailable, failing open: %s", exc.__class__.__name__)
+        return None
+    return decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))

@@ -1,0 +1,44 @@
+"""Routes for the ai service only (service token, /api/internal/...)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from gaji_contracts.health import ServiceHealth
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.auth import IsInternalService, ServiceTokenAuthentication
+from common.request_id import request_id_of
+from common.schema import errors
+
+VERSION = "0.1.0"
+
+
+class InternalApiView(APIView):
+    authentication_classes = [ServiceTokenAuthentication]
+    permission_classes = [IsInternalService]
+
+
+class InternalHealthApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_health",
+        responses={
+            200: inline_serializer(
+                "ServiceHealth",
+                {
+                    "service": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "time": serializers.DateTimeField(),
+                    "request_id": serializers.CharField(),
+                },
+            ),
+            **errors(401, 403),
+        },
+        description="Proves the caller holds the service token. Service token only.",
+    )
+    def get(self, request):
+        body = ServiceHealth(service="core", version=VERSION, time=timezone.now(), request_id=request_id_of(request))
+        return Response(body.model_dump(mode="json"))

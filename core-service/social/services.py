@@ -1,0 +1,28 @@
+"""Writes of the follow graph. Both are idempotent and race-safe: the
+unique pair index decides, never a read-then-write."""
+
+from __future__ import annotations
+
+from gaji_contracts.errors import ErrorCode
+
+from common.exceptions import ApplicationError
+from social.models import Follow
+from social.selectors import follow_status
+
+
+def user_follow(*, follower, following) -> dict:
+    if follower.id == following.id:
+        raise ApplicationError("You cannot follow yourself.", status=400, code=ErrorCode.VALIDATION_ERROR)
+    # INSERT ... ON CONFLICT DO NOTHING: repeating or racing creates one row.
+    Follow.objects.bulk_create([Follow(follower=follower, following=following)], ignore_conflicts=True)
+    state = follow_status(follower=follower, following=following)
+    return {
+        "follower_id": follower.id,
+        "following_id": following.id,
+        "created_at": state["followed_at"],
+        "is_mutual": state["is_mutual"],
+    }
+
+
+def user_unfollow(*, follower, following) -> None:
+    Follow.objects.filter(follower=follower, following=following).delete()

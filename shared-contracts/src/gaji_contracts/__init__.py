@@ -1,0 +1,45 @@
+"""Contracts shared by Gaji's core and ai services.
+
+Every model that crosses the wire between the two services (or that both
+services must render identically, like the error envelope) lives here, so a
+contract changes in one place or not at all.
+"""
+
+from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwk, Jwks, TokenClaims
+from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error, reason_phrase
+from gaji_contracts.headers import (
+    RATE_LIMIT_LIMIT,
+    RATE_LIMIT_REMAINING,
+    RATE_LIMIT_RESET,
+    REQUEST_ID_HEADER,
+    RETRY_AFTER,
+)
+from gaji_contracts.health import CheckResult, Liveness, Readiness, ServiceHealth
+from gaji_contracts.pagination import Page, PageInfo
+from gaji_contracts.ratelimit import DEFAULT_RATE_LIMITS, RateLimitRule
+
+__all__ = [
+    "CheckResult",
+    "DEFAULT_RATE_LIMITS",
+    "ErrorCode",
+    "ErrorEnvelope",
+    "JWT_ALGORITHM",
+    "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "Jwk",
+    "Jwks",
+    "Liveness",
+    "Page",
+    "PageInfo",
+    "RATE_LIMIT_LIMIT",
+    "RATE_LIMIT_REMAINING",
+    "RATE_LIMIT_RESET",
+    "REQUEST_ID_HEADER",
+    "RETRY_AFTER",
+    "RateLimitRule",
+    "Readiness",
+    "ServiceHealth",
+    "TokenClaims",
+    "build_error",
+    "reason_phrase",
+]

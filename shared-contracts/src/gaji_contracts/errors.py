@@ -1,0 +1,89 @@
+"""The error envelope every endpoint of both services answers with."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable error codes. Clients branch on these, never on `message`."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    MALFORMED_JSON = "MALFORMED_JSON"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    TOKEN_BLACKLISTED = "TOKEN_BLACKLISTED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    SERVICE_TOKEN_REQUIRED = "SERVICE_TOKEN_REQUIRED"
+    SERVICE_TOKEN_NOT_ALLOWED = "SERVICE_TOKEN_NOT_ALLOWED"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    CONFLICT = "CONFLICT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+
+
+class ErrorEnvelope(BaseModel):
+    """`{timestamp, status, error, message, path, trace_id}` plus `code` and `details`."""
+
+    timestamp: datetime
+    status: int = Field(ge=400, le=599)
+    error: str = Field(description="HTTP reason phrase, e.g. 'Bad Request'")
+    message: str
+    path: str
+    trace_id: str = Field(description="The request's X-Request-ID")
+    code: ErrorCode | str
+    details: dict[str, Any] | None = Field(
+        default=None, description="Per-field errors: field path -> list of messages"
+    )
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def build_error(
+    *,
+    status: int,
+    message: str,
+    path: str,
+    trace_id: str,
+    code: ErrorCode | str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Render the envelope as a JSON-ready dict (timestamps ISO-8601 UTC, `Z` suffix)."""
+    envelope = ErrorEnvelope(
+        timestamp=datetime.now(UTC),
+        status=status,
+        error=reason_phrase(status),
+        message=message,
+        # The path is echoed back; strip control characters so a hostile URL
+        # cannot smuggle NULs or newlines into a JSON client's logs.
+        path=_CONTROL_CHARS.sub("", path)[:2048],
+        trace_id=trace_id,
+        code=code,
+        details=details,
+    )
+    data = envelope.model_dump(mode="json")
+    data["timestamp"] = envelope.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if details is None:
+        data.pop("details")
+    return data

@@ -1,0 +1,105 @@
+import json
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from gaji_contracts import DEFAULT_RATE_LIMITS, ErrorCode, Page, PageInfo, TokenClaims, build_error
+from gaji_contracts.conventions import (
+    JsonFormatter,
+    bearer_token,
+    clean_request_id,
+    current_request_id,
+    is_service_token,
+)
+from gaji_contracts.ratelimit import decide
+
+
+def test_error_envelope_has_every_field_and_utc_timestamp():
+    body = build_error(
+        status=404, message="Not found.", path="/x", trace_id="abc", code=ErrorCode.NOT_FOUND
+    )
+    assert set(body) == {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
+    assert body["error"] == "Not Found"
+    assert body["code"] == "NOT_FOUND"
+    assert body["timestamp"].endswith("Z")
+
+
+def test_error_envelope_keeps_details_and_strips_control_chars_from_path():
+    body = build_error(
+        status=400,
+        message="bad",
+        path="/a\x00b\nc",
+        trace_id="t",
+        code=ErrorCode.VALIDATION_ERROR,
+        details={"email": ["invalid"]},
+    )
+    assert body["path"] == "/abc"
+    assert body["details"] == {"email": ["invalid"]}
+
+
+def test_error_envelope_refuses_non_error_status():
+    with pytest.raises(ValidationError):
+        build_error(status=200, message="", path="/", trace_id="t", code="X")
+
+
+@pytest.mark.parametrize(
+    "given,kept",
+    [("req-123", True), ("a" * 128, True), ("a" * 129, False), ("bad id", False), ("", False),
+     (None, False), ("x\ny", False), ("<script>", False)],
+)
+def test_clean_request_id(given, kept):
+    result = clean_request_id(given)
+    assert (result == given) is kept
+    assert result
+
+
+def test_bearer_and_service_token():
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("Basic abc") is None
+    assert bearer_token("Bearer ") is None
+    assert is_service_token("s3cret", "s3cret")
+    assert not is_service_token("s3cre", "s3cret")
+    assert not is_service_token("", "")
+    assert not is_service_token(None, "s3cret")
+
+
+def test_rate_limit_table_matches_spec():
+    assert (DEFAULT_RATE_LIMITS["login"].limit, DEFAULT_RATE_LIMITS["login"].window_seconds) == (5, 900)
+    assert (DEFAULT_RATE_LIMITS["register"].limit, DEFAULT_RATE_LIMITS["register"].window_seconds) == (3, 3600)
+    assert DEFAULT_RATE_LIMITS["messages"].limit == 10
+    assert DEFAULT_RATE_LIMITS["write"].limit == 100
+    assert DEFAULT_RATE_LIMITS["read"].limit == 300
+
+
+def test_rate_limit_decision():
+    rule = DEFAULT_RATE_LIMITS["login"]
+    ok = decide(rule=rule, count=5, ttl=30, now_epoch=1000)
+    assert ok.allowed and ok.remaining == 0 and ok.reset_epoch == 1030
+    over = decide(rule=rule, count=6, ttl=30, now_epoch=1000)
+    assert not over.allowed and over.retry_after == 30
+    assert over.headers() == {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030"}
+
+
+def test_page_model_bounds():
+    Page[int](content=[1], page=PageInfo(number=0, size=100, total_elements=1, total_pages=1))
+    with pytest.raises(ValidationError):
+        PageInfo(number=0, size=101, total_elements=0, total_pages=0)
+
+
+def test_token_claims_roundtrip():
+    claims = TokenClaims(sub="u", username="n", token_type="access", exp=2, iat=1, jti="j")
+    assert claims.is_staff is False and claims.iss == "gaji-core"
+
+
+def test_json_formatter_includes_request_id_and_extras():
+    token = current_request_id.set("rid-1")
+    try:
+        record = logging.makeLogRecord({"msg": "hello %s", "args": ("x",), "levelname": "INFO", "status": 200})
+        line = json.loads(JsonFormatter("core").format(record))
+    finally:
+        current_request_id.reset(token)
+    assert line["message"] == "hello x"
+    assert line["request_id"] == "rid-1"
+    assert line["status"] == 200
+    assert line["service"] == "core"
