@@ -1,0 +1,93 @@
+# Gaji — `make run` and `make test` are the two commands a newcomer needs.
+# Both set up everything they need (virtualenv, dependencies, PostgreSQL,
+# Redis, database, migrations) and are fast the second time.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(VENV)/bin/pip
+WHEEL_CACHE ?= $(HOME)/.cache/gaji/wheels
+TORCH_VERSION := 2.13.0
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
+
+export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/gaji
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
+
+.PHONY: help run test setup deps services db demo lint format bench test-contracts test-core test-ai test-e2e clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+run: setup demo ## Set everything up, then start core :8080, ai :8000 and the worker (Ctrl-C stops all)
+	@deploy/scripts/run-all.sh
+
+test: setup ## Set everything up, then run every suite (contracts, core, ai, e2e)
+	@status=0; \
+	$(MAKE) --no-print-directory test-contracts || status=1; \
+	$(MAKE) --no-print-directory test-core || status=1; \
+	$(MAKE) --no-print-directory test-ai || status=1; \
+	$(MAKE) --no-print-directory test-e2e || status=1; \
+	if [ $$status -ne 0 ]; then echo "SOME SUITES FAILED"; fi; exit $$status
+
+setup: deps services db ## Virtualenv, dependencies, PostgreSQL + Redis running, database migrated
+
+deps: $(VENV)/.installed ## Create .venv and install pinned dependencies (llama.cpp wheel cached in $(WHEEL_CACHE))
+
+$(VENV)/bin/python:
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python $(PACKAGES)
+	@# torch first, from the local CPU wheel: otherwise sentence-transformers pulls CUDA builds.
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	@# llama-cpp-python compiles for ~7 minutes: build its wheel once, reuse it forever.
+	@if [ -z "$(LLAMA_WHEEL)" ]; then \
+		echo "Building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes; cached in $(WHEEL_CACHE))"; \
+		mkdir -p $(WHEEL_CACHE); \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); \
+	fi
+	$(PIP) install -q $$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)
+	$(PIP) install -q -e shared-contracts -e "core-service[test]" -e "ai-service[test]" -r requirements-dev.txt
+	@touch $@
+
+services: ## Make sure PostgreSQL and Redis are installed and running (apt-get where missing)
+	@deploy/scripts/ensure-services.sh
+
+db: deps services ## Create the database if missing and apply migrations
+	@cd core-service && ../$(PY) manage.py ensure_database && ../$(PY) manage.py migrate --no-input -v 0
+
+demo: db ## Demo staff user and reader (idempotent; credentials printed)
+	@cd core-service && ../$(PY) manage.py seed_demo
+
+test-contracts: deps ## shared-contracts tests
+	cd shared-contracts && ../$(PY) -m pytest -q
+
+test-core: deps services ## core-service tests (real PostgreSQL and Redis)
+	cd core-service && ../$(PY) -m pytest -q
+
+test-ai: deps services ## ai-service tests (real Redis, embedded Qdrant)
+	cd ai-service && GAJI_ENV=test REDIS_URL=redis://127.0.0.1:6379/13 ../$(PY) -m pytest -q
+
+test-e2e: deps services ## Black-box tests: both services and the worker as real processes
+	cd tests-e2e && ../$(PY) -m pytest -q
+
+lint: deps ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: deps ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup ## Benchmark auth and social endpoints (prints p50/p95/p99 and req/s)
+	$(PY) core-service/bench/auth_social_bench.py
+
+clean: ## Remove the virtualenv and local state (keeps the llama.cpp wheel cache)
+	rm -rf $(VENV) var

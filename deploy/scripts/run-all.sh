@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Start core (:8080), ai (:8000) and the Celery worker with prefixed logs;
+# Ctrl-C (or any one of them dying) stops all three.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv/bin"
+CORE_PORT=${CORE_PORT:-8080}
+AI_PORT=${AI_PORT:-8000}
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo "Stopping core, ai and worker..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+}
+trap cleanup INT TERM EXIT
+
+start() {
+  local name=$1; shift
+  ( "$@" 2>&1 | sed -u "s/^/[$name] /" ) &
+  pids+=($!)
+}
+
+start core bash -c "cd '$ROOT/core-service' && exec '$VENV/gunicorn' config.wsgi:application \
+  --bind 127.0.0.1:$CORE_PORT --workers ${CORE_WORKERS:-2} --threads ${CORE_THREADS:-4} \
+  --worker-class gthread --timeout 60 --access-logfile /dev/null"
+start ai bash -c "cd '$ROOT/ai-service' && exec '$VENV/uvicorn' gaji_ai.main:app \
+  --host 127.0.0.1 --port $AI_PORT --no-access-log"
+start worker bash -c "cd '$ROOT/ai-service' && exec '$VENV/celery' -A gaji_ai.worker worker \
+  -Q ingestion,generation --loglevel INFO --concurrency ${WORKER_CONCURRENCY:-1}"
+
+cat <<MSG
+Gaji is starting:
+  core     http://127.0.0.1:$CORE_PORT   (Swagger UI /swagger-ui.html, admin /admin/)
+  ai       http://127.0.0.1:$AI_PORT   (docs /docs)
+  worker   Celery, queues ingestion + generation
+Press Ctrl-C to stop all three.
+MSG
+wait -n "${pids[@]}"
+echo "A process exited; stopping the others."
