@@ -1,0 +1,90 @@
+"""Who is calling: a user with core's access token, or core with the service token.
+
+Internal routes (`/api/ai/internal/...`) take only the service token; public
+routes refuse it, so a leaked service token cannot act as a user and a user
+token can never reach an internal route.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from gaji_contracts.auth import TokenClaims
+from gaji_contracts.conventions import bearer_token, is_service_token
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.headers import AUTHORIZATION
+
+from gaji_ai.auth.jwks import JwksUnavailable, JwksVerifier, TokenInvalid
+from gaji_ai.common.errors import AppError
+
+logger = logging.getLogger(__name__)
+
+_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    """A caller that proved it holds the service token (today: core)."""
+
+    name: str = "service"
+
+
+def _not_authenticated() -> AppError:
+    return AppError(
+        401, ErrorCode.NOT_AUTHENTICATED, "Authentication required", headers=_AUTHENTICATE
+    )
+
+
+def require_service_token(request: Request) -> ServicePrincipal:
+    token = bearer_token(request.headers.get(AUTHORIZATION))
+    if token is None:
+        raise _not_authenticated()
+    if not is_service_token(token, request.app.state.settings.auth.service_token):
+        raise AppError(
+            403, ErrorCode.SERVICE_TOKEN_REQUIRED, "This route accepts only the service token"
+        )
+    return ServicePrincipal()
+
+
+def reject_service_token(request: Request) -> None:
+    token = bearer_token(request.headers.get(AUTHORIZATION))
+    if is_service_token(token, request.app.state.settings.auth.service_token):
+        raise AppError(
+            403,
+            ErrorCode.SERVICE_TOKEN_NOT_ALLOWED,
+            "The service token is not accepted on public routes",
+        )
+
+
+async def current_user(request: Request) -> TokenClaims:
+    reject_service_token(request)
+    token = bearer_token(request.headers.get(AUTHORIZATION))
+    if token is None:
+        raise _not_authenticated()
+    verifier: JwksVerifier = request.app.state.jwks_verifier
+    try:
+        return await verifier.verify(token)
+    except TokenInvalid as exc:
+        logger.info("token refused: %s", exc)
+        raise AppError(
+            401, ErrorCode.TOKEN_INVALID, "Token is invalid or expired", headers=_AUTHENTICATE
+        ) from exc
+    except JwksUnavailable as exc:
+        logger.warning("cannot verify tokens: %s", exc)
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot verify tokens right now, retry later"
+        ) from exc
+
+
+async def staff_user(user: Annotated[TokenClaims, Depends(current_user)]) -> TokenClaims:
+    if not user.is_staff:
+        raise AppError(403, ErrorCode.PERMISSION_DENIED, "Staff only")
+    return user
+
+
+CurrentUser = Annotated[TokenClaims, Depends(current_user)]
+StaffUser = Annotated[TokenClaims, Depends(staff_user)]
+ServiceCaller = Annotated[ServicePrincipal, Depends(require_service_token)]

@@ -1,0 +1,89 @@
+"""Typed client of core-service's internal API (`/api/internal/...`).
+
+Every call carries the service token and the current X-Request-ID, so one
+request id follows a user's action across both services' logs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+import httpx
+from gaji_contracts.conventions import current_request_id
+from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
+from gaji_contracts.health import ServiceHealth
+from pydantic import BaseModel, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class CoreError(Exception):
+    """Core answered something we cannot use."""
+
+
+class CoreUnavailable(CoreError):
+    """Core is unreachable, timed out, or failed (5xx): worth retrying later."""
+
+
+class CoreResponseError(CoreError):
+    """Core refused the call (4xx) or answered an unexpected body: retrying will not help."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def outgoing_request_id() -> str:
+    """The current request's id, or a fresh one outside any request (workers)."""
+    # get(None) ignores the contextvar's "-" default: None means "not in a request".
+    return current_request_id.get(None) or str(uuid.uuid4())
+
+
+class CoreClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        service_token: str,
+        timeout_seconds: float,
+    ) -> None:
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self._service_token = service_token
+        self._timeout = timeout_seconds
+
+    async def health(self) -> ServiceHealth:
+        """Core is up and accepts our service token."""
+        response = await self._request("GET", "/api/internal/health")
+        return self._parse(response, ServiceHealth)
+
+    async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        url = f"{self.base_url}{path}"
+        headers = {
+            AUTHORIZATION: f"{BEARER_PREFIX}{self._service_token}",
+            REQUEST_ID_HEADER: outgoing_request_id(),
+        }
+        try:
+            response = await self._http.request(
+                method, url, headers=headers, timeout=self._timeout, **kwargs
+            )
+        except httpx.TransportError as exc:  # connect errors and timeouts
+            raise CoreUnavailable(f"{method} {url}: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise CoreUnavailable(f"{method} {url}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise CoreResponseError(
+                f"{method} {url}: HTTP {response.status_code}", status=response.status_code
+            )
+        return response
+
+    @staticmethod
+    def _parse(response: httpx.Response, model: type[ModelT]) -> ModelT:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise CoreResponseError(
+                f"unexpected answer from {response.request.url}", status=response.status_code
+            ) from exc

@@ -1,0 +1,126 @@
+"""Settings of the ai service, read from the environment (one class per concern).
+
+Environment variables (all optional; defaults in brackets):
+
+GAJI_ENV              development | test | production [development]
+LOG_LEVEL             root log level of the JSON logs [INFO]
+MAX_BODY_BYTES        largest request body accepted, larger -> 413 [1048576]
+SERVICE_TOKEN         shared secret of core <-> ai internal calls
+                      [dev-service-token-not-for-production]; in production
+                      the service refuses to start with the placeholder or
+                      with fewer than 32 characters
+JWKS_URL              where core publishes its public keys
+                      [{CORE_BASE_URL}/api/v1/auth/jwks.json]
+JWKS_CACHE_SECONDS    how long fetched keys are trusted before a refetch [300]
+CORE_BASE_URL         base URL of core-service [http://127.0.0.1:8080]
+HTTP_TIMEOUT_SECONDS  timeout of every outgoing HTTP call and readiness check [5]
+REDIS_URL             Redis for rate limits (and later streams) [redis://127.0.0.1:6379/0]
+CELERY_BROKER_URL     Celery broker and result backend [= REDIS_URL]
+QDRANT_URL            Qdrant server URL; unset -> embedded Qdrant Edge [unset]
+QDRANT_API_KEY        API key of the Qdrant server [unset]
+QDRANT_PATH           storage folder of the embedded Qdrant Edge [<repo>/var/qdrant]
+RATE_LIMIT_ENABLED    true | false [true]
+RATE_LIMIT_SCALE      multiplies every limit, e.g. 100 for benchmarks [1.0]
+RATE_LIMIT_PREFIX     prefix of the rate-limit keys in Redis [gaji:ai]
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SERVICE_TOKEN = "dev-service-token-not-for-production"
+MIN_PRODUCTION_TOKEN_LENGTH = 32
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Field names are the environment variable names, lower-cased, so a reader can
+# grep either one and land on the other.
+_ENV = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+
+class AppSettings(BaseSettings):
+    model_config = _ENV
+
+    gaji_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+class AuthSettings(BaseSettings):
+    model_config = _ENV
+
+    service_token: str = DEV_SERVICE_TOKEN
+    # None means "derive from CORE_BASE_URL" (resolved in Settings).
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = Field(default=300, ge=0)
+
+
+class CoreSettings(BaseSettings):
+    model_config = _ENV
+
+    core_base_url: str = "http://127.0.0.1:8080"
+
+
+class RedisSettings(BaseSettings):
+    model_config = _ENV
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_broker_url: str | None = None
+
+    @model_validator(mode="after")
+    def _broker_defaults_to_redis(self) -> RedisSettings:
+        if not self.celery_broker_url:
+            self.celery_broker_url = self.redis_url
+        return self
+
+
+class VectorSettings(BaseSettings):
+    model_config = _ENV
+
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_path: Path = REPO_ROOT / "var" / "qdrant"
+
+
+class RateLimitSettings(BaseSettings):
+    model_config = _ENV
+
+    rate_limit_enabled: bool = True
+    rate_limit_scale: float = Field(default=1.0, gt=0)
+    rate_limit_prefix: str = "gaji:ai"
+
+
+class Settings(BaseModel):
+    """All settings of the service, grouped by concern."""
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    core: CoreSettings = Field(default_factory=CoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @model_validator(mode="after")
+    def _resolve_and_refuse_placeholders(self) -> Settings:
+        if not self.auth.jwks_url:
+            base = self.core.core_base_url.rstrip("/")
+            self.auth = self.auth.model_copy(update={"jwks_url": f"{base}/api/v1/auth/jwks.json"})
+        token = self.auth.service_token
+        if self.app.gaji_env == "production" and (
+            token == DEV_SERVICE_TOKEN or len(token) < MIN_PRODUCTION_TOKEN_LENGTH
+        ):
+            raise ValueError(
+                "SERVICE_TOKEN must be a secret of at least "
+                f"{MIN_PRODUCTION_TOKEN_LENGTH} characters in production"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,161 @@
+"""The FastAPI application: `uvicorn gaji_ai.main:app --port 8000`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+import swagger_ui_bundle
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from gaji_ai import __version__
+from gaji_ai.auth.dependencies import reject_service_token, require_service_token
+from gaji_ai.auth.jwks import JwksVerifier
+from gaji_ai.auth.router import router as auth_router
+from gaji_ai.clients.core import CoreClient
+from gaji_ai.common.errors import error_responses, install_exception_handlers
+from gaji_ai.common.logging import configure_logging
+from gaji_ai.common.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+)
+from gaji_ai.common.ratelimit import RateLimiter, RateLimitMiddleware
+from gaji_ai.config import Settings, get_settings
+from gaji_ai.diagnostics.router import router as diagnostics_router
+from gaji_ai.health.router import internal_router as health_internal_router
+from gaji_ai.health.router import router as health_router
+from gaji_ai.vectors.store import open_vector_store
+
+PUBLIC_PREFIX = "/api/ai"
+INTERNAL_PREFIX = "/api/ai/internal"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open every client once; close them, in reverse order, at shutdown."""
+    settings: Settings = app.state.settings
+    timeout = settings.app.http_timeout_seconds
+    async with AsyncExitStack() as stack:
+        redis = Redis.from_url(
+            settings.redis.redis_url,
+            socket_connect_timeout=min(timeout, 2.0),
+            socket_timeout=timeout,
+            # One quick retry for a pooled connection the server dropped; no
+            # backoff, so a Redis outage costs each request milliseconds.
+            retry=Retry(NoBackoff(), 1),
+        )
+        stack.push_async_callback(redis.aclose)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+        vector_store = await open_vector_store(settings)
+        stack.push_async_callback(vector_store.close)
+
+        app.state.redis = redis
+        app.state.http = http
+        app.state.vector_store = vector_store
+        app.state.jwks_verifier = JwksVerifier(
+            http,
+            jwks_url=settings.auth.jwks_url or "",
+            cache_seconds=settings.auth.jwks_cache_seconds,
+        )
+        app.state.core_client = CoreClient(
+            http,
+            base_url=settings.core.core_base_url,
+            service_token=settings.auth.service_token,
+            timeout_seconds=timeout,
+        )
+        app.state.rate_limiter = (
+            RateLimiter(
+                redis,
+                prefix=settings.rate_limit.rate_limit_prefix,
+                scale=settings.rate_limit.rate_limit_scale,
+            )
+            if settings.rate_limit.rate_limit_enabled
+            else None
+        )
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.app.log_level)
+
+    app = FastAPI(
+        title="Gaji AI service",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url=None,  # served below from local assets: no CDN at run time
+        redoc_url=None,
+        responses=error_responses(500),
+    )
+    app.state.settings = settings
+    install_exception_handlers(app)
+
+    # Access is decided by prefix: every internal route requires the service
+    # token, every public route refuses it.
+    public = APIRouter(prefix=PUBLIC_PREFIX, dependencies=[Depends(reject_service_token)])
+    public.include_router(auth_router)
+    internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
+    internal.include_router(health_internal_router)
+    internal.include_router(diagnostics_router)
+
+    app.include_router(health_router)
+    app.include_router(internal)
+    app.include_router(public)
+
+    # add_middleware wraps: the last added runs first.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.app.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, service_token=settings.auth.service_token)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+
+    _document_errors_only_as_envelopes(app)
+    _serve_docs_locally(app)
+    return app
+
+
+def _serve_docs_locally(app: FastAPI) -> None:
+    """Swagger UI at /docs with its JS/CSS from the swagger-ui-bundle package,
+    so the docs work on a machine (or a browser) without internet."""
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
+def _document_errors_only_as_envelopes(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every route with parameters; we answer 400
+    with the error envelope instead, so drop it from the schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+app = create_app()

@@ -1,0 +1,66 @@
+"""Celery app of the ai service: `celery -A gaji_ai.worker worker -Q ingestion,generation`.
+
+Two queues so long ingestion jobs never delay a user's chat turn: run one
+worker per queue (or more generation workers) when load grows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import setup_logging
+from kombu import Exchange, Queue
+
+from gaji_ai.common.logging import configure_logging
+from gaji_ai.config import Settings, get_settings
+
+INGESTION_QUEUE = "ingestion"
+GENERATION_QUEUE = "generation"
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    broker = settings.redis.celery_broker_url
+    celery = Celery("gaji_ai", broker=broker, backend=broker)
+    celery.conf.update(
+        # Each queue gets its own exchange and routing key; a bare Queue(name)
+        # would bind to the default queue's exchange and key.
+        task_queues=tuple(
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (INGESTION_QUEUE, GENERATION_QUEUE)
+        ),
+        task_default_queue=GENERATION_QUEUE,
+        task_routes={
+            "gaji.ingestion.*": {"queue": INGESTION_QUEUE},
+            "gaji.generation.*": {"queue": GENERATION_QUEUE},
+        },
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        timezone="UTC",
+        enable_utc=True,
+        # Jobs are long (embedding a novel, generating a reply): take one at a
+        # time, and acknowledge only once done so a killed worker's job is redelivered.
+        worker_prefetch_multiplier=1,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        broker_connection_retry_on_startup=True,
+        # Keep our JSON log lines; see the setup_logging handler below.
+        worker_hijack_root_logger=False,
+    )
+
+    @celery.task(name="gaji.ping", shared=False)
+    def ping() -> str:
+        """Proves a worker consumes the queue it was sent to."""
+        return "pong"
+
+    return celery
+
+
+@setup_logging.connect
+def _configure_worker_logging(**_: Any) -> None:
+    configure_logging(get_settings().app.log_level)
+
+
+celery_app = create_celery_app(get_settings())

@@ -1,0 +1,57 @@
+"""The OpenAPI document and Swagger UI, with every error documented as the envelope."""
+
+from __future__ import annotations
+
+EXPECTED_ROUTES = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/api/ai/me"),
+    ("get", "/api/ai/internal/health"),
+    ("post", "/api/ai/internal/echo"),
+}
+
+
+async def test_openapi_lists_routes_and_documents_errors(client):
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    operations = {
+        (method, path): operation
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == EXPECTED_ROUTES
+    envelope_ref = "#/components/schemas/ErrorEnvelope"
+    for key, operation in operations.items():
+        errors = {code: spec for code, spec in operation["responses"].items() if code >= "400"}
+        assert "500" in errors, key
+        assert "422" not in operation["responses"], key
+        for spec in errors.values():
+            assert spec["content"]["application/json"]["schema"]["$ref"] == envelope_ref, key
+    assert "ErrorEnvelope" in schema["components"]["schemas"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+async def test_routes_document_their_specific_errors(client):
+    schema = (await client.get("/openapi.json")).json()
+    echo = schema["paths"]["/api/ai/internal/echo"]["post"]["responses"]
+    assert {"400", "401", "403", "413", "415", "429"} <= set(echo)
+    assert {"401", "403", "503"} <= set(schema["paths"]["/api/ai/me"]["get"]["responses"])
+    assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+
+
+async def test_swagger_ui(client):
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+    assert "/openapi.json" in response.text
+
+
+async def test_swagger_ui_assets_are_local(client):
+    page = (await client.get("/docs")).text
+    assert "cdn.jsdelivr" not in page and "unpkg" not in page
+    for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+        assert asset in page
+        response = await client.get(asset)
+        assert response.status_code == 200
+        assert len(response.content) > 1000

@@ -1,0 +1,48 @@
+"""The Celery app's configuration (a real worker runs in the end-to-end tests)."""
+
+from __future__ import annotations
+
+import os
+
+from gaji_ai.worker import GENERATION_QUEUE, INGESTION_QUEUE, celery_app, create_celery_app
+
+from support import build_settings
+
+
+def test_broker_defaults_to_redis_url():
+    app = create_celery_app(build_settings(redis_url="redis://example:6379/5"))
+    assert app.conf.broker_url == "redis://example:6379/5"
+    assert app.conf.result_backend == "redis://example:6379/5"
+
+
+def test_explicit_broker_url_wins():
+    app = create_celery_app(
+        build_settings(redis_url="redis://a:6379/0", celery_broker_url="redis://b:6379/2")
+    )
+    assert app.conf.broker_url == "redis://b:6379/2"
+
+
+def test_queues_and_routes():
+    conf = celery_app.conf
+    assert {queue.name for queue in conf.task_queues} == {"ingestion", "generation"}
+    for queue in conf.task_queues:  # messages for one queue must never land in the other
+        assert queue.exchange.name == queue.name
+        assert queue.routing_key == queue.name
+    assert conf.task_default_queue == GENERATION_QUEUE
+    router = celery_app.amqp.router
+    ingest = router.route({}, "gaji.ingestion.ingest_novel")["queue"]
+    assert (ingest.name, ingest.routing_key) == (INGESTION_QUEUE, INGESTION_QUEUE)
+    generate = router.route({}, "gaji.generation.generate")["queue"]
+    assert (generate.name, generate.routing_key) == (GENERATION_QUEUE, GENERATION_QUEUE)
+    assert conf.task_acks_late is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.accept_content == ["json"]
+
+
+def test_module_app_uses_the_environment_redis():
+    assert celery_app.conf.broker_url == os.environ["REDIS_URL"]
+
+
+def test_ping_task_answers_pong():
+    ping = celery_app.tasks["gaji.ping"]
+    assert ping.apply().get() == "pong"
