@@ -16,7 +16,6 @@ LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VER
 
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/gaji
 export REDIS_URL ?= redis://127.0.0.1:6379/0
-export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 

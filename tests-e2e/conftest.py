@@ -70,7 +70,6 @@ def stack(tmp_path_factory) -> Stack:
     env = dict(os.environ)
     env.update(
         GAJI_ENV="development",
-        DJANGO_SETTINGS_MODULE="config.settings.local",
         DATABASE_URL=f"{PG}/{db_name}",
         REDIS_URL=REDIS_DB_URL,
         CELERY_BROKER_URL=REDIS_DB_URL,

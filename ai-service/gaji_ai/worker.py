@@ -21,7 +21,10 @@ GENERATION_QUEUE = "generation"
 
 def create_celery_app(settings: Settings) -> Celery:
     broker = settings.redis.celery_broker_url
-    celery = Celery("gaji_ai", broker=broker, backend=broker)
+    # fixups=[]: the repo shares one virtualenv with Django, and Celery's
+    # Django fix-up would load core's settings whenever DJANGO_SETTINGS_MODULE
+    # happens to be set. The ai worker never touches Django.
+    celery = Celery("gaji_ai", broker=broker, backend=broker, fixups=[])
     celery.conf.update(
         # Each queue gets its own exchange and routing key; a bare Queue(name)
         # would bind to the default queue's exchange and key.

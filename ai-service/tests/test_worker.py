@@ -46,3 +46,14 @@ def test_module_app_uses_the_environment_redis():
 def test_ping_task_answers_pong():
     ping = celery_app.tasks["gaji.ping"]
     assert ping.apply().get() == "pong"
+
+
+def test_worker_ignores_django_settings_in_the_environment(monkeypatch):
+    """One venv holds both services: a stray DJANGO_SETTINGS_MODULE must not
+    make the ai worker load core's Django settings."""
+    from gaji_ai.config import get_settings
+    from gaji_ai.worker import create_celery_app
+
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    app = create_celery_app(get_settings())
+    assert not app.fixups
