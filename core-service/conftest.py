@@ -54,3 +54,41 @@ def auth_api(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=bearer_for(user))
     return client
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Point the service at a closed Redis port; yields the real URL. The
+    cached client and script are dropped on both sides of the test."""
+    from common import ratelimit
+
+    original = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    get_redis.cache_clear()
+    ratelimit._script.cache_clear()
+    yield original
+    get_redis.cache_clear()
+    ratelimit._script.cache_clear()
+
+
+ENVELOPE_FIELDS = {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
+
+
+def assert_envelope(response, status: int, code: str | None = None) -> dict:
+    """The error body every endpoint answers with; returns the parsed body."""
+    import re
+    from http import HTTPStatus
+
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert ENVELOPE_FIELDS <= body.keys(), body
+    assert body["status"] == status
+    assert body["error"] == HTTPStatus(status).phrase
+    assert body["trace_id"] == response["X-Request-ID"]
+    assert body["path"] == re.sub(r"[\x00-\x1f\x7f]", "", response.request["PATH_INFO"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", body["timestamp"]), body["timestamp"]
+    assert isinstance(body["message"], str) and body["message"]
+    if code is not None:
+        assert body["code"] == code, body
+    return body

@@ -86,9 +86,14 @@ def stack(tmp_path_factory) -> Stack:
     )
     env.pop("QDRANT_URL", None)
     core_dir, ai_dir = ROOT / "core-service", ROOT / "ai-service"
-    subprocess.run([str(VENV_BIN / "python"), "manage.py", "ensure_database"], cwd=core_dir, env=env, check=True)
     subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "--no-input", "-v", "0"], cwd=core_dir, env=env, check=True
+        [str(VENV_BIN / "python"), "manage.py", "ensure_database"], cwd=core_dir, env=env, check=True
+    )
+    subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=core_dir,
+        env=env,
+        check=True,
     )
 
     procs: list[subprocess.Popen] = []
@@ -98,14 +103,26 @@ def stack(tmp_path_factory) -> Stack:
         log = tmp / f"{name}.log"
         logs[name] = log
         handle = log.open("wb")
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
         procs.append(proc)
         return proc
 
     core = start(
         "core",
-        [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{core_port}",
-         "--workers", "2", "--threads", "4", "--worker-class", "gthread"],
+        [
+            str(VENV_BIN / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{core_port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+        ],
         core_dir,
     )
     ai = start(
@@ -115,8 +132,20 @@ def stack(tmp_path_factory) -> Stack:
     )
     start(
         "worker",
-        [str(VENV_BIN / "celery"), "-A", "gaji_ai.worker", "worker", "-Q", "ingestion,generation",
-         "--concurrency", "1", "--loglevel", "INFO", "--hostname", f"e2e-{prefix}@%h"],
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "gaji_ai.worker",
+            "worker",
+            "-Q",
+            "ingestion,generation",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"e2e-{prefix}@%h",
+        ],
         ai_dir,
     )
     try:

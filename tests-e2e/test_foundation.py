@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-
 ENVELOPE_KEYS = {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
 
 
@@ -105,7 +104,9 @@ def test_logout_revokes_refresh_token(core, reader):
     assert refreshed.status_code == 200
     assert refreshed.json()["expires_in"] == 3600
     out = core.post(
-        "/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=bearer(tokens["access_token"])
+        "/api/v1/auth/logout",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers=bearer(tokens["access_token"]),
     )
     assert out.status_code == 200
     again = core.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -116,8 +117,11 @@ def test_logout_revokes_refresh_token(core, reader):
 def test_follow_journey(core, reader):
     other = core.post(
         "/api/v1/auth/register",
-        json={"email": f"o_{uuid.uuid4().hex[:8]}@example.com", "username": f"o_{uuid.uuid4().hex[:8]}",
-              "password": "E2ePassw0rd"},
+        json={
+            "email": f"o_{uuid.uuid4().hex[:8]}@example.com",
+            "username": f"o_{uuid.uuid4().hex[:8]}",
+            "password": "E2ePassw0rd",
+        },
     ).json()
     me = bearer(reader["tokens"]["access_token"])
     them = bearer(other["tokens"]["access_token"])

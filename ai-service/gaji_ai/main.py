@@ -126,7 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _serve_docs_locally(app: FastAPI) -> None:
     """Swagger UI at /docs with its JS/CSS from the swagger-ui-bundle package,
     so the docs work on a machine (or a browser) without internet."""
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount(
+        "/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -59,7 +59,9 @@ class RegisterApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user, tokens = services.user_register(**data.validated_data)
-        return Response(self.OutputSerializer({"user": user, "tokens": tokens}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            self.OutputSerializer({"user": user, "tokens": tokens}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class LoginApi(APIView):
@@ -145,9 +147,7 @@ class JwksApi(APIView):
     @extend_schema(
         operation_id="auth_jwks",
         responses={
-            200: inline_serializer(
-                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
-            ),
+            200: inline_serializer("Jwks", {"keys": serializers.ListField(child=serializers.DictField())}),
             **errors(),
         },
         auth=[],
@@ -172,7 +172,9 @@ class PublicProfileSerializer(serializers.Serializer):
 
 
 class UserProfileApi(APIView):
-    @extend_schema(operation_id="users_profile_get", responses={200: PublicProfileSerializer, **errors(404)}, auth=[])
+    @extend_schema(
+        operation_id="users_profile_get", responses={200: PublicProfileSerializer, **errors(404)}, auth=[]
+    )
     def get(self, request, username: str):
         user = selectors.user_get_by_username(username=username)
         return Response(PublicProfileSerializer(selectors.user_public_profile(user=user)).data)
@@ -188,7 +190,9 @@ class ProfileUpdateApi(APIView):
         def to_internal_value(self, data):
             # Documented: email and username are changed elsewhere, never here.
             if isinstance(data, dict):
-                fixed = {n: ["Cannot be changed via this endpoint."] for n in ("email", "username") if n in data}
+                fixed = {
+                    n: ["Cannot be changed via this endpoint."] for n in ("email", "username") if n in data
+                }
                 if fixed:
                     raise serializers.ValidationError(fixed)
             return super().to_internal_value(data)
@@ -234,5 +238,7 @@ class AvatarUploadApi(APIView):
             raise ApplicationError(
                 "Missing file field 'avatar'.", details={"avatar": ["This field is required."]}
             )
-        url = services.avatar_upload(user=request.user, upload=upload, absolute_url=request.build_absolute_uri)
+        url = services.avatar_upload(
+            user=request.user, upload=upload, absolute_url=request.build_absolute_uri
+        )
         return Response({"avatar_url": url, "uploaded_at": timezone.now()})

@@ -52,9 +52,7 @@ def user_register(*, email: str, username: str, password: str) -> tuple[User, di
 
 
 def _invalid_credentials() -> ApplicationError:
-    return ApplicationError(
-        "Invalid email or password.", status=401, code=ErrorCode.INVALID_CREDENTIALS
-    )
+    return ApplicationError("Invalid email or password.", status=401, code=ErrorCode.INVALID_CREDENTIALS)
 
 
 def user_login(*, email: str, password: str) -> tuple[User, dict]:
@@ -78,7 +76,9 @@ def _parse_refresh(raw: str) -> RefreshToken:
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
         raise _invalid_refresh()
     if BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists():
-        raise ApplicationError("Refresh token has been revoked.", status=403, code=ErrorCode.TOKEN_BLACKLISTED)
+        raise ApplicationError(
+            "Refresh token has been revoked.", status=403, code=ErrorCode.TOKEN_BLACKLISTED
+        )
     try:
         return RefreshToken(raw)
     except TokenError:
@@ -126,7 +126,9 @@ def profile_update(*, user: User, fields: dict) -> User:
 
 
 def _bad_image(message: str) -> ApplicationError:
-    return ApplicationError(message, status=400, code=ErrorCode.VALIDATION_ERROR, details={"avatar": [message]})
+    return ApplicationError(
+        message, status=400, code=ErrorCode.VALIDATION_ERROR, details={"avatar": [message]}
+    )
 
 
 def _decode_avatar(data: bytes) -> Image.Image:
@@ -145,7 +147,14 @@ def _decode_avatar(data: bytes) -> Image.Image:
                 probe.seek(0)
                 image = ImageOps.exif_transpose(probe.convert("RGBA") if probe.mode in ("P", "LA") else probe)
                 image.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError, SyntaxError, ValueError) as exc:
+        except (
+            UnidentifiedImageError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+            OSError,
+            SyntaxError,
+            ValueError,
+        ) as exc:
             if isinstance(exc, ApplicationError):
                 raise
             raise _bad_image("Avatar is not a valid JPG, PNG, GIF or WEBP image.") from None

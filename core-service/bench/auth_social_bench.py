@@ -316,12 +316,14 @@ def main() -> None:
         proc.wait(timeout=20)
     print()
     print(
-        f"{'endpoint':<18}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'target p95':>12}{'errors':>8}"
+        f"{'endpoint':<18}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'target p95':>12}{'errors':>8}"
     )
     for r in results:
         verdict = "ok" if r["p95"] <= r["target_p95"] else "OVER"
         print(
-            f"{r['endpoint']:<18}{r['concurrency']:>8}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
+            f"{r['endpoint']:<18}{r['concurrency']:>8}{r['rps']:>9.1f}"
+            f"{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
             f"{'< ' + str(r['target_p95']) + ' ' + verdict:>12}{r['errors']:>8}"
         )
     out = ROOT / "var" / "bench" / "auth_social.json"

@@ -55,7 +55,9 @@ def envelope(request, *, status: int, message: str, code: ErrorCode | str, detai
 
 
 def json_error(request, *, status: int, message: str, code: ErrorCode | str, details=None, headers=None):
-    response = JsonResponse(envelope(request, status=status, message=message, code=code, details=details), status=status)
+    response = JsonResponse(
+        envelope(request, status=status, message=message, code=code, details=details), status=status
+    )
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -117,7 +119,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, drf.ValidationError):
         details = _flatten(exc.detail)
         body = envelope(
-            request, status=400, message=_validation_message(details), code=ErrorCode.VALIDATION_ERROR, details=details
+            request,
+            status=400,
+            message=_validation_message(details),
+            code=ErrorCode.VALIDATION_ERROR,
+            details=details,
         )
         return Response(body, status=400)
     for exc_type, status, code in _DRF_CODES:
@@ -132,12 +138,20 @@ def exception_handler(exc: Exception, context: dict) -> Response:
                 headers[RETRY_AFTER] = str(int(exc.wait))
             if status == 401:
                 headers["WWW-Authenticate"] = 'Bearer realm="api"'
-            return Response(envelope(request, status=status, message=str(message), code=code), status=status, headers=headers)
+            return Response(
+                envelope(request, status=status, message=str(message), code=code),
+                status=status,
+                headers=headers,
+            )
     if isinstance(exc, drf.APIException):
         status = exc.status_code
-        return Response(envelope(request, status=status, message=str(exc.detail), code=exc.default_code.upper()), status=status)
+        return Response(
+            envelope(request, status=status, message=str(exc.detail), code=exc.default_code.upper()),
+            status=status,
+        )
     # Unhandled: log with traceback, answer without internals.
     logger.exception("Unhandled error on %s %s", request.method, request.path)
     return Response(
-        envelope(request, status=500, message="Internal server error.", code=ErrorCode.INTERNAL_ERROR), status=500
+        envelope(request, status=500, message="Internal server error.", code=ErrorCode.INTERNAL_ERROR),
+        status=500,
     )

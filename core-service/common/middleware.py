@@ -119,7 +119,9 @@ class ErrorEnvelopeMiddleware:
         if content_type.startswith("application/json") or getattr(response, "streaming", False):
             return response
         status = response.status_code
-        code, message = _DEFAULTS.get(status, (ErrorCode.INTERNAL_ERROR if status >= 500 else "HTTP_ERROR", None))
+        code, message = _DEFAULTS.get(
+            status, (ErrorCode.INTERNAL_ERROR if status >= 500 else "HTTP_ERROR", None)
+        )
         converted = json_error(request, status=status, message=message or response.reason_phrase, code=code)
         for header in ("Allow", RETRY_AFTER, "WWW-Authenticate"):
             if header in response:

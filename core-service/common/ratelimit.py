@@ -49,7 +49,9 @@ def client_ip(request) -> str:
     hops = settings.TRUSTED_PROXY_COUNT
     if hops <= 0:
         return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    forwarded = [
+        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
+    ]
     # With N trusted proxies, the client is the N-th address from the right;
     # anything further left was written by the client and cannot be trusted.
     if len(forwarded) >= hops:

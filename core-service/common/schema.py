@@ -2,8 +2,41 @@
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+
+class GajiAutoSchema(AutoSchema):
+    """Views nest their serializers (`RegisterApi.InputSerializer`); name each
+    component after its full path so two views' `InputSerializer`s never
+    collapse into one component."""
+
+    def get_serializer_name(self, serializer, direction) -> str:
+        qualname = serializer.__class__.__qualname__
+        if "." not in qualname or "<locals>" in qualname:
+            return super().get_serializer_name(serializer, direction)
+        return "".join(part.removesuffix("Serializer") for part in qualname.split("."))
+
+
+class UserJWTScheme(SimpleJWTScheme):
+    target_class = "common.auth.UserJWTAuthentication"
+    name = "jwtAuth"
+
+
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "common.auth.ServiceTokenAuthentication"
+    name = "serviceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The shared service token (ai service only; internal routes).",
+        }
+
 
 ErrorEnvelopeSerializer = inline_serializer(
     name="ErrorEnvelope",
@@ -37,4 +70,6 @@ _DESCRIPTIONS = {
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     """Error responses for extend_schema(responses=...). 400/429 always apply."""
     wanted = sorted(set(statuses) | {400, 429})
-    return {s: OpenApiResponse(ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(s, "Error")) for s in wanted}
+    return {
+        s: OpenApiResponse(ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(s, "Error")) for s in wanted
+    }

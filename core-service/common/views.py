@@ -14,7 +14,9 @@ logger = logging.getLogger("gaji.errors")
 
 def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
-        return json_error(request, status=413, message="Request body too large.", code=ErrorCode.PAYLOAD_TOO_LARGE)
+        return json_error(
+            request, status=413, message="Request body too large.", code=ErrorCode.PAYLOAD_TOO_LARGE
+        )
     if isinstance(exception, TooManyFieldsSent):
         return json_error(request, status=400, message="Too many fields.", code=ErrorCode.VALIDATION_ERROR)
     return json_error(request, status=400, message="Bad request.", code=ErrorCode.VALIDATION_ERROR)

@@ -2,12 +2,18 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts import apis as accounts
 from common import health
 from internal.apis import InternalHealthApi
 from social import apis as social
+
+
+def media(request, path: str):
+    # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
 
 api_v1 = [
     path("auth/register", accounts.RegisterApi.as_view()),
@@ -23,7 +29,7 @@ api_v1 = [
     path("users/<uuid:user_id>/following", social.FollowingApi.as_view()),
     path("users/<uuid:user_id>/is-following", social.IsFollowingApi.as_view()),
     path("users/<str:username>", accounts.UserProfileApi.as_view()),
-    path("openapi.json", SpectacularAPIView.as_view(), name="schema"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
 ]
 
 internal = [
@@ -38,7 +44,7 @@ urlpatterns = [
     path("swagger-ui.html", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     # Uploaded avatars. Behind nginx in production (deploy/nginx.conf).
-    re_path(r"^media/(?P<path>avatars/[A-Za-z0-9_\-]+\.jpg)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>avatars/[A-Za-z0-9_\-]+\.jpg)$", media),
 ]
 
 handler400 = "common.views.bad_request"

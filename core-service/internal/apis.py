@@ -40,5 +40,7 @@ class InternalHealthApi(InternalApiView):
         description="Proves the caller holds the service token. Service token only.",
     )
     def get(self, request):
-        body = ServiceHealth(service="core", version=VERSION, time=timezone.now(), request_id=request_id_of(request))
+        body = ServiceHealth(
+            service="core", version=VERSION, time=timezone.now(), request_id=request_id_of(request)
+        )
         return Response(body.model_dump(mode="json"))

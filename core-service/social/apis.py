@@ -28,7 +28,9 @@ class FollowApi(APIView):
         created_at = serializers.DateTimeField()
         is_mutual = serializers.BooleanField()
 
-    @extend_schema(operation_id="users_follow", request=None, responses={200: OutputSerializer, **errors(401, 404)})
+    @extend_schema(
+        operation_id="users_follow", request=None, responses={200: OutputSerializer, **errors(401, 404)}
+    )
     def post(self, request, user_id):
         target = user_get(user_id=user_id)
         result = services.user_follow(follower=request.user, following=target)
@@ -40,7 +42,10 @@ class UnfollowApi(APIView):
 
     @extend_schema(
         operation_id="users_unfollow",
-        responses={200: inline_serializer("Unfollowed", {"message": serializers.CharField()}), **errors(401, 404)},
+        responses={
+            200: inline_serializer("Unfollowed", {"message": serializers.CharField()}),
+            **errors(401, 404),
+        },
     )
     def delete(self, request, user_id):
         target = user_get(user_id=user_id)
@@ -108,4 +113,6 @@ class IsFollowingApi(APIView):
     @extend_schema(operation_id="users_is_following", responses={200: OutputSerializer, **errors(401, 404)})
     def get(self, request, user_id):
         target = user_get(user_id=user_id)
-        return Response(self.OutputSerializer(selectors.follow_status(follower=request.user, following=target)).data)
+        return Response(
+            self.OutputSerializer(selectors.follow_status(follower=request.user, following=target)).data
+        )

@@ -5,14 +5,20 @@ from django.db import models
 
 
 class Follow(models.Model):
-    follower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_set")
-    following = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follower_set")
+    follower = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_set"
+    )
+    following = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follower_set"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["follower", "following"], name="follow_unique_pair"),
-            models.CheckConstraint(condition=~models.Q(follower=models.F("following")), name="follow_not_self"),
+            models.CheckConstraint(
+                condition=~models.Q(follower=models.F("following")), name="follow_not_self"
+            ),
         ]
         indexes = [
             # Lists are newest first: one index per direction serves both the

@@ -2,8 +2,6 @@ import json
 import logging
 
 import pytest
-from pydantic import ValidationError
-
 from gaji_contracts import DEFAULT_RATE_LIMITS, ErrorCode, Page, PageInfo, TokenClaims, build_error
 from gaji_contracts.conventions import (
     JsonFormatter,
@@ -13,12 +11,11 @@ from gaji_contracts.conventions import (
     is_service_token,
 )
 from gaji_contracts.ratelimit import decide
+from pydantic import ValidationError
 
 
 def test_error_envelope_has_every_field_and_utc_timestamp():
-    body = build_error(
-        status=404, message="Not found.", path="/x", trace_id="abc", code=ErrorCode.NOT_FOUND
-    )
+    body = build_error(status=404, message="Not found.", path="/x", trace_id="abc", code=ErrorCode.NOT_FOUND)
     assert set(body) == {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
     assert body["error"] == "Not Found"
     assert body["code"] == "NOT_FOUND"
@@ -45,8 +42,16 @@ def test_error_envelope_refuses_non_error_status():
 
 @pytest.mark.parametrize(
     "given,kept",
-    [("req-123", True), ("a" * 128, True), ("a" * 129, False), ("bad id", False), ("", False),
-     (None, False), ("x\ny", False), ("<script>", False)],
+    [
+        ("req-123", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("bad id", False),
+        ("", False),
+        (None, False),
+        ("x\ny", False),
+        ("<script>", False),
+    ],
 )
 def test_clean_request_id(given, kept):
     result = clean_request_id(given)
@@ -66,7 +71,10 @@ def test_bearer_and_service_token():
 
 def test_rate_limit_table_matches_spec():
     assert (DEFAULT_RATE_LIMITS["login"].limit, DEFAULT_RATE_LIMITS["login"].window_seconds) == (5, 900)
-    assert (DEFAULT_RATE_LIMITS["register"].limit, DEFAULT_RATE_LIMITS["register"].window_seconds) == (3, 3600)
+    assert (DEFAULT_RATE_LIMITS["register"].limit, DEFAULT_RATE_LIMITS["register"].window_seconds) == (
+        3,
+        3600,
+    )
     assert DEFAULT_RATE_LIMITS["messages"].limit == 10
     assert DEFAULT_RATE_LIMITS["write"].limit == 100
     assert DEFAULT_RATE_LIMITS["read"].limit == 300
@@ -78,7 +86,11 @@ def test_rate_limit_decision():
     assert ok.allowed and ok.remaining == 0 and ok.reset_epoch == 1030
     over = decide(rule=rule, count=6, ttl=30, now_epoch=1000)
     assert not over.allowed and over.retry_after == 30
-    assert over.headers() == {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030"}
+    assert over.headers() == {
+        "X-RateLimit-Limit": "5",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "1030",
+    }
 
 
 def test_page_model_bounds():
@@ -95,7 +107,9 @@ def test_token_claims_roundtrip():
 def test_json_formatter_includes_request_id_and_extras():
     token = current_request_id.set("rid-1")
     try:
-        record = logging.makeLogRecord({"msg": "hello %s", "args": ("x",), "levelname": "INFO", "status": 200})
+        record = logging.makeLogRecord(
+            {"msg": "hello %s", "args": ("x",), "levelname": "INFO", "status": 200}
+        )
         line = json.loads(JsonFormatter("core").format(record))
     finally:
         current_request_id.reset(token)

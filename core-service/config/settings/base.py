@@ -19,6 +19,10 @@ from config.env import (
 from config.keys import load_or_create_signing_key
 
 GAJI_ENV = env_str("GAJI_ENV", "development")
+if env_str("DJANGO_SETTINGS_MODULE", "").endswith(".production"):
+    # Decided here, before production.py loads: base settings already act on it
+    # (e.g. never creating a signing key in production).
+    GAJI_ENV = "production"
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
@@ -78,7 +82,9 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/gaji"))}
+DATABASES = {
+    "default": database_from_url(env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/gaji"))
+}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 # Re-check a persistent connection before reuse, so a PostgreSQL restart
 # costs one reconnect instead of a failed request.
@@ -142,7 +148,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.schema.GajiAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": [],
 }

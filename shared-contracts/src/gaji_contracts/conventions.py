@@ -17,9 +17,7 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]+$")
 
 # The current request id, read by the log formatter and by the internal
 # HTTP clients that forward it.
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "current_request_id", default="-"
-)
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("current_request_id", default="-")
 
 
 def clean_request_id(value: str | None) -> str:
