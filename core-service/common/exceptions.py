@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from gaji_contracts.errors import ErrorCode, build_error
 from gaji_contracts.headers import RETRY_AFTER
@@ -148,6 +149,19 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(
             envelope(request, status=status, message=str(exc.detail), code=exc.default_code.upper()),
             status=status,
+        )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # PostgreSQL restarting or unreachable: a clear, retryable answer.
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return Response(
+            envelope(
+                request,
+                status=503,
+                message="The database is temporarily unavailable. Retry shortly.",
+                code=ErrorCode.SERVICE_UNAVAILABLE,
+            ),
+            status=503,
+            headers={RETRY_AFTER: "5"},
         )
     # Unhandled: log with traceback, answer without internals.
     logger.exception("Unhandled error on %s %s", request.method, request.path)

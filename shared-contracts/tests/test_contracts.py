@@ -117,3 +117,15 @@ def test_json_formatter_includes_request_id_and_extras():
     assert line["request_id"] == "rid-1"
     assert line["status"] == 200
     assert line["service"] == "core"
+
+
+def test_outgoing_request_id_uses_current_request_or_mints_one():
+    from gaji_contracts.conventions import outgoing_request_id
+
+    minted = outgoing_request_id()
+    assert minted != "-" and len(minted) == 36
+    token = current_request_id.set("rid-42")
+    try:
+        assert outgoing_request_id() == "rid-42"
+    finally:
+        current_request_id.reset(token)

@@ -17,10 +17,9 @@ from collections.abc import Callable
 import httpx
 import jwt
 from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwks, TokenClaims
+from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.headers import REQUEST_ID_HEADER
 from pydantic import ValidationError
-
-from gaji_ai.clients.core import outgoing_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,10 @@ request id follows a user's action across both services' logs.
 
 from __future__ import annotations
 
-import uuid
 from typing import TypeVar
 
 import httpx
-from gaji_contracts.conventions import current_request_id
+from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
 from pydantic import BaseModel, ValidationError
@@ -32,12 +31,6 @@ class CoreResponseError(CoreError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
-
-
-def outgoing_request_id() -> str:
-    """The current request's id, or a fresh one outside any request (workers)."""
-    # get(None) ignores the contextvar's "-" default: None means "not in a request".
-    return current_request_id.get(None) or str(uuid.uuid4())
 
 
 class CoreClient:

@@ -182,3 +182,26 @@ def test_django_html_error_pages_become_json():
     body = assert_envelope(response, 403, "PERMISSION_DENIED")
     assert "<html" not in response.content.decode().lower()
     assert body["path"] == "/admin/login/"
+
+
+@pytest.mark.django_db
+def test_deeply_nested_json_is_a_400_not_a_500(api):
+    body = "[" * 200_000 + "]" * 200_000  # within the 1 MiB limit, beyond Python's recursion limit
+    response = api.post(LOGIN, data=body, content_type="application/json")
+    envelope = assert_envelope(response, 400, "MALFORMED_JSON")
+    assert "Traceback" not in envelope["message"]
+
+
+@pytest.mark.django_db
+def test_database_outage_is_a_503_with_retry_after(monkeypatch, user):
+    from django.db import OperationalError
+
+    def unreachable(**kwargs):
+        raise OperationalError("connection to server at 10.0.0.1 failed")
+
+    monkeypatch.setattr(services, "user_login", unreachable)
+    client = Client(raise_request_exception=False)
+    response = client.post(LOGIN, {"email": user.email, "password": "x"}, content_type="application/json")
+    assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+    assert response["Retry-After"] == "5"
+    assert "10.0.0.1" not in response.content.decode()

@@ -5,7 +5,7 @@ services must render identically, like the error envelope) lives here, so a
 contract changes in one place or not at all.
 """
 
-from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwk, Jwks, TokenClaims
+from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwk, Jwks, TokenClaims, WhoAmI
 from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error, reason_phrase
 from gaji_contracts.headers import (
     RATE_LIMIT_LIMIT,
@@ -40,6 +40,7 @@ __all__ = [
     "Readiness",
     "ServiceHealth",
     "TokenClaims",
+    "WhoAmI",
     "build_error",
     "reason_phrase",
 ]

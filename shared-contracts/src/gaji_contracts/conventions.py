@@ -27,6 +27,13 @@ def clean_request_id(value: str | None) -> str:
     return str(uuid.uuid4())
 
 
+def outgoing_request_id() -> str:
+    """The id to send on an internal call: the current request's, or a fresh
+    one outside any request (workers, start-up)."""
+    # get(None) skips the "-" default: None means "not inside a request".
+    return current_request_id.get(None) or str(uuid.uuid4())
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization or not authorization.startswith(BEARER_PREFIX):
         return None
