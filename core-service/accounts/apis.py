@@ -176,8 +176,7 @@ class UserProfileApi(APIView):
         operation_id="users_profile_get", responses={200: PublicProfileSerializer, **errors(404)}, auth=[]
     )
     def get(self, request, username: str):
-        user = selectors.user_get_by_username(username=username)
-        return Response(PublicProfileSerializer(selectors.user_public_profile(user=user)).data)
+        return Response(PublicProfileSerializer(selectors.user_public_profile(username=username)).data)
 
 
 class ProfileUpdateApi(APIView):

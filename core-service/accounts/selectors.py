@@ -6,28 +6,25 @@ from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from social.selectors import follow_counts
+from social.selectors import with_follow_counts
 
 
 def user_get(*, user_id) -> User:
     return get_object_or_404(User, id=user_id, is_active=True)
 
 
-def user_get_by_username(*, username: str) -> User:
-    return get_object_or_404(
-        User.objects.alias(username_ci=Lower("username")), username_ci=username.lower(), is_active=True
-    )
-
-
-def user_public_profile(*, user: User) -> dict:
-    followers, following = follow_counts(user=user)
+def user_public_profile(*, username: str) -> dict:
+    """The public profile of an active user, found case-insensitively, with
+    its counts, in one query."""
+    users = User.objects.alias(username_ci=Lower("username"))
+    user = get_object_or_404(with_follow_counts(users), username_ci=username.lower(), is_active=True)
     return {
         "id": user.id,
         "username": user.username,
         "bio": user.bio,
         "avatar_url": user.avatar_url or None,
-        "follower_count": followers,
-        "following_count": following,
+        "follower_count": user.follower_count,
+        "following_count": user.following_count,
         # Scenarios and conversations arrive with their own issues; until
         # then a user has none of either.
         "scenario_count": 0,

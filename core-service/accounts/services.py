@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from gaji_contracts.errors import ErrorCode
 from PIL import Image, ImageOps, UnidentifiedImageError
 from rest_framework_simplejwt import state
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -79,10 +79,11 @@ def _parse_refresh(raw: str) -> RefreshToken:
         raise ApplicationError(
             "Refresh token has been revoked.", status=403, code=ErrorCode.TOKEN_BLACKLISTED
         )
-    try:
-        return RefreshToken(raw)
-    except TokenError:
-        raise _invalid_refresh() from None
+    # Signature, exp, aud and iss were verified above; don't decode twice.
+    token = RefreshToken(raw, verify=False)
+    if not token.get(jwt_settings.JTI_CLAIM):
+        raise _invalid_refresh()
+    return token
 
 
 def _invalid_refresh() -> ApplicationError:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from social.models import Follow
 
 
-def follow_counts(*, user) -> tuple[int, int]:
-    """(followers, following): counted from the indexed pairs, so they can
-    never drift from the rows the lists show."""
-    return (
-        Follow.objects.filter(following=user).count(),
-        Follow.objects.filter(follower=user).count(),
-    )
+def with_follow_counts(users: QuerySet) -> QuerySet:
+    """Annotate `follower_count` and `following_count`, counted from the
+    indexed pairs (so they never drift from the rows the lists show) in the
+    same query that reads the users."""
+
+    def count_of(field: str):
+        rows = Follow.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
+        return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
+
+    return users.annotate(follower_count=count_of("following"), following_count=count_of("follower"))
 
 
 def followers_of(*, user) -> QuerySet[Follow]:
@@ -41,10 +45,15 @@ def follow_get(*, follower, following) -> Follow | None:
 
 
 def follow_status(*, follower, following) -> dict:
-    ours = follow_get(follower=follower, following=following)
-    theirs = Follow.objects.filter(follower=following, following=follower).exists()
+    """Both directions of a pair in one query."""
+    pairs = dict(
+        Follow.objects.filter(
+            Q(follower=follower, following=following) | Q(follower=following, following=follower)
+        ).values_list("follower_id", "created_at")
+    )
+    ours = pairs.get(follower.id)
     return {
         "is_following": ours is not None,
-        "is_mutual": ours is not None and theirs,
-        "followed_at": ours.created_at if ours else None,
+        "is_mutual": ours is not None and following.id in pairs,
+        "followed_at": ours,
     }
