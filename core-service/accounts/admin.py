@@ -11,7 +11,7 @@ from django.core.validators import URLValidator
 from django.db.models.functions import Lower
 
 from accounts.models import User
-from accounts.serializers import RESERVED_USERNAMES, USERNAME_RE
+from accounts.validators import validate_username
 
 
 def _clean_email(form: forms.ModelForm) -> str:
@@ -20,13 +20,6 @@ def _clean_email(form: forms.ModelForm) -> str:
     if taken.exists():
         raise forms.ValidationError("A user with this email already exists.")
     return email
-
-
-def _check_username(username: str) -> None:
-    if not USERNAME_RE.match(username):
-        raise forms.ValidationError("Username must be 3-50 characters: letters, digits or underscore.")
-    if username.lower() in RESERVED_USERNAMES:
-        raise forms.ValidationError("This username is reserved.")
 
 
 class UserCreateForm(AdminUserCreationForm):
@@ -39,7 +32,7 @@ class UserCreateForm(AdminUserCreationForm):
 
     def clean_username(self):
         username = self.cleaned_data.get("username") or ""
-        _check_username(username)
+        validate_username(username)
         return super().clean_username()  # case-insensitive uniqueness
 
 
@@ -61,7 +54,7 @@ class UserEditForm(UserChangeForm):
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"]
-        _check_username(username)
+        validate_username(username)
         taken = (
             User.objects.alias(username_ci=Lower("username"))
             .filter(username_ci=username.lower())

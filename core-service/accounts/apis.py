@@ -15,9 +15,9 @@ from accounts.serializers import (
     HttpUrlField,
     StrictSerializer,
     validate_password_strength,
-    validate_username,
 )
 from accounts.tokens import jwks
+from accounts.validators import validate_username
 from common.exceptions import ApplicationError
 from common.schema import errors
 

@@ -6,10 +6,6 @@ import re
 
 from rest_framework import serializers
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,50}$")
-# Path segments under /users/ that a username must not shadow.
-RESERVED_USERNAMES = {"profile", "me", "admin", "internal", "api", "system"}
-
 
 class StrictSerializer(serializers.Serializer):
     """Refuses unknown keys: a client sending `is_staff` or `id` learns it
@@ -36,14 +32,6 @@ def validate_password_strength(value: str) -> str:
         problems.append("Password must contain a digit.")
     if problems:
         raise serializers.ValidationError(problems)
-    return value
-
-
-def validate_username(value: str) -> str:
-    if not USERNAME_RE.match(value):
-        raise serializers.ValidationError("Username must be 3-50 characters: letters, digits or underscore.")
-    if value.lower() in RESERVED_USERNAMES:
-        raise serializers.ValidationError("This username is reserved.")
     return value
 
 

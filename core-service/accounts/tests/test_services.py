@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from django.contrib.auth.hashers import identify_hasher
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from rest_framework import serializers
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -13,7 +14,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
 from accounts.models import User
-from accounts.serializers import validate_password_strength, validate_username
+from accounts.serializers import validate_password_strength
+from accounts.validators import validate_username
 from common.exceptions import ApplicationError
 from conftest import PASSWORD
 
@@ -188,7 +190,7 @@ def test_valid_usernames(name):
 
 @pytest.mark.parametrize("name", ["ab", "A" * 51, "has space", "dash-ed", "dot.ted", "ME", "admin", "api"])
 def test_invalid_usernames(name):
-    with pytest.raises(serializers.ValidationError):
+    with pytest.raises(DjangoValidationError):
         validate_username(name)
 
 
