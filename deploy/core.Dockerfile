@@ -76,8 +76,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 
 # Worker count: WEB_CONCURRENCY (read by gunicorn). X-Forwarded-Proto from a
 # proxy is trusted only from FORWARDED_ALLOW_IPS (gunicorn; default 127.0.0.1).
-CMD ["gunicorn", "config.wsgi:application", \
-     "--bind", "0.0.0.0:8080", \
-     "--worker-class", "gthread", "--threads", "4", \
-     "--timeout", "60", "--graceful-timeout", "30", \
-     "--no-control-socket"]
+# Settings (JSON logs, gthread workers) live in core-service/gunicorn.conf.py.
+ENV CORE_BIND=0.0.0.0:8080
+CMD ["gunicorn", "config.wsgi:application", "-c", "gunicorn.conf.py"]

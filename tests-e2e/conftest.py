@@ -83,6 +83,8 @@ def stack(tmp_path_factory) -> Stack:
         JWT_PRIVATE_KEY_PATH=str(tmp / "keys" / "jwt-private.pem"),
         RATE_LIMIT_SCALE="1000",
         LOG_LEVEL="INFO",
+        CORE_BIND=f"127.0.0.1:{core_port}",
+        CORE_WORKERS="2",
     )
     env.pop("QDRANT_URL", None)
     core_dir, ai_dir = ROOT / "core-service", ROOT / "ai-service"
@@ -111,18 +113,7 @@ def stack(tmp_path_factory) -> Stack:
 
     core = start(
         "core",
-        [
-            str(VENV_BIN / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{core_port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-        ],
+        [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "-c", "gunicorn.conf.py"],
         core_dir,
     )
     ai = start(

@@ -78,6 +78,9 @@ def core_env(port: int) -> dict[str, str]:
         RATE_LIMIT_SCALE="1000000",
         REDIS_URL="redis://127.0.0.1:6379/11",
         LOG_LEVEL="WARNING",
+        CORE_BIND=f"127.0.0.1:{port}",
+        CORE_WORKERS=str(WORKERS),
+        CORE_THREADS=str(THREADS),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         JWT_PRIVATE_KEY_PATH=str(ROOT / "var" / "keys" / "jwt-private.pem"),
     )
@@ -160,22 +163,7 @@ def sample_users(n: int) -> list[tuple[str, str, str]]:
 
 def start_core(port: int, env: dict[str, str]) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--threads",
-            str(THREADS),
-            "--worker-class",
-            "gthread",
-            "--access-logfile",
-            "/dev/null",
-            "--log-level",
-            "warning",
-        ],
+        [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "-c", "gunicorn.conf.py"],
         cwd=CORE,
         env=env,
         start_new_session=True,

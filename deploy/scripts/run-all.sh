@@ -23,9 +23,8 @@ start() {
   pids+=($!)
 }
 
-start core bash -c "cd '$ROOT/core-service' && exec '$VENV/gunicorn' config.wsgi:application \
-  --bind 127.0.0.1:$CORE_PORT --workers ${CORE_WORKERS:-2} --threads ${CORE_THREADS:-4} \
-  --worker-class gthread --timeout 60 --access-logfile /dev/null"
+start core bash -c "cd '$ROOT/core-service' && CORE_BIND=127.0.0.1:$CORE_PORT \
+  exec '$VENV/gunicorn' config.wsgi:application -c gunicorn.conf.py"
 start ai bash -c "cd '$ROOT/ai-service' && exec '$VENV/uvicorn' gaji_ai.main:app \
   --host 127.0.0.1 --port $AI_PORT --no-access-log"
 start worker bash -c "cd '$ROOT/ai-service' && exec '$VENV/celery' -A gaji_ai.worker worker \
