@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 import warnings
 from urllib.parse import urlparse
@@ -132,10 +133,16 @@ def _bad_image(message: str) -> ApplicationError:
     )
 
 
+# Decoding is the one memory-hungry step (a 16 MP RGBA frame is 64 MB):
+# at most two at a time per process, whatever the thread count.
+_DECODE_SLOTS = threading.BoundedSemaphore(2)
+
+
 def _decode_avatar(data: bytes) -> Image.Image:
     """Judge the file by its bytes, refuse decompression bombs, and return
     a square RGB image of AVATAR_SIZE_PX with no metadata."""
-    with warnings.catch_warnings():
+    size = settings.AVATAR_SIZE_PX
+    with _DECODE_SLOTS, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data)) as probe:
@@ -144,9 +151,13 @@ def _decode_avatar(data: bytes) -> Image.Image:
                 width, height = probe.size
                 if width * height > settings.AVATAR_MAX_PIXELS:
                     raise _bad_image("Avatar image dimensions are too large.")
-                probe.draft("RGB", (settings.AVATAR_SIZE_PX * 2, settings.AVATAR_SIZE_PX * 2))
-                probe.seek(0)
-                image = ImageOps.exif_transpose(probe.convert("RGBA") if probe.mode in ("P", "LA") else probe)
+                probe.seek(0)  # first frame of an animation
+                # Shrink before any mode conversion, so no full-size RGBA copy
+                # is ever made (JPEG even decodes at reduced scale via draft).
+                probe.thumbnail((size * 2, size * 2))
+                image = ImageOps.exif_transpose(probe)
+                if image.mode in ("P", "LA", "PA"):
+                    image = image.convert("RGBA")
                 image.load()
         except (
             UnidentifiedImageError,
@@ -165,7 +176,6 @@ def _decode_avatar(data: bytes) -> Image.Image:
         image = background
     else:
         image = image.convert("RGB")
-    size = settings.AVATAR_SIZE_PX
     return ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
 
 
@@ -181,7 +191,7 @@ def avatar_upload(*, user: User, upload, absolute_url) -> str:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=88, optimize=True)  # a fresh file: no EXIF, no GPS
     name = default_storage.save(f"avatars/{user.id}-{uuid.uuid4().hex[:12]}.jpg", ContentFile(out.getvalue()))
-    old_name = _stored_avatar_name(user.avatar_url)
+    old_name = _own_stored_avatar(user)
     user.avatar_url = absolute_url(default_storage.url(name))
     user.save(update_fields=["avatar_url", "updated_at"])
     if old_name and old_name != name:
@@ -189,10 +199,13 @@ def avatar_upload(*, user: User, upload, absolute_url) -> str:
     return user.avatar_url
 
 
-def _stored_avatar_name(url: str) -> str | None:
-    """The storage name of an avatar we stored earlier (None for external URLs)."""
+def _own_stored_avatar(user: User) -> str | None:
+    """The storage name of an avatar we stored for this user earlier; None
+    for external URLs and for anyone else's file (a user may point
+    avatar_url at any URL, including another user's avatar)."""
     prefix = settings.MEDIA_URL + "avatars/"
-    path = urlparse(url).path if url else ""
-    if path.startswith(prefix) and "/" not in path[len(prefix) :]:
-        return "avatars/" + path[len(prefix) :]
+    path = urlparse(user.avatar_url).path if user.avatar_url else ""
+    name = path[len(prefix) :] if path.startswith(prefix) else ""
+    if name.startswith(f"{user.id}-") and "/" not in name:
+        return "avatars/" + name
     return None

@@ -281,3 +281,52 @@ def test_media_route_serves_only_avatar_jpegs(api, media):
     assert_envelope(api.get("/media/secret.txt"), 404)
     assert_envelope(api.get("/media/avatars/x.png"), 404)
     assert_envelope(api.get("/media/avatars/../secret.txt"), 404)
+
+
+def test_uploading_never_deletes_another_users_avatar(
+    api, make_user, media, django_capture_on_commit_callbacks
+):
+    victim, attacker = make_user(), make_user()
+    api.credentials(HTTP_AUTHORIZATION=bearer_for(victim))
+    with django_capture_on_commit_callbacks(execute=True):
+        victim_url = upload(api, image_bytes("JPEG")).json()["avatar_url"]
+    victim_file = stored_file(media, victim_url)
+    # The attacker points their own avatar_url at the victim's file ...
+    api.credentials(HTTP_AUTHORIZATION=bearer_for(attacker))
+    put = api.put("/api/v1/users/profile", {"avatar_url": "https://evil.example" + urlparse(victim_url).path},
+                  format="json")
+    assert put.status_code == 200
+    # ... then uploads: only their own earlier files may be deleted.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(api, image_bytes("PNG"), name="a.png").status_code == 200
+    assert victim_file.is_file()
+
+
+def test_large_palette_image_is_shrunk_before_conversion(auth_api, media):
+    """A tiny file describing a big palette image: decoded, shrunk in its
+    own mode, and only then converted (no full-size RGBA copy)."""
+    buf = io.BytesIO()
+    Image.new("P", (3000, 3000), 7).save(buf, format="PNG")
+    response = upload(auth_api, buf.getvalue(), name="p.png", content_type="image/png")
+    assert response.status_code == 200
+    with Image.open(stored_file(media, response.json()["avatar_url"])) as stored:
+        assert stored.size == (400, 400)
+
+
+def test_exif_orientation_is_applied(auth_api, media):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    buf = io.BytesIO()
+    left_red = Image.new("RGB", (800, 400), (0, 0, 255))
+    left_red.paste((255, 0, 0), (0, 0, 400, 400))  # left half red
+    left_red.save(buf, format="JPEG", exif=exif)
+    response = upload(auth_api, buf.getvalue())
+    assert response.status_code == 200
+    with Image.open(stored_file(media, response.json()["avatar_url"])) as stored:
+        # Displayed upright the red half is on top, blue below. Ignoring the
+        # orientation would put red on the left instead: these two corners flip.
+        rgb = stored.convert("RGB")
+        top_right, bottom_left = rgb.getpixel((350, 50)), rgb.getpixel((50, 350))
+        assert top_right[0] > 200 and top_right[2] < 60
+        assert bottom_left[2] > 200 and bottom_left[0] < 60
+        assert not stored.getexif()
