@@ -18,6 +18,7 @@ from accounts.serializers import (
 )
 from accounts.tokens import jwks
 from accounts.validators import validate_username
+from common.auth import AnonymousOnlyAuthentication
 from common.exceptions import ApplicationError
 from common.schema import errors
 
@@ -30,7 +31,7 @@ class TokensSerializer(serializers.Serializer):
 
 
 class RegisterApi(APIView):
-    authentication_classes: list = []
+    authentication_classes = [AnonymousOnlyAuthentication]
 
     class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=255)
@@ -65,7 +66,7 @@ class RegisterApi(APIView):
 
 
 class LoginApi(APIView):
-    authentication_classes: list = []
+    authentication_classes = [AnonymousOnlyAuthentication]
 
     class InputSerializer(StrictSerializer):
         email = serializers.CharField(max_length=255)
@@ -97,7 +98,7 @@ class LoginApi(APIView):
 
 
 class RefreshApi(APIView):
-    authentication_classes: list = []
+    authentication_classes = [AnonymousOnlyAuthentication]
 
     class InputSerializer(StrictSerializer):
         refresh_token = serializers.CharField(max_length=4096)
@@ -142,7 +143,7 @@ class LogoutApi(APIView):
 
 
 class JwksApi(APIView):
-    authentication_classes: list = []
+    authentication_classes = [AnonymousOnlyAuthentication]
 
     @extend_schema(
         operation_id="auth_jwks",

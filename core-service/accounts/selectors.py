@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.db.models.functions import Lower
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from accounts.validators import USERNAME_RE
 from social.selectors import with_follow_counts
 
 
@@ -16,6 +18,8 @@ def user_get(*, user_id) -> User:
 def user_public_profile(*, username: str) -> dict:
     """The public profile of an active user, found case-insensitively, with
     its counts, in one query."""
+    if not USERNAME_RE.match(username):
+        raise Http404  # no such user can exist; don't send the bytes to PostgreSQL
     users = User.objects.alias(username_ci=Lower("username"))
     user = get_object_or_404(with_follow_counts(users), username_ci=username.lower(), is_active=True)
     return {

@@ -28,15 +28,28 @@ class ServicePrincipal:
         return "service:ai"
 
 
+def refuse_service_token(request) -> None:
+    raw = bearer_token(request.headers.get("Authorization"))
+    if raw and is_service_token(raw, settings.SERVICE_TOKEN):
+        raise ApplicationError(
+            "The service token is not accepted on public routes.",
+            status=403,
+            code=ErrorCode.SERVICE_TOKEN_NOT_ALLOWED,
+        )
+
+
+class AnonymousOnlyAuthentication(BaseAuthentication):
+    """For public routes that need no user (login, register, refresh, JWKS):
+    nobody is authenticated, and the service token is still refused."""
+
+    def authenticate(self, request):
+        refuse_service_token(request)
+        return None
+
+
 class UserJWTAuthentication(JWTAuthentication):
     def authenticate(self, request):
-        raw = bearer_token(request.headers.get("Authorization"))
-        if raw and is_service_token(raw, settings.SERVICE_TOKEN):
-            raise ApplicationError(
-                "The service token is not accepted on public routes.",
-                status=403,
-                code=ErrorCode.SERVICE_TOKEN_NOT_ALLOWED,
-            )
+        refuse_service_token(request)
         return super().authenticate(request)
 
     def authenticate_header(self, request):

@@ -11,7 +11,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from gaji_contracts.errors import ErrorCode, build_error
 from gaji_contracts.headers import RETRY_AFTER
@@ -110,23 +111,20 @@ _DRF_CODES: list[tuple[type[Exception], int, ErrorCode]] = [
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     request = context["request"]
+
+    def respond(status: int, message: str, code, details=None, headers=None) -> Response:
+        body = envelope(request, status=status, message=message, code=code, details=details)
+        return Response(body, status=status, headers=headers)
+
     if isinstance(exc, ApplicationError):
-        body = envelope(request, status=exc.status, message=exc.message, code=exc.code, details=exc.details)
-        return Response(body, status=exc.status, headers=exc.headers)
+        return respond(exc.status, exc.message, exc.code, exc.details, exc.headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     if isinstance(exc, drf.ValidationError):
         details = _flatten(exc.detail)
-        body = envelope(
-            request,
-            status=400,
-            message=_validation_message(details),
-            code=ErrorCode.VALIDATION_ERROR,
-            details=details,
-        )
-        return Response(body, status=400)
+        return respond(400, _validation_message(details), ErrorCode.VALIDATION_ERROR, details)
     for exc_type, status, code in _DRF_CODES:
         if isinstance(exc, exc_type):
             message = exc.detail if isinstance(exc.detail, str) else "Request refused."
@@ -139,33 +137,21 @@ def exception_handler(exc: Exception, context: dict) -> Response:
                 headers[RETRY_AFTER] = str(int(exc.wait))
             if status == 401:
                 headers["WWW-Authenticate"] = 'Bearer realm="api"'
-            return Response(
-                envelope(request, status=status, message=str(message), code=code),
-                status=status,
-                headers=headers,
-            )
+            return respond(status, str(message), code, headers=headers)
     if isinstance(exc, drf.APIException):
-        status = exc.status_code
-        return Response(
-            envelope(request, status=status, message=str(exc.detail), code=exc.default_code.upper()),
-            status=status,
-        )
+        return respond(exc.status_code, str(exc.detail), exc.default_code.upper())
+    if isinstance(exc, RequestDataTooBig):
+        return respond(413, "Request body too large.", ErrorCode.PAYLOAD_TOO_LARGE)
+    if isinstance(exc, (SuspiciousOperation, DataError)):
+        # Too many multipart fields/files, bytes PostgreSQL refuses, ...:
+        # the request is at fault, not the server.
+        logger.info("refused suspicious input on %s %s: %s", request.method, request.path, type(exc).__name__)
+        return respond(400, "Malformed request.", ErrorCode.VALIDATION_ERROR)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # PostgreSQL restarting or unreachable: a clear, retryable answer.
         logger.warning("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
-        return Response(
-            envelope(
-                request,
-                status=503,
-                message="The database is temporarily unavailable. Retry shortly.",
-                code=ErrorCode.SERVICE_UNAVAILABLE,
-            ),
-            status=503,
-            headers={RETRY_AFTER: "5"},
-        )
+        message = "The database is temporarily unavailable. Retry shortly."
+        return respond(503, message, ErrorCode.SERVICE_UNAVAILABLE, headers={RETRY_AFTER: "5"})
     # Unhandled: log with traceback, answer without internals.
     logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return Response(
-        envelope(request, status=500, message="Internal server error.", code=ErrorCode.INTERNAL_ERROR),
-        status=500,
-    )
+    return respond(500, "Internal server error.", ErrorCode.INTERNAL_ERROR)

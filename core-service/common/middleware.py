@@ -116,8 +116,10 @@ class ErrorEnvelopeMiddleware:
         if response.status_code < 400:
             return response
         content_type = response.get("Content-Type", "")
-        if content_type.startswith("application/json") or getattr(response, "streaming", False):
+        if content_type.startswith("application/json"):
             return response
+        # Error bodies from other layers (even WhiteNoise's streamed ones) are
+        # replaced whole; the body of an error is never worth streaming.
         status = response.status_code
         code, message = _DEFAULTS.get(
             status, (ErrorCode.INTERNAL_ERROR if status >= 500 else "HTTP_ERROR", None)

@@ -1,7 +1,7 @@
 """Fixed-window rate limits in Redis, with the spec's table.
 
 | request                                   | rule     |
-| POST /api/v1/auth/login                   | login    |  per client IP
+| POST /api/v1/auth/login, /admin/login/    | login    |  per client IP
 | POST /api/v1/auth/register                | register |  per client IP
 | POST /api/v1/conversations/{id}/messages  | messages |  per user (IP if anonymous)
 | other POST/PUT/PATCH/DELETE               | write    |  per user (IP if anonymous)
@@ -42,6 +42,8 @@ logger = logging.getLogger("gaji.ratelimit")
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/")
 MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages/?$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The admin's login form guesses staff passwords as well as the API does.
+LOGIN_PATHS = {"/api/v1/auth/login", "/admin/login/"}
 
 
 def client_ip(request) -> str:
@@ -64,7 +66,7 @@ def scope_of(request) -> str | None:
     if path.startswith(EXEMPT_PREFIXES):
         return None
     method = request.method
-    if method == "POST" and path == "/api/v1/auth/login":
+    if method == "POST" and path in LOGIN_PATHS:
         return "login"
     if method == "POST" and path == "/api/v1/auth/register":
         return "register"

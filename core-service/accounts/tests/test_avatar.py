@@ -293,8 +293,11 @@ def test_uploading_never_deletes_another_users_avatar(
     victim_file = stored_file(media, victim_url)
     # The attacker points their own avatar_url at the victim's file ...
     api.credentials(HTTP_AUTHORIZATION=bearer_for(attacker))
-    put = api.put("/api/v1/users/profile", {"avatar_url": "https://evil.example" + urlparse(victim_url).path},
-                  format="json")
+    put = api.put(
+        "/api/v1/users/profile",
+        {"avatar_url": "https://evil.example" + urlparse(victim_url).path},
+        format="json",
+    )
     assert put.status_code == 200
     # ... then uploads: only their own earlier files may be deleted.
     with django_capture_on_commit_callbacks(execute=True):

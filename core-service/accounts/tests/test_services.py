@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.contrib.auth.hashers import identify_hasher
@@ -165,19 +166,25 @@ def test_profile_update_only_touches_given_fields(user):
     assert user.bio == ""
 
 
+OWNER = "0b4c5c4e-0000-4000-8000-000000000001"
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("http://testserver/media/avatars/abc-123.jpg", "avatars/abc-123.jpg"),
-        ("/media/avatars/abc.jpg", "avatars/abc.jpg"),
-        ("https://example.com/avatars/abc.jpg", None),
-        ("http://testserver/media/avatars/../../etc/passwd", None),
+        (f"http://testserver/media/avatars/{OWNER}-abc123.jpg", f"avatars/{OWNER}-abc123.jpg"),
+        (f"/media/avatars/{OWNER}-abc.jpg", f"avatars/{OWNER}-abc.jpg"),
+        # Someone else's file, even on our own host: never this user's to delete.
+        ("http://testserver/media/avatars/0b4c5c4e-0000-4000-8000-000000000002-abc.jpg", None),
+        (f"https://example.com/avatars/{OWNER}-abc.jpg", None),
+        (f"http://testserver/media/avatars/{OWNER}-x/../../etc/passwd", None),
         ("http://testserver/media/other/abc.jpg", None),
         ("", None),
     ],
 )
-def test_stored_avatar_name(url, expected):
-    assert services._stored_avatar_name(url) == expected
+def test_own_stored_avatar(url, expected):
+    user = User(id=uuid.UUID(OWNER), avatar_url=url)
+    assert services._own_stored_avatar(user) == expected
 
 
 # --------------------------------------------------------------------------- validators

@@ -9,6 +9,7 @@ from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS, JWT_ALGORITHM, JW
 
 from config.env import (
     REPO_ROOT,
+    ImproperlyConfigured,
     database_from_url,
     env_bool,
     env_float,
@@ -25,6 +26,13 @@ if env_str("DJANGO_SETTINGS_MODULE", "").endswith(".production"):
     GAJI_ENV = "production"
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me-in-production")
+SERVICE_TOKEN = env_str("SERVICE_TOKEN", "dev-service-token-not-for-production")
+if GAJI_ENV == "production":
+    # Whatever the settings module: refuse to start with development placeholders.
+    for _name, _value in (("DJANGO_SECRET_KEY", SECRET_KEY), ("SERVICE_TOKEN", SERVICE_TOKEN)):
+        if _value.startswith("dev-") or len(_value) < 32:
+            raise ImproperlyConfigured(f"Set {_name} to a real secret (>= 32 chars) in production")
+    DEBUG = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -52,6 +60,9 @@ MIDDLEWARE = [
     "common.middleware.RequestIdMiddleware",
     "common.middleware.BodySizeLimitMiddleware",
     "common.middleware.RateLimitMiddleware",
+    # Outside everything that can answer on its own (WhiteNoise, CSRF,
+    # CommonMiddleware), so none of their error pages reach a client as HTML.
+    "common.middleware.ErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -60,7 +71,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "common.middleware.ErrorEnvelopeMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,7 +137,6 @@ AVATAR_MAX_PIXELS = env_int("AVATAR_MAX_PIXELS", 16_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-SERVICE_TOKEN = env_str("SERVICE_TOKEN", "dev-service-token-not-for-production")
 AI_BASE_URL = env_str("AI_BASE_URL", "http://127.0.0.1:8000")
 HTTP_TIMEOUT_SECONDS = env_float("HTTP_TIMEOUT_SECONDS", 5.0)
 
