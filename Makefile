@@ -40,14 +40,16 @@ setup: deps services db ## Virtualenv, dependencies, PostgreSQL + Redis running,
 deps: $(VENV)/.installed ## Create .venv and install pinned dependencies (llama.cpp wheel cached in $(WHEEL_CACHE))
 
 $(VENV)/bin/python:
+	@deploy/scripts/ensure-build-tools.sh $(PYTHON_BIN) $(if $(LLAMA_WHEEL),0,1)
 	$(PYTHON_BIN) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.installed: $(VENV)/bin/python $(PACKAGES)
-	@# torch first, from the local CPU wheel: otherwise sentence-transformers pulls CUDA builds.
-	$(PIP) install -q torch==$(TORCH_VERSION)
+	@# torch first, as the CPU build: otherwise sentence-transformers pulls CUDA builds.
+	@deploy/scripts/install-torch.sh $(VENV) $(TORCH_VERSION)
 	@# llama-cpp-python compiles for ~7 minutes: build its wheel once, reuse it forever.
 	@if [ -z "$(LLAMA_WHEEL)" ]; then \
+		deploy/scripts/ensure-build-tools.sh $(PYTHON_BIN) 1; \
 		echo "Building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes; cached in $(WHEEL_CACHE))"; \
 		mkdir -p $(WHEEL_CACHE); \
 		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); \

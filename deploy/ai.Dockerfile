@@ -84,4 +84,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
 
 # The access log is the app's own middleware (JSON, with request ids).
 CMD ["uvicorn", "gaji_ai.main:app", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--timeout-graceful-shutdown", "20"]
+     "--no-access-log", "--no-proxy-headers", "--timeout-graceful-shutdown", "20"]

@@ -118,7 +118,7 @@ def stack(tmp_path_factory) -> Stack:
     )
     ai = start(
         "ai",
-        [str(VENV_BIN / "uvicorn"), "gaji_ai.main:app", "--host", "127.0.0.1", "--port", str(ai_port)],
+        [str(VENV_BIN / "uvicorn"), "gaji_ai.main:app", "--no-proxy-headers", "--port", str(ai_port)],
         ai_dir,
     )
     start(

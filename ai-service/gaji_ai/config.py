@@ -93,6 +93,8 @@ class RateLimitSettings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_scale: float = Field(default=1.0, gt=0)
     rate_limit_prefix: str = "gaji:ai"
+    # Reverse proxies whose X-Forwarded-For entries are trusted (as on core).
+    trusted_proxy_count: int = Field(default=0, ge=0, le=10)
 
 
 class Settings(BaseModel):

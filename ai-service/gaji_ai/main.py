@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # add_middleware wraps: the last added runs first.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.app.max_body_bytes)
-    app.add_middleware(RateLimitMiddleware, service_token=settings.auth.service_token)
+    app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.rate_limit.trusted_proxy_count)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestContextMiddleware)
 

@@ -23,13 +23,14 @@ import time
 
 import redis
 from django.conf import settings
-from gaji_contracts.conventions import bearer_token, is_service_token
+from gaji_contracts.conventions import bearer_token, client_address, is_service_token
 from gaji_contracts.ratelimit import (
     DEFAULT_RATE_LIMITS,
     FIXED_WINDOW_LUA,
     RateLimitDecision,
     RateLimitRule,
     decide,
+    scaled,
     window_key,
 )
 from rest_framework_simplejwt.exceptions import TokenError
@@ -47,18 +48,11 @@ LOGIN_PATHS = {"/api/v1/auth/login", "/admin/login/"}
 
 
 def client_ip(request) -> str:
-    remote = request.META.get("REMOTE_ADDR") or "unknown"
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops <= 0:
-        return remote
-    forwarded = [
-        part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
-    ]
-    # With N trusted proxies, the client is the N-th address from the right;
-    # anything further left was written by the client and cannot be trusted.
-    if len(forwarded) >= hops:
-        return forwarded[-hops]
-    return remote
+    return client_address(
+        request.META.get("REMOTE_ADDR"),
+        request.META.get("HTTP_X_FORWARDED_FOR"),
+        settings.TRUSTED_PROXY_COUNT,
+    )
 
 
 def scope_of(request) -> str | None:
@@ -76,12 +70,7 @@ def scope_of(request) -> str | None:
 
 
 def rule_for(scope: str) -> RateLimitRule:
-    base = DEFAULT_RATE_LIMITS[scope]
-    return RateLimitRule(
-        scope=scope,
-        limit=max(1, int(base.limit * settings.RATE_LIMIT_SCALE)),
-        window_seconds=base.window_seconds,
-    )
+    return scaled(DEFAULT_RATE_LIMITS[scope], settings.RATE_LIMIT_SCALE)
 
 
 def subject_of(request, scope: str) -> str:

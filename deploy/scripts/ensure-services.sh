@@ -21,22 +21,37 @@ wait_port() {
 }
 
 # --- PostgreSQL -------------------------------------------------------------
+pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -1; }
+
 if ! port_open 5432; then
-  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+  if [ -z "$(pg_version)" ]; then
     echo "Installing PostgreSQL (apt-get)..."
     apt_install postgresql
-    # Local development: trust TCP connections from this machine only, as the
-    # DATABASE_URL default (postgres@127.0.0.1, no password) expects.
-    for hba in /etc/postgresql/*/main/pg_hba.conf; do
-      if ! grep -q "gaji-local-trust" "$hba"; then
-        $SUDO sed -i '1i host all all 127.0.0.1/32 trust # gaji-local-trust\nhost all all ::1/128 trust # gaji-local-trust' "$hba"
-      fi
-    done
   fi
-  version=$(ls /etc/postgresql | sort -V | tail -1)
-  echo "Starting PostgreSQL $version..."
-  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  echo "Starting PostgreSQL $(pg_version)..."
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(pg_version)" main start || true
   wait_port 5432
+fi
+
+# The default DATABASE_URL (postgres@127.0.0.1, no password) needs trust auth
+# for local TCP connections. Debian's packages ask for a password there, so on
+# a machine we set up ourselves, trust this machine only, and reload.
+if command -v psql >/dev/null 2>&1 && \
+   { [ -z "${DATABASE_URL:-}" ] || [ "${DATABASE_URL}" = "postgresql://postgres@127.0.0.1:5432/gaji" ]; }; then
+  if ! PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1" >/dev/null 2>&1; then
+    version=$(pg_version)
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    if [ -n "$version" ] && [ -f "$hba" ] && ! grep -q "gaji-local-trust" "$hba"; then
+      echo "Allowing local TCP connections as postgres without a password ($hba)..."
+      $SUDO sed -i '1i host all all 127.0.0.1/32 trust # gaji-local-trust\nhost all all ::1/128 trust # gaji-local-trust' "$hba"
+      $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+      sleep 1
+    fi
+    if ! PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1" >/dev/null 2>&1; then
+      echo "Cannot connect to PostgreSQL as postgres@127.0.0.1; set DATABASE_URL to a working URL." >&2
+      exit 1
+    fi
+  fi
 fi
 
 # --- Redis ------------------------------------------------------------------

@@ -17,18 +17,22 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# Each process runs directly in the background (its log prefixed through a
+# process substitution), so $! is the process itself and `kill` reaches it.
 start() {
   local name=$1; shift
-  ( "$@" 2>&1 | sed -u "s/^/[$name] /" ) &
+  "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 
-start core bash -c "cd '$ROOT/core-service' && CORE_BIND=127.0.0.1:$CORE_PORT \
-  exec '$VENV/gunicorn' config.wsgi:application -c gunicorn.conf.py"
-start ai bash -c "cd '$ROOT/ai-service' && exec '$VENV/uvicorn' gaji_ai.main:app \
-  --host 127.0.0.1 --port $AI_PORT --no-access-log"
-start worker bash -c "cd '$ROOT/ai-service' && exec '$VENV/celery' -A gaji_ai.worker worker \
-  -Q ingestion,generation --loglevel INFO --concurrency ${WORKER_CONCURRENCY:-1}"
+# The ai processes share the venv with Django but must never load it.
+start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" \
+  "$VENV/gunicorn" config.wsgi:application -c gunicorn.conf.py
+start ai env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
+  "$VENV/uvicorn" gaji_ai.main:app --host 127.0.0.1 --port "$AI_PORT" --no-access-log --no-proxy-headers
+start worker env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
+  "$VENV/celery" -A gaji_ai.worker worker -Q ingestion,generation --loglevel INFO \
+  --concurrency "${WORKER_CONCURRENCY:-1}"
 
 cat <<MSG
 Gaji is starting:

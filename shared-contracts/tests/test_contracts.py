@@ -129,3 +129,19 @@ def test_outgoing_request_id_uses_current_request_or_mints_one():
         assert outgoing_request_id() == "rid-42"
     finally:
         current_request_id.reset(token)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("10.0.0.1", "6.6.6.6", 0, "10.0.0.1"),  # no trusted proxy: header ignored
+        ("10.0.0.1", "6.6.6.6, 203.0.113.7", 1, "203.0.113.7"),  # the proxy's entry, not the client's
+        ("10.0.0.1", "6.6.6.6, 203.0.113.7, 10.0.0.9", 2, "203.0.113.7"),
+        ("10.0.0.1", "", 1, "10.0.0.1"),  # header missing: fall back to the peer
+        (None, None, 0, "unknown"),
+    ],
+)
+def test_client_address(peer, forwarded, trusted, expected):
+    from gaji_contracts.conventions import client_address
+
+    assert client_address(peer, forwarded, trusted) == expected

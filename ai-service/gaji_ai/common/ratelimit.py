@@ -2,11 +2,10 @@
 
 GET/HEAD/OPTIONS count against the "read" rule, other methods against "write"
 (`gaji_contracts.ratelimit.DEFAULT_RATE_LIMITS`, scaled by RATE_LIMIT_SCALE).
-The subject is "svc" for calls carrying the service token (core's traffic
-must not share a bucket with users behind the same address) and the client
-address for everyone else; X-Forwarded-For is ignored because anyone can set
-it. Keying users by their verified token id is left for when a proxy sits in
-front and many users share an address.
+The subject is the client address (`gaji_contracts.conventions.client_address`:
+the TCP peer, or with TRUSTED_PROXY_COUNT set the entry the outermost trusted
+proxy appended to X-Forwarded-For). Internal routes (service token only) and
+health probes are not limited.
 """
 
 from __future__ import annotations
@@ -14,15 +13,16 @@ from __future__ import annotations
 import logging
 import time
 
-from gaji_contracts.conventions import bearer_token, is_service_token
+from gaji_contracts.conventions import client_address
 from gaji_contracts.errors import ErrorCode
-from gaji_contracts.headers import AUTHORIZATION, RETRY_AFTER
+from gaji_contracts.headers import RETRY_AFTER
 from gaji_contracts.ratelimit import (
     DEFAULT_RATE_LIMITS,
     FIXED_WINDOW_LUA,
     RateLimitDecision,
     RateLimitRule,
     decide,
+    scaled,
     window_key,
 )
 from redis.asyncio import Redis
@@ -36,11 +36,13 @@ logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# Internal routes answer only the service token (core's calls, e.g. every
+# chat turn): limiting them would throttle the platform as a whole, as on core.
+EXEMPT_PREFIXES = ("/api/ai/internal/", "/docs-assets/")
 
 
 def scaled_rule(scope: str, scale: float) -> RateLimitRule:
-    rule = DEFAULT_RATE_LIMITS[scope]
-    return rule.model_copy(update={"limit": max(1, round(rule.limit * scale))})
+    return scaled(DEFAULT_RATE_LIMITS[scope], scale)
 
 
 class RateLimiter:
@@ -60,12 +62,12 @@ class RateLimiter:
         return decide(rule=rule, count=int(count), ttl=int(ttl), now_epoch=int(time.time()))
 
 
-def rate_limit_subject(scope: Scope, service_token: str) -> str:
-    token = bearer_token(Headers(scope=scope).get(AUTHORIZATION))
-    if is_service_token(token, service_token):
-        return "svc"
+def rate_limit_subject(scope: Scope, trusted_proxies: int) -> str:
+    # uvicorn runs with --no-proxy-headers, so scope["client"] is the TCP
+    # peer; X-Forwarded-For counts only through TRUSTED_PROXY_COUNT.
     client = scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
+    forwarded = Headers(scope=scope).get("x-forwarded-for")
+    return f"ip:{client_address(client[0] if client else None, forwarded, trusted_proxies)}"
 
 
 class RateLimitMiddleware:
@@ -74,13 +76,17 @@ class RateLimitMiddleware:
     Reads the limiter from `app.state.rate_limiter` (opened by the lifespan).
     """
 
-    def __init__(self, app: ASGIApp, *, service_token: str) -> None:
+    def __init__(self, app: ASGIApp, *, trusted_proxies: int = 0) -> None:
         self.app = app
-        self.service_token = service_token
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limiter: RateLimiter | None = None
-        if scope["type"] == "http" and scope["path"] not in EXEMPT_PATHS:
+        if (
+            scope["type"] == "http"
+            and scope["path"] not in EXEMPT_PATHS
+            and not scope["path"].startswith(EXEMPT_PREFIXES)
+        ):
             limiter = scope["app"].state.rate_limiter
         if limiter is None:
             await self.app(scope, receive, send)
@@ -88,7 +94,7 @@ class RateLimitMiddleware:
 
         rule = limiter.rule_for(scope["method"])
         try:
-            decision = await limiter.hit(rule, rate_limit_subject(scope, self.service_token))
+            decision = await limiter.hit(rule, rate_limit_subject(scope, self.trusted_proxies))
         except (RedisError, OSError) as exc:
             # Fail OPEN: a Redis outage must not take the whole API down with
             # it; /readyz reports Redis as failing meanwhile, so it is seen.

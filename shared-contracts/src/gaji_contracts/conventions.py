@@ -34,6 +34,18 @@ def outgoing_request_id() -> str:
     return current_request_id.get(None) or str(uuid.uuid4())
 
 
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The client's address for rate limiting. With no trusted proxy the TCP
+    peer is the client and X-Forwarded-For is ignored (anyone can write it);
+    with N trusted proxies it is the N-th entry from the right, the one the
+    outermost trusted proxy appended."""
+    peer = peer or "unknown"
+    if trusted_proxies <= 0:
+        return peer
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    return hops[-trusted_proxies] if len(hops) >= trusted_proxies else peer
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization or not authorization.startswith(BEARER_PREFIX):
         return None

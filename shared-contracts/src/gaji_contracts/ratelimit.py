@@ -27,6 +27,11 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimitRule] = {
 }
 
 
+def scaled(rule: RateLimitRule, scale: float) -> RateLimitRule:
+    """The rule with its limit multiplied by `scale` (RATE_LIMIT_SCALE), never below 1."""
+    return rule.model_copy(update={"limit": max(1, int(rule.limit * scale))})
+
+
 # Fixed-window counter, atomic in Redis: INCR the window's key, set its TTL on
 # the first hit, and return (count, ttl). Run with EVAL/EVALSHA by either
 # service's Redis client (sync in core, asyncio in ai).
