@@ -40,6 +40,7 @@ class Stack:
     ai_url: str
     service_token: str
     redis_url: str
+    env: dict[str, str]
     logs: dict[str, Path] = field(default_factory=dict)
 
     def log_text(self, name: str) -> str:
@@ -147,6 +148,7 @@ def stack(tmp_path_factory) -> Stack:
             ai_url=f"http://127.0.0.1:{ai_port}",
             service_token=token,
             redis_url=REDIS_DB_URL,
+            env=env,
             logs=logs,
         )
     finally:

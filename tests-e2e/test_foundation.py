@@ -153,3 +153,28 @@ def test_openapi_documents_are_served(core, ai):
     assert "/api/ai/me" in ai_doc.json()["paths"]
     assert core.get("/swagger-ui.html").status_code == 200
     assert ai.get("/docs").status_code == 200
+
+
+def test_core_reaches_ai_with_the_service_token_and_forwards_request_id(stack):
+    """core -> ai over the internal API: core's typed client, run as an
+    operator would (`manage.py check_ai`), against the real ai process."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    request_id = f"e2e-core-{uuid.uuid4().hex[:12]}"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check_ai", "--request-id", request_id],
+        cwd=Path(__file__).resolve().parents[1] / "core-service",
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    health = json.loads(result.stdout.strip().splitlines()[-1])
+    assert health["service"] == "ai"
+    assert health["request_id"] == request_id
+    ai_lines = [line for line in stack.log_text("ai").splitlines() if request_id in line]
+    assert any("/api/ai/internal/health" in line for line in ai_lines)
