@@ -24,7 +24,11 @@ logconfig_dict = {
     "formatters": {"json": {"()": "gaji_contracts.conventions.JsonFormatter", "service": "core"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {
+            "handlers": ["console"],
+            "level": os.environ.get("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
         "gunicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
