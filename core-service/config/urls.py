@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from accounts import apis as accounts
 from common import health
 from internal.apis import InternalHealthApi
+from novels import apis as novels
+from scenarios import apis as scenarios
 from social import apis as social
 
 
@@ -29,11 +31,21 @@ api_v1 = [
     path("users/<uuid:user_id>/following", social.FollowingApi.as_view()),
     path("users/<uuid:user_id>/is-following", social.IsFollowingApi.as_view()),
     path("users/<str:username>", accounts.UserProfileApi.as_view()),
+    path("novels", novels.NovelListApi.as_view()),
+    path("novels/<str:id_or_slug>", novels.NovelDetailApi.as_view()),
+    path("scenarios", scenarios.ScenarioListCreateApi.as_view()),
+    path("scenarios/<uuid:scenario_id>", scenarios.ScenarioDetailApi.as_view()),
+    path("scenarios/<uuid:scenario_id>/fork", scenarios.ScenarioForkApi.as_view()),
+    path("scenarios/<uuid:scenario_id>/forks", scenarios.ScenarioForksApi.as_view()),
+    path("scenarios/<uuid:scenario_id>/fork-tree", scenarios.ScenarioForkTreeApi.as_view()),
+    path("scenarios/<uuid:scenario_id>/ancestors", scenarios.ScenarioAncestorsApi.as_view()),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
 ]
 
 internal = [
     path("health", InternalHealthApi.as_view()),
+    path("novels", novels.InternalNovelCreateApi.as_view()),
+    path("novels/<str:novel_id>", novels.InternalNovelDetailApi.as_view()),
 ]
 
 urlpatterns = [

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
     "common",
     "accounts",
     "social",
+    "novels",
+    "scenarios",
     "internal",
 ]
 

@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     """Machine-readable error codes. Clients branch on these, never on `message`."""
 
     VALIDATION_ERROR = "VALIDATION_ERROR"
+    PARAMETERS_INVALID = "PARAMETERS_INVALID"  # 422: scenario parameters fail their type's schema
     MALFORMED_JSON = "MALFORMED_JSON"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"

@@ -1,0 +1,126 @@
+"""Public novel catalogue (/api/v1/novels) and the ai service's internal
+novel API (/api/internal/novels)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
+from pydantic import ValidationError
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.exceptions import ApplicationError
+from common.pagination import PageRequest, page_serializer, paginate
+from common.schema import errors
+from internal.apis import InternalApiView
+from novels import selectors, services
+from novels.models import Novel
+
+
+class NovelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Novel
+        fields = [
+            "id",
+            "slug",
+            "title",
+            "author",
+            "publication_year",
+            "genre",
+            "language",
+            "ingestion_status",
+            "total_passages",
+            "total_characters",
+            "vectordb_collection_id",
+            "created_at",
+            "updated_at",
+        ]
+
+
+NovelPageSerializer = page_serializer("NovelPage", NovelSerializer)
+
+
+class NovelListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=[s.value for s in IngestionStatus], required=False)
+        q = serializers.CharField(max_length=200, required=False)
+
+    @extend_schema(
+        operation_id="novels_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in IngestionStatus]),
+            OpenApiParameter("q", str, description="Matches title or author (case-insensitive)"),
+            OpenApiParameter("page", int, default=0),
+            OpenApiParameter("size", int, default=20),
+        ],
+        responses={200: NovelPageSerializer, **errors()},
+        auth=[],
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        novels = selectors.novel_list(**filters.validated_data)
+        body = paginate(novels, PageRequest.from_request(request), lambda n: NovelSerializer(n).data)
+        return Response(body)
+
+
+class NovelDetailApi(APIView):
+    @extend_schema(operation_id="novels_get", responses={200: NovelSerializer, **errors(404)}, auth=[])
+    def get(self, request, id_or_slug: str):
+        return Response(NovelSerializer(selectors.novel_get(id_or_slug=id_or_slug)).data)
+
+
+def _parse(model, data):
+    if not isinstance(data, dict):
+        raise ApplicationError(
+            "Expected a JSON object.", details={"non_field_errors": ["Expected a JSON object."]}
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details: dict[str, list[str]] = {}
+        for error in exc.errors():
+            details.setdefault(".".join(str(p) for p in error["loc"]) or "non_field_errors", []).append(
+                error["msg"]
+            )
+        field, messages = next(iter(details.items()))
+        raise ApplicationError(
+            f"Validation failed for field '{field}': {messages[0]}",
+            code=ErrorCode.VALIDATION_ERROR,
+            details=details,
+        ) from None
+
+
+class InternalNovelCreateApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_novels_create",
+        request=NovelSerializer,
+        responses={201: NovelSerializer, **errors(401, 403, 409)},
+        description="Create a novel's metadata (ai service, during ingestion). Service token only.",
+    )
+    def post(self, request):
+        novel = services.novel_create(data=_parse(NovelCreate, request.data))
+        return Response(NovelSerializer(novel).data, status=status.HTTP_201_CREATED)
+
+
+class InternalNovelDetailApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_novels_get",
+        responses={200: NovelSerializer, **errors(401, 403, 404)},
+        description="A novel's metadata by id or slug. Service token only.",
+    )
+    def get(self, request, novel_id: str):
+        return Response(NovelSerializer(selectors.novel_get(id_or_slug=novel_id)).data)
+
+    @extend_schema(
+        operation_id="internal_novels_update",
+        request=NovelSerializer,
+        responses={200: NovelSerializer, **errors(401, 403, 404)},
+        description="Update ingestion status and counts (ai service). Service token only.",
+    )
+    def patch(self, request, novel_id: str):
+        novel = selectors.novel_get(id_or_slug=novel_id)
+        novel = services.novel_update(novel=novel, data=_parse(NovelUpdate, request.data))
+        return Response(NovelSerializer(novel).data)

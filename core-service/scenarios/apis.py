@@ -1,0 +1,232 @@
+"""Scenario endpoints under /api/v1/scenarios."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from gaji_contracts.scenarios import ScenarioType
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.serializers import StrictSerializer
+from common.pagination import PageRequest, page_serializer, paginate
+from common.schema import errors
+from scenarios import selectors, services
+from scenarios.models import Scenario
+
+TYPES = [t.value for t in ScenarioType]
+PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
+
+
+class CreatorSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    avatar_url = serializers.SerializerMethodField()
+
+    def get_avatar_url(self, user) -> str | None:
+        return user.avatar_url or None
+
+
+class ParentRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    is_deleted = serializers.BooleanField()
+
+
+class ScenarioSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    base_story = serializers.CharField()
+    novel_id = serializers.UUIDField(allow_null=True)
+    parent_scenario_id = serializers.UUIDField(source="parent_id", allow_null=True)
+    parent = ParentRefSerializer(allow_null=True)
+    scenario_type = serializers.ChoiceField(choices=TYPES)
+    parameters = serializers.JSONField()
+    quality_score = serializers.FloatField()
+    creator_id = serializers.UUIDField()
+    creator = CreatorSerializer()
+    fork_count = serializers.IntegerField()
+    conversation_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+ScenarioPageSerializer = page_serializer("ScenarioPage", ScenarioSerializer)
+
+
+def scenario_json(scenario: Scenario) -> dict:
+    return ScenarioSerializer(scenario).data
+
+
+class ScenarioQuerySerializer(serializers.Serializer):
+    base_story = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100, required=False)
+    scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
+    min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    creator_id = serializers.UUIDField(required=False)
+    sort = serializers.CharField(required=False, default="created_at,desc", max_length=50)
+
+    def validate_sort(self, value: str) -> tuple[str, bool]:
+        field, _, direction = value.partition(",")
+        direction = direction or "desc"
+        if field not in selectors.SORT_FIELDS or direction not in {"asc", "desc"}:
+            allowed = ", ".join(sorted(selectors.SORT_FIELDS))
+            raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
+        return field, direction == "desc"
+
+
+LIST_PARAMS = [
+    OpenApiParameter("base_story", str),
+    OpenApiParameter("scenario_type", str, enum=TYPES),
+    OpenApiParameter("min_quality", float),
+    OpenApiParameter("creator_id", str),
+    OpenApiParameter(
+        "sort", str, description="field,direction; field in " + ", ".join(sorted(selectors.SORT_FIELDS))
+    ),
+    *PAGE_PARAMS,
+]
+
+
+class ScenarioListCreateApi(APIView):
+    class InputSerializer(StrictSerializer):
+        base_story = serializers.CharField(max_length=100)
+        scenario_type = serializers.CharField(max_length=50)
+        parameters = serializers.JSONField()
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        operation_id="scenarios_list",
+        parameters=LIST_PARAMS,
+        responses={200: ScenarioPageSerializer, **errors()},
+        auth=[],
+    )
+    def get(self, request):
+        query = ScenarioQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = dict(query.validated_data)
+        sort_field, descending = data.pop("sort")
+        filters = selectors.ScenarioFilters(**data, sort_field=sort_field, descending=descending)
+        body = paginate(
+            selectors.scenario_list(filters=filters), PageRequest.from_request(request), scenario_json
+        )
+        return Response(body)
+
+    @extend_schema(
+        operation_id="scenarios_create",
+        request=InputSerializer,
+        responses={201: ScenarioSerializer, **errors(401, 422)},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scenario = services.scenario_create(creator=request.user, **data.validated_data)
+        return Response(
+            scenario_json(selectors.scenario_get(scenario_id=scenario.id)), status=status.HTTP_201_CREATED
+        )
+
+
+class ScenarioDetailApi(APIView):
+    class UpdateSerializer(StrictSerializer):
+        parameters = serializers.JSONField(required=False)
+        base_story = serializers.CharField(max_length=100, required=False)
+        scenario_type = serializers.CharField(max_length=50, required=False)
+
+    def get_permissions(self):
+        return [] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(operation_id="scenarios_get", responses={200: ScenarioSerializer, **errors(404)}, auth=[])
+    def get(self, request, scenario_id):
+        return Response(scenario_json(selectors.scenario_get(scenario_id=scenario_id)))
+
+    @extend_schema(
+        operation_id="scenarios_update",
+        request=UpdateSerializer,
+        responses={200: ScenarioSerializer, **errors(401, 403, 404, 422)},
+        description="Only `parameters` can change; a different base_story or scenario_type is a 400.",
+    )
+    def put(self, request, scenario_id):
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        services.scenario_update(scenario=scenario, user=request.user, data=data.validated_data)
+        return Response(scenario_json(selectors.scenario_get(scenario_id=scenario_id)))
+
+    @extend_schema(operation_id="scenarios_delete", responses={204: None, **errors(401, 403, 404)})
+    def delete(self, request, scenario_id):
+        services.scenario_delete(scenario=selectors.scenario_get(scenario_id=scenario_id), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ScenarioForkApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        scenario_type = serializers.CharField(max_length=50, required=False)
+        parameters = serializers.JSONField()
+
+    @extend_schema(
+        operation_id="scenarios_fork",
+        request=InputSerializer,
+        responses={201: ScenarioSerializer, **errors(401, 404, 422)},
+    )
+    def post(self, request, scenario_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        parent = selectors.scenario_get(scenario_id=scenario_id)
+        fork = services.scenario_fork(parent=parent, creator=request.user, **data.validated_data)
+        return Response(
+            scenario_json(selectors.scenario_get(scenario_id=fork.id)), status=status.HTTP_201_CREATED
+        )
+
+
+class ScenarioForksApi(APIView):
+    class ParentSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        base_story = serializers.CharField()
+        scenario_type = serializers.CharField()
+
+    @extend_schema(
+        operation_id="scenarios_forks",
+        parameters=PAGE_PARAMS,
+        responses={200: ScenarioPageSerializer, **errors(404)},
+        auth=[],
+        description="Direct forks of a scenario (newest first), with the parent's summary.",
+    )
+    def get(self, request, scenario_id):
+        parent = selectors.scenario_get(scenario_id=scenario_id)
+        body = paginate(selectors.forks_of(parent=parent), PageRequest.from_request(request), scenario_json)
+        return Response(
+            {"parent": self.ParentSerializer(parent).data, "forks": body["content"], "page": body["page"]}
+        )
+
+
+class ScenarioForkTreeApi(APIView):
+    class QuerySerializer(serializers.Serializer):
+        max_depth = serializers.IntegerField(min_value=1, max_value=50, default=10)
+
+    @extend_schema(
+        operation_id="scenarios_fork_tree",
+        parameters=[OpenApiParameter("max_depth", int, default=10, description="1-50")],
+        responses={200: serializers.JSONField(), **errors(404)},
+        auth=[],
+        description="Nested `children` below this scenario (one recursive query); `depth` counts edges "
+        "below the root, `total_descendants` live scenarios. Deleted forks appear as "
+        "`{id, is_deleted: true, children}` so their live forks stay reachable.",
+    )
+    def get(self, request, scenario_id):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        root = selectors.scenario_get(scenario_id=scenario_id)
+        return Response(selectors.fork_tree(root=root, max_depth=query.validated_data["max_depth"]))
+
+
+class ScenarioAncestorsApi(APIView):
+    @extend_schema(
+        operation_id="scenarios_ancestors",
+        responses={200: serializers.JSONField(), **errors(404)},
+        auth=[],
+        description="The path from the root scenario down to this one (both included).",
+    )
+    def get(self, request, scenario_id):
+        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        return Response({"scenario_id": scenario.id, "path": selectors.ancestors(scenario=scenario)})

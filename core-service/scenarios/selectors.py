@@ -1,0 +1,132 @@
+"""Reads of scenarios: one scenario, filtered lists, forks, the fork tree
+(one recursive CTE) and the ancestor path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import Http404
+
+from scenarios.models import Scenario
+
+SORT_FIELDS = {"created_at", "updated_at", "quality_score", "fork_count", "conversation_count"}
+
+
+def live() -> QuerySet[Scenario]:
+    return Scenario.objects.filter(deleted_at__isnull=True)
+
+
+def scenario_get(*, scenario_id) -> Scenario:
+    scenario = live().select_related("creator", "parent").filter(id=scenario_id).first()
+    if scenario is None:
+        raise Http404
+    return scenario
+
+
+@dataclass(frozen=True)
+class ScenarioFilters:
+    base_story: str | None = None
+    scenario_type: str | None = None
+    min_quality: float | None = None
+    creator_id: str | None = None
+    sort_field: str = "created_at"
+    descending: bool = True
+
+
+def scenario_list(*, filters: ScenarioFilters) -> QuerySet[Scenario]:
+    scenarios = live().select_related("creator")
+    if filters.base_story:
+        scenarios = scenarios.filter(base_story=filters.base_story)
+    if filters.scenario_type:
+        scenarios = scenarios.filter(scenario_type=filters.scenario_type)
+    if filters.min_quality is not None:
+        scenarios = scenarios.filter(quality_score__gte=filters.min_quality)
+    if filters.creator_id:
+        scenarios = scenarios.filter(creator_id=filters.creator_id)
+    order = f"-{filters.sort_field}" if filters.descending else filters.sort_field
+    return scenarios.order_by(order, "-id" if filters.descending else "id")
+
+
+def forks_of(*, parent: Scenario) -> QuerySet[Scenario]:
+    return live().filter(parent=parent).select_related("creator").order_by("-created_at", "-id")
+
+
+_TREE_SQL = """
+WITH RECURSIVE tree AS (
+    SELECT id, parent_id, 0 AS depth
+    FROM scenarios_scenario WHERE id = %(root)s
+    UNION ALL
+    SELECT s.id, s.parent_id, tree.depth + 1
+    FROM scenarios_scenario s JOIN tree ON s.parent_id = tree.id
+    WHERE tree.depth < %(max_depth)s
+)
+SELECT s.id, tree.parent_id, tree.depth, s.base_story, s.scenario_type, s.parameters,
+       s.fork_count, s.quality_score, s.created_at, s.deleted_at IS NOT NULL AS is_deleted
+FROM tree JOIN scenarios_scenario s ON s.id = tree.id
+ORDER BY tree.depth, s.created_at, s.id
+"""
+
+
+def fork_tree(*, root: Scenario, max_depth: int) -> dict:
+    """The tree below `root`, `max_depth` levels deep, in one query. Soft-
+    deleted scenarios stay in the tree as bare placeholders so their live
+    forks remain reachable; they are not counted as descendants."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TREE_SQL, {"root": root.id, "max_depth": max_depth})
+        columns = [c.name for c in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    nodes: dict = {}
+    for row in rows:
+        if row["is_deleted"]:
+            node = {"id": row["id"], "is_deleted": True, "children": []}
+        else:
+            node = {
+                "id": row["id"],
+                "base_story": row["base_story"],
+                "scenario_type": row["scenario_type"],
+                "parameters": row["parameters"],
+                "fork_count": row["fork_count"],
+                "quality_score": row["quality_score"],
+                "created_at": row["created_at"],
+                "is_deleted": False,
+                "children": [],
+            }
+        nodes[row["id"]] = node
+        if row["depth"] > 0:
+            nodes[row["parent_id"]]["children"].append(node)
+    tree = nodes[root.id]
+    tree["depth"] = max((row["depth"] for row in rows), default=0)
+    tree["total_descendants"] = sum(1 for row in rows if row["depth"] > 0 and not row["is_deleted"])
+    return tree
+
+
+_ANCESTORS_SQL = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_id, 0 AS height FROM scenarios_scenario WHERE id = %(id)s
+    UNION ALL
+    SELECT s.id, s.parent_id, up.height + 1
+    FROM scenarios_scenario s JOIN up ON s.id = up.parent_id
+)
+SELECT s.id, s.base_story, s.scenario_type, s.parameters, s.created_at,
+       s.deleted_at IS NOT NULL AS is_deleted, up.height
+FROM up JOIN scenarios_scenario s ON s.id = up.id
+ORDER BY up.height DESC
+"""
+
+
+def ancestors(*, scenario: Scenario) -> list[dict]:
+    """The path from the root down to `scenario` (both included), one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ANCESTORS_SQL, {"id": scenario.id})
+        columns = [c.name for c in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    path = []
+    for depth, row in enumerate(rows):
+        if row["is_deleted"]:
+            path.append({"id": row["id"], "depth": depth, "is_deleted": True})
+        else:
+            row.pop("height")
+            path.append({**row, "depth": depth})
+    return path

@@ -1,0 +1,72 @@
+"""Novel metadata as it crosses between ai (ingestion) and core (storage)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=100)
+]
+
+
+class IngestionStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class NovelCreate(BaseModel):
+    """POST /api/internal/novels (ai -> core). The slug defaults to one made
+    from the title."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    slug: Slug | None = None
+    publication_year: int | None = Field(default=None, ge=-3000, le=2100)
+    genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = "en"
+    ingestion_status: IngestionStatus = IngestionStatus.PENDING
+
+
+class NovelUpdate(BaseModel):
+    """PATCH /api/internal/novels/{id}: only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = (
+        None
+    )
+    author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    publication_year: int | None = Field(default=None, ge=-3000, le=2100)
+    genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    ingestion_status: IngestionStatus | None = None
+    total_passages: int | None = Field(default=None, ge=0)
+    total_characters: int | None = Field(default=None, ge=0)
+    vectordb_collection_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class Novel(BaseModel):
+    """A novel's metadata as core stores it."""
+
+    id: UUID
+    slug: str
+    title: str
+    author: str
+    publication_year: int | None
+    genre: str
+    language: str
+    ingestion_status: IngestionStatus
+    total_passages: int
+    total_characters: int
+    vectordb_collection_id: str
+    created_at: datetime
+    updated_at: datetime
