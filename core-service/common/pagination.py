@@ -43,14 +43,13 @@ def paginate(queryset, page: PageRequest, serialize) -> dict:
     }
 
 
+class PageInfo(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    total_elements = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+
+
 def page_serializer(name: str, item_serializer) -> type[serializers.Serializer]:
     """An OpenAPI-visible serializer for `{content: [item], page: {...}}`."""
-
-    class PageInfo(serializers.Serializer):
-        number = serializers.IntegerField()
-        size = serializers.IntegerField()
-        total_elements = serializers.IntegerField()
-        total_pages = serializers.IntegerField()
-
-    PageInfo.__name__ = "PageInfo"
     return type(name, (serializers.Serializer,), {"content": item_serializer(many=True), "page": PageInfo()})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -207,7 +208,7 @@ class ScenarioForkTreeApi(APIView):
     @extend_schema(
         operation_id="scenarios_fork_tree",
         parameters=[OpenApiParameter("max_depth", int, default=10, description="1-50")],
-        responses={200: serializers.JSONField(), **errors(404)},
+        responses={200: OpenApiTypes.OBJECT, **errors(404)},
         auth=[],
         description="Nested `children` below this scenario (one recursive query); `depth` counts edges "
         "below the root, `total_descendants` live scenarios. Deleted forks appear as "
@@ -223,7 +224,16 @@ class ScenarioForkTreeApi(APIView):
 class ScenarioAncestorsApi(APIView):
     @extend_schema(
         operation_id="scenarios_ancestors",
-        responses={200: serializers.JSONField(), **errors(404)},
+        responses={
+            200: inline_serializer(
+                "ScenarioAncestors",
+                {
+                    "scenario_id": serializers.UUIDField(),
+                    "path": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **errors(404),
+        },
         auth=[],
         description="The path from the root scenario down to this one (both included).",
     )
