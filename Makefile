@@ -65,7 +65,7 @@ db: deps services ## Create the database if missing and apply migrations
 	@cd core-service && ../$(PY) manage.py ensure_database && ../$(PY) manage.py migrate --no-input -v 0
 
 demo: db ## Demo staff user and reader (idempotent; credentials printed)
-	@cd core-service && ../$(PY) manage.py seed_demo
+	@cd core-service && ../$(PY) manage.py seed_demo && ../$(PY) manage.py seed_demo_scenarios
 
 test-contracts: deps ## shared-contracts tests
 	cd shared-contracts && ../$(PY) -m pytest -q

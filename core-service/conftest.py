@@ -17,7 +17,12 @@ PASSWORD = "Sup3rSecret"
 
 @pytest.fixture(autouse=True)
 def _clean_redis(settings):
-    get_redis().flushdb()
+    # Only this run's keys (settings.test gives each run its own prefix), so
+    # parallel runs never reset each other's rate-limit windows.
+    redis = get_redis()
+    keys = list(redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
     yield
 
 
