@@ -9,6 +9,7 @@ from common import health
 from internal.apis import InternalHealthApi
 from novels import apis as novels
 from scenarios import apis as scenarios
+from scenarios import search_api
 from social import apis as social
 
 
@@ -34,6 +35,7 @@ api_v1 = [
     path("novels", novels.NovelListApi.as_view()),
     path("novels/<str:id_or_slug>", novels.NovelDetailApi.as_view()),
     path("scenarios", scenarios.ScenarioListCreateApi.as_view()),
+    path("scenarios/search", search_api.ScenarioSearchApi.as_view()),
     path("scenarios/<uuid:scenario_id>", scenarios.ScenarioDetailApi.as_view()),
     path("scenarios/<uuid:scenario_id>/fork", scenarios.ScenarioForkApi.as_view()),
     path("scenarios/<uuid:scenario_id>/forks", scenarios.ScenarioForksApi.as_view()),

@@ -16,7 +16,11 @@ def test_demo_scenarios_are_seeded_once_with_a_three_deep_tree():
     novel = Novel.objects.get(slug="pride-and-prejudice")
     scenarios = Scenario.objects.filter(base_story=novel.slug)
     assert scenarios.count() == 6
-    assert {s.scenario_type for s in scenarios} == {"CHARACTER_CHANGE", "EVENT_ALTERATION", "SETTING_MODIFICATION"}
+    assert {s.scenario_type for s in scenarios} == {
+        "CHARACTER_CHANGE",
+        "EVENT_ALTERATION",
+        "SETTING_MODIFICATION",
+    }
     assert all(s.novel_id == novel.id for s in scenarios)
     root = scenarios.get(parent__isnull=True, scenario_type="CHARACTER_CHANGE")
     tree = fork_tree(root=root, max_depth=10)

@@ -108,5 +108,6 @@ class Command(BaseCommand):
             author = admin if depth % 2 else reader
             parent = scenario_fork(parent=parent, creator=author, scenario_type=kind, parameters=params)
         self.stdout.write(
-            f"  demo scenarios on {novel.slug}: {len(roots)} roots, a fork tree {len(FORK_CHAIN)} deep (created)"
+            f"  demo scenarios on {novel.slug}: {len(roots)} roots, "
+            f"a fork tree {len(FORK_CHAIN)} deep (created)"
         )

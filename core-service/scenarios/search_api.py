@@ -1,0 +1,117 @@
+"""GET /api/v1/scenarios/search: filters, full-text + trigram search, facets."""
+
+from __future__ import annotations
+
+import math
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from gaji_contracts.scenarios import ScenarioType
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.pagination import PageInfo, PageRequest, paginate
+from common.schema import errors
+from scenarios import search
+from scenarios.apis import PAGE_PARAMS, CreatorSerializer
+from scenarios.models import Scenario
+
+TYPES = [t.value for t in ScenarioType]
+SORT_HELP = "field,direction; field in " + ", ".join(search.SORT_FIELDS) + "; direction asc or desc"
+
+
+class ScenarioSearchItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    base_story = serializers.CharField()
+    scenario_type = serializers.ChoiceField(choices=TYPES)
+    parameters = serializers.JSONField()
+    quality_score = serializers.FloatField()
+    fork_count = serializers.IntegerField()
+    conversation_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    relevance_score = serializers.FloatField(allow_null=True)
+    creator = CreatorSerializer()
+
+
+class ScenarioSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(min_length=1, max_length=200, required=False)
+    base_story = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100, required=False)
+    scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
+    min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    creator_id = serializers.UUIDField(required=False)
+    # A missing boolean in a query string would otherwise read as False.
+    has_forks = serializers.BooleanField(required=False, allow_null=True, default=None)
+    sort = serializers.CharField(required=False, default="relevance,desc", max_length=50)
+
+    def validate_min_quality(self, value: float) -> float:
+        if not math.isfinite(value):
+            raise serializers.ValidationError("A valid number is required.")
+        return value
+
+    def validate_sort(self, value: str) -> tuple[str, bool]:
+        field, _, direction = value.partition(",")
+        direction = direction or "desc"
+        if field not in search.SORT_FIELDS or direction not in {"asc", "desc"}:
+            allowed = ", ".join(search.SORT_FIELDS)
+            raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
+        return field, direction == "desc"
+
+
+ScenarioSearchFacetsSerializer = inline_serializer(
+    "ScenarioSearchFacets",
+    {
+        "scenario_types": inline_serializer(
+            "ScenarioSearchTypeFacets", {t: serializers.IntegerField() for t in TYPES}
+        ),
+        "quality_ranges": inline_serializer(
+            "ScenarioSearchQualityFacets",
+            {label: serializers.IntegerField() for label in search.QUALITY_RANGES},
+        ),
+    },
+)
+
+ScenarioSearchPageSerializer = inline_serializer(
+    "ScenarioSearchPage",
+    {
+        "content": ScenarioSearchItemSerializer(many=True),
+        "page": PageInfo(),
+        "facets": ScenarioSearchFacetsSerializer,
+    },
+)
+
+SEARCH_PARAMS = [
+    OpenApiParameter("q", str, description="Search text, 1-200 characters (full text and trigram)"),
+    OpenApiParameter("base_story", str, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"),
+    OpenApiParameter("scenario_type", str, enum=TYPES),
+    OpenApiParameter("min_quality", float, description="0.0-1.0"),
+    OpenApiParameter("creator_id", str),
+    OpenApiParameter("has_forks", bool),
+    OpenApiParameter("sort", str, default="relevance,desc", description=SORT_HELP),
+    *PAGE_PARAMS,
+]
+
+
+def search_item_json(scenario: Scenario) -> dict:
+    return ScenarioSearchItemSerializer(scenario).data
+
+
+class ScenarioSearchApi(APIView):
+    @extend_schema(
+        operation_id="scenarios_search",
+        parameters=SEARCH_PARAMS,
+        responses={200: ScenarioSearchPageSerializer, **errors()},
+        auth=[],
+        description="Live scenarios matching `q` (full text, or a close word for typos) and the filters. "
+        "`relevance_score` is in [0, 1] with `q`, null without; sorting by relevance without `q` "
+        "means newest first. `facets` count the whole filtered result, not just this page.",
+    )
+    def get(self, request):
+        query = ScenarioSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = PageRequest.from_request(request)
+        data = dict(query.validated_data)
+        sort_field, descending = data.pop("sort")
+        params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
+        body = paginate(search.scenario_search(params=params), page, search_item_json)
+        body["facets"] = search.search_facets(filtered=search.search_filtered(params=params))
+        return Response(body)
