@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -36,7 +37,7 @@ class ScenarioFilters:
 
 
 def scenario_list(*, filters: ScenarioFilters) -> QuerySet[Scenario]:
-    scenarios = live().select_related("creator")
+    scenarios = live().select_related("creator", "parent")
     if filters.base_story:
         scenarios = scenarios.filter(base_story=filters.base_story)
     if filters.scenario_type:
@@ -50,7 +51,7 @@ def scenario_list(*, filters: ScenarioFilters) -> QuerySet[Scenario]:
 
 
 def forks_of(*, parent: Scenario) -> QuerySet[Scenario]:
-    return live().filter(parent=parent).select_related("creator").order_by("-created_at", "-id")
+    return live().filter(parent=parent).select_related("creator", "parent").order_by("-created_at", "-id")
 
 
 _TREE_SQL = """
@@ -69,14 +70,24 @@ ORDER BY tree.depth, s.created_at, s.id
 """
 
 
+def _rows(cursor) -> list[dict]:
+    """Rows as dicts. Django has psycopg hand jsonb back as text (JSONField
+    decodes it itself), so raw queries decode `parameters` here."""
+    columns = [c.name for c in cursor.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        if isinstance(row.get("parameters"), str):
+            row["parameters"] = json.loads(row["parameters"])
+    return rows
+
+
 def fork_tree(*, root: Scenario, max_depth: int) -> dict:
     """The tree below `root`, `max_depth` levels deep, in one query. Soft-
     deleted scenarios stay in the tree as bare placeholders so their live
     forks remain reachable; they are not counted as descendants."""
     with connection.cursor() as cursor:
         cursor.execute(_TREE_SQL, {"root": root.id, "max_depth": max_depth})
-        columns = [c.name for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        rows = _rows(cursor)
     nodes: dict = {}
     for row in rows:
         if row["is_deleted"]:
@@ -120,8 +131,7 @@ def ancestors(*, scenario: Scenario) -> list[dict]:
     """The path from the root down to `scenario` (both included), one query."""
     with connection.cursor() as cursor:
         cursor.execute(_ANCESTORS_SQL, {"id": scenario.id})
-        columns = [c.name for c in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        rows = _rows(cursor)
     path = []
     for depth, row in enumerate(rows):
         if row["is_deleted"]:
