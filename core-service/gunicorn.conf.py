@@ -11,6 +11,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("CORE_WORKERS") or os.environ.get("WEB_CONCURRENCY") or "3")
 threads = int(os.environ.get("CORE_THREADS", "4"))
 timeout = 60
+# Idle keep-alive connections wait in gthread's poller, not in a thread; 2 s
+# (the default) dropped clients while every thread was busy (make bench).
+keepalive = 15
 graceful_timeout = 20
 # Several gunicorns (make run, e2e, bench) may share a machine: no shared
 # control socket path.

@@ -28,8 +28,10 @@ class PageRequest:
         return cls(number=query.validated_data["page"], size=query.validated_data["size"])
 
 
-def paginate(queryset, page: PageRequest, serialize) -> dict:
-    total = queryset.count()
+def paginate(queryset, page: PageRequest, serialize, *, total: int | None = None) -> dict:
+    """One page of `queryset`; pass `total` when it is already known (saves the COUNT)."""
+    if total is None:
+        total = queryset.count()
     start = page.number * page.size
     items = list(queryset[start : start + page.size]) if start < total else []
     return {

@@ -112,6 +112,10 @@ class ScenarioSearchApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
-        body = paginate(search.scenario_search(params=params), page, search_item_json)
-        body["facets"] = search.search_facets(filtered=search.search_filtered(params=params))
+        facets = search.search_facets(filtered=search.search_filtered(params=params))
+        # Every scenario has exactly one type, so the type facets sum to the
+        # total: no separate COUNT over the matches.
+        total = sum(facets["scenario_types"].values())
+        body = paginate(search.scenario_search(params=params), page, search_item_json, total=total)
+        body["facets"] = facets
         return Response(body)

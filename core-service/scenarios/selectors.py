@@ -54,19 +54,23 @@ def forks_of(*, parent: Scenario) -> QuerySet[Scenario]:
     return live().filter(parent=parent).select_related("creator", "parent").order_by("-created_at", "-id")
 
 
+# The CTE carries the columns the response needs, so the 10,000-node tree is
+# read once (not walked, then joined back to the table).
 _TREE_SQL = """
 WITH RECURSIVE tree AS (
-    SELECT id, parent_id, 0 AS depth
+    SELECT id, parent_id, 0 AS depth, base_story, scenario_type, parameters,
+           fork_count, quality_score, created_at, deleted_at IS NOT NULL AS is_deleted
     FROM scenarios_scenario WHERE id = %(root)s
     UNION ALL
-    SELECT s.id, s.parent_id, tree.depth + 1
+    SELECT s.id, s.parent_id, tree.depth + 1, s.base_story, s.scenario_type, s.parameters,
+           s.fork_count, s.quality_score, s.created_at, s.deleted_at IS NOT NULL
     FROM scenarios_scenario s JOIN tree ON s.parent_id = tree.id
     WHERE tree.depth < %(max_depth)s
 )
-SELECT s.id, tree.parent_id, tree.depth, s.base_story, s.scenario_type, s.parameters,
-       s.fork_count, s.quality_score, s.created_at, s.deleted_at IS NOT NULL AS is_deleted
-FROM tree JOIN scenarios_scenario s ON s.id = tree.id
-ORDER BY tree.depth, s.created_at, s.id
+SELECT id, parent_id, depth, base_story, scenario_type, parameters,
+       fork_count, quality_score, created_at, is_deleted
+FROM tree
+ORDER BY depth, created_at, id
 """
 
 
