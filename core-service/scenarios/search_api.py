@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -76,6 +77,7 @@ ScenarioSearchPageSerializer = inline_serializer(
         "content": ScenarioSearchItemSerializer(many=True),
         "page": PageInfo(),
         "facets": ScenarioSearchFacetsSerializer,
+        "matched_by": serializers.ChoiceField(choices=["full_text", "trigram"], allow_null=True),
     },
 )
 
@@ -101,7 +103,9 @@ class ScenarioSearchApi(APIView):
         parameters=SEARCH_PARAMS,
         responses={200: ScenarioSearchPageSerializer, **errors()},
         auth=[],
-        description="Live scenarios matching `q` (full text, or a close word for typos) and the filters. "
+        description="Live scenarios matching `q` and the filters. `q` is matched as full text; only when "
+        "nothing matches are its words tried as typos (pg_trgm word similarity), and `matched_by` says "
+        "which answered (full-text scores lie in [0.5, 1], typo matches below 0.5). "
         "`relevance_score` is in [0, 1] with `q`, null without; sorting by relevance without `q` "
         "means newest first. `facets` count the whole filtered result, not just this page.",
     )
@@ -113,9 +117,14 @@ class ScenarioSearchApi(APIView):
         sort_field, descending = data.pop("sort")
         params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
         facets = search.search_facets(filtered=search.search_filtered(params=params))
+        if params.q and not any(facets["scenario_types"].values()):
+            # Nothing matches the words themselves: try them as typos.
+            params = dataclasses.replace(params, fuzzy=True)
+            facets = search.search_facets(filtered=search.search_filtered(params=params))
         # Every scenario has exactly one type, so the type facets sum to the
         # total: no separate COUNT over the matches.
         total = sum(facets["scenario_types"].values())
         body = paginate(search.scenario_search(params=params), page, search_item_json, total=total)
         body["facets"] = facets
+        body["matched_by"] = None if not params.q else ("trigram" if params.fuzzy else "full_text")
         return Response(body)

@@ -148,7 +148,8 @@ def test_deleted_scenarios_are_never_found(api, author):
 def test_item_shape_and_relevance_is_null_without_q(api, author):
     character(author)
     body = api.get(URL).json()
-    assert set(body) == {"content", "page", "facets"}
+    assert set(body) == {"content", "page", "facets", "matched_by"}
+    assert body["matched_by"] is None
     (item,) = body["content"]
     assert set(item) == ITEM_FIELDS
     assert item["relevance_score"] is None
@@ -260,18 +261,17 @@ def test_default_sort_without_q_is_newest_first(api, ranked):
 def test_relevance_is_present_and_ordered(api, author, make_user):
     strong = character(author, name="Darcy", new_value="Darcy proposes to Darcy's cousin")
     medium = event(author, name="The Netherfield ball", outcome="Mr. Darcy dances", who=["Bingley"])
-    weak = character(author, name="Mr. Darcey", new_value="Moves to Bath")  # trigram only
+    character(author, name="Mr. Darcey", new_value="Moves to Bath")  # only a typo away
     character(author, name="Jane Bennet", new_value="Marries Bingley")  # no match
-    response = api.get(URL, {"q": "Darcy", "sort": "relevance,desc"})
-    items = response.json()["content"]
-    assert {item["id"] for item in items} == {str(strong.id), str(medium.id), str(weak.id)}
+    body = api.get(URL, {"q": "Darcy", "sort": "relevance,desc"}).json()
+    items = body["content"]
+    # Full-text matches exist, so the typo-only one is not mixed in.
+    assert body["matched_by"] == "full_text"
+    assert [item["id"] for item in items] == [str(strong.id), str(medium.id)]
     scores = [item["relevance_score"] for item in items]
-    assert all(isinstance(s, float) and 0 < s <= 1 for s in scores)
-    assert scores == sorted(scores, reverse=True)
+    assert all(isinstance(s, float) and 0.5 <= s <= 1 for s in scores)
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[1]
     assert all(round(s, 3) == s for s in scores)
-    assert items[-1]["id"] == str(weak.id)
-    # Full-text matches score in [0.5, 1]; typo-only trigram matches below 0.5.
-    assert all(s >= 0.5 for s in scores[:-1]) and scores[-1] < 0.5
 
     ascending = api.get(URL, {"q": "Darcy", "sort": "relevance,asc"}).json()["content"]
     assert [item["relevance_score"] for item in ascending] == sorted(scores)
@@ -279,6 +279,19 @@ def test_relevance_is_present_and_ordered(api, author, make_user):
     assert [item["id"] for item in api.get(URL, {"q": "Darcy"}).json()["content"]] == [
         item["id"] for item in items
     ]
+
+
+def test_typos_fall_back_to_trigram_matching(api, author):
+    near = character(author, name="Mr. Darcey", new_value="Moves to Bath")
+    character(author, name="Jane Bennet", new_value="Marries Bingley")
+    body = api.get(URL, {"q": "Darcy"}).json()
+    assert body["matched_by"] == "trigram"
+    assert [item["id"] for item in body["content"]] == [str(near.id)]
+    assert 0 < body["content"][0]["relevance_score"] < 0.5
+    assert body["page"]["total_elements"] == 1
+    assert body["facets"]["scenario_types"]["CHARACTER_CHANGE"] == 1
+    nothing = api.get(URL, {"q": "zzqxv"}).json()
+    assert nothing["content"] == [] and nothing["page"]["total_elements"] == 0
 
 
 # --- facets ---------------------------------------------------------------
@@ -469,8 +482,15 @@ def test_search_route_is_not_taken_for_a_scenario_id(api, db):
 # --- the indexes ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("q", ["Elizabeth", "Elizabth", "pride prejudice"])
-def test_search_sql_can_use_both_gin_indexes(author, q):
+@pytest.mark.parametrize(
+    ("q", "fuzzy", "index"),
+    [
+        ("Elizabeth", False, "scenario_search_fts"),
+        ("pride prejudice", False, "scenario_search_fts"),
+        ("Elizabth", True, "scenario_search_trgm"),
+    ],
+)
+def test_search_sql_uses_its_gin_index(author, q, fuzzy, index):
     character(author)
     Scenario.objects.bulk_create(
         Scenario(
@@ -497,13 +517,11 @@ def test_search_sql_can_use_both_gin_indexes(author, q):
         )
         cursor.execute("ANALYZE scenarios_scenario")
         cursor.execute("SET LOCAL enable_seqscan = off")
-    params = search.SearchParams(q=q)
+    params = search.SearchParams(q=q, fuzzy=fuzzy)
     page_plan = search.scenario_search(params=params)[:20].explain()
     facets_plan = search.search_filtered(params=params).order_by().explain()
     for plan in (page_plan, facets_plan):
-        # The OR of both predicates is answered by a BitmapOr of both indexes.
-        assert "scenario_search_fts" in plan, plan
-        assert "scenario_search_trgm" in plan, plan
+        assert index in plan, plan
 
 
 def test_the_selector_binds_q_as_a_parameter(author):
