@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from gaji_contracts.scenarios import ScenarioType
 
 from scenarios.models import Scenario
-from scenarios.selectors import live
+from scenarios.selectors import apply_filters, live
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
 
@@ -75,14 +75,13 @@ def search_filtered(*, params: SearchParams) -> QuerySet[Scenario]:
         sql = _FUZZY_SQL if params.fuzzy else _FULL_TEXT_SQL
         match = RawSQL(sql, [params.q], output_field=BooleanField())  # noqa: S611
         scenarios = scenarios.filter(match)
-    if params.base_story:
-        scenarios = scenarios.filter(base_story=params.base_story)
-    if params.scenario_type:
-        scenarios = scenarios.filter(scenario_type=params.scenario_type)
-    if params.min_quality is not None:
-        scenarios = scenarios.filter(quality_score__gte=params.min_quality)
-    if params.creator_id:
-        scenarios = scenarios.filter(creator_id=params.creator_id)
+    scenarios = apply_filters(
+        scenarios,
+        base_story=params.base_story,
+        scenario_type=params.scenario_type,
+        min_quality=params.min_quality,
+        creator_id=params.creator_id,
+    )
     if params.has_forks is not None:
         scenarios = scenarios.filter(fork_count__gt=0) if params.has_forks else scenarios.filter(fork_count=0)
     return scenarios

@@ -36,16 +36,34 @@ class ScenarioFilters:
     descending: bool = True
 
 
+def apply_filters(
+    scenarios: QuerySet[Scenario],
+    *,
+    base_story: str | None = None,
+    scenario_type: str | None = None,
+    min_quality: float | None = None,
+    creator_id=None,
+) -> QuerySet[Scenario]:
+    """The filters the list and the search share."""
+    if base_story:
+        scenarios = scenarios.filter(base_story=base_story)
+    if scenario_type:
+        scenarios = scenarios.filter(scenario_type=scenario_type)
+    if min_quality is not None:
+        scenarios = scenarios.filter(quality_score__gte=min_quality)
+    if creator_id:
+        scenarios = scenarios.filter(creator_id=creator_id)
+    return scenarios
+
+
 def scenario_list(*, filters: ScenarioFilters) -> QuerySet[Scenario]:
-    scenarios = live().select_related("creator", "parent")
-    if filters.base_story:
-        scenarios = scenarios.filter(base_story=filters.base_story)
-    if filters.scenario_type:
-        scenarios = scenarios.filter(scenario_type=filters.scenario_type)
-    if filters.min_quality is not None:
-        scenarios = scenarios.filter(quality_score__gte=filters.min_quality)
-    if filters.creator_id:
-        scenarios = scenarios.filter(creator_id=filters.creator_id)
+    scenarios = apply_filters(
+        live().select_related("creator", "parent"),
+        base_story=filters.base_story,
+        scenario_type=filters.scenario_type,
+        min_quality=filters.min_quality,
+        creator_id=filters.creator_id,
+    )
     order = f"-{filters.sort_field}" if filters.descending else filters.sort_field
     return scenarios.order_by(order, "-id" if filters.descending else "id")
 
