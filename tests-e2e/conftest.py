@@ -46,6 +46,16 @@ class Stack:
     def log_text(self, name: str) -> str:
         return self.logs[name].read_text(errors="replace")
 
+    def log_lines_with(self, name: str, needle: str, timeout: float = 10.0) -> list[str]:
+        """The log lines holding `needle`. A service writes its access-log
+        line after the response has gone out, so wait (bounded) for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.log_text(name).splitlines() if needle in line]
+            if lines or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.1)
+
 
 def _wait_ready(url: str, proc: subprocess.Popen, name: str, log: Path, timeout: float = 90) -> None:
     deadline = time.time() + timeout

@@ -73,10 +73,9 @@ def test_request_id_is_forwarded_from_ai_to_core_and_logged(stack, ai):
     response = ai.get("/readyz", headers={"X-Request-ID": request_id})
     assert response.headers["X-Request-ID"] == request_id
     # ai's readiness check called core's internal health route with the same id.
-    core_log = stack.log_text("core")
-    lines = [line for line in core_log.splitlines() if request_id in line]
-    assert any("/api/internal/health" in line for line in lines), core_log[-2000:]
-    assert request_id in stack.log_text("ai")
+    core_lines = stack.log_lines_with("core", request_id)
+    assert any("/api/internal/health" in line for line in core_lines), stack.log_text("core")[-2000:]
+    assert stack.log_lines_with("ai", request_id)
 
 
 def test_errors_are_envelopes_on_both_services(core, ai):
@@ -176,5 +175,5 @@ def test_core_reaches_ai_with_the_service_token_and_forwards_request_id(stack):
     health = json.loads(result.stdout.strip().splitlines()[-1])
     assert health["service"] == "ai"
     assert health["request_id"] == request_id
-    ai_lines = [line for line in stack.log_text("ai").splitlines() if request_id in line]
+    ai_lines = stack.log_lines_with("ai", request_id)
     assert any("/api/ai/internal/health" in line for line in ai_lines)
