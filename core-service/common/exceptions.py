@@ -86,7 +86,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def _validation_message(details: dict[str, list[str]]) -> str:
+def validation_message(details: dict[str, list[str]]) -> str:
     if not details:
         return "Validation failed."
     field, messages = next(iter(details.items()))
@@ -124,7 +124,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = drf.PermissionDenied()
     if isinstance(exc, drf.ValidationError):
         details = _flatten(exc.detail)
-        return respond(400, _validation_message(details), ErrorCode.VALIDATION_ERROR, details)
+        return respond(400, validation_message(details), ErrorCode.VALIDATION_ERROR, details)
     for exc_type, status, code in _DRF_CODES:
         if isinstance(exc, exc_type):
             message = exc.detail if isinstance(exc.detail, str) else "Request refused."

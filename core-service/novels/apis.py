@@ -4,14 +4,14 @@ novel API (/api/internal/novels)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from gaji_contracts.errors import ErrorCode
+from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
 from pydantic import ValidationError
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, validation_message
 from common.pagination import PageRequest, page_serializer, paginate
 from common.schema import errors
 from internal.apis import InternalApiView
@@ -80,16 +80,9 @@ def _parse(model, data):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details: dict[str, list[str]] = {}
-        for error in exc.errors():
-            details.setdefault(".".join(str(p) for p in error["loc"]) or "non_field_errors", []).append(
-                error["msg"]
-            )
-        field, messages = next(iter(details.items()))
+        details = error_details(exc.errors())
         raise ApplicationError(
-            f"Validation failed for field '{field}': {messages[0]}",
-            code=ErrorCode.VALIDATION_ERROR,
-            details=details,
+            validation_message(details), code=ErrorCode.VALIDATION_ERROR, details=details
         ) from None
 
 

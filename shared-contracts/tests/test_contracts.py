@@ -145,3 +145,19 @@ def test_client_address(peer, forwarded, trusted, expected):
     from gaji_contracts.conventions import client_address
 
     assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_error_details_paths():
+    from gaji_contracts.errors import error_details
+
+    errors = [
+        {"loc": ("body", "title"), "msg": "too long"},
+        {"loc": ("ripple_effects", 2), "msg": "too long"},
+        {"loc": (), "msg": "not an object"},
+    ]
+    assert error_details(errors, skip_sources=frozenset({"body"})) == {
+        "title": ["too long"],
+        "ripple_effects.2": ["too long"],
+        "non_field_errors": ["not an object"],
+    }
+    assert error_details(errors[1:2], prefix="parameters") == {"parameters.ripple_effects.2": ["too long"]}

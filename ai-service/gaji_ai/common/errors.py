@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from gaji_contracts.conventions import current_request_id
-from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error
+from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error, error_details
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -79,18 +79,12 @@ _CODE_BY_STATUS: dict[int, ErrorCode] = {
     503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
-_PARAM_SOURCES = {"body", "query", "path", "header", "cookie"}
+_PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
 
 def field_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     """FastAPI/pydantic errors -> `{"field.path": ["message", ...]}`."""
-    out: dict[str, list[str]] = {}
-    for err in errors:
-        loc = [str(part) for part in err.get("loc", ())]
-        if len(loc) > 1 and loc[0] in _PARAM_SOURCES:
-            loc = loc[1:]
-        out.setdefault(".".join(loc) or "body", []).append(str(err.get("msg", "Invalid value")))
-    return out
+    return error_details(errors, skip_sources=_PARAM_SOURCES, empty="body")
 
 
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:

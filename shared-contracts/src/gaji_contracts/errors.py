@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from http import HTTPStatus
@@ -88,3 +89,25 @@ def build_error(
     if details is None:
         data.pop("details")
     return data
+
+
+def error_details(
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    prefix: str = "",
+    skip_sources: frozenset[str] = frozenset(),
+    empty: str = "non_field_errors",
+) -> dict[str, list[str]]:
+    """pydantic (or FastAPI) errors -> `details`: `{"field.path": ["message", ...]}`.
+
+    `prefix` is put before every path (e.g. "parameters"); a first path part
+    in `skip_sources` (FastAPI's "body", "query", ...) is dropped; an empty
+    path is reported under `empty`."""
+    details: dict[str, list[str]] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if len(loc) > 1 and loc[0] in skip_sources:
+            loc = loc[1:]
+        path = ".".join([prefix, *loc] if prefix else loc) or empty
+        details.setdefault(path, []).append(str(error.get("msg", "Invalid value")))
+    return details

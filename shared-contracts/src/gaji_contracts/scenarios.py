@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from gaji_contracts.errors import error_details
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
@@ -82,9 +84,5 @@ def validate_parameters(scenario_type: ScenarioType | str, parameters: Any) -> d
     try:
         model = schema.model_validate(parameters)
     except ValidationError as exc:
-        details: dict[str, list[str]] = {}
-        for error in exc.errors():
-            path = ".".join(["parameters", *(str(part) for part in error["loc"])])
-            details.setdefault(path, []).append(error["msg"])
-        raise ParameterErrors(details) from None
+        raise ParameterErrors(error_details(exc.errors(), prefix="parameters")) from None
     return model.model_dump(exclude_none=True)
