@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.validators import USERNAME_RE
+from common.queries import count_per_row
+from conversations.models import Conversation
+from scenarios.models import Scenario
 from social.selectors import with_follow_counts
 
 
 def user_get(*, user_id) -> User:
     return get_object_or_404(User, id=user_id, is_active=True)
+
+
+def with_content_counts(users: QuerySet) -> QuerySet:
+    """Annotate `scenario_count` (live scenarios) and `conversation_count`,
+    counted from the rows through indexed subqueries in the same query."""
+
+    return users.annotate(
+        scenario_count=count_per_row(Scenario.objects.filter(deleted_at__isnull=True), "creator"),
+        conversation_count=count_per_row(Conversation.objects.all(), "user"),
+    )
 
 
 def user_public_profile(*, username: str) -> dict:
@@ -21,7 +35,9 @@ def user_public_profile(*, username: str) -> dict:
     if not USERNAME_RE.match(username):
         raise Http404  # no such user can exist; don't send the bytes to PostgreSQL
     users = User.objects.alias(username_ci=Lower("username"))
-    user = get_object_or_404(with_follow_counts(users), username_ci=username.lower(), is_active=True)
+    user = get_object_or_404(
+        with_content_counts(with_follow_counts(users)), username_ci=username.lower(), is_active=True
+    )
     return {
         "id": user.id,
         "username": user.username,
@@ -29,9 +45,7 @@ def user_public_profile(*, username: str) -> dict:
         "avatar_url": user.avatar_url or None,
         "follower_count": user.follower_count,
         "following_count": user.following_count,
-        # Scenarios and conversations arrive with their own issues; until
-        # then a user has none of either.
-        "scenario_count": 0,
-        "conversation_count": 0,
+        "scenario_count": user.scenario_count,
+        "conversation_count": user.conversation_count,
         "joined_at": user.created_at,
     }

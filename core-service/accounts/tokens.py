@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import jwt
 from django.conf import settings
-from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS
+from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS, JWT_ALGORITHM, JWT_ISSUER
+from gaji_contracts.conversations import STREAM_TICKET_TTL_SECONDS, StreamTicketClaims
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -58,3 +62,28 @@ def access_token_for(user: User, refresh: RefreshToken) -> str:
 
 def jwks() -> dict:
     return {"keys": [settings.JWT_SIGNING_KEY.jwk]}
+
+
+def stream_ticket_for(*, user_id, conversation_id, message_id) -> tuple[str, int]:
+    """A short-lived RS256 ticket for one message's SSE stream on the ai
+    service (a browser EventSource cannot send headers). Its audience and
+    token_type differ from an access token's, so neither passes for the other.
+    Returns (ticket, expires_at epoch)."""
+    now = int(time.time())
+    expires = now + STREAM_TICKET_TTL_SECONDS
+    claims = StreamTicketClaims(
+        sub=str(user_id),
+        conversation_id=str(conversation_id),
+        message_id=str(message_id),
+        iss=JWT_ISSUER,
+        iat=now,
+        exp=expires,
+        jti=uuid.uuid4().hex,
+    )
+    token = jwt.encode(
+        claims.model_dump(),
+        settings.JWT_SIGNING_KEY.private_pem,
+        algorithm=JWT_ALGORITHM,
+        headers={"kid": settings.JWT_SIGNING_KEY.kid},
+    )
+    return token, expires

@@ -36,8 +36,11 @@ class ApplicationError(Exception):
         code: ErrorCode | str = ErrorCode.VALIDATION_ERROR,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
+        # Top-level fields added to the envelope (e.g. the ids a 503 kept).
+        self.extra = extra or {}
         self.message = message
         self.status = status
         self.code = code
@@ -112,12 +115,14 @@ _DRF_CODES: list[tuple[type[Exception], int, ErrorCode]] = [
 def exception_handler(exc: Exception, context: dict) -> Response:
     request = context["request"]
 
-    def respond(status: int, message: str, code, details=None, headers=None) -> Response:
+    def respond(status: int, message: str, code, details=None, headers=None, extra=None) -> Response:
         body = envelope(request, status=status, message=message, code=code, details=details)
+        for key, value in (extra or {}).items():
+            body.setdefault(key, value)
         return Response(body, status=status, headers=headers)
 
     if isinstance(exc, ApplicationError):
-        return respond(exc.status, exc.message, exc.code, exc.details, exc.headers)
+        return respond(exc.status, exc.message, exc.code, exc.details, exc.headers, exc.extra)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

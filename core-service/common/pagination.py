@@ -28,21 +28,22 @@ class PageRequest:
         return cls(number=query.validated_data["page"], size=query.validated_data["size"])
 
 
+def page_info(page: PageRequest, total: int) -> dict:
+    return {
+        "number": page.number,
+        "size": page.size,
+        "total_elements": total,
+        "total_pages": math.ceil(total / page.size) if total else 0,
+    }
+
+
 def paginate(queryset, page: PageRequest, serialize, *, total: int | None = None) -> dict:
     """One page of `queryset`; pass `total` when it is already known (saves the COUNT)."""
     if total is None:
         total = queryset.count()
     start = page.number * page.size
     items = list(queryset[start : start + page.size]) if start < total else []
-    return {
-        "content": [serialize(item) for item in items],
-        "page": {
-            "number": page.number,
-            "size": page.size,
-            "total_elements": total,
-            "total_pages": math.ceil(total / page.size) if total else 0,
-        },
-    }
+    return {"content": [serialize(item) for item in items], "page": page_info(page, total)}
 
 
 class PageInfo(serializers.Serializer):

@@ -4,6 +4,7 @@
 | POST /api/v1/auth/login, /admin/login/    | login    |  per client IP
 | POST /api/v1/auth/register                | register |  per client IP
 | POST /api/v1/conversations/{id}/messages  | messages |  per user (IP if anonymous)
+|   and .../messages/{id}/regenerate        |          |
 | other POST/PUT/PATCH/DELETE               | write    |  per user (IP if anonymous)
 | GET/HEAD/OPTIONS                          | read     |  per user (IP if anonymous)
 
@@ -41,7 +42,8 @@ from common.redis import get_redis
 logger = logging.getLogger("gaji.ratelimit")
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/")
-MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages/?$")
+# Sending a message and regenerating an answer both start a generation.
+MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages(?:/[^/]+/regenerate)?/?$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # The admin's login form guesses staff passwords as well as the API does.
 LOGIN_PATHS = {"/api/v1/auth/login", "/admin/login/"}

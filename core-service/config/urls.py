@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts import apis as accounts
 from common import health
+from conversations import apis as conversations
+from conversations import internal_apis as internal_conversations
 from internal.apis import InternalHealthApi
 from novels import apis as novels
 from scenarios import apis as scenarios
@@ -31,6 +33,7 @@ api_v1 = [
     path("users/<uuid:user_id>/followers", social.FollowersApi.as_view()),
     path("users/<uuid:user_id>/following", social.FollowingApi.as_view()),
     path("users/<uuid:user_id>/is-following", social.IsFollowingApi.as_view()),
+    path("users/me/liked-conversations", conversations.LikedConversationsApi.as_view()),
     path("users/<str:username>", accounts.UserProfileApi.as_view()),
     path("novels", novels.NovelListApi.as_view()),
     path("novels/<str:id_or_slug>", novels.NovelDetailApi.as_view()),
@@ -41,6 +44,19 @@ api_v1 = [
     path("scenarios/<uuid:scenario_id>/forks", scenarios.ScenarioForksApi.as_view()),
     path("scenarios/<uuid:scenario_id>/fork-tree", scenarios.ScenarioForkTreeApi.as_view()),
     path("scenarios/<uuid:scenario_id>/ancestors", scenarios.ScenarioAncestorsApi.as_view()),
+    path("conversations", conversations.ConversationListCreateApi.as_view()),
+    path("conversations/<uuid:conversation_id>", conversations.ConversationDetailApi.as_view()),
+    path("conversations/<uuid:conversation_id>/messages", conversations.MessageListSendApi.as_view()),
+    path(
+        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/regenerate",
+        conversations.MessageRegenerateApi.as_view(),
+    ),
+    path("conversations/<uuid:conversation_id>/fork", conversations.ConversationForkApi.as_view()),
+    path("conversations/<uuid:conversation_id>/tree", conversations.ConversationTreeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/like", conversations.LikeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/unlike", conversations.UnlikeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/liked", conversations.LikedApi.as_view()),
+    path("conversations/<uuid:conversation_id>/memo", conversations.MemoApi.as_view()),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
 ]
 
@@ -48,6 +64,14 @@ internal = [
     path("health", InternalHealthApi.as_view()),
     path("novels", novels.InternalNovelCreateApi.as_view()),
     path("novels/<str:novel_id>", novels.InternalNovelDetailApi.as_view()),
+    path(
+        "conversations/<uuid:conversation_id>/context",
+        internal_conversations.InternalConversationContextApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/messages",
+        internal_conversations.InternalMessagePersistApi.as_view(),
+    ),
 ]
 
 urlpatterns = [

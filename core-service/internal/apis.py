@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
+from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.health import ServiceHealth
+from pydantic import BaseModel, ValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.auth import IsInternalService, ServiceTokenAuthentication
+from common.exceptions import ApplicationError, validation_message
 from common.request_id import request_id_of
 from common.schema import errors
 
 VERSION = "0.1.0"
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_contract(model: type[M], data) -> M:
+    """A request body as its shared-contracts model, or a 400 envelope with per-field details."""
+    if not isinstance(data, dict):
+        raise ApplicationError(
+            "Expected a JSON object.", details={"non_field_errors": ["Expected a JSON object."]}
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = error_details(exc.errors())
+        raise ApplicationError(
+            validation_message(details), code=ErrorCode.VALIDATION_ERROR, details=details
+        ) from None
 
 
 class InternalApiView(APIView):

@@ -4,17 +4,14 @@ novel API (/api/internal/novels)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
-from pydantic import ValidationError
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.exceptions import ApplicationError, validation_message
 from common.pagination import PageRequest, page_serializer, paginate
 from common.schema import errors
-from internal.apis import InternalApiView
+from internal.apis import InternalApiView, parse_contract
 from novels import selectors, services
 from novels.models import Novel
 
@@ -72,20 +69,6 @@ class NovelDetailApi(APIView):
         return Response(NovelSerializer(selectors.novel_get(id_or_slug=id_or_slug)).data)
 
 
-def _parse(model, data):
-    if not isinstance(data, dict):
-        raise ApplicationError(
-            "Expected a JSON object.", details={"non_field_errors": ["Expected a JSON object."]}
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details = error_details(exc.errors())
-        raise ApplicationError(
-            validation_message(details), code=ErrorCode.VALIDATION_ERROR, details=details
-        ) from None
-
-
 class InternalNovelCreateApi(InternalApiView):
     @extend_schema(
         operation_id="internal_novels_create",
@@ -94,7 +77,7 @@ class InternalNovelCreateApi(InternalApiView):
         description="Create a novel's metadata (ai service, during ingestion). Service token only.",
     )
     def post(self, request):
-        novel = services.novel_create(data=_parse(NovelCreate, request.data))
+        novel = services.novel_create(data=parse_contract(NovelCreate, request.data))
         return Response(NovelSerializer(novel).data, status=status.HTTP_201_CREATED)
 
 
@@ -115,5 +98,5 @@ class InternalNovelDetailApi(InternalApiView):
     )
     def patch(self, request, novel_id: str):
         novel = selectors.novel_get(id_or_slug=novel_id)
-        novel = services.novel_update(novel=novel, data=_parse(NovelUpdate, request.data))
+        novel = services.novel_update(novel=novel, data=parse_contract(NovelUpdate, request.data))
         return Response(NovelSerializer(novel).data)

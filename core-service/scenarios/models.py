@@ -31,6 +31,8 @@ class Scenario(models.Model):
     quality_score = models.FloatField(default=0.0, db_index=True)
     fork_count = models.PositiveIntegerField(default=0, db_index=True)
     conversation_count = models.PositiveIntegerField(default=0, db_index=True)
+    # Likes on this scenario's conversations (feeds quality_score).
+    like_count = models.PositiveIntegerField(default=0)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

@@ -133,3 +133,15 @@ def scenario_fork(*, parent: Scenario, creator, parameters, scenario_type: str |
     )
     _bump_forks(parent.id, +1)
     return fork
+
+
+def scenario_count_engagement(*, scenario_id, conversations: int = 0, likes: int = 0) -> None:
+    """Move a scenario's conversation and like counters (and its quality) in
+    one UPDATE; called by the conversations app inside its transaction."""
+    if not conversations and not likes:
+        return
+    Scenario.objects.filter(id=scenario_id).update(
+        conversation_count=F("conversation_count") + conversations,
+        like_count=F("like_count") + likes,
+        quality_score=quality_expression(conversation_delta=conversations, like_delta=likes),
+    )

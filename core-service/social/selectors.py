@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from common.queries import count_per_row
 from social.models import Follow
 
 
@@ -13,11 +13,10 @@ def with_follow_counts(users: QuerySet) -> QuerySet:
     indexed pairs (so they never drift from the rows the lists show) in the
     same query that reads the users."""
 
-    def count_of(field: str):
-        rows = Follow.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
-        return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
-
-    return users.annotate(follower_count=count_of("following"), following_count=count_of("follower"))
+    return users.annotate(
+        follower_count=count_per_row(Follow.objects.all(), "following"),
+        following_count=count_per_row(Follow.objects.all(), "follower"),
+    )
 
 
 def followers_of(*, user) -> QuerySet[Follow]:

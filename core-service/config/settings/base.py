@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "social",
     "novels",
     "scenarios",
+    "conversations",
     "internal",
 ]
 
@@ -141,7 +142,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 AI_BASE_URL = env_str("AI_BASE_URL", "http://127.0.0.1:8000")
+# The ai service as browsers reach it: the base of the absolute stream_url
+# core hands out (behind nginx this is the public origin).
+AI_PUBLIC_URL = env_str("AI_PUBLIC_URL", AI_BASE_URL)
 HTTP_TIMEOUT_SECONDS = env_float("HTTP_TIMEOUT_SECONDS", 5.0)
+# Handing a chat turn to ai must be quick: a user is waiting for the 202.
+AI_ENQUEUE_TIMEOUT_SECONDS = env_float("AI_ENQUEUE_TIMEOUT_SECONDS", 3.0)
+# Completed messages sent with a generation request (the context endpoint
+# serves up to 100); ai trims them to the model's token budget.
+CHAT_HISTORY_MESSAGES = env_int("CHAT_HISTORY_MESSAGES", 20)
 
 # Rate limits: the API spec's table scaled by RATE_LIMIT_SCALE (tests and
 # benchmarks raise it); Redis-backed so they hold across processes.

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    AI_UNAVAILABLE = "AI_UNAVAILABLE"  # 503: core could not hand a chat turn to the ai service
+    FORK_DEPTH_EXCEEDED = "FORK_DEPTH_EXCEEDED"  # 400: a conversation fork cannot be forked again
 
 
 class ErrorEnvelope(BaseModel):

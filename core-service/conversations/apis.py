@@ -1,0 +1,606 @@
+"""Conversation endpoints under /api/v1/conversations (and the user's liked
+list). Conversations are public to read; writing is the owner's."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from gaji_contracts.conversations import MAX_USER_MESSAGE_CHARS, MessageStatus
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.scenarios import ScenarioType
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.serializers import StrictSerializer
+from common.exceptions import ApplicationError
+from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate
+from common.request_id import request_id_of
+from common.schema import errors
+from conversations import selectors, services
+from conversations.models import Conversation, ConversationMemo
+
+PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
+NUL = "\x00"
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only strings (no 42 -> "42") and refuses NUL
+    characters (PostgreSQL text cannot hold them)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        value = super().to_internal_value(data)
+        if NUL in value:
+            raise serializers.ValidationError("Must not contain NUL characters.")
+        return value
+
+
+class TitleField(TextField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 200)
+        kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+
+
+# -- output shapes ------------------------------------------------------------------
+
+
+class UserSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    avatar_url = serializers.SerializerMethodField()
+
+    def get_avatar_url(self, user) -> str | None:
+        return user.avatar_url or None
+
+
+class ScenarioSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    base_story = serializers.CharField()
+    scenario_type = serializers.ChoiceField(choices=[t.value for t in ScenarioType])
+    parameters = serializers.JSONField()
+    is_deleted = serializers.BooleanField()
+
+
+class ScenarioRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    base_story = serializers.CharField()
+    scenario_type = serializers.CharField()
+
+
+class ConversationMessageSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.CharField()
+    content = serializers.CharField()
+    status = serializers.ChoiceField(choices=[s.value for s in MessageStatus])
+    model = serializers.CharField(allow_blank=True)
+    total_tokens = serializers.IntegerField(allow_null=True)
+    degraded = serializers.BooleanField()
+    position = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationListItemSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    parent_conversation_id = serializers.UUIDField(source="parent_id", allow_null=True)
+    is_fork = serializers.SerializerMethodField()
+    scenario = ScenarioRefSerializer()
+    user = UserSummarySerializer()
+    like_count = serializers.IntegerField()
+    message_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_is_fork(self, conversation) -> bool:
+        return conversation.depth > 0
+
+
+class ConversationSerializer(ConversationListItemSerializer):
+    scenario_id = serializers.UUIDField()
+    user_id = serializers.UUIDField()
+    scenario = ScenarioSummarySerializer()
+    messages = ConversationMessageSerializer(many=True)
+    messages_truncated = serializers.BooleanField()
+
+
+ConversationPageSerializer = page_serializer("ConversationPage", ConversationListItemSerializer)
+
+
+def conversation_json(conversation: Conversation, *, messages=None) -> dict:
+    """The full shape: the most recent messages (at most DETAIL_MESSAGES), in order."""
+    if messages is None:
+        messages = selectors.latest_messages(conversation.id, selectors.DETAIL_MESSAGES)
+    conversation.messages = messages
+    conversation.messages_truncated = conversation.message_count > len(messages)
+    return ConversationSerializer(conversation).data
+
+
+def list_item_json(conversation: Conversation) -> dict:
+    return ConversationListItemSerializer(conversation).data
+
+
+def message_json(message) -> dict:
+    return ConversationMessageSerializer(message).data
+
+
+# -- conversations ------------------------------------------------------------------------
+
+
+class ConversationListCreateApi(APIView):
+    class InputSerializer(StrictSerializer):
+        scenario_id = serializers.UUIDField()
+        title = TitleField(required=False)
+
+    class QuerySerializer(serializers.Serializer):
+        user_id = serializers.UUIDField(required=False)
+        scenario_id = serializers.UUIDField(required=False)
+        sort = serializers.CharField(required=False, default="updated_at,desc", max_length=50)
+
+        def validate_sort(self, value: str) -> tuple[str, bool]:
+            field, _, direction = value.partition(",")
+            direction = direction or "desc"
+            if field not in selectors.SORT_FIELDS or direction not in {"asc", "desc"}:
+                allowed = ", ".join(sorted(selectors.SORT_FIELDS))
+                raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
+            return field, direction == "desc"
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[
+            OpenApiParameter("user_id", str, description="Only this user's conversations"),
+            OpenApiParameter("scenario_id", str, description="Only conversations on this scenario"),
+            OpenApiParameter(
+                "sort",
+                str,
+                description="field,direction; field in " + ", ".join(sorted(selectors.SORT_FIELDS)),
+            ),
+            *PAGE_PARAMS,
+        ],
+        responses={200: ConversationPageSerializer, **errors()},
+        auth=[],
+        description="Public conversations, newest activity first by default.",
+    )
+    def get(self, request):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = dict(query.validated_data)
+        sort_field, descending = data.pop("sort")
+        conversations = selectors.conversation_list(**data, sort_field=sort_field, descending=descending)
+        return Response(paginate(conversations, PageRequest.from_request(request), list_item_json))
+
+    @extend_schema(
+        operation_id="conversations_create",
+        request=InputSerializer,
+        responses={201: ConversationSerializer, **errors(401, 404)},
+        description="Start a conversation on a (live) scenario; the title defaults to one from the scenario.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_create(user=request.user, **data.validated_data)
+        conversation = selectors.conversation_get(conversation_id=conversation.id)
+        return Response(conversation_json(conversation, messages=[]), status=status.HTTP_201_CREATED)
+
+
+class ConversationDetailApi(APIView):
+    class UpdateSerializer(StrictSerializer):
+        title = TitleField()
+
+    class UpdatedSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        title = serializers.CharField()
+        updated_at = serializers.DateTimeField()
+
+    def get_permissions(self):
+        return [] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(
+        operation_id="conversations_get",
+        responses={200: ConversationSerializer, **errors(404)},
+        auth=[],
+        description=f"A conversation with its most recent {selectors.DETAIL_MESSAGES} messages in order "
+        "(`messages_truncated` says whether older ones exist: page them with /messages).",
+    )
+    def get(self, request, conversation_id):
+        return Response(conversation_json(selectors.conversation_get(conversation_id=conversation_id)))
+
+    @extend_schema(
+        operation_id="conversations_update",
+        request=UpdateSerializer,
+        responses={200: UpdatedSerializer, **errors(401, 403, 404)},
+    )
+    def put(self, request, conversation_id):
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_update(
+            conversation_id=conversation_id, user=request.user, **data.validated_data
+        )
+        return Response(self.UpdatedSerializer(conversation).data)
+
+    @extend_schema(
+        operation_id="conversations_delete",
+        responses={204: None, **errors(401, 403, 404)},
+        description="Deletes the conversation with its links, likes and memos, and every message no other "
+        "conversation (a fork) still shows. Its forks remain.",
+    )
+    def delete(self, request, conversation_id):
+        services.conversation_delete(conversation_id=conversation_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+class ChatTurnSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    assistant_message_id = serializers.UUIDField()
+    stream_url = serializers.URLField()
+    stream_expires_at = serializers.DateTimeField()
+
+
+def chat_turn_json(turn: services.ChatTurn) -> dict:
+    return ChatTurnSerializer(
+        {
+            "message_id": turn.user_message_id,
+            "assistant_message_id": turn.assistant_message.id,
+            "stream_url": turn.stream_url,
+            "stream_expires_at": turn.stream_expires_at,
+        }
+    ).data
+
+
+class CursorsSerializer(serializers.Serializer):
+    older = serializers.UUIDField(allow_null=True, help_text="Pass as `before` for the previous messages")
+    newer = serializers.UUIDField(allow_null=True, help_text="Pass as `after` for the next messages")
+
+
+class MessagePageSerializer(serializers.Serializer):
+    content = ConversationMessageSerializer(many=True)
+    page = PageInfo(allow_null=True, help_text="Page mode only; null when paging by cursor")
+    cursors = CursorsSerializer()
+
+
+MODEL_HELP = "A model from the ai service's GET /api/ai/models; the configured default when omitted."
+
+
+class MessageListSendApi(APIView):
+    class InputSerializer(StrictSerializer):
+        content = TextField(min_length=1, max_length=MAX_USER_MESSAGE_CHARS, trim_whitespace=False)
+        model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
+
+        def validate_content(self, value: str) -> str:
+            if not value.strip():
+                raise serializers.ValidationError("This field may not be blank.")
+            return value
+
+    class QuerySerializer(serializers.Serializer):
+        before = serializers.UUIDField(required=False)
+        after = serializers.UUIDField(required=False)
+
+        def validate(self, attrs):
+            if "before" in attrs and "after" in attrs:
+                raise serializers.ValidationError({"after": ["Use either before or after, not both."]})
+            return attrs
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        operation_id="conversations_messages",
+        parameters=[
+            OpenApiParameter("before", str, description="A message id: the `size` messages before it"),
+            OpenApiParameter("after", str, description="A message id: the `size` messages after it"),
+            *PAGE_PARAMS,
+        ],
+        responses={200: MessagePageSerializer, **errors(404)},
+        auth=[],
+        description="The conversation's history, oldest first: by page (`page`, `size`) or by cursor "
+        "(`before` or `after` a message id, with `size`). `cursors` gives the ids to continue with.",
+    )
+    def get(self, request, conversation_id):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = PageRequest.from_request(request)
+        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        cursor = query.validated_data
+        if cursor:
+            window = selectors.messages_around(conversation.id, size=page.size, **cursor)
+            messages, info = window.messages, None
+            older = window.older and bool(messages)
+            newer = window.newer and bool(messages)
+        else:
+            start = page.number * page.size
+            messages = selectors.page_of_messages(conversation.id, start=start, size=page.size)
+            info = page_info(page, conversation.message_count)
+            older = bool(messages) and messages[0].position > 0
+            newer = bool(messages) and messages[-1].position < conversation.message_count - 1
+        return Response(
+            {
+                "content": [message_json(m) for m in messages],
+                "page": info,
+                "cursors": {
+                    "older": messages[0].id if older else None,
+                    "newer": messages[-1].id if newer else None,
+                },
+            }
+        )
+
+    @extend_schema(
+        operation_id="conversations_send_message",
+        request=InputSerializer,
+        responses={202: ChatTurnSerializer, **errors(401, 403, 404, 429, 503)},
+        description="Stores your message and a pending answer, hands the turn to the ai service and answers "
+        "at once. Open `stream_url` (an EventSource URL with a short-lived ticket) for the answer. If the "
+        "ai service is unavailable: 503 `AI_UNAVAILABLE` with `message_id` and `assistant_message_id` "
+        "(your message is kept; regenerate the answer later). 10 per minute.",
+    )
+    def post(self, request, conversation_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        turn = services.message_send(
+            conversation_id=conversation_id,
+            user=request.user,
+            request_id=request_id_of(request),
+            **data.validated_data,
+        )
+        return Response(chat_turn_json(turn), status=status.HTTP_202_ACCEPTED)
+
+
+class MessageRegenerateApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
+
+    @extend_schema(
+        operation_id="conversations_regenerate_message",
+        request=InputSerializer,
+        responses={202: ChatTurnSerializer, **errors(401, 403, 404, 409, 429, 503)},
+        description="Generate a failed or cancelled answer again (same message id); 409 for any other state.",
+    )
+    def post(self, request, conversation_id, message_id):
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        turn = services.message_regenerate(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            user=request.user,
+            request_id=request_id_of(request),
+            **data.validated_data,
+        )
+        return Response(chat_turn_json(turn), status=status.HTTP_202_ACCEPTED)
+
+
+# -- forks ----------------------------------------------------------------------------------
+
+
+class ConversationForkApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        title = TitleField(required=False)
+
+    @extend_schema(
+        operation_id="conversations_fork",
+        request=InputSerializer,
+        responses={201: ConversationSerializer, **errors(401, 404)},
+        description="Fork a root conversation (forks cannot be forked: 400 `FORK_DEPTH_EXCEEDED`). The fork "
+        "shows the last min(6, total) messages of the source, shared rather than copied, and is yours.",
+    )
+    def post(self, request, conversation_id):
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        fork = services.conversation_fork(
+            conversation_id=conversation_id, user=request.user, **data.validated_data
+        )
+        return Response(
+            conversation_json(selectors.conversation_get(conversation_id=fork.id)),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ConversationTreeApi(APIView):
+    class QuerySerializer(serializers.Serializer):
+        limit = serializers.IntegerField(min_value=1, max_value=selectors.TREE_CHILDREN_MAX, default=100)
+
+    @staticmethod
+    def node(conversation: Conversation) -> dict:
+        return {
+            "id": conversation.id,
+            "title": conversation.title,
+            "scenario_id": conversation.scenario_id,
+            "user": {"id": conversation.user.id, "username": conversation.user.username},
+            "like_count": conversation.like_count,
+            "message_count": conversation.message_count,
+            "created_at": conversation.created_at,
+        }
+
+    @extend_schema(
+        operation_id="conversations_tree",
+        parameters=[OpenApiParameter("limit", int, default=100, description="children shown, 1-500")],
+        responses={200: OpenApiTypes.OBJECT, **errors(404)},
+        auth=[],
+        description="This conversation with its forks as `children` (most liked first, at most `limit`). "
+        "`depth` counts edges below it (0 alone, 1 with forks); `total_descendants` counts all forks.",
+    )
+    def get(self, request, conversation_id):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        root = selectors.conversation_get(conversation_id=conversation_id)
+        children, total = selectors.children_of(root, query.validated_data["limit"])
+        return Response(
+            {
+                **self.node(root),
+                "parent_conversation_id": root.parent_id,
+                "children": [{**self.node(child), "children": []} for child in children],
+                "depth": 1 if total else 0,
+                "total_descendants": total,
+            }
+        )
+
+
+# -- likes ----------------------------------------------------------------------------------
+
+
+class LikeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_like",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "LikeResult",
+                {
+                    "user_id": serializers.UUIDField(),
+                    "conversation_id": serializers.UUIDField(),
+                    "liked_at": serializers.DateTimeField(),
+                    "total_likes": serializers.IntegerField(),
+                },
+            ),
+            **errors(401, 404),
+        },
+        description="Idempotent: liking twice changes nothing.",
+    )
+    def post(self, request, conversation_id):
+        state = services.like(user=request.user, conversation_id=conversation_id)
+        return Response(
+            {
+                "user_id": request.user.id,
+                "conversation_id": conversation_id,
+                "liked_at": serializers.DateTimeField().to_representation(state.liked_at),
+                "total_likes": state.total_likes,
+            }
+        )
+
+
+class UnlikeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_unlike",
+        responses={
+            200: inline_serializer(
+                "UnlikeResult",
+                {"message": serializers.CharField(), "total_likes": serializers.IntegerField()},
+            ),
+            **errors(401, 404),
+        },
+        description="Idempotent: unliking what you do not like changes nothing.",
+    )
+    def delete(self, request, conversation_id):
+        state = services.unlike(user=request.user, conversation_id=conversation_id)
+        return Response({"message": "Unliked successfully", "total_likes": state.total_likes})
+
+
+class LikedApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_liked",
+        responses={
+            200: inline_serializer(
+                "LikedStatus",
+                {
+                    "is_liked": serializers.BooleanField(),
+                    "liked_at": serializers.DateTimeField(allow_null=True),
+                },
+            ),
+            **errors(401, 404),
+        },
+    )
+    def get(self, request, conversation_id):
+        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        existing = selectors.like_of(user=request.user, conversation_id=conversation.id)
+        return Response(
+            {
+                "is_liked": existing is not None,
+                "liked_at": serializers.DateTimeField().to_representation(existing.created_at)
+                if existing
+                else None,
+            }
+        )
+
+
+class LikedConversationSerializer(ConversationListItemSerializer):
+    liked_at = serializers.DateTimeField()
+
+
+class LikedConversationsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="users_liked_conversations",
+        parameters=PAGE_PARAMS,
+        responses={200: page_serializer("LikedConversationPage", LikedConversationSerializer), **errors(401)},
+        description="Conversations you liked, most recently liked first.",
+    )
+    def get(self, request):
+        def item(like) -> dict:
+            conversation = like.conversation
+            conversation.liked_at = like.created_at
+            return LikedConversationSerializer(conversation).data
+
+        return Response(
+            paginate(selectors.liked_by(user=request.user), PageRequest.from_request(request), item)
+        )
+
+
+# -- memos ----------------------------------------------------------------------------------
+
+NO_MEMO = "No memo found for this conversation"
+
+
+class MemoSerializer(serializers.Serializer):
+    memo_text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class MemoApi(APIView):
+    """Your private note on a conversation. Nobody else (other users, the
+    conversation's owner) can read it; staff see only that it exists."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        memo_text = TextField(max_length=ConversationMemo.MAX_CHARS, allow_blank=False, trim_whitespace=False)
+
+    @extend_schema(operation_id="conversations_memo_get", responses={200: MemoSerializer, **errors(401, 404)})
+    def get(self, request, conversation_id):
+        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        memo = selectors.memo_of(user=request.user, conversation_id=conversation.id)
+        if memo is None:
+            raise ApplicationError(NO_MEMO, status=404, code=ErrorCode.NOT_FOUND)
+        return Response(MemoSerializer(memo).data)
+
+    @extend_schema(
+        operation_id="conversations_memo_upsert",
+        request=InputSerializer,
+        responses={201: MemoSerializer, 200: MemoSerializer, **errors(401, 404)},
+        description="Create (201) or replace (200) your memo: Markdown, stored as written, at most 1,000 "
+        "characters. It is never rendered as HTML by Gaji.",
+    )
+    def post(self, request, conversation_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        memo, created = services.memo_upsert(
+            user=request.user, conversation_id=conversation_id, **data.validated_data
+        )
+        return Response(
+            MemoSerializer(memo).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(operation_id="conversations_memo_delete", responses={204: None, **errors(401, 404)})
+    def delete(self, request, conversation_id):
+        services.memo_delete(user=request.user, conversation_id=conversation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,112 @@
+"""The ai service's view of conversations (/api/internal/conversations,
+service token only): a generation's context, and persisting its answer."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from gaji_contracts.conversations import (
+    AssistantMessageResult,
+    ChatMessage,
+    ConversationContext,
+    ConversationRef,
+    NovelRef,
+    OwnerRef,
+    ScenarioBrief,
+)
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from common.schema import errors
+from conversations import selectors, services
+from internal.apis import InternalApiView, parse_contract
+
+CONTEXT_MAX_MESSAGES = 100
+
+
+class InternalConversationContextApi(InternalApiView):
+    class QuerySerializer(serializers.Serializer):
+        messages = serializers.IntegerField(min_value=0, max_value=CONTEXT_MAX_MESSAGES, default=20)
+
+    @extend_schema(
+        operation_id="internal_conversation_context",
+        parameters=[OpenApiParameter("messages", int, default=20, description="last N messages, 0-100")],
+        responses={200: OpenApiTypes.OBJECT, **errors(401, 403, 404)},
+        description="Scenario, novel, owner and the last N messages (oldest first): the shared-contracts "
+        "model gaji_contracts.conversations.ConversationContext. Service token only.",
+    )
+    def get(self, request, conversation_id):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        scenario = conversation.scenario
+        novel = scenario.novel
+        messages = selectors.latest_messages(conversation.id, query.validated_data["messages"])
+        context = ConversationContext(
+            conversation=ConversationRef(
+                id=conversation.id,
+                title=conversation.title,
+                user_id=conversation.user_id,
+                parent_conversation_id=conversation.parent_id,
+                message_count=conversation.message_count,
+            ),
+            scenario=ScenarioBrief(
+                id=scenario.id,
+                base_story=scenario.base_story,
+                scenario_type=scenario.scenario_type,
+                parameters=scenario.parameters,
+            ),
+            novel=NovelRef(
+                id=novel.id,
+                slug=novel.slug,
+                title=novel.title,
+                author=novel.author,
+                ingestion_status=novel.ingestion_status,
+            )
+            if novel
+            else None,
+            owner=OwnerRef(id=conversation.user.id, username=conversation.user.username),
+            messages=[
+                ChatMessage(id=m.id, role=m.role, content=m.content, status=m.status, created_at=m.created_at)
+                for m in messages
+            ],
+        )
+        return Response(context.model_dump(mode="json"))
+
+
+class InternalMessagePersistApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_conversation_persist_message",
+        request=inline_serializer(
+            "AssistantMessageResult",
+            {
+                "message_id": serializers.UUIDField(),
+                "role": serializers.ChoiceField(choices=["assistant"]),
+                "content": serializers.CharField(),
+                "status": serializers.ChoiceField(choices=["streaming", "completed", "cancelled", "failed"]),
+                "model": serializers.CharField(),
+                "total_tokens": serializers.IntegerField(),
+                "degraded": serializers.BooleanField(),
+                "attempt": serializers.IntegerField(required=False),
+                "error_code": serializers.CharField(required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer(
+                "PersistResult",
+                {
+                    "message_id": serializers.UUIDField(),
+                    "status": serializers.CharField(),
+                    "applied": serializers.BooleanField(),
+                },
+            ),
+            **errors(401, 403, 404),
+        },
+        description="Store a pending assistant message's final content and status, idempotently by "
+        "`message_id` (a retry answers `applied: false` and changes nothing). 404 when the conversation "
+        "or the message in it is gone (deleted meanwhile): do not retry. Service token only.",
+    )
+    def post(self, request, conversation_id):
+        result = parse_contract(AssistantMessageResult, request.data)
+        outcome = services.assistant_message_persist(conversation_id=conversation_id, result=result)
+        return Response(outcome.model_dump(mode="json"))

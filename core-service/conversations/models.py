@@ -1,0 +1,129 @@
+"""Conversations, their messages (shared with forks through a link table),
+likes and private memos."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from gaji_contracts.conversations import MessageRole, MessageStatus
+
+
+class Conversation(models.Model):
+    """A chat on a scenario. A fork (depth 1) starts from the last messages
+    of a root (depth 0) and shares those message rows with it.
+
+    `depth` is stored rather than read from `parent`: when a root is deleted
+    its forks keep their history (parent becomes NULL) but stay forks, so
+    they still cannot be forked."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scenario = models.ForeignKey("scenarios.Scenario", on_delete=models.PROTECT, related_name="conversations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conversations")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    depth = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    like_count = models.PositiveIntegerField(default=0)
+    message_count = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(depth__lte=1), name="conversation_depth_at_most_1"),
+            models.CheckConstraint(
+                condition=models.Q(parent__isnull=True) | models.Q(depth=1),
+                name="conversation_fork_has_depth_1",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-updated_at", "-id"], name="conversation_recent"),
+            models.Index(fields=["user", "-updated_at"], name="conversation_user_recent"),
+            models.Index(fields=["scenario", "-updated_at"], name="conversation_scenario_recent"),
+            models.Index(fields=["parent", "-like_count"], name="conversation_children"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Message(models.Model):
+    """One message. Rows are shared: a conversation shows the messages its
+    links point at, so a fork's first messages are its root's rows."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    role = models.CharField(max_length=20, choices=[(r.value, r.value) for r in MessageRole])
+    content = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=20,
+        choices=[(s.value, s.value) for s in MessageStatus],
+        default=MessageStatus.COMPLETED.value,
+    )
+    model = models.CharField(max_length=100, blank=True, default="")
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    degraded = models.BooleanField(default=False)
+    # Regenerating an answer bumps the attempt; results of older attempts are ignored.
+    attempt = models.PositiveIntegerField(default=1)
+    error_code = models.CharField(max_length=50, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role=MessageRole.ASSISTANT.value)
+                | models.Q(status=MessageStatus.COMPLETED.value),
+                name="message_user_always_completed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
+
+
+class ConversationMessageLink(models.Model):
+    """`position` orders a conversation's messages (0, 1, 2, ... with no gaps:
+    links are only added at the end, under the conversation's row lock)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="links")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="links")
+    position = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "conversation_message_links"
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "position"], name="link_unique_position"),
+            models.UniqueConstraint(fields=["conversation", "message"], name="link_unique_message"),
+        ]
+        indexes = [models.Index(fields=["message"], name="link_message")]
+
+
+class ConversationLike(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="likes")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="likes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="like_once")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="like_user_recent")]
+
+
+class ConversationMemo(models.Model):
+    """A private note of one user on one conversation (Markdown, stored as written)."""
+
+    MAX_CHARS = 1000
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memos")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="memos")
+    memo_text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="memo_once")]

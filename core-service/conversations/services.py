@@ -1,0 +1,448 @@
+"""Writes of conversations, messages, likes and memos.
+
+Counters (a conversation's messages and likes, its scenario's conversations
+and likes) move in the same transaction as the rows they count, under the
+conversation's row lock, so they never drift; a scenario's quality moves
+with them (scenarios.services.scenario_count_engagement).
+
+The chat turn (DESIGN.md): the user's message and a pending assistant
+message are committed *before* ai is called, so nothing the user typed is
+lost whatever ai does; if ai cannot take the turn the assistant message is
+marked `failed` and can be regenerated later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+from gaji_contracts.conversations import (
+    FORK_MESSAGE_WINDOW,
+    AssistantMessageResult,
+    ChatMessage,
+    GenerationRequest,
+    MessageRole,
+    MessageStatus,
+    PersistResult,
+    ScenarioBrief,
+    stream_path,
+)
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.headers import RETRY_AFTER
+
+from accounts.tokens import stream_ticket_for
+from common.exceptions import ApplicationError
+from conversations import selectors
+from conversations.models import (
+    Conversation,
+    ConversationLike,
+    ConversationMemo,
+    ConversationMessageLink,
+    Message,
+)
+from internal.ai_client import AiClient, AiUnavailable
+from scenarios.models import Scenario
+from scenarios.services import scenario_count_engagement
+
+logger = logging.getLogger("gaji.conversations")
+
+
+def _forbidden(message: str) -> ApplicationError:
+    return ApplicationError(message, status=403, code=ErrorCode.PERMISSION_DENIED)
+
+
+def _locked(conversation_id, *, no_key: bool = False) -> Conversation:
+    """The conversation's row, locked until the transaction ends (404 if gone)."""
+    conversation = Conversation.objects.select_for_update(no_key=no_key).filter(id=conversation_id).first()
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+def _owned(conversation_id, user, action: str) -> Conversation:
+    conversation = _locked(conversation_id)
+    if conversation.user_id != user.id:
+        raise _forbidden(f"Only the owner can {action} this conversation.")
+    return conversation
+
+
+def _append(conversation: Conversation, messages: list[Message]) -> None:
+    """Link messages at the end of a locked conversation."""
+    start = conversation.message_count
+    ConversationMessageLink.objects.bulk_create(
+        ConversationMessageLink(conversation=conversation, message=message, position=start + i)
+        for i, message in enumerate(messages)
+    )
+    for i, message in enumerate(messages):
+        message.position = start + i
+    Conversation.objects.filter(id=conversation.id).update(
+        message_count=F("message_count") + len(messages), updated_at=timezone.now()
+    )
+    conversation.message_count += len(messages)
+
+
+def default_title(scenario: Scenario) -> str:
+    return f"What if… ({scenario.base_story})"[:200]
+
+
+# -- conversations -------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_create(*, user, scenario_id, title: str | None = None) -> Conversation:
+    scenario = (
+        Scenario.objects.select_for_update(no_key=True)
+        .filter(id=scenario_id, deleted_at__isnull=True)
+        .first()
+    )
+    if scenario is None:
+        raise ApplicationError("Scenario not found.", status=404, code=ErrorCode.NOT_FOUND)
+    conversation = Conversation.objects.create(
+        scenario=scenario, user=user, title=title or default_title(scenario)
+    )
+    scenario_count_engagement(scenario_id=scenario.id, conversations=+1)
+    return conversation
+
+
+@transaction.atomic
+def conversation_update(*, conversation_id, user, title: str) -> Conversation:
+    conversation = _owned(conversation_id, user, "rename")
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+_ORPHANS_SQL = """
+SELECT l.message_id FROM conversation_message_links l
+WHERE l.conversation_id = %(id)s
+  AND NOT EXISTS (
+      SELECT 1 FROM conversation_message_links o
+      WHERE o.message_id = l.message_id AND o.conversation_id <> %(id)s
+  )
+"""
+
+
+@transaction.atomic
+def conversation_delete(*, conversation_id, user) -> None:
+    """Delete the conversation, its links, likes and memos, and every message
+    no other conversation still links to. Its forks stay (as forks whose
+    parent is gone) with the messages they share."""
+    _delete(_owned(conversation_id, user, "delete"))
+
+
+@transaction.atomic
+def conversation_delete_as_staff(*, conversation_id) -> None:
+    """The same delete, from the admin console (no owner check)."""
+    _delete(_locked(conversation_id))
+
+
+def _delete(conversation: Conversation) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_ORPHANS_SQL, {"id": conversation.id})
+        orphans = [row[0] for row in cursor.fetchall()]
+    conversation.delete()
+    Message.objects.filter(id__in=orphans).delete()
+    scenario_count_engagement(
+        scenario_id=conversation.scenario_id, conversations=-1, likes=-conversation.like_count
+    )
+
+
+@transaction.atomic
+def conversation_fork(*, conversation_id, user, title: str | None = None) -> Conversation:
+    """A fork of a root conversation: it links the last
+    min(FORK_MESSAGE_WINDOW, total) messages of the root, in their order.
+    Anyone signed in may fork any (public) conversation; forks of forks are
+    refused (max depth 1)."""
+    source = _locked(conversation_id, no_key=True)
+    if source.depth >= 1:
+        raise ApplicationError(
+            "This conversation is already a fork; only root conversations can be forked (max depth 1).",
+            code=ErrorCode.FORK_DEPTH_EXCEEDED,
+        )
+    fork = Conversation.objects.create(
+        scenario_id=source.scenario_id,
+        user=user,
+        parent=source,
+        depth=1,
+        title=title or f"Fork of {source.title}"[:200],
+    )
+    window = selectors.latest_messages(source.id, FORK_MESSAGE_WINDOW)
+    if window:
+        _append(fork, window)
+    scenario_count_engagement(scenario_id=source.scenario_id, conversations=+1)
+    return fork
+
+
+# -- the chat turn ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    user_message_id: object
+    assistant_message: Message
+    stream_url: str
+    stream_expires_at: datetime
+
+
+def _chat_message(message: Message) -> ChatMessage:
+    return ChatMessage(
+        id=message.id,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        created_at=message.created_at,
+    )
+
+
+def _generation_request(
+    conversation: Conversation, user_message: Message, assistant: Message, model: str | None
+) -> GenerationRequest:
+    scenario = conversation.scenario
+    novel = scenario.novel
+    grounded = novel is not None and novel.ingestion_status == "completed"
+    history = selectors.history_before(conversation.id, user_message.position, settings.CHAT_HISTORY_MESSAGES)
+    return GenerationRequest(
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        user_message_id=user_message.id,
+        assistant_message_id=assistant.id,
+        attempt=assistant.attempt,
+        user_message=user_message.content,
+        scenario=ScenarioBrief(
+            id=scenario.id,
+            base_story=scenario.base_story,
+            scenario_type=scenario.scenario_type,
+            parameters=scenario.parameters,
+        ),
+        novel_id=novel.id if grounded else None,
+        recent_messages=[_chat_message(m) for m in history],
+        model=model,
+    )
+
+
+def _dispatch(conversation: Conversation, request: GenerationRequest, *, request_id: str | None) -> ChatTurn:
+    """Hand the turn to ai; on failure mark the answer failed and answer 503
+    with both ids (the user's message is already stored)."""
+    assistant_id = request.assistant_message_id
+    try:
+        AiClient().enqueue_generation(request, request_id=request_id)
+    except AiUnavailable as exc:
+        logger.warning("ai could not take message %s: %s", assistant_id, exc)
+        Message.objects.filter(
+            id=assistant_id, status=MessageStatus.PENDING.value, attempt=request.attempt
+        ).update(
+            status=MessageStatus.FAILED.value,
+            error_code=ErrorCode.AI_UNAVAILABLE.value,
+            completed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        raise ApplicationError(
+            "The AI service is unavailable. Your message was saved; regenerate the answer later.",
+            status=503,
+            code=ErrorCode.AI_UNAVAILABLE,
+            headers={RETRY_AFTER: "10"},
+            extra={"message_id": str(request.user_message_id), "assistant_message_id": str(assistant_id)},
+        ) from None
+    ticket, expires = stream_ticket_for(
+        user_id=conversation.user_id, conversation_id=conversation.id, message_id=assistant_id
+    )
+    base = settings.AI_PUBLIC_URL.rstrip("/")
+    url = f"{base}{stream_path(conversation.id)}?message_id={assistant_id}&ticket={ticket}"
+    return ChatTurn(
+        user_message_id=request.user_message_id,
+        assistant_message=Message.objects.get(id=assistant_id),
+        stream_url=url,
+        stream_expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+
+
+def message_send(
+    *, conversation_id, user, content: str, model: str | None = None, request_id: str | None = None
+) -> ChatTurn:
+    with transaction.atomic():
+        conversation = _owned(conversation_id, user, "write in")
+        conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
+        user_message = Message.objects.create(role=MessageRole.USER.value, content=content)
+        assistant = Message.objects.create(
+            role=MessageRole.ASSISTANT.value, status=MessageStatus.PENDING.value, model=model or ""
+        )
+        _append(conversation, [user_message, assistant])
+        request = _generation_request(conversation, user_message, assistant, model)
+    return _dispatch(conversation, request, request_id=request_id)
+
+
+REGENERABLE = {MessageStatus.FAILED.value, MessageStatus.CANCELLED.value}
+
+
+def message_regenerate(
+    *, conversation_id, message_id, user, model: str | None = None, request_id: str | None = None
+) -> ChatTurn:
+    """Retry a failed or cancelled answer, in place (same id, next attempt)."""
+    with transaction.atomic():
+        conversation = _owned(conversation_id, user, "regenerate in")
+        conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
+        position = selectors.position_of(conversation.id, message_id)
+        assistant = Message.objects.select_for_update().get(id=message_id)
+        if assistant.role != MessageRole.ASSISTANT.value:
+            raise ApplicationError("Only an assistant message can be regenerated.")
+        if assistant.status not in REGENERABLE:
+            raise ApplicationError(
+                f"This answer is {assistant.status}; only failed or cancelled answers can be regenerated.",
+                status=409,
+                code=ErrorCode.CONFLICT,
+            )
+        previous = (
+            ConversationMessageLink.objects.filter(conversation=conversation, position=position - 1)
+            .select_related("message")
+            .first()
+        )
+        if previous is None or previous.message.role != MessageRole.USER.value:
+            raise ApplicationError(
+                "There is no user message before this answer in this conversation.",
+                status=409,
+                code=ErrorCode.CONFLICT,
+            )
+        user_message = previous.message
+        user_message.position = position - 1
+        assistant.status = MessageStatus.PENDING.value
+        assistant.content = ""
+        assistant.attempt += 1
+        assistant.error_code = ""
+        assistant.total_tokens = None
+        assistant.degraded = False
+        assistant.completed_at = None
+        assistant.model = model or ""
+        assistant.save()
+        Conversation.objects.filter(id=conversation.id).update(updated_at=timezone.now())
+        request = _generation_request(conversation, user_message, assistant, model)
+    return _dispatch(conversation, request, request_id=request_id)
+
+
+@transaction.atomic
+def assistant_message_persist(*, conversation_id, result: AssistantMessageResult) -> PersistResult:
+    """ai -> core: store an answer's final state (or `streaming` progress).
+
+    Idempotent by message id: once an answer is completed or cancelled,
+    further calls change nothing (`applied: false`); a result of an older
+    attempt (the answer was regenerated since) is ignored. A `failed` answer
+    still accepts a completion: core marks an answer failed when it could not
+    reach ai, yet ai may have received the turn after all."""
+    conversation = _locked(conversation_id, no_key=True)
+    selectors.position_of(conversation.id, result.message_id)  # 404 unless linked here
+    message = Message.objects.select_for_update().get(id=result.message_id)
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError(
+            "Only an assistant message can be persisted.",
+            details={"message_id": ["Not an assistant message."]},
+        )
+
+    def unchanged() -> PersistResult:
+        return PersistResult(message_id=message.id, status=message.status, applied=False)
+
+    current = MessageStatus(message.status)
+    if result.attempt is not None and result.attempt != message.attempt:
+        return unchanged()
+    if current in {MessageStatus.COMPLETED, MessageStatus.CANCELLED}:
+        return unchanged()
+    if result.status == MessageStatus.STREAMING.value:
+        if current != MessageStatus.PENDING:
+            return unchanged()
+        message.status = result.status
+        if result.model:
+            message.model = result.model
+        message.save(update_fields=["status", "model", "updated_at"])
+        return PersistResult(message_id=message.id, status=message.status, applied=True)
+    if current == MessageStatus.FAILED and result.status == MessageStatus.FAILED.value:
+        return unchanged()
+    message.status = result.status
+    message.content = result.content
+    message.model = result.model or message.model
+    message.total_tokens = result.total_tokens
+    message.degraded = result.degraded
+    message.error_code = result.error_code
+    message.completed_at = timezone.now()
+    message.save()
+    Conversation.objects.filter(id=conversation.id).update(
+        total_tokens=F("total_tokens") + result.total_tokens, updated_at=timezone.now()
+    )
+    return PersistResult(message_id=message.id, status=message.status, applied=True)
+
+
+# -- likes and memos -------------------------------------------------------------
+
+_LIKE_SQL = """
+INSERT INTO conversations_conversationlike (user_id, conversation_id, created_at)
+VALUES (%(user)s, %(conversation)s, now())
+ON CONFLICT (user_id, conversation_id) DO NOTHING
+RETURNING created_at
+"""
+
+
+@dataclass(frozen=True)
+class LikeState:
+    liked_at: datetime | None
+    total_likes: int
+
+
+def _move_likes(conversation: Conversation, delta: int) -> int:
+    # The row is locked by the caller, so like_count + delta is exact.
+    Conversation.objects.filter(id=conversation.id).update(like_count=F("like_count") + delta)
+    scenario_count_engagement(scenario_id=conversation.scenario_id, likes=delta)
+    return conversation.like_count + delta
+
+
+@transaction.atomic
+def like(*, user, conversation_id) -> LikeState:
+    """Idempotent: a second like changes nothing. The conversation's row is
+    locked first, so concurrent likes count exactly and a concurrent delete
+    waits (or wins, and this is a 404)."""
+    conversation = _locked(conversation_id, no_key=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_LIKE_SQL, {"user": user.id, "conversation": conversation.id})
+        row = cursor.fetchone()
+    if row is None:
+        existing = selectors.like_of(user=user, conversation_id=conversation.id)
+        return LikeState(liked_at=existing.created_at, total_likes=conversation.like_count)
+    return LikeState(liked_at=row[0], total_likes=_move_likes(conversation, +1))
+
+
+@transaction.atomic
+def unlike(*, user, conversation_id) -> LikeState:
+    conversation = _locked(conversation_id, no_key=True)
+    deleted, _ = ConversationLike.objects.filter(user=user, conversation=conversation).delete()
+    if not deleted:
+        return LikeState(liked_at=None, total_likes=conversation.like_count)
+    return LikeState(liked_at=None, total_likes=_move_likes(conversation, -1))
+
+
+_MEMO_SQL = """
+INSERT INTO conversations_conversationmemo (user_id, conversation_id, memo_text, created_at, updated_at)
+VALUES (%(user)s, %(conversation)s, %(text)s, now(), now())
+ON CONFLICT (user_id, conversation_id)
+DO UPDATE SET memo_text = EXCLUDED.memo_text, updated_at = now()
+RETURNING id, (xmax = 0) AS created
+"""
+
+
+@transaction.atomic
+def memo_upsert(*, user, conversation_id, memo_text: str) -> tuple[ConversationMemo, bool]:
+    """Create or replace the user's memo; returns (memo, created)."""
+    conversation = _locked(conversation_id, no_key=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_MEMO_SQL, {"user": user.id, "conversation": conversation.id, "text": memo_text})
+        memo_id, created = cursor.fetchone()
+    return ConversationMemo.objects.get(id=memo_id), created
+
+
+@transaction.atomic
+def memo_delete(*, user, conversation_id) -> None:
+    conversation = _locked(conversation_id, no_key=True)
+    deleted, _ = ConversationMemo.objects.filter(user=user, conversation=conversation).delete()
+    if not deleted:
+        raise ApplicationError("No memo found for this conversation", status=404, code=ErrorCode.NOT_FOUND)

@@ -1,0 +1,167 @@
+"""The chat turn between core and ai (DESIGN.md, "The chat turn").
+
+core -> ai   POST /api/ai/internal/generations        GenerationRequest -> 202 GenerationAccepted
+ai -> core   GET  /api/internal/conversations/{id}/context               -> ConversationContext
+ai -> core   POST /api/internal/conversations/{id}/messages  AssistantMessageResult -> PersistResult
+
+The browser opens the ai stream with a short-lived ticket core signs with its
+JWT key (StreamTicketClaims); ai verifies it through core's JWKS like any
+user token, but a ticket is never an access token (own audience and type).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_USER_MESSAGE_CHARS = 4000
+# An assistant answer is bounded by the model's output budget; this cap only
+# keeps a runaway or hostile caller from storing megabytes.
+MAX_ASSISTANT_MESSAGE_CHARS = 100_000
+FORK_MESSAGE_WINDOW = 6
+GENERATIONS_PATH = "/api/ai/internal/generations"
+
+STREAM_TICKET_AUDIENCE = "gaji-stream"
+STREAM_TICKET_TYPE = "stream_ticket"
+STREAM_TICKET_TTL_SECONDS = 300
+
+
+def stream_path(conversation_id: UUID | str) -> str:
+    """The ai service's SSE route for a conversation (message id in the query)."""
+    return f"/api/ai/conversations/{conversation_id}/stream"
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    STREAMING = "streaming"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+TERMINAL_STATUSES = frozenset({MessageStatus.COMPLETED, MessageStatus.CANCELLED, MessageStatus.FAILED})
+
+
+class ChatMessage(BaseModel):
+    """One message of a conversation's history, as the generation reads it."""
+
+    id: UUID
+    role: MessageRole
+    content: str
+    status: MessageStatus = MessageStatus.COMPLETED
+    created_at: datetime
+
+
+class ScenarioBrief(BaseModel):
+    """What the what-if is: enough to render the prompt's brief."""
+
+    id: UUID
+    base_story: str
+    scenario_type: str
+    parameters: dict[str, Any]
+
+
+class GenerationRequest(BaseModel):
+    """core -> ai: generate the answer for `assistant_message_id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: UUID
+    user_id: UUID
+    user_message_id: UUID
+    assistant_message_id: UUID
+    attempt: int = Field(default=1, ge=1, description="1, then +1 for every regenerate")
+    user_message: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)]
+    scenario: ScenarioBrief
+    novel_id: UUID | None = Field(default=None, description="Set when the scenario's novel is ingested")
+    recent_messages: list[ChatMessage] = Field(
+        default_factory=list, description="Completed messages before the user message, oldest first"
+    )
+    model: str | None = Field(default=None, max_length=100, description="A model from GET /api/ai/models")
+
+
+class GenerationAccepted(BaseModel):
+    """ai's 202 answer to a GenerationRequest."""
+
+    message_id: UUID
+    status: Literal["queued"] = "queued"
+
+
+class AssistantMessageResult(BaseModel):
+    """ai -> core: the final (or progress) state of a pending assistant message.
+
+    Idempotent by `message_id`: a retried call changes nothing twice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: UUID
+    role: Literal["assistant"] = "assistant"
+    content: Annotated[str, StringConstraints(max_length=MAX_ASSISTANT_MESSAGE_CHARS)] = ""
+    status: Literal["streaming", "completed", "cancelled", "failed"]
+    model: Annotated[str, StringConstraints(max_length=100)] = ""
+    total_tokens: int = Field(default=0, ge=0, le=10_000_000)
+    degraded: bool = False
+    attempt: int | None = Field(
+        default=None, ge=1, description="The GenerationRequest's attempt; a stale attempt is ignored"
+    )
+    error_code: Annotated[str, StringConstraints(max_length=50)] = ""
+
+
+class PersistResult(BaseModel):
+    message_id: UUID
+    status: MessageStatus
+    applied: bool = Field(description="False when the call changed nothing (a retry, or a stale attempt)")
+
+
+class ConversationRef(BaseModel):
+    id: UUID
+    title: str
+    user_id: UUID
+    parent_conversation_id: UUID | None
+    message_count: int
+
+
+class NovelRef(BaseModel):
+    id: UUID
+    slug: str
+    title: str
+    author: str
+    ingestion_status: str
+
+
+class OwnerRef(BaseModel):
+    id: UUID
+    username: str
+
+
+class ConversationContext(BaseModel):
+    """core -> ai: what a generation needs to know about a conversation."""
+
+    conversation: ConversationRef
+    scenario: ScenarioBrief
+    novel: NovelRef | None
+    owner: OwnerRef
+    messages: list[ChatMessage] = Field(description="The last N messages, oldest first")
+
+
+class StreamTicketClaims(BaseModel):
+    """The signed ticket in core's `stream_url` (RS256, core's JWKS)."""
+
+    sub: str = Field(description="User id")
+    conversation_id: str
+    message_id: str
+    token_type: Literal["stream_ticket"] = STREAM_TICKET_TYPE
+    aud: str = STREAM_TICKET_AUDIENCE
+    iss: str
+    exp: int
+    iat: int
+    jti: str
