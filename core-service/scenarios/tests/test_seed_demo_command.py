@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import call_command
 
+from conversations.models import Conversation
 from novels.models import Novel
 from scenarios.models import Scenario
 from scenarios.selectors import fork_tree
@@ -27,6 +28,9 @@ def test_demo_scenarios_are_seeded_once_with_a_three_deep_tree():
     assert tree["depth"] == 3
     assert tree["total_descendants"] == 3
     assert root.fork_count == 1
+    conversation = Conversation.objects.get()
+    assert (conversation.scenario_id, conversation.user.email) == (root.id, "reader@gaji.local")
+    assert root.conversation_count == 1
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User
+from conversations.services import conversation_create
 from novels.models import Novel
 from scenarios.models import Scenario
 from scenarios.services import scenario_create, scenario_fork
@@ -87,7 +88,10 @@ FORK_CHAIN = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo novel's metadata and demo scenarios with a 3-deep fork tree (once)."
+    help = (
+        "Create the demo novel's metadata, demo scenarios with a 3-deep fork tree "
+        "and a demo conversation (once)."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -107,7 +111,9 @@ class Command(BaseCommand):
         for depth, (kind, params) in enumerate(FORK_CHAIN, start=1):
             author = admin if depth % 2 else reader
             parent = scenario_fork(parent=parent, creator=author, scenario_type=kind, parameters=params)
+        # An empty conversation to chat in (answers come from the real model).
+        conversation_create(user=reader, scenario_id=roots[0].id, title="Tea with Mrs. Collins")
         self.stdout.write(
             f"  demo scenarios on {novel.slug}: {len(roots)} roots, "
-            f"a fork tree {len(FORK_CHAIN)} deep (created)"
+            f"a fork tree {len(FORK_CHAIN)} deep, a conversation (created)"
         )
