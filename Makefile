@@ -19,7 +19,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -87,13 +87,16 @@ format: deps ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-auth bench-scenarios ## Both benchmarks (print p50/p95/p99 and req/s next to the spec's targets)
+bench: bench-auth bench-scenarios bench-conversations ## All benchmarks (print p50/p95/p99 and req/s next to the spec's targets)
 
 bench-auth: setup ## Benchmark auth and social endpoints (50k users, 200k follows)
 	$(PY) core-service/bench/auth_social_bench.py
 
 bench-scenarios: setup ## Benchmark scenario endpoints (220k scenarios, trees to depth 8, one of 10,000 nodes)
 	$(PY) core-service/bench/scenarios_bench.py
+
+bench-conversations: setup ## Benchmark conversation endpoints (100k conversations, 1M messages; stub ai)
+	$(PY) core-service/bench/conversations_bench.py
 
 clean: ## Remove the virtualenv and local state (keeps the llama.cpp wheel cache)
 	rm -rf $(VENV) var

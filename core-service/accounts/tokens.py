@@ -82,7 +82,7 @@ def stream_ticket_for(*, user_id, conversation_id, message_id) -> tuple[str, int
     )
     token = jwt.encode(
         claims.model_dump(),
-        settings.JWT_SIGNING_KEY.private_pem,
+        settings.JWT_SIGNING_KEY.private_key,
         algorithm=JWT_ALGORITHM,
         headers={"kid": settings.JWT_SIGNING_KEY.kid},
     )

@@ -563,7 +563,8 @@ def cleanup_previous_runs(conn, until: str) -> None:
             """
             UPDATE scenarios_scenario s
             SET fork_count = c.n,
-                quality_score = (2.0 * c.n + s.conversation_count) / (2.0 * c.n + s.conversation_count + 10.0)
+                quality_score = (2.0 * c.n + s.conversation_count + 0.5 * s.like_count)
+                    / (2.0 * c.n + s.conversation_count + 0.5 * s.like_count + 10.0)
             FROM (SELECT p.id, count(ch.id) FILTER (WHERE ch.deleted_at IS NULL) AS n
                   FROM scenarios_scenario p LEFT JOIN scenarios_scenario ch ON ch.parent_id = p.id
                   WHERE p.id = ANY(%s) GROUP BY p.id) AS c

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
+import redis
+from django.conf import settings
 from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from rest_framework import serializers
+
+from common.redis import get_redis
 
 MAX_PAGE_NUMBER = 10_000_000
 
@@ -56,3 +61,21 @@ class PageInfo(serializers.Serializer):
 def page_serializer(name: str, item_serializer) -> type[serializers.Serializer]:
     """An OpenAPI-visible serializer for `{content: [item], page: {...}}`."""
     return type(name, (serializers.Serializer,), {"content": item_serializer(many=True), "page": PageInfo()})
+
+
+def shared_count(queryset, name: str, *, ttl_seconds: int = 10) -> int:
+    """COUNT(*) of a large, unfiltered list, shared by all processes through
+    Redis for `ttl_seconds`: counting every row on every page costs more
+    than the page itself. `total_elements` may lag that long; if Redis is
+    unreachable the count is simply exact."""
+    key = f"{settings.REDIS_KEY_PREFIX}:count:{name}"
+    try:
+        cached = get_redis().get(key)
+    except redis.RedisError:
+        return queryset.count()
+    if cached is not None:
+        return int(cached)
+    total = queryset.count()
+    with contextlib.suppress(redis.RedisError):
+        get_redis().set(key, total, ex=ttl_seconds)
+    return total

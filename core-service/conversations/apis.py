@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
 from common.exceptions import ApplicationError
-from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate
+from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate, shared_count
 from common.request_id import request_id_of
 from common.schema import errors
 from conversations import selectors, services
@@ -26,16 +26,29 @@ NUL = "\x00"
 
 
 class TextField(serializers.CharField):
-    """A CharField that takes only strings (no 42 -> "42") and refuses NUL
-    characters (PostgreSQL text cannot hold them)."""
+    """A CharField that takes only strings (no 42 -> "42"), refuses NUL
+    characters (PostgreSQL text cannot hold them) and, unless blank is
+    allowed, whitespace-only text even when it keeps whitespace as written."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError("Must be a string.")
         value = super().to_internal_value(data)
+        if not self.allow_blank and not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
         if NUL in value:
             raise serializers.ValidationError("Must not contain NUL characters.")
         return value
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID given as a string: DRF would turn the JSON number 42 into
+    UUID(int=42) and look it up; that is a malformed id, not an unknown one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a UUID string.")
+        return super().to_internal_value(data)
 
 
 class TitleField(TextField):
@@ -134,7 +147,7 @@ def message_json(message) -> dict:
 
 class ConversationListCreateApi(APIView):
     class InputSerializer(StrictSerializer):
-        scenario_id = serializers.UUIDField()
+        scenario_id = StrictUUIDField()
         title = TitleField(required=False)
 
     class QuerySerializer(serializers.Serializer):
@@ -167,7 +180,8 @@ class ConversationListCreateApi(APIView):
         ],
         responses={200: ConversationPageSerializer, **errors()},
         auth=[],
-        description="Public conversations, newest activity first by default.",
+        description="Public conversations, newest activity first by default. Without filters, "
+        "`total_elements` is counted at most every 10 seconds (shared by all servers).",
     )
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
@@ -175,7 +189,11 @@ class ConversationListCreateApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         conversations = selectors.conversation_list(**data, sort_field=sort_field, descending=descending)
-        return Response(paginate(conversations, PageRequest.from_request(request), list_item_json))
+        # Unfiltered, the list is the whole table: share its count for a few seconds.
+        total = None if data else shared_count(conversations, "conversations")
+        return Response(
+            paginate(conversations, PageRequest.from_request(request), list_item_json, total=total)
+        )
 
     @extend_schema(
         operation_id="conversations_create",
@@ -276,11 +294,6 @@ class MessageListSendApi(APIView):
     class InputSerializer(StrictSerializer):
         content = TextField(min_length=1, max_length=MAX_USER_MESSAGE_CHARS, trim_whitespace=False)
         model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
-
-        def validate_content(self, value: str) -> str:
-            if not value.strip():
-                raise serializers.ValidationError("This field may not be blank.")
-            return value
 
     class QuerySerializer(serializers.Serializer):
         before = serializers.UUIDField(required=False)

@@ -19,10 +19,16 @@ class Conversation(models.Model):
     they still cannot be forked."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    scenario = models.ForeignKey("scenarios.Scenario", on_delete=models.PROTECT, related_name="conversations")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conversations")
+    # No single-column indexes on the foreign keys: the composite indexes
+    # below start with them (fewer indexes to write on every like and message).
+    scenario = models.ForeignKey(
+        "scenarios.Scenario", on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conversations", db_index=False
+    )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_index=False
     )
     depth = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(max_length=200)

@@ -33,7 +33,8 @@ def conversation_get(*, conversation_id) -> Conversation:
 def conversation_list(
     *, user_id=None, scenario_id=None, sort_field: str = "updated_at", descending: bool = True
 ) -> QuerySet[Conversation]:
-    conversations = Conversation.objects.select_related("scenario", "user")
+    # The list shows a scenario reference, not its parameters.
+    conversations = Conversation.objects.select_related("scenario", "user").defer("scenario__parameters")
     if user_id:
         conversations = conversations.filter(user_id=user_id)
     if scenario_id:

@@ -32,7 +32,7 @@ class Scenario(models.Model):
     fork_count = models.PositiveIntegerField(default=0, db_index=True)
     conversation_count = models.PositiveIntegerField(default=0, db_index=True)
     # Likes on this scenario's conversations (feeds quality_score).
-    like_count = models.PositiveIntegerField(default=0)
+    like_count = models.PositiveIntegerField(default=0, db_default=0)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)

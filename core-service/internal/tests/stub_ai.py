@@ -27,6 +27,9 @@ class StubAi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Buffered: headers and body leave in one send (flushed after each
+            # request), not two, which would wait ~40 ms on a delayed ACK.
+            wbufsize = 1 << 16
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
