@@ -22,6 +22,15 @@ QDRANT_PATH           storage folder of the embedded Qdrant Edge [<repo>/var/qdr
 RATE_LIMIT_ENABLED    true | false [true]
 RATE_LIMIT_SCALE      multiplies every limit, e.g. 100 for benchmarks [1.0]
 RATE_LIMIT_PREFIX     prefix of the rate-limit keys in Redis [gaji:ai]
+EMBEDDINGS_BASE_URL   an OpenAI-compatible embeddings API; unset -> local all-MiniLM-L6-v2 [unset]
+EMBEDDINGS_API_KEY    its key [unset]
+EMBEDDINGS_MODEL      its model (must give 384 dimensions) [all-MiniLM-L6-v2]
+EMBEDDINGS_BATCH_SIZE passages embedded per batch [64]
+NOVEL_DATA_DIR        ingestion by path reads only below this folder [<repo>/data/novels]
+UPLOAD_DIR            uploaded novels wait here for their job [<repo>/var/uploads]
+MAX_UPLOAD_BYTES      largest novel upload, larger -> 413 [20971520]
+JOB_STALE_SECONDS     a running job silent this long is reported failed (worker lost) [300]
+AI_INTERNAL_URL       how workers reach this API's internal vector endpoints [http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
@@ -87,6 +96,26 @@ class VectorSettings(BaseSettings):
     qdrant_path: Path = REPO_ROOT / "var" / "qdrant"
 
 
+class EmbeddingSettings(BaseSettings):
+    model_config = _ENV
+
+    embeddings_base_url: str | None = None
+    embeddings_api_key: str | None = None
+    embeddings_model: str = "all-MiniLM-L6-v2"
+    embeddings_batch_size: int = Field(default=64, ge=1, le=1024)
+    embeddings_timeout_seconds: float = Field(default=60.0, gt=0)
+
+
+class IngestionSettings(BaseSettings):
+    model_config = _ENV
+
+    novel_data_dir: Path = REPO_ROOT / "data" / "novels"
+    upload_dir: Path = REPO_ROOT / "var" / "uploads"
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    job_stale_seconds: int = Field(default=300, ge=5)
+    ai_internal_url: str = "http://127.0.0.1:8000"
+
+
 class RateLimitSettings(BaseSettings):
     model_config = _ENV
 
@@ -106,6 +135,8 @@ class Settings(BaseModel):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
 
     @model_validator(mode="after")
     def _resolve_and_refuse_placeholders(self) -> Settings:

@@ -33,6 +33,7 @@ from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.vectors.router import router as vectors_router
 from gaji_ai.vectors.store import open_vector_store
 
 PUBLIC_PREFIX = "/api/ai"
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)
+    internal.include_router(vectors_router)
 
     app.include_router(health_router)
     app.include_router(internal)

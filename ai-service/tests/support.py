@@ -25,6 +25,8 @@ from gaji_ai.config import (
     AppSettings,
     AuthSettings,
     CoreSettings,
+    EmbeddingSettings,
+    IngestionSettings,
     RateLimitSettings,
     RedisSettings,
     Settings,
@@ -173,6 +175,8 @@ _SECTIONS: dict[str, type] = {
     "redis": RedisSettings,
     "vectors": VectorSettings,
     "rate_limit": RateLimitSettings,
+    "embeddings": EmbeddingSettings,
+    "ingestion": IngestionSettings,
 }
 
 

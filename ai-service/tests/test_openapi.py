@@ -8,6 +8,10 @@ EXPECTED_ROUTES = {
     ("get", "/api/ai/me"),
     ("get", "/api/ai/internal/health"),
     ("post", "/api/ai/internal/echo"),
+    *(
+        ("post", f"/api/ai/internal/vectors/{{collection}}/{action}")
+        for action in ("upsert", "delete", "count", "search", "get", "scroll", "optimize")
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gaji_ai.vectors.store import (
+    COLLECTIONS,
     EdgeVectorStore,
     ServerVectorStore,
     VectorStoreError,
@@ -23,7 +24,8 @@ from support import build_settings, unused_url
 async def test_edge_store_opens_pings_and_closes(tmp_path):
     store = await EdgeVectorStore.open(tmp_path / "qdrant")
     await store.ping()
-    assert (tmp_path / "qdrant" / EdgeVectorStore.HEALTH_SHARD / "edge_config.json").exists()
+    for collection in COLLECTIONS:
+        assert (tmp_path / "qdrant" / collection / "edge_config.json").exists()
     await store.close()
     with pytest.raises(VectorStoreError):
         await store.ping()

@@ -1,0 +1,78 @@
+"""Workers reach the API's embedded store through the internal vector
+endpoints: RemoteVectorStore against the real app (Qdrant Edge in a tmp
+folder), and the endpoints' refusals."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gaji_ai.embeddings import DENSE_SIZE, sparse_document, sparse_query
+from gaji_ai.main import create_app
+from gaji_ai.vectors.store import PASSAGES, RemoteVectorStore, SearchFilter, VectorPoint
+
+from support import SERVICE_TOKEN, running
+
+
+def unit(i: int) -> list[float]:
+    vector = [0.0] * DENSE_SIZE
+    vector[i] = 1.0
+    return vector
+
+
+@pytest.fixture
+async def app_and_remote(test_settings):
+    app = create_app(test_settings())
+    async with running(app) as client:
+        remote = RemoteVectorStore(
+            "http://ai.test", SERVICE_TOKEN, 5, transport=httpx.ASGITransport(app=app)
+        )
+        yield client, remote
+        await remote.close()
+
+
+async def test_a_worker_uses_the_api_owned_store(app_and_remote):
+    _, remote = app_and_remote
+    texts = ["Darcy at Pemberley."] + [f"Rain in Meryton, day {i}." for i in range(1, 80)]
+    points = [
+        VectorPoint(
+            f"00000000-0000-0000-0000-{i:012d}",
+            unit(i),
+            {"novel_id": "n", "chapter": 1, "text": text},
+            sparse_document(text),
+        )
+        for i, text in enumerate(texts)
+    ]
+    await remote.ping()
+    await remote.upsert(PASSAGES, points)  # more than one request's worth
+    assert await remote.count(PASSAGES, "n") == 80
+    hits = await remote.search(
+        PASSAGES, dense=unit(0), sparse=sparse_query("Pemberley"), where=SearchFilter("n"), limit=3
+    )
+    assert hits[0].payload["text"] == "Darcy at Pemberley." and hits[
+        0
+    ].dense_score == pytest.approx(1.0)
+    assert (await remote.get(PASSAGES, points[1].id)).payload["text"] == "Rain in Meryton, day 1."
+    assert len(await remote.scroll(PASSAGES, novel_id="n", limit=10)) == 10
+    await remote.optimize(PASSAGES)
+    await remote.delete_novel(PASSAGES, "n")
+    assert await remote.count(PASSAGES, "n") == 0
+
+
+async def test_vector_endpoints_refuse_users_bad_bodies_and_unknown_collections(app_and_remote):
+    client, _ = app_and_remote
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    assert (
+        await client.post("/api/ai/internal/vectors/novel_passages/count", json={})
+    ).status_code == 401
+    short = {"points": [{"id": "x", "dense": [0.1, 0.2], "payload": {}}]}
+    response = await client.post(
+        "/api/ai/internal/vectors/novel_passages/upsert", json=short, headers=service
+    )
+    assert response.status_code == 400 and response.json()["code"] == "VALIDATION_ERROR"
+    response = await client.post("/api/ai/internal/vectors/secrets/count", json={}, headers=service)
+    assert response.status_code == 400
+    response = await client.post(
+        "/api/ai/internal/vectors/novel_passages/delete", json={}, headers=service
+    )
+    assert response.status_code == 400
