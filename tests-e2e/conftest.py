@@ -89,6 +89,7 @@ def stack(tmp_path_factory) -> Stack:
         SERVICE_TOKEN=token,
         CORE_BASE_URL=f"http://127.0.0.1:{core_port}",
         AI_BASE_URL=f"http://127.0.0.1:{ai_port}",
+        AI_INTERNAL_URL=f"http://127.0.0.1:{ai_port}",
         QDRANT_PATH=str(tmp / "qdrant"),
         MEDIA_ROOT=str(tmp / "media"),
         JWT_PRIVATE_KEY_PATH=str(tmp / "keys" / "jwt-private.pem"),
@@ -174,6 +175,21 @@ def stack(tmp_path_factory) -> Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def staff_token(stack, core) -> str:
+    """An access token of the demo staff user (seed_demo, idempotent)."""
+    subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "seed_demo"],
+        cwd=ROOT / "core-service",
+        env=stack.env,
+        check=True,
+        capture_output=True,
+    )
+    response = core.post("/api/v1/auth/login", json={"email": "admin@gaji.local", "password": "GajiAdmin123"})
+    assert response.status_code == 200, response.text
+    return response.json()["tokens"]["access_token"]
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.novels.router import router as novels_router
 from gaji_ai.vectors.router import router as vectors_router
 from gaji_ai.vectors.store import open_vector_store
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # token, every public route refuses it.
     public = APIRouter(prefix=PUBLIC_PREFIX, dependencies=[Depends(reject_service_token)])
     public.include_router(auth_router)
+    public.include_router(novels_router)
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)
@@ -115,7 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public)
 
     # add_middleware wraps: the last added runs first.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.app.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.app.max_body_bytes,
+        # A novel upload: the file plus its multipart framing and metadata.
+        per_path={f"{PUBLIC_PREFIX}/novels/ingest": settings.ingestion.max_upload_bytes + 65536},
+    )
     app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.rate_limit.trusted_proxy_count)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestContextMiddleware)

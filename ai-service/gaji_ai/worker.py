@@ -17,6 +17,7 @@ from gaji_ai.config import Settings, get_settings
 
 INGESTION_QUEUE = "ingestion"
 GENERATION_QUEUE = "generation"
+INGEST_TASK = "gaji.ingestion.ingest_novel"
 
 
 def create_celery_app(settings: Settings) -> Celery:
@@ -57,6 +58,13 @@ def create_celery_app(settings: Settings) -> Celery:
     def ping() -> str:
         """Proves a worker consumes the queue it was sent to."""
         return "pong"
+
+    @celery.task(name=INGEST_TASK, shared=False)
+    def ingest_novel(job_id: str) -> str:
+        """Ingest a novel; the job's state is in Redis (gaji_ai.ingestion.jobs)."""
+        from gaji_ai.ingestion.tasks import run_job
+
+        return run_job(settings, job_id)
 
     return celery
 

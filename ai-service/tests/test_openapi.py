@@ -8,6 +8,10 @@ EXPECTED_ROUTES = {
     ("get", "/api/ai/me"),
     ("get", "/api/ai/internal/health"),
     ("post", "/api/ai/internal/echo"),
+    ("post", "/api/ai/novels/ingest"),
+    ("get", "/api/ai/novels/status/{job_id}"),
+    ("get", "/api/ai/novels/{novel_id}/characters"),
+    ("get", "/api/ai/characters/{vectordb_id}"),
     *(
         ("post", f"/api/ai/internal/vectors/{{collection}}/{action}")
         for action in ("upsert", "delete", "count", "search", "get", "scroll", "optimize")

@@ -12,9 +12,11 @@ import httpx
 from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
+from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+JSON = {"Content-Type": "application/json"}
 
 
 class CoreError(Exception):
@@ -52,9 +54,37 @@ class CoreClient:
         response = await self._request("GET", "/api/internal/health")
         return self._parse(response, ServiceHealth)
 
-    async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    async def novel_find(self, id_or_slug: str) -> Novel | None:
+        """A novel by id or slug; None when core has no such novel."""
+        try:
+            response = await self._request("GET", f"/api/internal/novels/{id_or_slug}")
+        except CoreResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._parse(response, Novel)
+
+    async def novel_create(self, novel: NovelCreate) -> Novel:
+        response = await self._request(
+            "POST", "/api/internal/novels", content=novel.model_dump_json(), headers=JSON
+        )
+        return self._parse(response, Novel)
+
+    async def novel_update(self, novel_id: str, update: NovelUpdate) -> Novel:
+        response = await self._request(
+            "PATCH",
+            f"/api/internal/novels/{novel_id}",
+            content=update.model_dump_json(exclude_unset=True),
+            headers=JSON,
+        )
+        return self._parse(response, Novel)
+
+    async def _request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: object
+    ) -> httpx.Response:
         url = f"{self.base_url}{path}"
         headers = {
+            **(headers or {}),
             AUTHORIZATION: f"{BEARER_PREFIX}{self._service_token}",
             REQUEST_ID_HEADER: outgoing_request_id(),
         }

@@ -114,18 +114,23 @@ class BodySizeLimitMiddleware:
     """413 when the body is larger than `max_bytes`: from Content-Length before
     reading anything, and by counting the bytes of chunked bodies as they arrive."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        # Routes with their own limit (a novel upload is larger than any JSON body).
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.default_max_bytes)
 
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
 
         received = 0
@@ -137,7 +142,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     exceeded = True
                     raise _BodyTooLarge
             return message
@@ -158,13 +163,13 @@ class BodySizeLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not response_started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = error_response(
             status=413,
             code=ErrorCode.PAYLOAD_TOO_LARGE,
-            message=f"Request body is larger than {self.max_bytes} bytes",
+            message=f"Request body is larger than {limit} bytes",
             path=scope["path"],
         )
         await response(scope, receive, send)

@@ -59,6 +59,15 @@ def _sentences(text: str, offset: int) -> Iterator[_Span]:
         yield _trimmed(text, cursor, len(text), offset)
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of a text (abbreviations such as "Mr." do not end one)."""
+    return [
+        " ".join(part[s.start : s.end].split())
+        for part in _PARAGRAPH.split(text)
+        for s in _sentences(part, 0)
+    ]
+
+
 def _trimmed(text: str, start: int, end: int, offset: int) -> _Span:
     while start < end and text[start].isspace():
         start += 1

@@ -1,0 +1,83 @@
+"""Ingestion jobs: their state lives in Redis (JSON under `{prefix}:job:{id}`,
+kept 7 days), written by the worker as it goes and read by the status
+endpoint. A job whose worker died stops beating: after JOB_STALE_SECONDS
+without an update a running job is reported (and recorded) `failed`, so
+nothing half-done is ever reported complete.
+
+The duration estimate divides the text's size by the throughput measured
+on the last jobs (characters per second, an average kept in Redis)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JOB_TTL_SECONDS = 7 * 24 * 3600
+# Measured on the 2-core reference machine (make bench-ingestion): Pride and
+# Prejudice, 0.73 M characters, end to end. Replaced by each finished job's rate.
+INITIAL_CHARS_PER_SECOND = 25_000.0
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Progress(BaseModel):
+    passages_processed: int = 0
+    passages_total: int = 0
+    characters_extracted: int = 0
+    locations_extracted: int = 0
+    events_extracted: int = 0
+
+
+class Job(BaseModel):
+    job_id: str
+    kind: Literal["ingest", "characters"] = "ingest"
+    status: Literal["queued", "processing", "completed", "failed"] = "queued"
+    novel_id: str | None = None
+    slug: str | None = None
+    title: str | None = None
+    source_path: str | None = None  # the file the worker reads
+    upload: bool = False  # the file is ours to delete when done
+    metadata: dict = Field(default_factory=dict)
+    size_bytes: int = 0
+    extraction_mode: Literal["full", "quick"] = "full"
+    progress: Progress = Field(default_factory=Progress)
+    error: str | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    def stale(self, stale_seconds: int) -> bool:
+        return (
+            self.status == "processing"
+            and (now() - self.updated_at).total_seconds() > stale_seconds
+        )
+
+
+def job_key(prefix: str, job_id: str) -> str:
+    return f"{prefix}:job:{job_id}"
+
+
+def rate_key(prefix: str) -> str:
+    return f"{prefix}:ingest:chars_per_second"
+
+
+def estimate_minutes(size_chars: int, chars_per_second: float | None) -> float:
+    rate = chars_per_second or INITIAL_CHARS_PER_SECOND
+    return max(0.1, math.ceil(size_chars / rate / 6) / 10)  # minutes, one decimal, rounded up
+
+
+def blended_rate(previous: float | None, measured: float) -> float:
+    """An exponential average: recent jobs count most, one outlier does not swing it."""
+    return measured if previous is None else 0.5 * previous + 0.5 * measured

@@ -1,0 +1,242 @@
+"""One ingestion job, start to end (run by the Celery worker):
+
+decode -> strip the Gutenberg header/footer -> chapters -> the novel on core
+(`processing`) -> passages -> embed in batches and upsert (deterministic ids:
+re-ingesting replaces) -> characters -> the novel on core (`completed`,
+counts). Any failure marks the job and the novel `failed`; the vectors of a
+failed run are never reported complete."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
+
+from gaji_ai.clients.core import CoreClient, CoreUnavailable
+from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
+from gaji_ai.ingestion.characters import CharacterProfile, extract_cast
+from gaji_ai.ingestion.chunking import Passage, chunk_chapters
+from gaji_ai.ingestion.jobs import Job, now
+from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
+from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorPoint, VectorStore
+
+logger = logging.getLogger("gaji_ai.ingestion")
+T = TypeVar("T")
+NAMESPACE = uuid.UUID("6f1d8c1e-4b5a-4f0e-9a43-9c1f2f5b7a10")
+CORE_ATTEMPTS = 6
+
+
+class IngestionFailed(Exception):
+    """A failure to report as the job's `error` (safe to show to staff)."""
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:100].strip("-") or "novel"
+
+
+def passage_id(novel_id: str, chunk_index: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{novel_id}:passage:{chunk_index}"))
+
+
+def character_id(novel_id: str, name: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{novel_id}:character:{name.lower()}"))
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], *, attempts: int = CORE_ATTEMPTS, base: float = 0.5
+) -> T:
+    """Retry while core is briefly unreachable: 0.5, 1, 2, 4, 8 s apart."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except CoreUnavailable:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(base * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+async def _register_novel(core: CoreClient, job: Job, header) -> str:
+    meta = job.metadata
+    title = (
+        meta.get("title")
+        or header.title
+        or Path(job.source_path or "novel").stem.replace("-", " ").title()
+    )
+    slug = meta.get("slug") or slugify(title)
+    existing = await with_retries(lambda: core.novel_find(slug))
+    fields = {
+        "title": title,
+        "author": meta.get("author") or header.author or "",
+        "publication_year": meta.get("publication_year") or header.publication_year,
+        "genre": meta.get("genre") or "",
+        "language": meta.get("language") or header.language or "en",
+    }
+    if existing is None:
+        novel = await with_retries(
+            lambda: core.novel_create(
+                NovelCreate(slug=slug, ingestion_status=IngestionStatus.PROCESSING, **fields)
+            )
+        )
+    else:
+        update = NovelUpdate(ingestion_status=IngestionStatus.PROCESSING, **fields)
+        novel = await with_retries(lambda: core.novel_update(str(existing.id), update))
+    job.slug, job.title = novel.slug, novel.title
+    return str(novel.id)
+
+
+def _passage_point(novel_id: str, title: str, passage: Passage, dense: list[float]) -> VectorPoint:
+    return VectorPoint(
+        id=passage_id(novel_id, passage.chunk_index),
+        dense=dense,
+        sparse=sparse_document(passage.text),
+        payload={
+            "novel_id": novel_id,
+            "novel_title": title,
+            "chunk_index": passage.chunk_index,
+            "chapter": passage.chapter,
+            "chapter_title": passage.chapter_title,
+            "text": passage.text,
+            "start_offset": passage.start,
+            "end_offset": passage.end,
+        },
+    )
+
+
+def _character_point(novel_id: str, profile: CharacterProfile, dense: list[float]) -> VectorPoint:
+    text = f"{profile.name}. {profile.description}"
+    return VectorPoint(
+        id=character_id(novel_id, profile.name),
+        dense=dense,
+        sparse=sparse_document(" ".join([text, *profile.aliases])),
+        payload={
+            "novel_id": novel_id,
+            "name": profile.name,
+            "aliases": profile.aliases,
+            "description": profile.description,
+            "personality_traits": profile.personality_traits,
+            "role": profile.role,
+            "first_chapter": profile.first_chapter,
+            "mention_count": profile.mention_count,
+            "dialogue_count": profile.dialogue_count,
+        },
+    )
+
+
+async def _embed(embedder: DenseEmbedder, texts: list[str]) -> list[list[float]]:
+    return await asyncio.to_thread(embedder.embed, texts)
+
+
+async def store_characters(
+    *, novel_id: str, profiles: list[CharacterProfile], store: VectorStore, embedder: DenseEmbedder
+) -> None:
+    await store.delete_novel(CHARACTERS, novel_id)
+    if profiles:
+        vectors = await _embed(embedder, [f"{p.name}. {p.description}" for p in profiles])
+        await store.upsert(
+            CHARACTERS,
+            [_character_point(novel_id, p, v) for p, v in zip(profiles, vectors, strict=True)],
+        )
+
+
+async def run_ingestion(
+    job: Job,
+    *,
+    core: CoreClient,
+    store: VectorStore,
+    embedder: DenseEmbedder,
+    save: Callable[[Job], None],
+    batch_size: int = 64,
+) -> float:
+    """Run `job` to completion; returns the measured characters per second."""
+    started = time.monotonic()
+    try:
+        raw = Path(job.source_path or "").read_bytes()
+    except OSError as exc:
+        raise IngestionFailed("The novel's file could not be read.") from exc
+    document = strip_gutenberg(decode(raw))
+    if len(document.body.strip()) < 200:
+        raise IngestionFailed(
+            "The file holds no novel text (under 200 characters once headers are removed)."
+        )
+    chapters = split_chapters(document.body)
+    job.novel_id = await _register_novel(core, job, document.metadata)
+    save(job)
+
+    passages = chunk_chapters(document.body, chapters, count_tokens)
+    job.progress.passages_total = len(passages)
+    save(job)
+    # Replace, never duplicate: this novel's previous vectors go first.
+    await store.delete_novel(PASSAGES, job.novel_id)
+    for start in range(0, len(passages), batch_size):
+        batch = passages[start : start + batch_size]
+        vectors = await _embed(embedder, [p.text for p in batch])
+        await store.upsert(
+            PASSAGES,
+            [
+                _passage_point(job.novel_id, job.title or "", p, v)
+                for p, v in zip(batch, vectors, strict=True)
+            ],
+        )
+        job.progress.passages_processed += len(batch)
+        save(job)  # also the job's heartbeat
+
+    cast = await asyncio.to_thread(extract_cast, document.body, chapters)
+    limit = 12 if job.extraction_mode == "quick" else 30
+    profiles = cast.characters[:limit]
+    await store_characters(novel_id=job.novel_id, profiles=profiles, store=store, embedder=embedder)
+    job.progress.characters_extracted = len(profiles)
+    job.progress.locations_extracted = len(cast.locations)
+    save(job)
+    await store.optimize(PASSAGES)
+
+    stored = await store.count(PASSAGES, job.novel_id)
+    if stored != len(passages):
+        raise IngestionFailed(f"Only {stored} of {len(passages)} passages were stored.")
+    await with_retries(
+        lambda: core.novel_update(
+            job.novel_id,
+            NovelUpdate(
+                ingestion_status=IngestionStatus.COMPLETED,
+                total_passages=len(passages),
+                total_characters=len(profiles),
+            ),
+        )
+    )
+    job.status = "completed"
+    job.completed_at = now()
+    save(job)
+    elapsed = max(time.monotonic() - started, 1e-3)
+    logger.info("ingested %s: %d passages in %.1fs", job.slug, len(passages), elapsed)
+    return len(document.body) / elapsed
+
+
+async def mark_failed(
+    job: Job, error: str, *, core: CoreClient | None, save: Callable[[Job], None]
+) -> None:
+    job.status = "failed"
+    job.error = error
+    job.completed_at = now()
+    save(job)
+    if core is not None and job.novel_id:
+        try:
+            await with_retries(
+                lambda: core.novel_update(
+                    job.novel_id, NovelUpdate(ingestion_status=IngestionStatus.FAILED)
+                ),
+                attempts=3,
+            )
+        except (
+            Exception
+        ):  # the job is failed either way; core keeps 'processing' until the next try
+            logger.warning("could not mark novel %s failed on core", job.novel_id)

@@ -1,0 +1,330 @@
+"""Novel ingestion (staff) and a novel's cast.
+
+POST /api/ai/novels/ingest           JSON {novel_file_path, metadata} or multipart file + metadata
+GET  /api/ai/novels/status/{job_id}  progress of a job
+GET  /api/ai/novels/{novel_id}/characters
+GET  /api/ai/characters/{vectordb_id}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from gaji_contracts.errors import ErrorCode, error_details
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gaji_ai.auth.dependencies import CurrentUser, StaffUser
+from gaji_ai.common.dependencies import RedisDep, SettingsDep, VectorStoreDep, is_json_content_type
+from gaji_ai.common.errors import AppError, error_responses
+from gaji_ai.ingestion.jobs import (
+    JOB_TTL_SECONDS,
+    Job,
+    Progress,
+    estimate_minutes,
+    job_key,
+    now,
+    rate_key,
+)
+from gaji_ai.vectors.store import CHARACTERS, VectorStoreError
+
+router = APIRouter(tags=["novels"])
+ALLOWED_SUFFIXES = {".txt", ".md"}
+UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
+
+
+class IngestMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    author: str | None = Field(default=None, max_length=200)
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100)
+    publication_year: int | None = Field(default=None, ge=-3000, le=2100)
+    genre: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+
+
+class IngestByPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    novel_file_path: str = Field(min_length=1, max_length=1024)
+    metadata: IngestMetadata = Field(default_factory=IngestMetadata)
+
+
+class IngestAccepted(BaseModel):
+    job_id: str
+    status: str
+    estimated_duration_minutes: float
+    message: str
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: str
+    novel_id: str | None
+    title: str | None
+    progress: Progress
+    error: str | None
+    attempts: int
+    created_at: Any
+    updated_at: Any
+    completed_at: Any
+
+
+def _invalid(message: str, field: str) -> AppError:
+    return AppError(400, ErrorCode.VALIDATION_ERROR, message, {field: [message]})
+
+
+def resolve_inside(data_dir: Path, requested: str) -> Path:
+    """The file `requested` names, only if it resolves (symlinks followed)
+    to a regular .txt/.md file inside `data_dir`; anything else is a 400."""
+    if "\x00" in requested:
+        raise _invalid("The path is not valid.", "novel_file_path")
+    root = data_dir.resolve()
+    candidate = Path(requested)
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if not target.is_relative_to(root):
+        raise _invalid("The path must be inside the novel data directory.", "novel_file_path")
+    if target.suffix.lower() not in ALLOWED_SUFFIXES:
+        raise _invalid("Only .txt and .md files can be ingested.", "novel_file_path")
+    if not target.is_file():
+        raise _invalid("No such file in the novel data directory.", "novel_file_path")
+    return target
+
+
+def _metadata(raw: Any) -> IngestMetadata:
+    try:
+        return IngestMetadata.model_validate(raw or {})
+    except ValidationError as exc:
+        details = error_details(exc.errors(), prefix="metadata")
+        field, messages = next(iter(details.items()))
+        raise AppError(
+            400, ErrorCode.VALIDATION_ERROR, f"{field}: {messages[0]}", details
+        ) from None
+
+
+async def _from_json(request: Request, settings) -> tuple[Path, IngestMetadata, bool]:
+    try:
+        body = IngestByPath.model_validate(json.loads(await request.body() or b"null"))
+    except json.JSONDecodeError:
+        raise AppError(400, ErrorCode.MALFORMED_JSON, "Malformed JSON body.") from None
+    except ValidationError as exc:
+        details = error_details(exc.errors())
+        field, messages = next(iter(details.items()))
+        raise AppError(
+            400, ErrorCode.VALIDATION_ERROR, f"{field}: {messages[0]}", details
+        ) from None
+    path = resolve_inside(settings.ingestion.novel_data_dir, body.novel_file_path)
+    return path, body.metadata, False
+
+
+async def _from_upload(request: Request, settings) -> tuple[Path, IngestMetadata, bool]:
+    limit = settings.ingestion.max_upload_bytes
+    try:
+        form = await request.form(max_files=1, max_fields=2)
+    except Exception:
+        raise AppError(400, ErrorCode.VALIDATION_ERROR, "Malformed multipart body.") from None
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise _invalid("A file is required in field 'file'.", "file")
+    name = upload.filename or ""
+    if Path(name).suffix.lower() not in ALLOWED_SUFFIXES:
+        raise _invalid("Only .txt and .md files can be ingested.", "file")
+    raw_metadata = form.get("metadata")
+    try:
+        metadata = _metadata(
+            json.loads(raw_metadata) if isinstance(raw_metadata, str) and raw_metadata else {}
+        )
+    except json.JSONDecodeError:
+        raise _invalid("metadata must be a JSON object.", "metadata") from None
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise AppError(413, ErrorCode.PAYLOAD_TOO_LARGE, f"The file is larger than {limit} bytes.")
+    if b"\x00" in data[:8192]:
+        raise _invalid("The file is not text.", "file")
+    folder = settings.ingestion.upload_dir
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
+    await asyncio.to_thread(target.write_bytes, data)
+    return target, metadata, True
+
+
+@router.post(
+    "/novels/ingest",
+    status_code=202,
+    response_model=IngestAccepted,
+    responses=error_responses(400, 401, 403, 413, 415, 429, 503),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": IngestByPath.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "metadata": {
+                                "type": "string",
+                                "description": "JSON object, as for the path form",
+                            },
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
+async def ingest(
+    request: Request, user: StaffUser, settings: SettingsDep, redis: RedisDep
+) -> IngestAccepted:
+    """Queue a novel for ingestion (staff). Either a path inside the novel
+    data directory, or an uploaded .txt/.md file (≤ MAX_UPLOAD_BYTES)."""
+    content_type = request.headers.get("content-type", "")
+    if is_json_content_type(content_type):
+        path, metadata, uploaded = await _from_json(request, settings)
+    elif content_type.startswith("multipart/form-data"):
+        path, metadata, uploaded = await _from_upload(request, settings)
+    else:
+        raise AppError(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Send JSON or multipart/form-data.")
+    size = path.stat().st_size
+    job = Job(
+        job_id=Job.new_id(),
+        source_path=str(path),
+        upload=uploaded,
+        metadata=metadata.model_dump(exclude_none=True),
+        size_bytes=size,
+        title=metadata.title,
+    )
+    prefix = settings.rate_limit.rate_limit_prefix
+    try:
+        rate = await redis.get(rate_key(prefix))
+        await redis.set(job_key(prefix, job.job_id), job.model_dump_json(), ex=JOB_TTL_SECONDS)
+    except Exception as exc:
+        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc
+    from gaji_ai.worker import INGEST_TASK, celery_app
+
+    try:
+        await asyncio.to_thread(celery_app.send_task, INGEST_TASK, args=[job.job_id])
+    except Exception as exc:
+        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc
+    minutes = estimate_minutes(size, float(rate) if rate else None)
+    return IngestAccepted(
+        job_id=job.job_id,
+        status=job.status,
+        estimated_duration_minutes=minutes,
+        message=f"Ingestion of {path.name} queued; follow it at /api/ai/novels/status/{{job_id}}.",
+    )
+
+
+@router.get(
+    "/novels/status/{job_id}",
+    response_model=JobStatus,
+    responses=error_responses(401, 403, 404, 429),
+)
+async def job_status(
+    job_id: Annotated[str, PathParam(max_length=64)],
+    user: StaffUser,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> JobStatus:
+    key = job_key(settings.rate_limit.rate_limit_prefix, job_id)
+    raw = await redis.get(key)
+    if raw is None:
+        raise AppError(404, ErrorCode.NOT_FOUND, "No such ingestion job.")
+    job = Job.model_validate_json(raw)
+    if job.stale(settings.ingestion.job_stale_seconds):
+        # The worker stopped beating (killed mid-job): say so, and record it.
+        job.status, job.error, job.completed_at = (
+            "failed",
+            "The worker stopped during the job (lost).",
+            now(),
+        )
+        await redis.set(key, job.model_dump_json(), ex=JOB_TTL_SECONDS)
+    return JobStatus(
+        job_id=job.job_id,
+        status=job.status,
+        novel_id=job.novel_id,
+        title=job.title,
+        progress=job.progress,
+        error=job.error,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        completed_at=job.completed_at,
+    )
+
+
+class Character(BaseModel):
+    vectordb_id: str
+    novel_id: str
+    name: str
+    aliases: list[str]
+    description: str
+    personality_traits: list[str]
+    role: str
+    first_chapter: int
+    mention_count: int
+
+
+def _character(hit) -> Character:
+    p = hit.payload
+    return Character(
+        vectordb_id=hit.id,
+        novel_id=p.get("novel_id", ""),
+        name=p.get("name", ""),
+        aliases=p.get("aliases", []),
+        description=p.get("description", ""),
+        personality_traits=p.get("personality_traits", []),
+        role=p.get("role", "supporting"),
+        first_chapter=p.get("first_chapter", 0),
+        mention_count=p.get("mention_count", 0),
+    )
+
+
+@router.get(
+    "/novels/{novel_id}/characters",
+    response_model=list[Character],
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+async def novel_characters(
+    novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    user: CurrentUser,
+    store: VectorStoreDep,
+) -> list[Character]:
+    """The novel's cast, most mentioned first (for a cast picker)."""
+    try:
+        hits = await store.scroll(CHARACTERS, novel_id=novel_id, limit=100)
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+    if not hits:
+        raise AppError(404, ErrorCode.NOT_FOUND, "No characters for this novel (not ingested?).")
+    return sorted((_character(h) for h in hits), key=lambda c: -c.mention_count)
+
+
+@router.get(
+    "/characters/{vectordb_id}",
+    response_model=Character,
+    responses=error_responses(401, 403, 404, 429, 503),
+)
+async def character(
+    vectordb_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    user: CurrentUser,
+    store: VectorStoreDep,
+) -> Character:
+    try:
+        hit = await store.get(CHARACTERS, vectordb_id)
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+    if hit is None:
+        raise AppError(404, ErrorCode.NOT_FOUND, "No such character.")
+    return _character(hit)
