@@ -33,7 +33,10 @@ from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.novels.router import internal_router as novels_internal_router
 from gaji_ai.novels.router import router as novels_router
+from gaji_ai.search.router import internal_router as search_internal_router
+from gaji_ai.search.router import router as search_router
 from gaji_ai.vectors.router import router as vectors_router
 from gaji_ai.vectors.store import open_vector_store
 
@@ -107,10 +110,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     public = APIRouter(prefix=PUBLIC_PREFIX, dependencies=[Depends(reject_service_token)])
     public.include_router(auth_router)
     public.include_router(novels_router)
+    public.include_router(search_router)
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)
     internal.include_router(vectors_router)
+    internal.include_router(search_internal_router)
+    internal.include_router(novels_internal_router)
 
     app.include_router(health_router)
     app.include_router(internal)

@@ -12,6 +12,10 @@ EXPECTED_ROUTES = {
     ("get", "/api/ai/novels/status/{job_id}"),
     ("get", "/api/ai/novels/{novel_id}/characters"),
     ("get", "/api/ai/characters/{vectordb_id}"),
+    ("post", "/api/ai/characters/extract"),
+    ("post", "/api/ai/search/passages"),
+    ("post", "/api/ai/internal/search/passages"),
+    ("delete", "/api/ai/internal/novels/{novel_id}/vectors"),
     *(
         ("post", f"/api/ai/internal/vectors/{{collection}}/{action}")
         for action in ("upsert", "delete", "count", "search", "get", "scroll", "optimize")

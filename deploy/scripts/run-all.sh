@@ -12,7 +12,7 @@ pids=()
 cleanup() {
   trap - INT TERM EXIT
   echo "Stopping core, ai and worker..."
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}" ${demo_pid:-}; do kill -TERM "$pid" 2>/dev/null; done
   wait 2>/dev/null
 }
 trap cleanup INT TERM EXIT
@@ -26,13 +26,18 @@ start() {
 }
 
 # The ai processes share the venv with Django but must never load it.
-start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" \
+start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" AI_BASE_URL="http://127.0.0.1:$AI_PORT" \
   "$VENV/gunicorn" config.wsgi:application -c gunicorn.conf.py
 start ai env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
   "$VENV/uvicorn" gaji_ai.main:app --host 127.0.0.1 --port "$AI_PORT" --no-access-log --no-proxy-headers
-start worker env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
+start worker env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
   "$VENV/celery" -A gaji_ai.worker worker -Q ingestion,generation --loglevel INFO \
   --concurrency "${WORKER_CONCURRENCY:-1}"
+
+# The demo novel, ingested through the API like any staff upload (once).
+CORE_URL="http://127.0.0.1:$CORE_PORT" AI_URL="http://127.0.0.1:$AI_PORT" \
+  "$VENV/python" "$ROOT/deploy/scripts/demo_ingest.py" > >(sed -u "s/^/[demo] /") 2>&1 &
+demo_pid=$!
 
 cat <<MSG
 Gaji is starting:

@@ -25,13 +25,14 @@ from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
 from gaji_ai.ingestion.characters import CharacterProfile, extract_cast
 from gaji_ai.ingestion.chunking import Passage, chunk_chapters
 from gaji_ai.ingestion.jobs import Job, now
-from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
+from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorPoint, VectorStore
 
 logger = logging.getLogger("gaji_ai.ingestion")
 T = TypeVar("T")
 NAMESPACE = uuid.UUID("6f1d8c1e-4b5a-4f0e-9a43-9c1f2f5b7a10")
 CORE_ATTEMPTS = 6
+MAX_PASSAGES = 20_000
 
 
 class IngestionFailed(Exception):
@@ -240,3 +241,54 @@ async def mark_failed(
             Exception
         ):  # the job is failed either way; core keeps 'processing' until the next try
             logger.warning("could not mark novel %s failed on core", job.novel_id)
+
+
+async def run_extraction(
+    job: Job,
+    *,
+    core: CoreClient,
+    store: VectorStore,
+    embedder: DenseEmbedder,
+    save: Callable[[Job], None],
+) -> float:
+    """Re-extract an ingested novel's cast from its stored passages (the
+    original file may be gone: uploads are deleted after ingestion)."""
+    started = time.monotonic()
+    novel_id = job.novel_id or ""
+    hits = await store.scroll(PASSAGES, novel_id=novel_id, limit=MAX_PASSAGES)
+    if not hits:
+        raise IngestionFailed("This novel has no passages: ingest it first.")
+    hits.sort(key=lambda h: h.payload.get("chunk_index", 0))
+    job.progress.passages_total = job.progress.passages_processed = len(hits)
+    save(job)
+    chapters: dict[int, list[str]] = {}
+    titles: dict[int, str] = {}
+    for hit in hits:
+        number = hit.payload.get("chapter", 1)
+        chapters.setdefault(number, []).append(hit.payload.get("text", ""))
+        titles.setdefault(number, hit.payload.get("chapter_title", ""))
+    body, rebuilt = "", []
+    for number in sorted(chapters):
+        text = "\n\n".join(chapters[number])
+        rebuilt.append(
+            Chapter(
+                number=number,
+                title=titles[number],
+                start=len(body),
+                end=len(body) + len(text),
+                text=text,
+            )
+        )
+        body += text + "\n\n"
+    cast = await asyncio.to_thread(extract_cast, body, rebuilt)
+    profiles = cast.characters[: 12 if job.extraction_mode == "quick" else 30]
+    await store_characters(novel_id=novel_id, profiles=profiles, store=store, embedder=embedder)
+    job.progress.characters_extracted = len(profiles)
+    job.progress.locations_extracted = len(cast.locations)
+    await with_retries(
+        lambda: core.novel_update(novel_id, NovelUpdate(total_characters=len(profiles)))
+    )
+    job.status = "completed"
+    job.completed_at = now()
+    save(job)
+    return len(body) / max(time.monotonic() - started, 1e-3)

@@ -22,7 +22,7 @@ from gaji_ai.ingestion.jobs import (
     now,
     rate_key,
 )
-from gaji_ai.ingestion.pipeline import IngestionFailed, mark_failed, run_ingestion
+from gaji_ai.ingestion.pipeline import IngestionFailed, mark_failed, run_extraction, run_ingestion
 from gaji_ai.vectors.store import VectorStoreError, worker_vector_store
 
 logger = logging.getLogger("gaji_ai.ingestion")
@@ -46,7 +46,8 @@ def run_job(settings: Settings, job_id: str) -> str:
         current.updated_at = now()
         client.set(key, current.model_dump_json(), ex=JOB_TTL_SECONDS)
 
-    job.status, job.error, job.progress = "processing", None, Progress()
+    job.status, job.error = "processing", None
+    job.progress = Progress()
     job.attempts += 1
     job.started_at = now()
     save(job)
@@ -68,6 +69,11 @@ async def _run(settings: Settings, job: Job, save, client: redis.Redis) -> None:
         )
         store = worker_vector_store(settings)
         try:
+            if job.kind == "characters":
+                await run_extraction(
+                    job, core=core, store=store, embedder=dense_embedder(settings), save=save
+                )
+                return
             rate = await run_ingestion(
                 job,
                 core=core,

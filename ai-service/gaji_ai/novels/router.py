@@ -12,15 +12,21 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from gaji_contracts.errors import ErrorCode, error_details
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gaji_ai.auth.dependencies import CurrentUser, StaffUser
-from gaji_ai.common.dependencies import RedisDep, SettingsDep, VectorStoreDep, is_json_content_type
+from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser
+from gaji_ai.common.dependencies import (
+    JsonBody,
+    RedisDep,
+    SettingsDep,
+    VectorStoreDep,
+    is_json_content_type,
+)
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.ingestion.jobs import (
     JOB_TTL_SECONDS,
@@ -31,9 +37,10 @@ from gaji_ai.ingestion.jobs import (
     now,
     rate_key,
 )
-from gaji_ai.vectors.store import CHARACTERS, VectorStoreError
+from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStoreError
 
 router = APIRouter(tags=["novels"])
+internal_router = APIRouter(tags=["internal"])
 ALLOWED_SUFFIXES = {".txt", ".md"}
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 
@@ -201,18 +208,8 @@ async def ingest(
         size_bytes=size,
         title=metadata.title,
     )
-    prefix = settings.rate_limit.rate_limit_prefix
-    try:
-        rate = await redis.get(rate_key(prefix))
-        await redis.set(job_key(prefix, job.job_id), job.model_dump_json(), ex=JOB_TTL_SECONDS)
-    except Exception as exc:
-        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc
-    from gaji_ai.worker import INGEST_TASK, celery_app
-
-    try:
-        await asyncio.to_thread(celery_app.send_task, INGEST_TASK, args=[job.job_id])
-    except Exception as exc:
-        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc
+    await _queue(job, settings, redis)
+    rate = await redis.get(rate_key(settings.rate_limit.rate_limit_prefix))
     minutes = estimate_minutes(size, float(rate) if rate else None)
     return IngestAccepted(
         job_id=job.job_id,
@@ -257,6 +254,67 @@ async def job_status(
         created_at=job.created_at,
         updated_at=job.updated_at,
         completed_at=job.completed_at,
+    )
+
+
+class ExtractRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    novel_id: Annotated[str, Field(pattern=UUID_PATTERN)]
+    extraction_mode: Literal["full", "quick"] = "full"
+
+
+async def _queue(job: Job, settings, redis) -> None:
+    prefix = settings.rate_limit.rate_limit_prefix
+    from gaji_ai.worker import INGEST_TASK, celery_app
+
+    try:
+        await redis.set(job_key(prefix, job.job_id), job.model_dump_json(), ex=JOB_TTL_SECONDS)
+        await asyncio.to_thread(celery_app.send_task, INGEST_TASK, args=[job.job_id])
+    except Exception as exc:
+        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc
+
+
+@router.post(
+    "/characters/extract",
+    status_code=202,
+    response_model=IngestAccepted,
+    dependencies=[JsonBody],
+    responses=error_responses(400, 401, 403, 404, 415, 429, 503),
+)
+async def extract_characters(
+    body: ExtractRequest,
+    user: StaffUser,
+    settings: SettingsDep,
+    redis: RedisDep,
+    store: VectorStoreDep,
+) -> IngestAccepted:
+    """Re-extract an ingested novel's cast (staff): a job like an ingestion,
+    followed at /api/ai/novels/status/{job_id}. `quick` keeps the top 12."""
+    novel_id = body.novel_id.lower()
+    try:
+        passages = await store.count(PASSAGES, novel_id)
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+    if passages == 0:
+        raise AppError(404, ErrorCode.NOT_FOUND, "No ingested novel with this id.")
+    job = Job(
+        job_id=Job.new_id(),
+        kind="characters",
+        novel_id=novel_id,
+        extraction_mode=body.extraction_mode,
+    )
+    await _queue(job, settings, redis)
+    rate = float(await redis.get(rate_key(settings.rate_limit.rate_limit_prefix)) or 0) or None
+    return IngestAccepted(
+        job_id=job.job_id,
+        status=job.status,
+        # Extraction reads ~1,000 characters per stored passage and costs about
+        # a tenth of an ingestion's time per character (no embedding of passages).
+        estimated_duration_minutes=estimate_minutes(passages * 100, rate),
+        message="Character extraction queued; follow it at /api/ai/novels/status/{job_id}.",
     )
 
 
@@ -328,3 +386,21 @@ async def character(
     if hit is None:
         raise AppError(404, ErrorCode.NOT_FOUND, "No such character.")
     return _character(hit)
+
+
+@internal_router.delete("/novels/{novel_id}/vectors", responses=error_responses(400, 401, 403, 503))
+async def delete_novel_vectors(
+    novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    caller: ServiceCaller,
+    store: VectorStoreDep,
+) -> dict:
+    """Remove a novel's passages and characters (service token). Idempotent."""
+    try:
+        removed = await store.count(PASSAGES, novel_id.lower())
+        await store.delete_novel(PASSAGES, novel_id.lower())
+        await store.delete_novel(CHARACTERS, novel_id.lower())
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+    return {"novel_id": novel_id.lower(), "passages_deleted": removed}

@@ -67,7 +67,7 @@ class GetIn(BaseModel):
 
 class ScrollIn(BaseModel):
     novel_id: str = Field(min_length=1, max_length=64)
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=20_000)
 
 
 class HitOut(BaseModel):

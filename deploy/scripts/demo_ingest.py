@@ -1,0 +1,67 @@
+"""`make run`'s demo novel: once core and ai answer, ingest Pride and
+Prejudice (data/novels) through the same API and job path staff use, and
+print the job's progress. Later starts find it ingested and do nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import httpx
+
+CORE = os.environ.get("CORE_URL", "http://127.0.0.1:8080")
+AI = os.environ.get("AI_URL", "http://127.0.0.1:8000")
+SLUG = "pride-and-prejudice"
+STAFF = {"email": "admin@gaji.local", "password": "GajiAdmin123"}
+
+
+def wait_ready(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    sys.exit(f"{url} did not start within {timeout:.0f}s")
+
+
+def main() -> None:
+    wait_ready(CORE)
+    wait_ready(AI)
+    novel = httpx.get(f"{CORE}/api/v1/novels/{SLUG}", timeout=10)
+    if novel.status_code == 200 and novel.json()["ingestion_status"] == "completed":
+        print(f"demo novel {SLUG}: ingested ({novel.json()['total_passages']} passages)", flush=True)
+        return
+    login = httpx.post(f"{CORE}/api/v1/auth/login", json=STAFF, timeout=30)
+    login.raise_for_status()
+    headers = {"Authorization": f"Bearer {login.json()['tokens']['access_token']}"}
+    body = {"novel_file_path": f"{SLUG}.txt", "metadata": {"slug": SLUG, "title": "Pride and Prejudice"}}
+    accepted = httpx.post(f"{AI}/api/ai/novels/ingest", json=body, headers=headers, timeout=30)
+    accepted.raise_for_status()
+    job = accepted.json()
+    print(
+        f"demo novel {SLUG}: ingesting (about {job['estimated_duration_minutes']} min), job {job['job_id']}",
+        flush=True,
+    )
+    last = None
+    while True:
+        status = httpx.get(f"{AI}/api/ai/novels/status/{job['job_id']}", headers=headers, timeout=10).json()
+        progress = status["progress"]
+        line = f"{status['status']}: {progress['passages_processed']}/{progress['passages_total']} passages"
+        if line != last:
+            print(f"demo novel {SLUG}: {line}", flush=True)
+            last = line
+        if status["status"] in {"completed", "failed"}:
+            if status["status"] == "failed":
+                print(f"demo novel {SLUG}: failed: {status['error']}", flush=True)
+            else:
+                print(f"demo novel {SLUG}: {progress['characters_extracted']} characters found", flush=True)
+            return
+        time.sleep(2)
+
+
+if __name__ == "__main__":
+    main()
