@@ -43,6 +43,8 @@ def test_staff_ingest_a_novel_and_readers_see_its_cast(stack, core, ai, staff_to
     assert final["status"] == "completed", final
     total = final["progress"]["passages_total"]
     assert total > 100 and final["progress"]["passages_processed"] == total
+    # Progress moved while the job ran (a front-end can draw a bar from it).
+    assert any(0 < s["progress"]["passages_processed"] < total for s in seen if s["status"] == "processing")
     assert final["progress"]["characters_extracted"] > 5
     novel = core.get(f"/api/v1/novels/{final['novel_id']}").json()
     assert novel["slug"] == "alice-in-wonderland"
