@@ -33,7 +33,8 @@ async def search_passages(
     """Top passages for `query`. Hybrid (default): dense all-MiniLM ranking
     fused with BM25 by reciprocal rank; `hybrid=False` is dense only (kept
     for the retrieval evaluation). `min_similarity` filters on each hit's
-    cosine similarity to the query."""
+    cosine similarity to the query (so it can drop a passage only BM25
+    found: leave it unset to keep them)."""
     started = time.perf_counter()
     dense = (await asyncio.to_thread(embedder.embed, [query]))[0]
     sparse = sparse_query(query) if hybrid else None
@@ -46,6 +47,9 @@ async def search_passages(
         limit=top_k,
     )
     searched = time.perf_counter()
+    # Fused scores tie often; break ties by position in the book so the same
+    # query always answers in the same order.
+    hits.sort(key=lambda h: (-h.score, h.payload.get("chunk_index", 0)))
     if min_similarity is not None:
         hits = [h for h in hits if (h.dense_score or 0.0) >= min_similarity]
     return SearchResult(hits, (embedded - started) * 1000, (searched - embedded) * 1000)

@@ -58,7 +58,11 @@ COLLECTIONS = (PASSAGES, CHARACTERS)
 DENSE, SPARSE = "dense", "bm25"
 # Candidates each ranking contributes before fusion.
 PREFETCH_FACTOR, PREFETCH_MIN = 4, 40
-RRF_K = 60
+# Reciprocal rank fusion's k. The customary 60 flattens the ranks so much that
+# a passage low on both lists beats one that BM25 ranks first and the dense
+# model misses (a name, a rare word); measured on ai-service/eval (64
+# questions, `make eval-retrieval`), a small k keeps each list's top hits.
+RRF_K = 2
 
 
 class VectorStoreError(Exception):
@@ -451,7 +455,7 @@ class ServerVectorStore:
                         limit=depth,
                     ),
                 ],
-                query=qm.FusionQuery(fusion=qm.Fusion.RRF),
+                query=qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),
                 limit=limit,
                 with_payload=True,
                 with_vectors=[DENSE],

@@ -1,0 +1,334 @@
+"""Retrieval quality: dense-only vs hybrid (dense + BM25 fused by RRF).
+
+    cd ai-service && ../.venv/bin/python eval/retrieval_eval.py    (or `make eval-retrieval`)
+
+The five novels in data/novels are ingested in-process into a temporary
+Qdrant Edge store, exactly as the ingestion pipeline does it (decode ->
+strip_gutenberg -> split_chapters -> chunk_chapters -> all-MiniLM dense
+vectors + BM25 sparse vectors -> the pipeline's own point payload), without
+core or Celery. Each novel's id is uuid5 of its file stem.
+
+eval/questions.json holds the set: a list of {"novel": file stem, "question",
+"answer": verbatim snippet, "kind": "named" (the question names a rare
+person, place or word) or "paraphrase" (a reader's wording)}. Every
+question is asked twice through `search_passages` (top_k=5, filtered to the
+question's novel): with `hybrid=False` (dense only) and `hybrid=True`.
+
+Relevance rule. A question's `answer` is a verbatim snippet (8-25 words) of
+the novel; it is checked against the decoded, whitespace-normalised body
+before anything else, and the script stops with an error if one is missing.
+A hit is relevant when its whitespace-normalised text contains the whole
+snippet, or - because a snippet may straddle two passages at a chunk
+boundary - the snippet's first or its last ceil(60%) words, in order, as one
+contiguous string. The rank of the first relevant hit gives recall@5 (found
+at all) and MRR@5 (1/rank, 0 when not in the top 5).
+
+This is a report, not a test: it exits 0 whatever the scores.
+"""
+
+# ruff: noqa: E402  (the environment must be set before the model libraries load)
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar
+
+import asyncio
+import json
+import math
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+AI_ROOT = HERE.parent
+REPO_ROOT = AI_ROOT.parent
+if str(AI_ROOT) not in sys.path:
+    sys.path.insert(0, str(AI_ROOT))
+
+from gaji_ai.embeddings import LocalEmbedder, count_tokens
+from gaji_ai.ingestion.chunking import Passage, chunk_chapters
+from gaji_ai.ingestion.pipeline import _passage_point
+from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
+from gaji_ai.search.service import search_passages
+from gaji_ai.vectors.store import PASSAGES, EdgeVectorStore
+
+NOVELS_DIR = REPO_ROOT / "data" / "novels"
+QUESTIONS = HERE / "questions.json"
+NOVELS = (
+    "pride-and-prejudice",
+    "frankenstein",
+    "a-room-with-a-view",
+    "alice-in-wonderland",
+    "metamorphosis",
+)
+NOVEL_NAMESPACE = uuid.UUID("0b6f3f5e-3c59-4d0e-9a59-2f7e1c0d4a21")
+TOP_K = 5
+PARTIAL_FRACTION = 0.6
+MIN_WORDS, MAX_WORDS = 8, 25
+BATCH = 64
+METHODS = (("dense", False), ("hybrid", True))
+LABELS = {"dense": "dense-only", "hybrid": "hybrid (RRF)"}
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def novel_id(stem: str) -> str:
+    return str(uuid.uuid5(NOVEL_NAMESPACE, stem))
+
+
+@dataclass(frozen=True)
+class Question:
+    novel: str
+    question: str
+    answer: str
+    kind: str
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """The whole snippet, then its first and last ceil(60%) words."""
+        words = self.answer.split()
+        k = math.ceil(PARTIAL_FRACTION * len(words))
+        return (self.answer, " ".join(words[:k]), " ".join(words[-k:]))
+
+    def answered_by(self, text: str) -> bool:
+        text = normalize(text)
+        return any(needle in text for needle in self.needles)
+
+
+@dataclass
+class Novel:
+    stem: str
+    id: str
+    title: str
+    body: str  # whitespace-normalised
+    passages: list[Passage] = field(default_factory=list)
+
+
+def load_novels() -> dict[str, Novel]:
+    novels = {}
+    for stem in NOVELS:
+        document = strip_gutenberg(decode((NOVELS_DIR / f"{stem}.txt").read_bytes()))
+        chapters = split_chapters(document.body)
+        novels[stem] = Novel(
+            stem=stem,
+            id=novel_id(stem),
+            title=document.metadata.title or stem.replace("-", " ").title(),
+            body=normalize(document.body),
+            passages=chunk_chapters(document.body, chapters, count_tokens),
+        )
+    return novels
+
+
+def load_questions(novels: dict[str, Novel]) -> list[Question]:
+    """The evaluation set, every snippet checked against its novel; any
+    problem stops the run (a wrong gold answer makes every score meaningless)."""
+    raw = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    questions, problems = [], []
+    for number, entry in enumerate(raw, 1):
+        stem = entry.get("novel", "")
+        answer = normalize(entry.get("answer", ""))
+        where = f"#{number} ({stem}: {entry.get('question', '')!r})"
+        if stem not in novels:
+            problems.append(f"{where}: unknown novel {stem!r}")
+            continue
+        if not entry.get("question", "").strip():
+            problems.append(f"{where}: empty question")
+        if not MIN_WORDS <= len(answer.split()) <= MAX_WORDS:
+            problems.append(f"{where}: answer has {len(answer.split())} words")
+        if answer not in novels[stem].body:
+            problems.append(f"{where}: answer not found verbatim in the novel: {answer!r}")
+        questions.append(
+            Question(stem, entry.get("question", "").strip(), answer, entry.get("kind", "-"))
+        )
+    if problems:
+        sys.exit(
+            f"{QUESTIONS}: {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}:\n  "
+            + "\n  ".join(problems)
+        )
+    return questions
+
+
+@dataclass
+class Timings:
+    embedding_s: float = 0.0
+    upsert_s: float = 0.0  # BM25 document vectors + Qdrant upsert
+    optimize_s: float = 0.0
+
+
+async def index(store: EdgeVectorStore, embedder: LocalEmbedder, novels: dict[str, Novel]):
+    timings = Timings()
+    for novel in novels.values():
+        for start in range(0, len(novel.passages), BATCH):
+            batch = novel.passages[start : start + BATCH]
+            began = time.perf_counter()
+            vectors = embedder.embed([p.text for p in batch])
+            embedded = time.perf_counter()
+            await store.upsert(
+                PASSAGES,
+                [
+                    _passage_point(novel.id, novel.title, p, v)
+                    for p, v in zip(batch, vectors, strict=True)
+                ],
+            )
+            timings.embedding_s += embedded - began
+            timings.upsert_s += time.perf_counter() - embedded
+    began = time.perf_counter()
+    await store.optimize(PASSAGES)
+    timings.optimize_s = time.perf_counter() - began
+    for novel in novels.values():
+        stored = await store.count(PASSAGES, novel.id)
+        if stored != len(novel.passages):
+            sys.exit(f"{novel.stem}: {stored} of {len(novel.passages)} passages stored")
+    return timings
+
+
+@dataclass
+class Outcome:
+    rank: int | None  # 1-based rank of the first relevant hit in the top k
+    chunks: list[int]  # chunk_index of each hit, in order
+    search_ms: float
+
+
+async def evaluate(store, embedder, novels, questions) -> dict[str, list[Outcome]]:
+    results: dict[str, list[Outcome]] = {name: [] for name, _ in METHODS}
+    for q in questions:
+        for name, hybrid in METHODS:
+            found = await search_passages(
+                store=store,
+                embedder=embedder,
+                query=q.question,
+                novel_id=novels[q.novel].id,
+                top_k=TOP_K,
+                hybrid=hybrid,
+            )
+            rank = next(
+                (i for i, hit in enumerate(found.hits, 1) if q.answered_by(hit.payload["text"])),
+                None,
+            )
+            chunks = [hit.payload["chunk_index"] for hit in found.hits]
+            results[name].append(Outcome(rank, chunks, found.embedding_ms + found.search_ms))
+    return results
+
+
+def recall(outcomes: list[Outcome]) -> float:
+    return sum(o.rank is not None for o in outcomes) / len(outcomes) if outcomes else 0.0
+
+
+def mrr(outcomes: list[Outcome]) -> float:
+    return sum(1 / o.rank for o in outcomes if o.rank) / len(outcomes) if outcomes else 0.0
+
+
+def report(novels, questions, results, timings: Timings, load_s: float, chunk_s: float) -> None:
+    total_passages = sum(len(n.passages) for n in novels.values())
+    gold = {
+        i: [p.chunk_index for p in novels[q.novel].passages if q.answered_by(p.text)]
+        for i, q in enumerate(questions)
+    }
+    rule = (
+        f"a hit counts when its text contains the answer snippet, or its first or last "
+        f"{PARTIAL_FRACTION:.0%} of words (snippets straddling a chunk boundary)"
+    )
+    print(
+        f"\nRetrieval evaluation: {len(questions)} questions over {len(novels)} novels, "
+        f"top_k={TOP_K}, each search filtered to the question's novel.\nRelevance: {rule}.\n"
+    )
+
+    print("Indexing (in-process Qdrant Edge, all-MiniLM-L6-v2 on CPU)")
+    print(f"  passages            {total_passages:>8}")
+    print(f"  model load          {load_s:>8.1f} s")
+    print(f"  chunking            {chunk_s:>8.1f} s")
+    print(
+        f"  embedding           {timings.embedding_s:>8.1f} s"
+        f"   ({total_passages / max(timings.embedding_s, 1e-9):.0f} passages/s)"
+    )
+    print(f"  BM25 + upsert       {timings.upsert_s:>8.1f} s")
+    print(f"  optimize (HNSW)     {timings.optimize_s:>8.1f} s")
+    total = chunk_s + timings.embedding_s + timings.upsert_s + timings.optimize_s
+    print(f"  indexing total      {total:>8.1f} s\n")
+
+    print(f"{'method':<14}{'questions':>10}{'recall@5':>10}{'MRR@5':>8}{'query p50 ms':>14}")
+    for name, _ in METHODS:
+        outcomes = results[name]
+        latencies = sorted(o.search_ms for o in outcomes)
+        print(
+            f"{LABELS[name]:<14}{len(outcomes):>10}{recall(outcomes):>10.3f}"
+            f"{mrr(outcomes):>8.3f}{latencies[len(latencies) // 2]:>14.1f}"
+        )
+
+    def breakdown(title: str, key) -> None:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, q in enumerate(questions):
+            groups[key(q)].append(i)
+        header = "".join(f"{m + ' ' + name:>13}" for m in ("R@5", "MRR") for name, _ in METHODS)
+        print(f"\n{title:<22}{'n':>4}{header}")
+        for group, indexes in groups.items():
+            cells = "".join(
+                f"{metric([results[name][i] for i in indexes]):>13.3f}"
+                for metric in (recall, mrr)
+                for name, _ in METHODS
+            )
+            print(f"{group:<22}{len(indexes):>4}{cells}")
+
+    breakdown("per novel", lambda q: q.novel)
+    breakdown("per question kind", lambda q: q.kind)
+
+    for name, _ in METHODS:
+        other = "hybrid" if name == "dense" else "dense"
+        missed = [i for i, o in enumerate(results[name]) if o.rank is None]
+        print(f"\nMissed by {LABELS[name]} ({len(missed)}):")
+        for i in missed:
+            q, there = questions[i], results[other][i].rank
+            print(
+                f"  [{q.novel}] {q.question}\n"
+                f"      answer in chunk {gold[i] or 'NONE'}; got {results[name][i].chunks}; "
+                f"{LABELS[other]}: {f'rank {there}' if there else 'missed'}"
+            )
+
+    better = sum(
+        (h.rank or 99) < (d.rank or 99)
+        for d, h in zip(results["dense"], results["hybrid"], strict=True)
+    )
+    worse = sum(
+        (h.rank or 99) > (d.rank or 99)
+        for d, h in zip(results["dense"], results["hybrid"], strict=True)
+    )
+    print(f"\nhybrid ranks the answer higher on {better} questions, lower on {worse}.")
+    unreachable = [i for i, chunks in gold.items() if not chunks]
+    if unreachable:
+        print(f"{len(unreachable)} question(s) have no passage matching the rule (chunking):")
+        for i in unreachable:
+            print(f"  [{questions[i].novel}] {questions[i].question}")
+
+
+async def main() -> None:
+    began = time.perf_counter()
+    novels = load_novels()
+    chunk_s = time.perf_counter() - began
+    questions = load_questions(novels)
+    embedder = LocalEmbedder(batch_size=BATCH)
+    began = time.perf_counter()
+    embedder.embed(["warm-up"])  # the model load is not embedding time
+    load_s = time.perf_counter() - began
+    with tempfile.TemporaryDirectory(prefix="gaji-eval-") as tmp:
+        store = await EdgeVectorStore.open(Path(tmp) / "qdrant")
+        try:
+            timings = await index(store, embedder, novels)
+            results = await evaluate(store, embedder, novels, questions)
+        finally:
+            await store.close()
+    report(novels, questions, results, timings, load_s, chunk_s)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
