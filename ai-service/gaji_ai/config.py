@@ -26,6 +26,7 @@ EMBEDDINGS_BASE_URL   an OpenAI-compatible embeddings API; unset -> local all-Mi
 EMBEDDINGS_API_KEY    its key [unset]
 EMBEDDINGS_MODEL      its model (must give 384 dimensions) [all-MiniLM-L6-v2]
 EMBEDDINGS_BATCH_SIZE passages embedded per batch [64]
+EMBEDDINGS_PRELOAD    load the local model at process start [true]
 NOVEL_DATA_DIR        ingestion by path reads only below this folder [<repo>/data/novels]
 UPLOAD_DIR            uploaded novels wait here for their job [<repo>/var/uploads]
 MAX_UPLOAD_BYTES      largest novel upload, larger -> 413 [20971520]
@@ -104,6 +105,8 @@ class EmbeddingSettings(BaseSettings):
     embeddings_model: str = "all-MiniLM-L6-v2"
     embeddings_batch_size: int = Field(default=64, ge=1, le=1024)
     embeddings_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Load the local model when a process starts (not on its first request).
+    embeddings_preload: bool = True
 
 
 class IngestionSettings(BaseSettings):

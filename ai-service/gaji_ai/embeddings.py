@@ -64,6 +64,10 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
+        # One encode at a time: on a few cores, parallel torch calls from
+        # several request threads are slower in total than taking turns
+        # (measured: 44 vs ~90 queries/s on 2 cores).
+        self._encode = threading.Lock()
 
     def _loaded(self):
         with self._lock:
@@ -77,11 +81,19 @@ class LocalEmbedder:
                 )
             return self._model
 
+    def warm(self) -> None:
+        """Load the model now (at startup) rather than on the first request."""
+        self.embed(["warm up"])
+
     def embed(self, texts: list[str]) -> list[list[float]]:
         model = self._loaded()
-        vectors = model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        with self._encode:
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return [v.tolist() for v in vectors]
 
 

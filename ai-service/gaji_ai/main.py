@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -31,6 +32,7 @@ from gaji_ai.common.middleware import (
 from gaji_ai.common.ratelimit import RateLimiter, RateLimitMiddleware
 from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
+from gaji_ai.embeddings import dense_embedder
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
 from gaji_ai.novels.router import internal_router as novels_internal_router
@@ -86,7 +88,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             if settings.rate_limit.rate_limit_enabled
             else None
         )
+        if settings.embeddings.embeddings_preload:
+            # In the background: /healthz answers at once, the first search
+            # does not pay the model load (~7 s on 2 cores).
+            warming = asyncio.create_task(asyncio.to_thread(_warm_embedder, settings))
+            stack.callback(warming.cancel)
         yield
+
+
+def _warm_embedder(settings: Settings) -> None:
+    embedder = dense_embedder(settings)
+    warm = getattr(embedder, "warm", None)
+    if warm is not None:
+        warm()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_init
 from kombu import Exchange, Queue
 
 from gaji_ai.common.logging import configure_logging
@@ -72,6 +72,18 @@ def create_celery_app(settings: Settings) -> Celery:
 @setup_logging.connect
 def _configure_worker_logging(**_: Any) -> None:
     configure_logging(get_settings().app.log_level)
+
+
+@worker_process_init.connect
+def _preload_embedder(**_: Any) -> None:
+    """Each worker process loads the embedding model once, before its first job."""
+    settings = get_settings()
+    if settings.embeddings.embeddings_preload:
+        from gaji_ai.embeddings import dense_embedder
+
+        embedder = dense_embedder(settings)
+        if hasattr(embedder, "warm"):
+            embedder.warm()
 
 
 celery_app = create_celery_app(get_settings())

@@ -91,6 +91,7 @@ def test_settings(
             "rate_limit_prefix": redis_prefix,
             "http_timeout_seconds": 2.0,
             "max_body_bytes": 1_048_576,
+            "embeddings_preload": False,
         }
         fields.update(overrides)
         return build_settings(**fields)

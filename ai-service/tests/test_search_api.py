@@ -185,3 +185,23 @@ async def test_internal_delete_removes_one_novels_vectors(app_client):
     assert await store.count(PASSAGES, OTHER) == 5
     user = await client.delete(f"/api/ai/internal/novels/{NOVEL}/vectors")
     assert user.status_code in {401, 403}
+
+
+async def test_the_api_loads_the_model_at_startup_when_asked(make_client):
+    import asyncio
+
+    from gaji_ai import embeddings
+
+    previous = embeddings._default
+    embeddings._default = None  # a fresh process
+    try:
+        async with make_client(embeddings_preload=True) as client:
+            assert (await client.get("/healthz")).status_code == 200  # not blocked by the load
+            for _ in range(200):
+                loaded = embeddings._default is not None and embeddings._default._model is not None
+                if loaded:
+                    break
+                await asyncio.sleep(0.1)
+            assert loaded
+    finally:
+        embeddings._default = previous

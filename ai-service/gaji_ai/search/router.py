@@ -77,8 +77,6 @@ class PassageSearchResult(BaseModel):
 async def _search(body: PassageSearch, request: Request, store) -> PassageSearchResult:
     novel_id = body.novel_id.lower()
     try:
-        if await store.count(PASSAGES, novel_id) == 0:
-            raise AppError(404, ErrorCode.NOT_FOUND, "No ingested novel with this id.")
         result = await search_passages(
             store=store,
             embedder=dense_embedder(request.app.state.settings),
@@ -89,6 +87,9 @@ async def _search(body: PassageSearch, request: Request, store) -> PassageSearch
             chapter_to=body.filters.chapter_to,
             min_similarity=body.filters.min_similarity,
         )
+        # Only an empty answer needs to know whether the novel exists at all.
+        if not result.hits and await store.count(PASSAGES, novel_id) == 0:
+            raise AppError(404, ErrorCode.NOT_FOUND, "No ingested novel with this id.")
     except VectorStoreError as exc:
         raise AppError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
