@@ -22,7 +22,7 @@ PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-servi
 .PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
 run: setup demo ## Set everything up, then start core :8080, ai :8000 and the worker (Ctrl-C stops all)
 	@deploy/scripts/run-all.sh
