@@ -1,0 +1,132 @@
+"""The grounded prompt of a chat turn.
+
+Order matters for llama.cpp's prompt cache: the stable part (who the model
+plays, the what-if brief, the character's profile) comes first and is the
+same on every turn of a conversation; then the conversation so far; the
+passages retrieved for this message travel with the last user turn.
+
+Everything fits the model's window: the budget is counted with the model's
+own tokenizer, passages are cut first, then history is trimmed oldest-first
+(the first exchange is kept: it usually sets the scene)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gaji_ai.llm.providers import ChatMessage
+
+ALTERATIONS = {
+    "prevent": "never happened",
+    "accelerate": "happened earlier",
+    "relocate": "happened somewhere else",
+    "outcome_change": "ended differently",
+}
+
+
+def _join(items: list[str]) -> str:
+    return ", ".join(i for i in items if i)
+
+
+def render_brief(scenario_type: str, parameters: dict[str, Any]) -> str:
+    """A scenario's typed parameters as a plain-language what-if."""
+    p = parameters
+    if scenario_type == "CHARACTER_CHANGE":
+        was = f" instead of {p['original_value']}" if p.get("original_value") else ""
+        when = f", starting at {p['change_point']}" if p.get("change_point") else ""
+        text = f"What if {p['character']}'s {p['property']} were {p['new_value']}{was}{when}?"
+        if p.get("ripple_effects"):
+            text += f" Ripple effects: {_join(p['ripple_effects'])}."
+        return text
+    if scenario_type == "EVENT_ALTERATION":
+        when = f" ({p['timeline_point']})" if p.get("timeline_point") else ""
+        how = ALTERATIONS.get(p.get("alteration_type", ""), "changed")
+        text = f"What if {p['event']}{when} {how}? Now: {p['new_outcome']}."
+        if p.get("original_outcome"):
+            text += f" In the original story: {p['original_outcome']}."
+        if p.get("affected_characters"):
+            text += f" Most affected: {_join(p['affected_characters'])}."
+        return text
+    if scenario_type == "SETTING_MODIFICATION":
+        element = str(p.get("setting_element", "setting")).replace("_", " ")
+        return (
+            f"What if the story's {element} changed ({p.get('scope', 'global')} scope, "
+            f"{p.get('impact_level', 'moderate')} impact): {p['change_description']}."
+        )
+    return "What if the story went differently?"
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str  # "Elizabeth Bennet", or "the narrator"
+    description: str = ""
+    traits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # user | assistant
+    content: str
+
+
+def system_prompt(*, story: str, brief: str, persona: Persona) -> str:
+    lines = [
+        f"You are {persona.name} from {story}. "
+        f"Stay in character and answer as {persona.name} would.",
+        f"The reader is exploring an alternate timeline. {brief}",
+        "Keep to the story's world and tone; "
+        "when the passages below answer a question, follow them.",
+    ]
+    if persona.description:
+        lines.append(f"About {persona.name}: {persona.description}")
+    if persona.traits:
+        lines.append(f"Traits: {', '.join(persona.traits)}.")
+    return "\n".join(lines)
+
+
+def build_messages(
+    *,
+    story: str,
+    brief: str,
+    persona: Persona,
+    passages: list[str],
+    history: list[Turn],
+    user_message: str,
+    count_tokens: Callable[[str], int],
+    budget: int,
+) -> list[ChatMessage]:
+    """Messages for the model, within `budget` tokens (the window minus the
+    answer's room). Passages are dropped from the least relevant first,
+    then history from the oldest (keeping the first exchange)."""
+    system = system_prompt(story=story, brief=brief, persona=persona)
+    overhead = 8  # chat-template tokens per message
+
+    def cost(text: str) -> int:
+        return count_tokens(text) + overhead
+
+    remaining = budget - cost(system) - cost(user_message) - 16
+    if remaining < 0:
+        raise ValueError("the prompt budget cannot hold the instructions and the message")
+    kept_passages: list[str] = []
+    passage_budget = remaining // 2
+    for passage in passages:
+        if cost(passage) > passage_budget:
+            break
+        kept_passages.append(passage)
+        passage_budget -= cost(passage)
+        remaining -= cost(passage)
+    turns = list(history)
+    while turns and sum(cost(t.content) for t in turns) > remaining:
+        # Keep the first exchange; drop the oldest turn after it.
+        drop = 2 if len(turns) > 2 else 0
+        turns.pop(drop)
+    final = user_message
+    if kept_passages:
+        quoted = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))
+        final = f"Passages from the novel:\n{quoted}\n\nReader: {user_message}"
+    return [
+        ChatMessage("system", system),
+        *(ChatMessage(t.role, t.content) for t in turns),
+        ChatMessage("user", final),
+    ]

@@ -1,0 +1,112 @@
+"""The grounded prompt: the what-if brief in plain language, the stable part
+first, passages with the last turn, and the whole within the token budget
+(counted with the real local model's tokenizer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
+from gaji_ai.llm.providers import LocalProvider
+
+
+@pytest.fixture(scope="module")
+def count_tokens():
+    return LocalProvider(n_ctx=512).count_tokens
+
+
+def test_briefs_in_plain_language():
+    assert (
+        render_brief(
+            "CHARACTER_CHANGE",
+            {
+                "character": "Hermione",
+                "property": "house",
+                "original_value": "Gryffindor",
+                "new_value": "Slytherin",
+                "change_point": "the Sorting",
+                "ripple_effects": ["new friends"],
+            },
+        )
+        == "What if Hermione's house were Slytherin instead of Gryffindor, "
+        "starting at the Sorting? Ripple effects: new friends."
+    )
+    event = render_brief(
+        "EVENT_ALTERATION",
+        {
+            "event": "Mr. Collins's proposal",
+            "alteration_type": "outcome_change",
+            "new_outcome": "Elizabeth accepts",
+            "original_outcome": "she refuses",
+            "affected_characters": ["Elizabeth", "Charlotte"],
+        },
+    )
+    assert event.startswith(
+        "What if Mr. Collins's proposal ended differently? Now: Elizabeth accepts."
+    )
+    assert "she refuses" in event and "Elizabeth, Charlotte" in event
+    setting = render_brief(
+        "SETTING_MODIFICATION",
+        {
+            "setting_element": "magic_system",
+            "scope": "global",
+            "change_description": "spells need contracts",
+            "impact_level": "major",
+        },
+    )
+    assert "magic system" in setting and "spells need contracts" in setting
+    assert render_brief("UNKNOWN", {}) == "What if the story went differently?"
+
+
+def base(**overrides):
+    args = {
+        "story": "Pride and Prejudice",
+        "brief": "What if Elizabeth accepted Mr. Collins?",
+        "persona": Persona("Elizabeth Bennet", "The second Bennet daughter.", ("witty", "proud")),
+        "passages": ["Mr. Collins was not a sensible man.", "Charlotte accepted him."],
+        "history": [Turn("user", "Hello"), Turn("assistant", "Good day.")],
+        "user_message": "Are you happy at Hunsford?",
+        "budget": 400,
+    }
+    args.update(overrides)
+    return args
+
+
+def test_stable_part_first_passages_with_the_last_turn(count_tokens):
+    messages = build_messages(count_tokens=count_tokens, **base())
+    assert messages[0].role == "system" and "Elizabeth Bennet" in messages[0].content
+    assert "accepted Mr. Collins" in messages[0].content and "witty, proud" in messages[0].content
+    assert [m.content for m in messages[1:3]] == ["Hello", "Good day."]
+    assert messages[-1].role == "user"
+    assert "[1] Mr. Collins was not a sensible man." in messages[-1].content
+    assert messages[-1].content.endswith("Reader: Are you happy at Hunsford?")
+    # The system prompt does not change with the message: llama.cpp can reuse it.
+    other = build_messages(
+        count_tokens=count_tokens, **base(user_message="And Charlotte?", passages=[])
+    )
+    assert other[0].content == messages[0].content
+
+
+def test_long_histories_are_trimmed_oldest_first_keeping_the_first_exchange(count_tokens):
+    history = [
+        Turn("user" if i % 2 == 0 else "assistant", f"Turn number {i} " + "words " * 30)
+        for i in range(40)
+    ]
+    messages = build_messages(count_tokens=count_tokens, **base(history=history, budget=600))
+    total = sum(count_tokens(m.content) + 8 for m in messages)
+    assert total <= 600
+    kept = [m.content for m in messages[1:-1]]
+    assert kept[0].startswith("Turn number 0") and kept[1].startswith("Turn number 1")
+    assert kept[-1].startswith("Turn number 39")  # the most recent survive
+    assert len(kept) < 40
+
+
+def test_passages_give_way_before_the_budget_breaks(count_tokens):
+    passages = ["A long passage. " * 80] * 5
+    messages = build_messages(count_tokens=count_tokens, **base(passages=passages, budget=500))
+    assert sum(count_tokens(m.content) + 8 for m in messages) <= 500
+
+
+def test_a_budget_too_small_for_the_message_is_an_error(count_tokens):
+    with pytest.raises(ValueError):
+        build_messages(count_tokens=count_tokens, **base(budget=20))
