@@ -1,0 +1,104 @@
+"""A generation's events in a Redis Stream keyed by the assistant message id.
+
+The worker appends (`StreamWriter`, sync); the SSE endpoint replays from a
+`Last-Event-ID` and tails (`StreamReader`, async). Stream ids are the SSE
+event ids, so a reconnect resumes exactly after the last event received:
+every delta once, in order. Streams are bounded (MAXLEN) and expire
+STREAM_TTL_SECONDS after the generation ends; a cancel is a flag the worker
+checks between tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.asyncio import Redis as AsyncRedis
+
+MAXLEN = 20_000
+STREAM_TTL_SECONDS = 3600
+EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+CHUNK, COMPLETE, ERROR = "message_chunk", "message_complete", "error"
+TERMINAL = {COMPLETE, ERROR}
+
+
+def stream_key(prefix: str, message_id: str) -> str:
+    return f"{prefix}:gen:{message_id}"
+
+
+def cancel_key(prefix: str, message_id: str) -> str:
+    return f"{prefix}:gen:{message_id}:cancel"
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+def valid_event_id(value: str | None) -> str | None:
+    """A client's Last-Event-ID if it is a stream id, else None (start over)."""
+    return value if value and EVENT_ID.match(value) else None
+
+
+class StreamWriter:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def append(self, message_id: str, event: str, data: dict[str, Any]) -> str:
+        entry = {"event": event, "data": json.dumps(data)}
+        raw = self._redis.xadd(
+            stream_key(self._prefix, message_id), entry, maxlen=MAXLEN, approximate=True
+        )
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
+        self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
+        self._redis.delete(cancel_key(self._prefix, message_id))
+
+    def reset(self, message_id: str) -> None:
+        """A regenerated answer starts a fresh stream."""
+        self._redis.delete(
+            stream_key(self._prefix, message_id), cancel_key(self._prefix, message_id)
+        )
+
+    def cancelled(self, message_id: str) -> bool:
+        return bool(self._redis.exists(cancel_key(self._prefix, message_id)))
+
+
+class StreamReader:
+    def __init__(self, client: AsyncRedis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    async def exists(self, message_id: str) -> bool:
+        return bool(await self._redis.exists(stream_key(self._prefix, message_id)))
+
+    async def read(
+        self, message_id: str, after: str | None, *, block_ms: int = 0, count: int = 500
+    ) -> list[StreamEvent]:
+        """Events after `after` (from the start when None); waits up to
+        `block_ms` for new ones when there are none yet."""
+        key = stream_key(self._prefix, message_id)
+        result = await self._redis.xread({key: after or "0-0"}, count=count, block=block_ms or None)
+        events = []
+        for _, entries in result or []:
+            for raw_id, fields in entries:
+                fields = {_s(k): _s(v) for k, v in fields.items()}
+                events.append(
+                    StreamEvent(
+                        _s(raw_id), fields.get("event", ""), json.loads(fields.get("data", "{}"))
+                    )
+                )
+        return events
+
+    async def request_cancel(self, message_id: str, ttl_seconds: int = 600) -> None:
+        await self._redis.set(cancel_key(self._prefix, message_id), "1", ex=ttl_seconds)
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

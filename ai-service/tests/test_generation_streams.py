@@ -1,0 +1,81 @@
+"""Generation events in real Redis Streams: exactly-once replay from every
+position, tailing, bounded lifetime, the cancel flag."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from gaji_ai.generation.streams import (
+    CHUNK,
+    COMPLETE,
+    StreamReader,
+    StreamWriter,
+    stream_key,
+    valid_event_id,
+)
+
+from support import TEST_REDIS_URL
+
+
+@pytest.fixture
+async def pair(redis_prefix):
+    sync_client = redis.Redis.from_url(TEST_REDIS_URL)
+    async_client = Redis.from_url(TEST_REDIS_URL)
+    yield (
+        StreamWriter(sync_client, redis_prefix),
+        StreamReader(async_client, redis_prefix),
+        sync_client,
+    )
+    sync_client.close()
+    await async_client.aclose()
+
+
+async def test_every_delta_exactly_once_from_any_resume_point(pair):
+    writer, reader, _ = pair
+    words = [f"w{i} " for i in range(30)]
+    text = ""
+    for word in words:
+        text += word
+        writer.append("m1", CHUNK, {"content": text, "delta": word})
+    writer.append("m1", COMPLETE, {"message_id": "m1", "content": text})
+    everything = await reader.read("m1", None)
+    assert [e.data.get("delta") for e in everything[:-1]] == words and everything[
+        -1
+    ].event == COMPLETE
+    for cut in range(len(everything)):
+        rest = await reader.read("m1", everything[cut].id)
+        assert [e.id for e in rest] == [e.id for e in everything[cut + 1 :]]
+
+
+async def test_a_reader_waiting_receives_what_is_appended_later(pair):
+    writer, reader, _ = pair
+    first = writer.append("m2", CHUNK, {"delta": "a"})
+    timer = threading.Timer(0.2, lambda: writer.append("m2", CHUNK, {"delta": "b"}))
+    timer.start()
+    events = await reader.read("m2", first, block_ms=3000)
+    timer.join()
+    assert [e.data["delta"] for e in events] == ["b"]
+    assert await asyncio.wait_for(reader.read("m2", events[-1].id, block_ms=100), 2) == []
+
+
+async def test_finished_streams_expire_and_cancel_is_a_flag(pair, redis_prefix):
+    writer, reader, client = pair
+    writer.append("m3", CHUNK, {"delta": "x"})
+    assert not writer.cancelled("m3")
+    await reader.request_cancel("m3")
+    assert writer.cancelled("m3")
+    writer.finish("m3", ttl_seconds=30)
+    assert 0 < client.ttl(stream_key(redis_prefix, "m3")) <= 30 and not writer.cancelled("m3")
+    writer.reset("m3")
+    assert not await reader.exists("m3")
+
+
+def test_event_ids_from_clients_are_checked():
+    assert valid_event_id("1700000000000-0") == "1700000000000-0"
+    for bad in (None, "", "abc", "1-2-3", "0-0; DROP", "9" * 30 + "-0"):
+        assert valid_event_id(bad) is None
