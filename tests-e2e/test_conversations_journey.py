@@ -1,12 +1,33 @@
 """A reader's conversation over HTTP against the real services: start it,
-send a message, fork, like, memo, tree; the persisted answer arriving
-through core's internal API as the ai worker will deliver it."""
+send a message and read the answer the real local model streams (through
+the worker, Redis and the SSE endpoint, saved on core), fork, like, memo, tree."""
 
 from __future__ import annotations
+
+import json
+
+import httpx
 
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def read_stream(url: str, timeout: float = 120) -> list[tuple[str, dict]]:
+    """Read an SSE stream as a browser EventSource would, until it ends."""
+    events: list[tuple[str, dict]] = []
+    name, data = None, []
+    with httpx.stream("GET", url, timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif not line and name:
+                events.append((name, json.loads("\n".join(data))))
+                name, data = None, []
+    return events
 
 
 def test_reader_converses_forks_likes_and_keeps_a_memo(stack, core, reader):
@@ -35,37 +56,41 @@ def test_reader_converses_forks_likes_and_keeps_a_memo(stack, core, reader):
         json={"content": "Do you regret it, Charlotte?"},
         headers=me,
     )
-    # The ai service does not take chat turns yet (no generation endpoint):
-    # core answers 503 AI_UNAVAILABLE and keeps the message.
-    assert sent.status_code == 503, sent.text
-    assert sent.json()["code"] == "AI_UNAVAILABLE"
+    # ai takes the turn; the worker answers with the real local model.
+    assert sent.status_code == 202, sent.text
     assert int(sent.headers["X-RateLimit-Limit"]) == 10 * 1000  # the messages limit, scaled by the stack
     turn = sent.json()
+    assert turn["stream_url"].startswith(stack.ai_url)
+    events = read_stream(turn["stream_url"])
+    assert events[-1][0] == "message_complete", events[-3:]
+    chunks = [data for name, data in events if name == "message_chunk"]
+    assert chunks and "".join(c["delta"] for c in chunks) == chunks[-1]["content"]
+    answer = events[-1][1]
+    assert answer["message_id"] == turn["assistant_message_id"] and answer["status"] == "completed"
+    assert answer["content"] == chunks[-1]["content"] and answer["total_tokens"] > 0
 
-    # The answer arrives through the internal API, idempotently.
-    answer = {
-        "message_id": turn["assistant_message_id"],
-        "role": "assistant",
-        "content": "Regret is a luxury, Lizzy.",
-        "status": "completed",
-        "model": "e2e",
-        "total_tokens": 7,
-        "degraded": False,
-    }
-    for _ in range(2):
-        stored = core.post(
-            f"/api/internal/conversations/{conversation_id}/messages",
-            json=answer,
-            headers=bearer(stack.service_token),
-        )
-        assert stored.status_code == 200, stored.text
+    # Persisting again (a worker retry) changes nothing.
+    again = core.post(
+        f"/api/internal/conversations/{conversation_id}/messages",
+        json={
+            "message_id": turn["assistant_message_id"],
+            "role": "assistant",
+            "content": "other",
+            "status": "completed",
+            "model": "x",
+            "total_tokens": 1,
+            "degraded": False,
+        },
+        headers=bearer(stack.service_token),
+    )
+    assert again.status_code == 200 and again.json()["applied"] is False
     history = core.get(f"/api/v1/conversations/{conversation_id}/messages").json()
     assert [(m["role"], m["status"]) for m in history["content"]] == [
         ("user", "completed"),
         ("assistant", "completed"),
     ]
     assert history["content"][0]["content"] == "Do you regret it, Charlotte?"
-    assert history["content"][1]["content"] == "Regret is a luxury, Lizzy."
+    assert history["content"][1]["content"] == answer["content"]
 
     fork = core.post(f"/api/v1/conversations/{conversation_id}/fork", json={"title": "Refusal"}, headers=me)
     assert fork.status_code == 201, fork.text

@@ -38,6 +38,7 @@ LLM_API_KEY           its key [unset]
 LLM_MODEL             comma-separated models a request may choose; the first is the default [unset]
 LLM_TIMEOUT_SECONDS   remote provider timeout [60]
 LLM_CONTEXT_TOKENS    the local model's context window [2048]
+LLM_FALLBACK_LOCAL    a remote provider failing before its first token falls back to local [true]
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ class LLMSettings(BaseSettings):
     llm_model: str = ""
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_context_tokens: int = Field(default=2048, ge=256, le=32768)
+    # A remote provider failing before its first token: answer with the local
+    # model instead (the message is marked degraded).
+    llm_fallback_local: bool = True
 
     def model_list(self) -> list[str]:
         return [m.strip() for m in self.llm_model.split(",") if m.strip()]

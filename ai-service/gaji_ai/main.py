@@ -33,6 +33,8 @@ from gaji_ai.common.ratelimit import RateLimiter, RateLimitMiddleware
 from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.embeddings import dense_embedder
+from gaji_ai.generation.router import internal_router as generation_internal_router
+from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
 from gaji_ai.novels.router import internal_router as novels_internal_router
@@ -125,12 +127,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     public.include_router(auth_router)
     public.include_router(novels_router)
     public.include_router(search_router)
+    public.include_router(generation_router)
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)
     internal.include_router(vectors_router)
     internal.include_router(search_internal_router)
     internal.include_router(novels_internal_router)
+    internal.include_router(generation_internal_router)
 
     app.include_router(health_router)
     app.include_router(internal)

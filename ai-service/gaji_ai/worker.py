@@ -18,6 +18,7 @@ from gaji_ai.config import Settings, get_settings
 INGESTION_QUEUE = "ingestion"
 GENERATION_QUEUE = "generation"
 INGEST_TASK = "gaji.ingestion.ingest_novel"
+GENERATE_TASK = "gaji.generation.generate"
 
 
 def create_celery_app(settings: Settings) -> Celery:
@@ -65,6 +66,13 @@ def create_celery_app(settings: Settings) -> Celery:
         from gaji_ai.ingestion.tasks import run_job
 
         return run_job(settings, job_id)
+
+    @celery.task(name=GENERATE_TASK, shared=False)
+    def generate(payload: dict) -> str:
+        """One chat turn (gaji_ai.generation.runner)."""
+        from gaji_ai.generation.runner import run_generation
+
+        return run_generation(settings, payload)
 
     return celery
 

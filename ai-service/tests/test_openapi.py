@@ -16,6 +16,10 @@ EXPECTED_ROUTES = {
     ("post", "/api/ai/search/passages"),
     ("post", "/api/ai/internal/search/passages"),
     ("delete", "/api/ai/internal/novels/{novel_id}/vectors"),
+    ("get", "/api/ai/models"),
+    ("get", "/api/ai/conversations/{conversation_id}/stream"),
+    ("post", "/api/ai/internal/generations"),
+    ("post", "/api/ai/internal/generations/{message_id}/cancel"),
     *(
         ("post", f"/api/ai/internal/vectors/{{collection}}/{action}")
         for action in ("upsert", "delete", "count", "search", "get", "scroll", "optimize")

@@ -18,6 +18,7 @@ import httpx
 import jwt
 from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwks, TokenClaims
 from gaji_contracts.conventions import outgoing_request_id
+from gaji_contracts.conversations import STREAM_TICKET_AUDIENCE, StreamTicketClaims
 from gaji_contracts.headers import REQUEST_ID_HEADER
 from pydantic import ValidationError
 
@@ -58,6 +59,26 @@ class JwksVerifier:
         self.fetch_count = 0
 
     async def verify(self, token: str) -> TokenClaims:
+        """An access token (RS256, core's key, aud `gaji`, type `access`)."""
+        payload = await self._decode(token, audience=JWT_AUDIENCE)
+        try:
+            claims = TokenClaims.model_validate(payload)
+        except ValidationError as exc:
+            raise TokenInvalid(type(exc).__name__) from exc
+        if claims.token_type != "access":
+            raise TokenInvalid("not an access token")
+        return claims
+
+    async def verify_stream_ticket(self, token: str) -> StreamTicketClaims:
+        """A stream ticket from core's `stream_url` (aud `gaji-stream`): never
+        an access token, and an access token is never a ticket."""
+        payload = await self._decode(token, audience=STREAM_TICKET_AUDIENCE)
+        try:
+            return StreamTicketClaims.model_validate(payload)
+        except ValidationError as exc:
+            raise TokenInvalid("not a stream ticket") from exc
+
+    async def _decode(self, token: str, *, audience: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -72,21 +93,17 @@ class JwksVerifier:
 
         key = await self._signing_key(kid)
         try:
-            payload = jwt.decode(
+            return jwt.decode(
                 token,
                 key.key,
                 algorithms=[JWT_ALGORITHM],
-                audience=JWT_AUDIENCE,
+                audience=audience,
                 issuer=JWT_ISSUER,
                 leeway=CLOCK_SKEW_SECONDS,
                 options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
             )
-            claims = TokenClaims.model_validate(payload)
-        except (jwt.PyJWTError, ValidationError) as exc:
+        except jwt.PyJWTError as exc:
             raise TokenInvalid(type(exc).__name__) from exc
-        if claims.token_type != "access":
-            raise TokenInvalid("not an access token")
-        return claims
 
     async def _signing_key(self, kid: str) -> jwt.PyJWK:
         if self._keys is None or self._clock() >= self._next_fetch_at:

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import httpx
 from gaji_contracts.conventions import outgoing_request_id
+from gaji_contracts.conversations import AssistantMessageResult, PersistResult
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
 from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
@@ -78,6 +79,35 @@ class CoreClient:
             headers=JSON,
         )
         return self._parse(response, Novel)
+
+    async def conversation_owner(self, conversation_id: str) -> str | None:
+        """The owner's user id, or None when core has no such conversation."""
+        try:
+            response = await self._request(
+                "GET",
+                f"/api/internal/conversations/{conversation_id}/context",
+                params={"messages": 0},
+            )
+        except CoreResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return str(response.json()["owner"]["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CoreResponseError("unexpected context body", status=response.status_code) from exc
+
+    async def persist_message(
+        self, conversation_id: str, result: AssistantMessageResult
+    ) -> PersistResult:
+        """Store an answer's final state on core (idempotent by message id)."""
+        response = await self._request(
+            "POST",
+            f"/api/internal/conversations/{conversation_id}/messages",
+            content=result.model_dump_json(),
+            headers=JSON,
+        )
+        return self._parse(response, PersistResult)
 
     async def _request(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: object

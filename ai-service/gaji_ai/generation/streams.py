@@ -96,6 +96,16 @@ class StreamReader:
                 )
         return events
 
+    async def last(self, message_id: str) -> StreamEvent | None:
+        """The stream's latest event (None when the stream does not exist)."""
+        entries = await self._redis.xrevrange(stream_key(self._prefix, message_id), count=1)
+        for raw_id, fields in entries:
+            fields = {_s(k): _s(v) for k, v in fields.items()}
+            return StreamEvent(
+                _s(raw_id), fields.get("event", ""), json.loads(fields.get("data", "{}"))
+            )
+        return None
+
     async def request_cancel(self, message_id: str, ttl_seconds: int = 600) -> None:
         await self._redis.set(cancel_key(self._prefix, message_id), "1", ex=ttl_seconds)
 

@@ -1,0 +1,245 @@
+"""One chat turn in the worker (Celery task `gaji.generation.generate`):
+
+retrieve passages (when the scenario's novel is ingested) -> grounded prompt
+within the model's window -> stream tokens into the Redis Stream, checking
+the cancel flag between tokens -> persist the answer on core (idempotent,
+retried while core is down) -> `message_complete` only after the save; if
+it finally fails, an `error` event (the text stays in the stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import redis
+from gaji_contracts.conversations import AssistantMessageResult, GenerationRequest
+
+from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
+from gaji_ai.config import Settings
+from gaji_ai.embeddings import dense_embedder
+from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
+from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter
+from gaji_ai.llm.providers import LLMProvider, LocalProvider, ProviderError, build_provider
+from gaji_ai.search.service import search_passages
+from gaji_ai.vectors.store import VectorStoreError, worker_vector_store
+
+logger = logging.getLogger("gaji_ai.generation")
+MAX_ANSWER_TOKENS = 200
+PASSAGES = 3
+PERSIST_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+
+_providers: dict[str, LLMProvider] = {}
+_providers_lock = threading.Lock()
+
+
+def provider_for(settings: Settings) -> LLMProvider:
+    with _providers_lock:
+        if "main" not in _providers:
+            _providers["main"] = build_provider(settings)
+        return _providers["main"]
+
+
+def local_fallback(settings: Settings) -> LLMProvider:
+    with _providers_lock:
+        if "local" not in _providers:
+            _providers["local"] = LocalProvider(n_ctx=settings.llm.llm_context_tokens)
+        return _providers["local"]
+
+
+def persona_for(request: GenerationRequest) -> Persona:
+    parameters = request.scenario.parameters
+    if request.scenario.scenario_type == "CHARACTER_CHANGE" and parameters.get("character"):
+        return Persona(str(parameters["character"]))
+    return Persona("the narrator")
+
+
+def _story(request: GenerationRequest) -> str:
+    return request.scenario.base_story.replace("-", " ").replace("_", " ").title()
+
+
+async def _passages(settings: Settings, request: GenerationRequest) -> list[str]:
+    if request.novel_id is None:
+        return []
+    store = worker_vector_store(settings)
+    try:
+        result = await search_passages(
+            store=store,
+            embedder=dense_embedder(settings),
+            query=request.user_message,
+            novel_id=str(request.novel_id),
+            top_k=PASSAGES,
+        )
+        return [hit.payload.get("text", "") for hit in result.hits]
+    except VectorStoreError:
+        logger.warning("no passages for %s: vector store unavailable", request.assistant_message_id)
+        return []
+    finally:
+        await store.close()
+
+
+def _count_tokens(provider: LLMProvider) -> Callable[[str], int]:
+    counter = getattr(provider, "count_tokens", None)
+    return counter if counter else (lambda text: max(1, len(text) // 4))
+
+
+def _first_then_rest(stream: Iterator[str]) -> tuple[str, Iterator[str]]:
+    """Pull the first delta now (a provider failing before it can fall back)."""
+    first = next(stream, "")
+    return first, stream
+
+
+async def persist(
+    core: CoreClient, request: GenerationRequest, result: AssistantMessageResult
+) -> bool:
+    """Save on core, retrying while it is unreachable; False if it never took it."""
+    for delay in (*PERSIST_DELAYS, None):
+        try:
+            await core.persist_message(str(request.conversation_id), result)
+            return True
+        except CoreResponseError as exc:
+            # 404: the conversation was deleted meanwhile; retrying cannot help.
+            logger.warning(
+                "core refused answer %s: HTTP %s", request.assistant_message_id, exc.status
+            )
+            return False
+        except CoreUnavailable:
+            if delay is None:
+                return False
+            await asyncio.sleep(delay)
+    return False
+
+
+async def generate(
+    settings: Settings, request: GenerationRequest, *, redis_client: redis.Redis, core: CoreClient
+) -> str:
+    """Run the turn; returns the final status."""
+    message_id = str(request.assistant_message_id)
+    writer = StreamWriter(redis_client, settings.rate_limit.rate_limit_prefix)
+    writer.reset(message_id)
+    provider = provider_for(settings)
+    model = request.model or provider.default_model
+    passages = await _passages(settings, request)
+    budget = settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32
+    history = [Turn(m.role.value, m.content) for m in request.recent_messages]
+
+    def messages_for(chosen: LLMProvider):
+        return build_messages(
+            story=_story(request),
+            brief=render_brief(request.scenario.scenario_type, request.scenario.parameters),
+            persona=persona_for(request),
+            passages=passages,
+            history=history,
+            user_message=request.user_message,
+            count_tokens=_count_tokens(chosen),
+            budget=budget,
+        )
+
+    # Informative only: the final save below is what counts.
+    with contextlib.suppress(CoreUnavailable, CoreResponseError):
+        await core.persist_message(
+            str(request.conversation_id),
+            AssistantMessageResult(
+                message_id=message_id, status="streaming", model=model, attempt=request.attempt
+            ),
+        )
+    degraded = False
+    content, tokens, status, error_code = "", 0, "completed", ""
+    try:
+        try:
+            first, rest = _first_then_rest(
+                provider.stream(messages_for(provider), model=model, max_tokens=MAX_ANSWER_TOKENS)
+            )
+        except ProviderError:
+            if provider.name == "local" or not settings.llm.llm_fallback_local:
+                raise
+            logger.warning(
+                "provider %s failed before its first token; falling back to local", provider.name
+            )
+            provider, degraded = local_fallback(settings), True
+            model = provider.default_model
+            first, rest = _first_then_rest(
+                provider.stream(messages_for(provider), max_tokens=MAX_ANSWER_TOKENS)
+            )
+        for delta in _chain(first, rest):
+            if writer.cancelled(message_id):
+                status = "cancelled"
+                break
+            content += delta
+            tokens += 1
+            writer.append(message_id, CHUNK, {"content": content, "delta": delta})
+    except ProviderError as exc:
+        logger.warning("generation %s failed: %s", message_id, exc)
+        status, error_code = "failed", "PROVIDER_ERROR"
+    result = AssistantMessageResult(
+        message_id=message_id,
+        content=content,
+        status=status,
+        model=model,
+        total_tokens=tokens,
+        degraded=degraded,
+        attempt=request.attempt,
+        error_code=error_code,
+    )
+    if await persist(core, request, result):
+        if status == "failed":
+            writer.append(
+                message_id,
+                ERROR,
+                {"code": "PROVIDER_ERROR", "message": "The model failed; regenerate the answer."},
+            )
+        writer.append(
+            message_id,
+            COMPLETE,
+            {
+                "message_id": message_id,
+                "role": "assistant",
+                "content": content,
+                "total_tokens": tokens,
+                "model": model,
+                "degraded": degraded,
+                "status": status,
+            },
+        )
+        writer.finish(message_id)
+    else:
+        writer.append(
+            message_id,
+            ERROR,
+            {"code": "PERSIST_FAILED", "message": "The answer could not be saved yet."},
+        )
+    return status
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    if first:
+        yield first
+    yield from rest
+
+
+def run_generation(settings: Settings, payload: dict) -> str:
+    request = GenerationRequest.model_validate(payload)
+    client = redis.Redis.from_url(settings.redis.redis_url)
+
+    async def main() -> str:
+        async with httpx.AsyncClient() as http:
+            core = CoreClient(
+                http,
+                base_url=settings.core.core_base_url,
+                service_token=settings.auth.service_token,
+                timeout_seconds=settings.app.http_timeout_seconds,
+            )
+            return await generate(settings, request, redis_client=client, core=core)
+
+    started = time.monotonic()
+    try:
+        return asyncio.run(main())
+    finally:
+        client.close()
+        logger.info(
+            "generation %s done in %.2fs", request.assistant_message_id, time.monotonic() - started
+        )

@@ -1,0 +1,322 @@
+"""A chat turn in the worker and its SSE stream, with a scripted provider
+(unit tests only) and real Redis: order, cancel, core down, fallback,
+tickets, resume from Last-Event-ID, expiry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis as sync_redis
+from gaji_contracts.conversations import GenerationRequest
+
+from gaji_ai.clients.core import CoreUnavailable
+from gaji_ai.generation import runner
+from gaji_ai.generation.streams import StreamWriter
+from gaji_ai.llm.providers import ProviderError
+from gaji_ai.main import create_app
+from gaji_ai.worker import celery_app
+
+from support import SERVICE_TOKEN, TEST_REDIS_URL, running
+
+
+class Scripted:
+    """Yields fixed words; `on_token(i)` runs before word i (to cancel mid-way)."""
+
+    name = "scripted"
+    default_model = "scripted-1"
+
+    def __init__(self, words, *, fail_first=False, on_token=None):
+        self.models = ["scripted-1"]
+        self.words, self.fail_first, self.on_token = words, fail_first, on_token
+        self.prompts = []
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7):
+        self.prompts.append(messages)
+        if self.fail_first:
+            raise ProviderError("remote down")
+        for i, word in enumerate(self.words):
+            if self.on_token:
+                self.on_token(i)
+            yield word
+
+
+class FakeCore:
+    """Records persisted answers; fails `down` times first (core unreachable)."""
+
+    def __init__(self, down=0):
+        self.down, self.saved = down, []
+
+    async def persist_message(self, conversation_id, result):
+        if result.status != "streaming":
+            if self.down:
+                self.down -= 1
+                raise CoreUnavailable("down")
+            self.saved.append(result)
+
+
+def request(**overrides) -> GenerationRequest:
+    return GenerationRequest(
+        conversation_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        user_message_id=uuid.uuid4(),
+        assistant_message_id=uuid.uuid4(),
+        user_message="Do you regret it?",
+        scenario={
+            "id": uuid.uuid4(),
+            "base_story": "pride-and-prejudice",
+            "scenario_type": "CHARACTER_CHANGE",
+            "parameters": {
+                "character": "Charlotte Lucas",
+                "property": "personality",
+                "new_value": "romantic",
+            },
+        },
+        recent_messages=[
+            {
+                "id": uuid.uuid4(),
+                "role": "user",
+                "content": "Hello",
+                "created_at": datetime.now(UTC),
+            }
+        ],
+        **overrides,
+    )
+
+
+@pytest.fixture
+def env(test_settings, redis_prefix, monkeypatch):
+    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
+    runner._providers.clear()
+    settings = test_settings()
+    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
+    yield settings, client, redis_prefix
+    runner._providers.clear()
+    client.close()
+
+
+def stream_of(client, prefix, message_id):
+    entries = client.xrange(f"{prefix}:gen:{message_id}")
+    return [(fields[b"event"].decode(), fields[b"data"].decode()) for _, fields in entries]
+
+
+async def test_tokens_stream_in_order_then_complete_after_the_save(env):
+    settings, client, prefix = env
+    provider = runner._providers["main"] = Scripted(["I ", "do ", "not."])
+    core = FakeCore()
+    turn = request()
+    assert await runner.generate(settings, turn, redis_client=client, core=core) == "completed"
+    events = stream_of(client, prefix, turn.assistant_message_id)
+    assert [e for e, _ in events] == ["message_chunk"] * 3 + ["message_complete"]
+    assert '"delta": "do "' in events[1][1] and '"content": "I do not."' in events[3][1]
+    saved = core.saved[0]
+    assert (saved.content, saved.status, saved.total_tokens, saved.degraded) == (
+        "I do not.",
+        "completed",
+        3,
+        False,
+    )
+    system = provider.prompts[0][0].content
+    assert "Charlotte Lucas" in system and "romantic" in system
+    assert 0 < client.ttl(f"{prefix}:gen:{turn.assistant_message_id}") <= 3600
+
+
+async def test_cancel_stops_between_tokens_and_keeps_the_partial_text(env):
+    settings, client, prefix = env
+    turn = request()
+    writer = StreamWriter(client, prefix)
+
+    def cancel_at(i):
+        if i == 2:
+            client.set(f"{prefix}:gen:{turn.assistant_message_id}:cancel", "1")
+
+    runner._providers["main"] = Scripted(["a ", "b ", "c ", "d "], on_token=cancel_at)
+    core = FakeCore()
+    assert await runner.generate(settings, turn, redis_client=client, core=core) == "cancelled"
+    assert (core.saved[0].status, core.saved[0].content) == ("cancelled", "a b ")
+    assert stream_of(client, prefix, turn.assistant_message_id)[-1][0] == "message_complete"
+    assert not writer.cancelled(str(turn.assistant_message_id))
+
+
+async def test_core_down_is_retried_then_reported(env):
+    settings, client, prefix = env
+    runner._providers["main"] = Scripted(["ok"])
+    core = FakeCore(down=2)
+    turn = request()
+    assert await runner.generate(settings, turn, redis_client=client, core=core) == "completed"
+    assert (
+        len(core.saved) == 1
+        and stream_of(client, prefix, turn.assistant_message_id)[-1][0] == "message_complete"
+    )
+    never = FakeCore(down=99)
+    lost = request()
+    await runner.generate(settings, lost, redis_client=client, core=never)
+    events = stream_of(client, prefix, lost.assistant_message_id)
+    assert events[-1][0] == "error" and "PERSIST_FAILED" in events[-1][1]
+    assert "message_complete" not in [e for e, _ in events]
+
+
+async def test_remote_failure_before_the_first_token_falls_back_to_local_degraded(env):
+    settings, client, _ = env
+    remote = Scripted([], fail_first=True)
+    remote.name = "openai"
+    runner._providers["main"] = remote
+    runner._providers["local"] = Scripted(["local ", "answer"])
+    core = FakeCore()
+    assert await runner.generate(settings, request(), redis_client=client, core=core) == "completed"
+    assert core.saved[0].degraded is True and core.saved[0].content == "local answer"
+
+
+async def test_provider_failure_marks_the_answer_failed(env):
+    settings, client, prefix = env
+    failing = runner._providers["main"] = Scripted([], fail_first=True)
+    failing.name = "local"  # the local model itself failed: nothing to fall back to
+    core = FakeCore()
+    turn = request()
+    assert await runner.generate(settings, turn, redis_client=client, core=core) == "failed"
+    assert core.saved[0].error_code == "PROVIDER_ERROR"
+    assert [e for e, _ in stream_of(client, prefix, turn.assistant_message_id)] == [
+        "error",
+        "message_complete",
+    ]
+
+
+# -- the API side ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def api(test_settings, published_key, redis_prefix):
+    app = create_app(test_settings())
+    async with running(app) as client:
+        yield client, published_key, redis_prefix
+
+
+def ticket(key, conversation_id, message_id, **overrides):
+    return key.token(
+        aud="gaji-stream",
+        token_type="stream_ticket",
+        conversation_id=conversation_id,
+        message_id=message_id,
+        **overrides,
+    )
+
+
+def fill(prefix, message_id, words):
+    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
+    writer = StreamWriter(client, prefix)
+    text = ""
+    for word in words:
+        text += word
+        writer.append(message_id, "message_chunk", {"content": text, "delta": word})
+    writer.append(message_id, "message_complete", {"message_id": message_id, "content": text})
+    client.close()
+
+
+def parse(body: str) -> list[dict]:
+    frames = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        frame = {}
+        for line in block.split("\n"):
+            if ":" in line and not line.startswith(":"):
+                name, _, value = line.partition(":")
+                frame[name] = value.strip()
+        if frame:
+            frames.append(frame)
+    return frames
+
+
+async def test_stream_with_a_ticket_replays_and_resumes_without_gaps(api):
+    client, key, prefix = api
+    conversation, message = str(uuid.uuid4()), str(uuid.uuid4())
+    fill(prefix, message, ["Once ", "upon ", "a ", "time."])
+    url = f"/api/ai/conversations/{conversation}/stream"
+    params = {"message_id": message, "ticket": ticket(key, conversation, message)}
+    whole = parse((await client.get(url, params=params)).text)
+    assert [f["event"] for f in whole] == ["message_chunk"] * 4 + ["message_complete"]
+    for cut in range(len(whole)):
+        rest = parse(
+            (await client.get(url, params=params, headers={"Last-Event-ID": whole[cut]["id"]})).text
+        )
+        assert [f["id"] for f in rest] == [f["id"] for f in whole[cut + 1 :]]
+    by_query = parse(
+        (await client.get(url, params={**params, "last_event_id": whole[1]["id"]})).text
+    )
+    assert [f["id"] for f in by_query] == [f["id"] for f in whole[2:]]
+
+
+async def test_tickets_are_checked(api):
+    client, key, prefix = api
+    conversation, message = str(uuid.uuid4()), str(uuid.uuid4())
+    fill(prefix, message, ["x"])
+    url = f"/api/ai/conversations/{conversation}/stream"
+    other = await client.get(
+        url, params={"message_id": message, "ticket": ticket(key, conversation, str(uuid.uuid4()))}
+    )
+    assert other.status_code == 403
+    expired = ticket(key, conversation, message, exp=1000, iat=900)
+    assert (
+        await client.get(url, params={"message_id": message, "ticket": expired})
+    ).status_code == 401
+    access = key.token()  # an access token is not a ticket
+    assert (
+        await client.get(url, params={"message_id": message, "ticket": access})
+    ).status_code == 401
+    good = ticket(key, conversation, message)
+    tampered = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    assert (
+        await client.get(url, params={"message_id": message, "ticket": tampered})
+    ).status_code == 401
+    assert (await client.get(url, params={"message_id": message})).status_code == 401
+
+
+async def test_an_expired_stream_says_not_resumable(api):
+    client, key, _ = api
+    conversation, message = str(uuid.uuid4()), str(uuid.uuid4())
+    response = await client.get(
+        f"/api/ai/conversations/{conversation}/stream",
+        params={"message_id": message, "ticket": ticket(key, conversation, message)},
+    )
+    assert [f["event"] for f in parse(response.text)] == ["not_resumable"]
+
+
+async def test_enqueue_checks_the_model_and_queues(api, monkeypatch):
+    client, _, _ = api
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: sent.append((name, args)))
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    body = request().model_dump(mode="json")
+    accepted = await client.post("/api/ai/internal/generations", json=body, headers=service)
+    assert (
+        accepted.status_code == 202
+        and accepted.json()["message_id"] == body["assistant_message_id"]
+    )
+    assert (
+        sent[0][0] == "gaji.generation.generate"
+        and sent[0][1][0]["user_message"] == "Do you regret it?"
+    )
+    wrong = await client.post(
+        "/api/ai/internal/generations", json={**body, "model": "gpt-9"}, headers=service
+    )
+    assert wrong.status_code == 400 and wrong.json()["code"] == "INVALID_MODEL"
+    assert "smollm2-135m-instruct" in wrong.json()["message"]
+    assert (await client.post("/api/ai/internal/generations", json=body)).status_code == 401
+    models = (await client.get("/api/ai/models")).json()
+    assert models == {
+        "provider": "local",
+        "default": "smollm2-135m-instruct",
+        "models": ["smollm2-135m-instruct"],
+    }
+
+
+async def test_cancel_sets_the_flag(api):
+    client, _, prefix = api
+    message = str(uuid.uuid4())
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    response = await client.post(f"/api/ai/internal/generations/{message}/cancel", headers=service)
+    assert response.status_code == 200
+    writer = StreamWriter(sync_redis.Redis.from_url(TEST_REDIS_URL), prefix)
+    assert writer.cancelled(message)
