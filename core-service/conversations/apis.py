@@ -20,6 +20,7 @@ from common.request_id import request_id_of
 from common.schema import errors
 from conversations import selectors, services
 from conversations.models import Conversation, ConversationMemo
+from scenarios.apis import CreatorSerializer
 
 PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
 NUL = "\x00"
@@ -61,15 +62,6 @@ class TitleField(TextField):
 # -- output shapes ------------------------------------------------------------------
 
 
-class UserSummarySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    username = serializers.CharField()
-    avatar_url = serializers.SerializerMethodField()
-
-    def get_avatar_url(self, user) -> str | None:
-        return user.avatar_url or None
-
-
 class ScenarioSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
     base_story = serializers.CharField()
@@ -104,7 +96,7 @@ class ConversationListItemSerializer(serializers.Serializer):
     parent_conversation_id = serializers.UUIDField(source="parent_id", allow_null=True)
     is_fork = serializers.SerializerMethodField()
     scenario = ScenarioRefSerializer()
-    user = UserSummarySerializer()
+    user = CreatorSerializer()
     like_count = serializers.IntegerField()
     message_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()

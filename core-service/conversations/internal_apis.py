@@ -7,12 +7,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.conversations import (
     AssistantMessageResult,
-    ChatMessage,
     ConversationContext,
     ConversationRef,
     NovelRef,
     OwnerRef,
-    ScenarioBrief,
 )
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -50,12 +48,7 @@ class InternalConversationContextApi(InternalApiView):
                 parent_conversation_id=conversation.parent_id,
                 message_count=conversation.message_count,
             ),
-            scenario=ScenarioBrief(
-                id=scenario.id,
-                base_story=scenario.base_story,
-                scenario_type=scenario.scenario_type,
-                parameters=scenario.parameters,
-            ),
+            scenario=services.scenario_brief(scenario),
             novel=NovelRef(
                 id=novel.id,
                 slug=novel.slug,
@@ -66,10 +59,7 @@ class InternalConversationContextApi(InternalApiView):
             if novel
             else None,
             owner=OwnerRef(id=conversation.user.id, username=conversation.user.username),
-            messages=[
-                ChatMessage(id=m.id, role=m.role, content=m.content, status=m.status, created_at=m.created_at)
-                for m in messages
-            ],
+            messages=[services.chat_message(m) for m in messages],
         )
         return Response(context.model_dump(mode="json"))
 

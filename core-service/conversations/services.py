@@ -190,7 +190,16 @@ class ChatTurn:
     stream_expires_at: datetime
 
 
-def _chat_message(message: Message) -> ChatMessage:
+def scenario_brief(scenario: Scenario) -> ScenarioBrief:
+    return ScenarioBrief(
+        id=scenario.id,
+        base_story=scenario.base_story,
+        scenario_type=scenario.scenario_type,
+        parameters=scenario.parameters,
+    )
+
+
+def chat_message(message: Message) -> ChatMessage:
     return ChatMessage(
         id=message.id,
         role=message.role,
@@ -214,14 +223,9 @@ def _generation_request(
         assistant_message_id=assistant.id,
         attempt=assistant.attempt,
         user_message=user_message.content,
-        scenario=ScenarioBrief(
-            id=scenario.id,
-            base_story=scenario.base_story,
-            scenario_type=scenario.scenario_type,
-            parameters=scenario.parameters,
-        ),
+        scenario=scenario_brief(scenario),
         novel_id=novel.id if grounded else None,
-        recent_messages=[_chat_message(m) for m in history],
+        recent_messages=[chat_message(m) for m in history],
         model=model,
     )
 
