@@ -2,7 +2,7 @@
 #
 # Gaji ai-service: one image for the FastAPI app (uvicorn on :8000, the
 # default CMD) and the Celery worker (override the command:
-#   celery -A gaji_ai.worker worker -Q ingestion,generation).
+#   celery -A gaji_ai.worker worker -Q generation, and another with -Q ingestion).
 # Build from the repo root:  docker build -f deploy/ai.Dockerfile -t gaji-ai .
 #
 # Installs in the same order as the Makefile: torch (CPU build) first so no

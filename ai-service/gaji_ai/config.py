@@ -39,10 +39,14 @@ LLM_MODEL             comma-separated models a request may choose; the first is 
 LLM_TIMEOUT_SECONDS   remote provider timeout [60]
 LLM_CONTEXT_TOKENS    the local model's context window [2048]
 LLM_FALLBACK_LOCAL    a remote provider failing before its first token falls back to local [true]
+LLM_THREADS           llama.cpp threads of the local model [all cores]
+GENERATION_START_TIMEOUT_SECONDS  a queued chat turn no worker started this long ends failed [300]
+GENERATION_REAPER_SECONDS  how often the API looks for turns whose worker died [5]
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -126,9 +130,13 @@ class LLMSettings(BaseSettings):
     llm_model: str = ""
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_context_tokens: int = Field(default=2048, ge=256, le=32768)
+    # llama.cpp threads for the local model (its own default is half the cores).
+    llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
     # A remote provider failing before its first token: answer with the local
     # model instead (the message is marked degraded).
     llm_fallback_local: bool = True
+    generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
+    generation_reaper_seconds: float = Field(default=5.0, gt=0, le=300)
 
     def model_list(self) -> list[str]:
         return [m.strip() for m in self.llm_model.split(",") if m.strip()]

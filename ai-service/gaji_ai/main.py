@@ -33,6 +33,7 @@ from gaji_ai.common.ratelimit import RateLimiter, RateLimitMiddleware
 from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.embeddings import dense_embedder
+from gaji_ai.generation.reaper import run_reaper
 from gaji_ai.generation.router import internal_router as generation_internal_router
 from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
@@ -95,6 +96,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # does not pay the model load (~7 s on 2 cores).
             warming = asyncio.create_task(asyncio.to_thread(_warm_embedder, settings))
             stack.callback(warming.cancel)
+        # Ends the chat turns whose worker died (gaji_ai.generation.reaper).
+        reaper = asyncio.create_task(
+            run_reaper(
+                redis,
+                settings.rate_limit.rate_limit_prefix,
+                app.state.core_client,
+                settings.llm.generation_reaper_seconds,
+            )
+        )
+        stack.callback(reaper.cancel)
         yield
 
 

@@ -1,7 +1,11 @@
-"""Celery app of the ai service: `celery -A gaji_ai.worker worker -Q ingestion,generation`.
+"""Celery app of the ai service. Two queues, one worker each, so a long
+ingestion job never delays a user's chat turn:
 
-Two queues so long ingestion jobs never delay a user's chat turn: run one
-worker per queue (or more generation workers) when load grows.
+    celery -A gaji_ai.worker worker -Q generation -n chat@%h
+    celery -A gaji_ai.worker worker -Q ingestion -n ingest@%h
+
+(more generation workers when load grows). The generation worker loads the
+local model at start, so the first chat turn does not pay for it.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import celeryd_init, setup_logging, worker_process_init
 from kombu import Exchange, Queue
 
 from gaji_ai.common.logging import configure_logging
@@ -82,16 +86,36 @@ def _configure_worker_logging(**_: Any) -> None:
     configure_logging(get_settings().app.log_level)
 
 
-@worker_process_init.connect
-def _preload_embedder(**_: Any) -> None:
-    """Each worker process loads the embedding model once, before its first job."""
-    settings = get_settings()
-    if settings.embeddings.embeddings_preload:
-        from gaji_ai.embeddings import dense_embedder
+_consumed_queues: set[str] = set()
 
-        embedder = dense_embedder(settings)
-        if hasattr(embedder, "warm"):
-            embedder.warm()
+
+@celeryd_init.connect
+def _remember_queues(options: dict | None = None, **_: Any) -> None:
+    """The queues this worker consumes (`-Q`), before it forks its processes."""
+    queues = (options or {}).get("queues") or ""
+    if isinstance(queues, str):
+        queues = queues.split(",")
+    _consumed_queues.update(q.strip() for q in queues if q.strip())
+
+
+@worker_process_init.connect
+def _preload_models(**_: Any) -> None:
+    """Each worker process loads its models once, before its first job: the
+    embedding model, and the local LLM where chat turns are consumed."""
+    settings = get_settings()
+    if not settings.embeddings.embeddings_preload:
+        return
+    from gaji_ai.embeddings import dense_embedder
+
+    embedder = dense_embedder(settings)
+    if hasattr(embedder, "warm"):
+        embedder.warm()
+    if GENERATION_QUEUE in _consumed_queues or not _consumed_queues:
+        from gaji_ai.generation.runner import provider_for
+
+        provider = provider_for(settings)
+        if hasattr(provider, "warm"):
+            provider.warm()
 
 
 celery_app = create_celery_app(get_settings())

@@ -59,6 +59,8 @@ class CoreStub:
     health_body: dict[str, Any] | None = None  # answered instead of a valid ServiceHealth
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    # Extra routes: path -> handler(method, body or None) -> (status, json body).
+    routes: dict[str, Any] = field(default_factory=dict)
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
         return [headers for seen, headers in self.requests if seen == path]
@@ -66,9 +68,25 @@ class CoreStub:
 
 def _handler_for(stub: CoreStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def _route(self, method: str) -> bool:
+            handler = stub.routes.get(self.path.split("?")[0])
+            if handler is None:
+                return False
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            self._json(*handler(method, body))
+            return True
+
+        def do_POST(self) -> None:
+            stub.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            if not self._route("POST"):
+                self._json(404, {"code": "NOT_FOUND"})
+
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             stub.requests.append((self.path, headers))
+            if self._route("GET"):
+                return
             if self.path == "/api/v1/auth/jwks.json":
                 self._json(stub.jwks_status, stub.jwks)
             elif self.path == "/api/internal/health":

@@ -5,87 +5,17 @@ tickets, resume from Last-Event-ID, expiry."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import redis as sync_redis
-from gaji_contracts.conversations import GenerationRequest
+from chat_support import FakeCore, Scripted, fill, parse, request, stream_of, ticket
 
-from gaji_ai.clients.core import CoreUnavailable
 from gaji_ai.generation import runner
 from gaji_ai.generation.streams import StreamWriter
-from gaji_ai.llm.providers import ProviderError
 from gaji_ai.main import create_app
 from gaji_ai.worker import celery_app
 
 from support import SERVICE_TOKEN, TEST_REDIS_URL, running
-
-
-class Scripted:
-    """Yields fixed words; `on_token(i)` runs before word i (to cancel mid-way)."""
-
-    name = "scripted"
-    default_model = "scripted-1"
-
-    def __init__(self, words, *, fail_first=False, on_token=None):
-        self.models = ["scripted-1"]
-        self.words, self.fail_first, self.on_token = words, fail_first, on_token
-        self.prompts = []
-
-    def count_tokens(self, text):
-        return len(text.split())
-
-    def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7):
-        self.prompts.append(messages)
-        if self.fail_first:
-            raise ProviderError("remote down")
-        for i, word in enumerate(self.words):
-            if self.on_token:
-                self.on_token(i)
-            yield word
-
-
-class FakeCore:
-    """Records persisted answers; fails `down` times first (core unreachable)."""
-
-    def __init__(self, down=0):
-        self.down, self.saved = down, []
-
-    async def persist_message(self, conversation_id, result):
-        if result.status != "streaming":
-            if self.down:
-                self.down -= 1
-                raise CoreUnavailable("down")
-            self.saved.append(result)
-
-
-def request(**overrides) -> GenerationRequest:
-    return GenerationRequest(
-        conversation_id=uuid.uuid4(),
-        user_id=uuid.uuid4(),
-        user_message_id=uuid.uuid4(),
-        assistant_message_id=uuid.uuid4(),
-        user_message="Do you regret it?",
-        scenario={
-            "id": uuid.uuid4(),
-            "base_story": "pride-and-prejudice",
-            "scenario_type": "CHARACTER_CHANGE",
-            "parameters": {
-                "character": "Charlotte Lucas",
-                "property": "personality",
-                "new_value": "romantic",
-            },
-        },
-        recent_messages=[
-            {
-                "id": uuid.uuid4(),
-                "role": "user",
-                "content": "Hello",
-                "created_at": datetime.now(UTC),
-            }
-        ],
-        **overrides,
-    )
 
 
 @pytest.fixture
@@ -97,11 +27,6 @@ def env(test_settings, redis_prefix, monkeypatch):
     yield settings, client, redis_prefix
     runner._providers.clear()
     client.close()
-
-
-def stream_of(client, prefix, message_id):
-    entries = client.xrange(f"{prefix}:gen:{message_id}")
-    return [(fields[b"event"].decode(), fields[b"data"].decode()) for _, fields in entries]
 
 
 async def test_tokens_stream_in_order_then_complete_after_the_save(env):
@@ -193,40 +118,6 @@ async def api(test_settings, published_key, redis_prefix):
     app = create_app(test_settings())
     async with running(app) as client:
         yield client, published_key, redis_prefix
-
-
-def ticket(key, conversation_id, message_id, **overrides):
-    return key.token(
-        aud="gaji-stream",
-        token_type="stream_ticket",
-        conversation_id=conversation_id,
-        message_id=message_id,
-        **overrides,
-    )
-
-
-def fill(prefix, message_id, words):
-    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
-    writer = StreamWriter(client, prefix)
-    text = ""
-    for word in words:
-        text += word
-        writer.append(message_id, "message_chunk", {"content": text, "delta": word})
-    writer.append(message_id, "message_complete", {"message_id": message_id, "content": text})
-    client.close()
-
-
-def parse(body: str) -> list[dict]:
-    frames = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        frame = {}
-        for line in block.split("\n"):
-            if ":" in line and not line.startswith(":"):
-                name, _, value = line.partition(":")
-                frame[name] = value.strip()
-        if frame:
-            frames.append(frame)
-    return frames
 
 
 async def test_stream_with_a_ticket_replays_and_resumes_without_gaps(api):

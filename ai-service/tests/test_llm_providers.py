@@ -50,7 +50,11 @@ class WireServer:
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 if status != 200:
-                    raw = json.dumps({"error": {"message": "model overloaded"}}).encode()
+                    # Like some real APIs, the refusal echoes the key it was sent.
+                    key = self.headers.get("x-api-key") or self.headers.get("Authorization", "")
+                    key = key.removeprefix("Bearer ")
+                    message = f"model overloaded for key {key}"
+                    raw = json.dumps({"error": {"message": message}}).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(raw)))
@@ -137,7 +141,8 @@ def test_refusals_are_provider_errors_without_the_key(wire):
     ):
         with pytest.raises(ProviderError) as info:
             list(provider.stream(MESSAGES))
-        assert "model overloaded" in str(info.value) and "sk-secret" not in str(info.value)
+        assert "model overloaded for key [redacted]" in str(info.value)
+        assert "sk-secret" not in str(info.value)
 
 
 def test_unreachable_providers_fail_cleanly():

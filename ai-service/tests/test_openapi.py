@@ -18,6 +18,8 @@ EXPECTED_ROUTES = {
     ("delete", "/api/ai/internal/novels/{novel_id}/vectors"),
     ("get", "/api/ai/models"),
     ("get", "/api/ai/conversations/{conversation_id}/stream"),
+    ("post", "/api/ai/conversations/{conversation_id}/messages"),
+    ("post", "/api/ai/llm/test"),
     ("post", "/api/ai/internal/generations"),
     ("post", "/api/ai/internal/generations/{message_id}/cancel"),
     *(

@@ -51,6 +51,10 @@ api_v1 = [
         "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/regenerate",
         conversations.MessageRegenerateApi.as_view(),
     ),
+    path(
+        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/cancel",
+        conversations.MessageCancelApi.as_view(),
+    ),
     path("conversations/<uuid:conversation_id>/fork", conversations.ConversationForkApi.as_view()),
     path("conversations/<uuid:conversation_id>/tree", conversations.ConversationTreeApi.as_view()),
     path("conversations/<uuid:conversation_id>/like", conversations.LikeApi.as_view()),
@@ -71,6 +75,10 @@ internal = [
     path(
         "conversations/<uuid:conversation_id>/messages",
         internal_conversations.InternalMessagePersistApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/turns",
+        internal_conversations.InternalTurnCreateApi.as_view(),
     ),
 ]
 

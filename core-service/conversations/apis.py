@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from gaji_contracts.conversations import MAX_USER_MESSAGE_CHARS, MessageStatus
+from gaji_contracts.conversations import MAX_CHARACTER_NAME_CHARS, MAX_USER_MESSAGE_CHARS, MessageStatus
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers, status
@@ -279,13 +279,25 @@ class MessagePageSerializer(serializers.Serializer):
     cursors = CursorsSerializer()
 
 
-MODEL_HELP = "A model from the ai service's GET /api/ai/models; the configured default when omitted."
+MODEL_HELP = (
+    "A model from the ai service's GET /api/ai/models; the configured default when omitted. "
+    "Any other: 400 `INVALID_MODEL`."
+)
+CHARACTER_HELP = (
+    "The character you address, e.g. 'Mr. Darcy'; default: the scenario's character, else the narrator."
+)
+
+
+def character_field() -> TextField:
+    """Stripped; blank is refused (omit the field for the default)."""
+    return TextField(max_length=MAX_CHARACTER_NAME_CHARS, required=False, help_text=CHARACTER_HELP)
 
 
 class MessageListSendApi(APIView):
     class InputSerializer(StrictSerializer):
         content = TextField(min_length=1, max_length=MAX_USER_MESSAGE_CHARS, trim_whitespace=False)
         model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
+        character = character_field()
 
     class QuerySerializer(serializers.Serializer):
         before = serializers.UUIDField(required=False)
@@ -346,7 +358,9 @@ class MessageListSendApi(APIView):
         description="Stores your message and a pending answer, hands the turn to the ai service and answers "
         "at once. Open `stream_url` (an EventSource URL with a short-lived ticket) for the answer. If the "
         "ai service is unavailable: 503 `AI_UNAVAILABLE` with `message_id` and `assistant_message_id` "
-        "(your message is kept; regenerate the answer later). 10 per minute.",
+        "(your message is kept; regenerate the answer later). A model the ai service does not offer: 400 "
+        "`INVALID_MODEL` (nothing stored, unless ai refuses it only on hand-over: then with both ids, "
+        "like the 503). 10 per minute.",
     )
     def post(self, request, conversation_id):
         data = self.InputSerializer(data=request.data)
@@ -365,12 +379,14 @@ class MessageRegenerateApi(APIView):
 
     class InputSerializer(StrictSerializer):
         model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
+        character = character_field()
 
     @extend_schema(
         operation_id="conversations_regenerate_message",
         request=InputSerializer,
         responses={202: ChatTurnSerializer, **errors(401, 403, 404, 409, 429, 503)},
-        description="Generate a failed or cancelled answer again (same message id); 409 for any other state.",
+        description="Generate a failed or cancelled answer again (same message id); 409 for any other state. "
+        "`model` and `character` as when sending (they are not remembered from the first attempt).",
     )
     def post(self, request, conversation_id, message_id):
         data = self.InputSerializer(data=request.data or {})
@@ -383,6 +399,42 @@ class MessageRegenerateApi(APIView):
             **data.validated_data,
         )
         return Response(chat_turn_json(turn), status=status.HTTP_202_ACCEPTED)
+
+
+class CancelResultSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    status = serializers.ChoiceField(
+        choices=[MessageStatus.PENDING.value, MessageStatus.STREAMING.value],
+        help_text="The answer's status when the cancel was asked; `cancelled` once the worker stops",
+    )
+    cancel_requested = serializers.BooleanField()
+
+
+class MessageCancelApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_cancel_message",
+        request=None,
+        responses={202: CancelResultSerializer, **errors(401, 403, 404, 409, 503)},
+        description="Stop an answer being generated (pending or streaming). The ai worker stops within a "
+        "second and stores the text so far with status `cancelled`; it can then be regenerated. 409 for an "
+        "answer already completed, cancelled or failed; 400 for a user message; 503 `AI_UNAVAILABLE` if "
+        "the ai service cannot be reached.",
+    )
+    def post(self, request, conversation_id, message_id):
+        message = services.message_cancel(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            user=request.user,
+            request_id=request_id_of(request),
+        )
+        return Response(
+            CancelResultSerializer(
+                {"message_id": message.id, "status": message.status, "cancel_requested": True}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 # -- forks ----------------------------------------------------------------------------------

@@ -1,20 +1,25 @@
 """The ai service's view of conversations (/api/internal/conversations,
-service token only): a generation's context, and persisting its answer."""
+service token only): a generation's context, persisting its answer, and
+storing a turn for ai's direct endpoint."""
 
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.conversations import (
+    MAX_CHARACTER_NAME_CHARS,
+    MAX_USER_MESSAGE_CHARS,
     AssistantMessageResult,
     ConversationContext,
     ConversationRef,
     NovelRef,
     OwnerRef,
+    TurnCreate,
 )
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from common.exceptions import ApplicationError, validation_message
 from common.schema import errors
 from conversations import selectors, services
 from internal.apis import InternalApiView, parse_contract
@@ -100,3 +105,49 @@ class InternalMessagePersistApi(InternalApiView):
         result = parse_contract(AssistantMessageResult, request.data)
         outcome = services.assistant_message_persist(conversation_id=conversation_id, result=result)
         return Response(outcome.model_dump(mode="json"))
+
+
+def _text(field: str, value: str | None) -> str | None:
+    """Stripped; blank or holding NUL (PostgreSQL text cannot) is a 400, as on the public routes."""
+    if value is None:
+        return None
+    value = value.strip()
+    problem = "This field may not be blank." if not value else None
+    if "\x00" in value:
+        problem = "Must not contain NUL characters."
+    if problem:
+        details = {field: [problem]}
+        raise ApplicationError(validation_message(details), details=details)
+    return value
+
+
+class InternalTurnCreateApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_conversation_create_turn",
+        request=inline_serializer(
+            "TurnCreate",
+            {
+                "user_id": serializers.UUIDField(),
+                "content": serializers.CharField(max_length=MAX_USER_MESSAGE_CHARS),
+                "model": serializers.CharField(max_length=100, required=False, allow_null=True),
+                "character": serializers.CharField(
+                    max_length=MAX_CHARACTER_NAME_CHARS, required=False, allow_null=True
+                ),
+            },
+        ),
+        responses={201: OpenApiTypes.OBJECT, **errors(401, 403, 404)},
+        description="Store a chat turn for `user_id` (ai's direct endpoint): the user message and a pending "
+        "answer, exactly as the public send does. Answers 201 with the shared-contracts model "
+        "gaji_contracts.conversations.GenerationRequest, which is not dispatched: the caller queues it. "
+        "403 `PERMISSION_DENIED` unless `user_id` owns the conversation. Service token only.",
+    )
+    def post(self, request, conversation_id):
+        turn = parse_contract(TurnCreate, request.data)
+        generation = services.turn_create(
+            conversation_id=conversation_id,
+            user_id=turn.user_id,
+            content=_text("content", turn.content),
+            model=turn.model or None,
+            character=_text("character", turn.character),
+        )
+        return Response(generation.model_dump(mode="json"), status=status.HTTP_201_CREATED)

@@ -46,7 +46,7 @@ from conversations.models import (
     ConversationMessageLink,
     Message,
 )
-from internal.ai_client import AiClient, AiUnavailable
+from internal.ai_client import AiClient, AiInvalidModel, AiUnavailable
 from scenarios.models import Scenario
 from scenarios.services import scenario_count_engagement
 
@@ -70,6 +70,15 @@ def _owned(conversation_id, user, action: str) -> Conversation:
     if conversation.user_id != user.id:
         raise _forbidden(f"Only the owner can {action} this conversation.")
     return conversation
+
+
+def _owner_check(conversation_id, user, action: str) -> None:
+    """404/403 as _owned, without locking the row (for checks before a write, or with none)."""
+    owner_id = Conversation.objects.filter(id=conversation_id).values_list("user_id", flat=True).first()
+    if owner_id is None:
+        raise Http404
+    if owner_id != user.id:
+        raise _forbidden(f"Only the owner can {action} this conversation.")
 
 
 def _append(conversation: Conversation, messages: list[Message]) -> None:
@@ -210,7 +219,11 @@ def chat_message(message: Message) -> ChatMessage:
 
 
 def _generation_request(
-    conversation: Conversation, user_message: Message, assistant: Message, model: str | None
+    conversation: Conversation,
+    user_message: Message,
+    assistant: Message,
+    model: str | None,
+    character: str | None = None,
 ) -> GenerationRequest:
     scenario = conversation.scenario
     novel = scenario.novel
@@ -227,37 +240,81 @@ def _generation_request(
         novel_id=novel.id if grounded else None,
         recent_messages=[chat_message(m) for m in history],
         model=model,
+        character=character,
     )
 
 
-def _dispatch(conversation: Conversation, request: GenerationRequest, *, request_id: str | None) -> ChatTurn:
+def _invalid_model(available: list[str]) -> ApplicationError:
+    listed = ", ".join(available)
+    return ApplicationError(
+        f"Unknown model. Available: {listed}.",
+        code=ErrorCode.INVALID_MODEL,
+        details={"model": [f"Must be one of: {listed}."]},
+    )
+
+
+def _model_check(conversation_id, user, model: str | None, action: str, *, request_id: str | None) -> None:
+    """400 INVALID_MODEL before anything is written, when ai's model list
+    says so. Ownership is checked first (unlocked; the write re-checks it
+    under the lock) so others still get 403/404 rather than a model error,
+    and no row is locked while ai is asked. If ai cannot list its models the
+    check is skipped: the dispatch then answers 503 AI_UNAVAILABLE."""
+    if not model:
+        return
+    _owner_check(conversation_id, user, action)
+    try:
+        available = AiClient().models(request_id=request_id)
+    except AiUnavailable as exc:
+        logger.info("model list unavailable, %r not checked: %s", model, exc)
+        return
+    if model not in available:
+        raise _invalid_model(available)
+
+
+def _fail(request: GenerationRequest, code: ErrorCode) -> None:
+    """Mark the answer failed, unless ai has already moved it on (or it was regenerated since)."""
+    Message.objects.filter(
+        id=request.assistant_message_id, status=MessageStatus.PENDING.value, attempt=request.attempt
+    ).update(
+        status=MessageStatus.FAILED.value,
+        error_code=code.value,
+        completed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _dispatch(request: GenerationRequest, *, request_id: str | None) -> ChatTurn:
     """Hand the turn to ai; on failure mark the answer failed and answer 503
-    with both ids (the user's message is already stored)."""
+    (400 if ai refused the model) with both ids: the user's message is
+    already stored, and the answer can be regenerated."""
     assistant_id = request.assistant_message_id
+    ids = {"message_id": str(request.user_message_id), "assistant_message_id": str(assistant_id)}
     try:
         AiClient().enqueue_generation(request, request_id=request_id)
+    except AiInvalidModel as exc:
+        logger.info("ai refused the model of message %s: %s", assistant_id, exc.message)
+        _fail(request, ErrorCode.INVALID_MODEL)
+        raise ApplicationError(
+            f"{exc.message} Your message was saved; regenerate the answer with an available model.",
+            code=ErrorCode.INVALID_MODEL,
+            details=exc.details,
+            extra=ids,
+        ) from None
     except AiUnavailable as exc:
         logger.warning("ai could not take message %s: %s", assistant_id, exc)
-        Message.objects.filter(
-            id=assistant_id, status=MessageStatus.PENDING.value, attempt=request.attempt
-        ).update(
-            status=MessageStatus.FAILED.value,
-            error_code=ErrorCode.AI_UNAVAILABLE.value,
-            completed_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
+        _fail(request, ErrorCode.AI_UNAVAILABLE)
         raise ApplicationError(
             "The AI service is unavailable. Your message was saved; regenerate the answer later.",
             status=503,
             code=ErrorCode.AI_UNAVAILABLE,
             headers={RETRY_AFTER: "10"},
-            extra={"message_id": str(request.user_message_id), "assistant_message_id": str(assistant_id)},
+            extra=ids,
         ) from None
     ticket, expires = stream_ticket_for(
-        user_id=conversation.user_id, conversation_id=conversation.id, message_id=assistant_id
+        user_id=request.user_id, conversation_id=request.conversation_id, message_id=assistant_id
     )
     base = settings.AI_PUBLIC_URL.rstrip("/")
-    url = f"{base}{stream_path(conversation.id)}?message_id={assistant_id}&ticket={ticket}"
+    url = f"{base}{stream_path(request.conversation_id)}?message_id={assistant_id}&ticket={ticket}"
     return ChatTurn(
         user_message_id=request.user_message_id,
         assistant_message=Message.objects.get(id=assistant_id),
@@ -266,28 +323,56 @@ def _dispatch(conversation: Conversation, request: GenerationRequest, *, request
     )
 
 
+@transaction.atomic
+def turn_create(
+    *, conversation_id, user_id, content: str, model: str | None = None, character: str | None = None
+) -> GenerationRequest:
+    """Store a chat turn: the user's message and a pending answer, linked at
+    the end of the conversation. Returns the generation to run; dispatching
+    it is the caller's (message_send hands it to ai; ai's direct endpoint
+    queues it itself)."""
+    conversation = _locked(conversation_id)
+    if conversation.user_id != user_id:
+        raise _forbidden("Only the owner can write in this conversation.")
+    conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
+    user_message = Message.objects.create(role=MessageRole.USER.value, content=content)
+    assistant = Message.objects.create(
+        role=MessageRole.ASSISTANT.value, status=MessageStatus.PENDING.value, model=model or ""
+    )
+    _append(conversation, [user_message, assistant])
+    return _generation_request(conversation, user_message, assistant, model, character)
+
+
 def message_send(
-    *, conversation_id, user, content: str, model: str | None = None, request_id: str | None = None
+    *,
+    conversation_id,
+    user,
+    content: str,
+    model: str | None = None,
+    character: str | None = None,
+    request_id: str | None = None,
 ) -> ChatTurn:
-    with transaction.atomic():
-        conversation = _owned(conversation_id, user, "write in")
-        conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
-        user_message = Message.objects.create(role=MessageRole.USER.value, content=content)
-        assistant = Message.objects.create(
-            role=MessageRole.ASSISTANT.value, status=MessageStatus.PENDING.value, model=model or ""
-        )
-        _append(conversation, [user_message, assistant])
-        request = _generation_request(conversation, user_message, assistant, model)
-    return _dispatch(conversation, request, request_id=request_id)
+    _model_check(conversation_id, user, model, "write in", request_id=request_id)
+    request = turn_create(
+        conversation_id=conversation_id, user_id=user.id, content=content, model=model, character=character
+    )
+    return _dispatch(request, request_id=request_id)
 
 
 REGENERABLE = {MessageStatus.FAILED.value, MessageStatus.CANCELLED.value}
 
 
 def message_regenerate(
-    *, conversation_id, message_id, user, model: str | None = None, request_id: str | None = None
+    *,
+    conversation_id,
+    message_id,
+    user,
+    model: str | None = None,
+    character: str | None = None,
+    request_id: str | None = None,
 ) -> ChatTurn:
     """Retry a failed or cancelled answer, in place (same id, next attempt)."""
+    _model_check(conversation_id, user, model, "regenerate in", request_id=request_id)
     with transaction.atomic():
         conversation = _owned(conversation_id, user, "regenerate in")
         conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
@@ -324,8 +409,39 @@ def message_regenerate(
         assistant.model = model or ""
         assistant.save()
         Conversation.objects.filter(id=conversation.id).update(updated_at=timezone.now())
-        request = _generation_request(conversation, user_message, assistant, model)
-    return _dispatch(conversation, request, request_id=request_id)
+        request = _generation_request(conversation, user_message, assistant, model, character)
+    return _dispatch(request, request_id=request_id)
+
+
+CANCELLABLE = {MessageStatus.PENDING.value, MessageStatus.STREAMING.value}
+
+
+def message_cancel(*, conversation_id, message_id, user, request_id: str | None = None) -> Message:
+    """Ask ai to stop an answer being generated; returns the answer as it is
+    now. Nothing is written here: the worker stops within a second and
+    persists the partial text as `cancelled` (assistant_message_persist)."""
+    _owner_check(conversation_id, user, "cancel in")
+    selectors.position_of(conversation_id, message_id)  # 404 unless linked here
+    message = Message.objects.get(id=message_id)
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError("Only an assistant message can be cancelled.")
+    if message.status not in CANCELLABLE:
+        raise ApplicationError(
+            f"This answer is {message.status}; only pending or streaming answers can be cancelled.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+        )
+    try:
+        AiClient().cancel_generation(message.id, request_id=request_id)
+    except AiUnavailable as exc:
+        logger.warning("ai could not cancel message %s: %s", message.id, exc)
+        raise ApplicationError(
+            "The AI service is unavailable; the answer could not be cancelled. Retry shortly.",
+            status=503,
+            code=ErrorCode.AI_UNAVAILABLE,
+            headers={RETRY_AFTER: "10"},
+        ) from None
+    return message
 
 
 @transaction.atomic

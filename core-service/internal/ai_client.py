@@ -4,18 +4,63 @@ X-Request-ID forwarded, shared-contracts models)."""
 from __future__ import annotations
 
 import functools
+import json
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from gaji_contracts.conventions import outgoing_request_id
-from gaji_contracts.conversations import GENERATIONS_PATH, GenerationAccepted, GenerationRequest
+from gaji_contracts.conversations import (
+    GENERATIONS_PATH,
+    MODELS_PATH,
+    CancelAccepted,
+    GenerationAccepted,
+    GenerationRequest,
+    ModelList,
+    generation_cancel_path,
+)
+from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
 from pydantic import ValidationError
 
+MODELS_CACHE_SECONDS = 60
+
 
 class AiUnavailable(Exception):
     """The ai service could not be reached or answered something unusable."""
+
+
+class AiInvalidModel(Exception):
+    """ai refused a generation's model (400 INVALID_MODEL): its configuration
+    changed since core checked the model against GET /api/ai/models."""
+
+    def __init__(self, message: str, details: dict | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+def _invalid_model(response: httpx.Response) -> AiInvalidModel | None:
+    """ai's 400 INVALID_MODEL envelope as an exception; None for any other answer."""
+    if response.status_code != 400:
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("code") != ErrorCode.INVALID_MODEL.value:
+        return None
+    message = body.get("message")
+    details = body.get("details")
+    return AiInvalidModel(
+        message if isinstance(message, str) and message else "Unknown model.",
+        details if isinstance(details, dict) else None,
+    )
+
+
+def models_cache_key(base_url: str) -> str:
+    return f"ai-models:{base_url}"
 
 
 @functools.cache
@@ -48,7 +93,8 @@ class AiClient:
         self, request: GenerationRequest, *, request_id: str | None = None
     ) -> GenerationAccepted:
         """Hand a chat turn to ai (POST /api/ai/internal/generations). Any
-        failure (unreachable, timeout, non-202, unexpected body) is AiUnavailable."""
+        failure (unreachable, timeout, non-202, unexpected body) is AiUnavailable,
+        except ai refusing the model (AiInvalidModel)."""
         try:
             response = _http().post(
                 f"{self.base_url}{GENERATIONS_PATH}",
@@ -59,6 +105,10 @@ class AiClient:
         except httpx.HTTPError as exc:
             raise AiUnavailable(f"{type(exc).__name__} calling ai {GENERATIONS_PATH}") from exc
         if response.status_code != 202:
+            refused = _invalid_model(response)
+            if refused is not None:
+                cache.delete(models_cache_key(self.base_url))  # ai's list changed: fetch it again
+                raise refused
             raise AiUnavailable(f"ai answered {response.status_code} on {GENERATIONS_PATH}")
         try:
             accepted = GenerationAccepted.model_validate_json(response.content)
@@ -74,3 +124,43 @@ class AiClient:
             return ServiceHealth.model_validate_json(response.content)
         except ValidationError as exc:
             raise AiUnavailable("ai answered an unexpected health body") from exc
+
+    def cancel_generation(self, message_id, *, request_id: str | None = None) -> CancelAccepted:
+        """Relay a user's cancel (POST /api/ai/internal/generations/{id}/cancel):
+        the worker stops and persists the partial text as `cancelled`."""
+        path = generation_cancel_path(message_id)
+        try:
+            response = _http().post(f"{self.base_url}{path}", headers=self._headers(request_id))
+        except httpx.HTTPError as exc:
+            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
+        if response.status_code not in (200, 202):
+            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
+        try:
+            return CancelAccepted.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise AiUnavailable("ai answered an unexpected cancel body") from exc
+
+    def models(self, *, request_id: str | None = None) -> list[str]:
+        """The models a generation may choose (GET /api/ai/models), cached for
+        a minute. A public ai route: it refuses the service token, so none is
+        sent. Any failure is AiUnavailable (and is not cached)."""
+        key = models_cache_key(self.base_url)
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        try:
+            response = _http().get(
+                f"{self.base_url}{MODELS_PATH}",
+                headers={REQUEST_ID_HEADER: request_id or outgoing_request_id()},
+                timeout=settings.AI_ENQUEUE_TIMEOUT_SECONDS,  # on the send path: as short as the enqueue
+            )
+        except httpx.HTTPError as exc:
+            raise AiUnavailable(f"{type(exc).__name__} calling ai {MODELS_PATH}") from exc
+        if response.status_code != 200:
+            raise AiUnavailable(f"ai answered {response.status_code} on {MODELS_PATH}")
+        try:
+            available = ModelList.model_validate_json(response.content).models
+        except ValidationError as exc:
+            raise AiUnavailable("ai answered an unexpected model list") from exc
+        cache.set(key, available, MODELS_CACHE_SECONDS)
+        return available

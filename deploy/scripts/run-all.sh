@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start core (:8080), ai (:8000) and the Celery worker with prefixed logs;
-# Ctrl-C (or any one of them dying) stops all three.
+# Start core (:8080), ai (:8000) and the two Celery workers (chat, ingestion)
+# with prefixed logs; Ctrl-C (or any one of them dying) stops them all.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -11,7 +11,7 @@ AI_PORT=${AI_PORT:-8000}
 pids=()
 cleanup() {
   trap - INT TERM EXIT
-  echo "Stopping core, ai and worker..."
+  echo "Stopping core, ai and the workers..."
   for pid in "${pids[@]}" ${demo_pid:-}; do kill -TERM "$pid" 2>/dev/null; done
   wait 2>/dev/null
 }
@@ -30,9 +30,12 @@ start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" AI_BASE_
   "$VENV/gunicorn" config.wsgi:application -c gunicorn.conf.py
 start ai env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
   "$VENV/uvicorn" gaji_ai.main:app --host 127.0.0.1 --port "$AI_PORT" --no-access-log --no-proxy-headers
-start worker env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
-  "$VENV/celery" -A gaji_ai.worker worker -Q ingestion,generation --loglevel INFO \
+# Two workers, one per queue: a long ingest never delays a chat turn.
+start worker-chat env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
+  "$VENV/celery" -A gaji_ai.worker worker -Q generation -n chat@%h --loglevel INFO \
   --concurrency "${WORKER_CONCURRENCY:-1}"
+start worker-ingest env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
+  "$VENV/celery" -A gaji_ai.worker worker -Q ingestion -n ingest@%h --loglevel INFO --concurrency 1
 
 # The demo novel, ingested through the API like any staff upload (once).
 CORE_URL="http://127.0.0.1:$CORE_PORT" AI_URL="http://127.0.0.1:$AI_PORT" \
@@ -43,8 +46,8 @@ cat <<MSG
 Gaji is starting:
   core     http://127.0.0.1:$CORE_PORT   (Swagger UI /swagger-ui.html, admin /admin/)
   ai       http://127.0.0.1:$AI_PORT   (docs /docs)
-  worker   Celery, queues ingestion + generation
-Press Ctrl-C to stop all three.
+  workers  Celery: chat@ (queue generation), ingest@ (queue ingestion)
+Press Ctrl-C to stop them all.
 MSG
 wait -n "${pids[@]}"
 echo "A process exited; stopping the others."

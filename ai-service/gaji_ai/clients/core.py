@@ -10,7 +10,13 @@ from typing import TypeVar
 
 import httpx
 from gaji_contracts.conventions import outgoing_request_id
-from gaji_contracts.conversations import AssistantMessageResult, PersistResult
+from gaji_contracts.conversations import (
+    AssistantMessageResult,
+    GenerationRequest,
+    PersistResult,
+    TurnCreate,
+    turns_path,
+)
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
 from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
@@ -31,9 +37,10 @@ class CoreUnavailable(CoreError):
 class CoreResponseError(CoreError):
     """Core refused the call (4xx) or answered an unexpected body: retrying will not help."""
 
-    def __init__(self, message: str, *, status: int) -> None:
+    def __init__(self, message: str, *, status: int, envelope: dict | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.envelope = envelope or {}  # core's error envelope, when it sent one
 
 
 class CoreClient:
@@ -109,6 +116,14 @@ class CoreClient:
         )
         return self._parse(response, PersistResult)
 
+    async def turn_create(self, conversation_id: str, turn: TurnCreate) -> GenerationRequest:
+        """Store a chat turn on core (the user must own the conversation);
+        core answers the GenerationRequest for ai to queue."""
+        response = await self._request(
+            "POST", turns_path(conversation_id), content=turn.model_dump_json(), headers=JSON
+        )
+        return self._parse(response, GenerationRequest)
+
     async def _request(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: object
     ) -> httpx.Response:
@@ -127,8 +142,14 @@ class CoreClient:
         if response.status_code >= 500:
             raise CoreUnavailable(f"{method} {url}: HTTP {response.status_code}")
         if response.status_code >= 400:
+            try:
+                envelope = response.json()
+            except ValueError:
+                envelope = None
             raise CoreResponseError(
-                f"{method} {url}: HTTP {response.status_code}", status=response.status_code
+                f"{method} {url}: HTTP {response.status_code}",
+                status=response.status_code,
+                envelope=envelope if isinstance(envelope, dict) else None,
             )
         return response
 

@@ -3,67 +3,95 @@
 POST /api/ai/internal/generations                       core hands over a turn (service token)
 POST /api/ai/internal/generations/{message_id}/cancel   core relays a user's cancel
 GET  /api/ai/conversations/{conversation_id}/stream     SSE: replay from Last-Event-ID, then tail
+POST /api/ai/conversations/{conversation_id}/messages   the seed's direct endpoint: stores the
+                                                        turn through core, streams the answer
 GET  /api/ai/models                                     the models a request may choose
+POST /api/ai/llm/test                                   staff: is the configured provider answering?
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from gaji_contracts.conventions import bearer_token
-from gaji_contracts.conversations import GenerationAccepted, GenerationRequest
+from gaji_contracts.conversations import (
+    MAX_CHARACTER_NAME_CHARS,
+    MAX_USER_MESSAGE_CHARS,
+    AssistantMessageResult,
+    CancelAccepted,
+    GenerationAccepted,
+    GenerationRequest,
+    ModelList,
+    TurnCreate,
+)
 from gaji_contracts.errors import ErrorCode
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
+from redis.asyncio import Redis as AsyncRedis
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from gaji_ai.auth.dependencies import ServiceCaller, current_user
+from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser, current_user
 from gaji_ai.auth.jwks import JwksUnavailable, TokenInvalid
+from gaji_ai.clients.core import CoreError, CoreResponseError, CoreUnavailable
 from gaji_ai.common.dependencies import JsonBody, RedisDep, SettingsDep
 from gaji_ai.common.errors import AppError, error_responses
-from gaji_ai.generation.streams import StreamReader, valid_event_id
-from gaji_ai.llm.providers import LOCAL_MODEL
+from gaji_ai.config import Settings
+from gaji_ai.generation import tracking
+from gaji_ai.generation.streams import (
+    CHUNK,
+    COMPLETE,
+    ERROR,
+    StreamEvent,
+    StreamReader,
+    ends_stream,
+    valid_event_id,
+)
+from gaji_ai.llm.providers import LOCAL_MODEL, ChatMessage, ProviderError
 
 router = APIRouter(tags=["chat"])
 internal_router = APIRouter(tags=["internal"])
 GENERATE_TASK = "gaji.generation.generate"
-UUID = r"^[0-9a-fA-F-]{36}$"
+UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 HEARTBEAT_SECONDS = 15
 # Each blocking read stays well under the Redis client's socket timeout.
 POLL_SECONDS = 1
-# A stream nobody has started within this long after the turn was queued
-# (worker down, queue lost) ends with an error instead of hanging.
-START_TIMEOUT_SECONDS = 120
+# The reaper ends a turn nobody started after GENERATION_START_TIMEOUT_SECONDS;
+# a stream still empty this much later ends by itself (reaper not running).
+START_GRACE_SECONDS = 60
+LLM_TEST_TOKENS = 16
+SSE_HEADERS = {"Cache-Control": "no-store"}
+SSE_RESPONSES = {200: {"content": {"text/event-stream": {}}}}
 
 
-def _ends(event) -> bool:
-    """A model failure is followed by its message_complete (status failed);
-    any other error, or the completion, ends the stream."""
-    return event.event == "message_complete" or (
-        event.event == "error" and event.data.get("code") != "PROVIDER_ERROR"
-    )
-
-
-def configured_models(settings) -> list[str]:
+def configured_models(settings: Settings) -> list[str]:
     if settings.llm.llm_provider == "local":
         return [LOCAL_MODEL]
     return settings.llm.model_list()
 
 
-class Models(BaseModel):
-    provider: str
-    default: str
-    models: list[str]
-
-
-@router.get("/models", response_model=Models, responses=error_responses(429))
-async def models(settings: SettingsDep) -> Models:
+def check_model(settings: Settings, model: str | None) -> None:
     available = configured_models(settings)
-    return Models(
+    if model and model not in available:
+        raise AppError(
+            400,
+            ErrorCode.INVALID_MODEL,
+            f"Unknown model. Available: {', '.join(available)}.",
+            {"model": [f"Must be one of: {', '.join(available)}."]},
+        )
+
+
+@router.get("/models", response_model=ModelList, responses=error_responses(429))
+async def models(settings: SettingsDep) -> ModelList:
+    available = configured_models(settings)
+    return ModelList(
         provider=settings.llm.llm_provider,
         default=available[0] if available else "",
         models=available,
@@ -72,6 +100,31 @@ async def models(settings: SettingsDep) -> Models:
 
 def queued_key(prefix: str, message_id: str) -> str:
     return f"{prefix}:gen:{message_id}:queued"
+
+
+async def queue_generation(settings: Settings, redis: AsyncRedis, body: GenerationRequest) -> None:
+    """A fresh stream, the turn registered for the reaper, then the Celery
+    task (queue `generation`). 503 when Redis or the broker is away."""
+    from gaji_ai.worker import celery_app
+
+    prefix = settings.rate_limit.rate_limit_prefix
+    message_id = str(body.assistant_message_id)
+    try:
+        await StreamReader(redis, prefix).reset(message_id)
+        await redis.set(queued_key(prefix, message_id), "1", ex=3600)
+        await tracking.register(
+            redis,
+            prefix,
+            tracking.Turn(message_id, body.attempt, str(body.conversation_id)),
+            start_timeout=settings.llm.generation_start_timeout_seconds,
+        )
+        await asyncio.to_thread(
+            celery_app.send_task, GENERATE_TASK, args=[body.model_dump(mode="json")]
+        )
+    except Exception as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The generation queue is unavailable."
+        ) from exc
 
 
 @internal_router.post(
@@ -85,50 +138,34 @@ async def enqueue(
     body: GenerationRequest, caller: ServiceCaller, settings: SettingsDep, redis: RedisDep
 ):
     """Queue the generation (Celery queue `generation`) and answer at once."""
-    available = configured_models(settings)
-    if body.model and body.model not in available:
-        raise AppError(
-            400,
-            "INVALID_MODEL",
-            f"Unknown model. Available: {', '.join(available)}.",
-            {"model": [f"Must be one of: {', '.join(available)}."]},
-        )
-    from gaji_ai.worker import celery_app
-
-    prefix = settings.rate_limit.rate_limit_prefix
-    try:
-        await redis.set(queued_key(prefix, str(body.assistant_message_id)), "1", ex=3600)
-        await asyncio.to_thread(
-            celery_app.send_task, GENERATE_TASK, args=[body.model_dump(mode="json")]
-        )
-    except Exception as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The generation queue is unavailable."
-        ) from exc
+    check_model(settings, body.model)
+    await queue_generation(settings, redis, body)
     return GenerationAccepted(message_id=body.assistant_message_id)
 
 
 @internal_router.post(
-    "/generations/{message_id}/cancel", responses=error_responses(400, 401, 403, 503)
+    "/generations/{message_id}/cancel",
+    response_model=CancelAccepted,
+    responses=error_responses(400, 401, 403, 503),
 )
 async def cancel(
-    message_id: Annotated[str, PathParam(pattern=UUID)],
+    message_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     caller: ServiceCaller,
     settings: SettingsDep,
     redis: RedisDep,
-) -> dict:
+) -> CancelAccepted:
     """Ask the worker to stop; it persists the partial text as `cancelled`."""
     await StreamReader(redis, settings.rate_limit.rate_limit_prefix).request_cancel(
         message_id.lower()
     )
-    return {"message_id": message_id.lower(), "cancel_requested": True}
+    return CancelAccepted(message_id=message_id.lower())
 
 
 async def _authorize(
     request: Request, conversation_id: str, message_id: str, ticket: str | None
 ) -> None:
     """A ticket bound to this conversation and message; or the owner's Bearer
-    token (checked against the ticket's claims is impossible, so against core)."""
+    token (checked against core, which knows the owner)."""
     verifier = request.app.state.jwks_verifier
     if ticket:
         try:
@@ -150,7 +187,12 @@ async def _authorize(
         )
     user = await current_user(request)
     core = request.app.state.core_client
-    owner = await core.conversation_owner(conversation_id)
+    try:
+        owner = await core.conversation_owner(conversation_id)
+    except CoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot check the conversation right now."
+        ) from exc
     if owner is None:
         raise AppError(404, ErrorCode.NOT_FOUND, "No such conversation.")
     if owner != user.sub:
@@ -159,19 +201,57 @@ async def _authorize(
         )
 
 
+async def tail(
+    settings: Settings, redis: AsyncRedis, message_id: str, after: str | None
+) -> AsyncIterator[StreamEvent]:
+    """A generation's events after `after`, then new ones as they come, until
+    the stream ends. An expired stream yields one `not_resumable` event; a
+    turn no worker ever started yields an `error` (NOT_STARTED)."""
+    prefix = settings.rate_limit.rate_limit_prefix
+    reader = StreamReader(redis, prefix)
+    give_up = settings.llm.generation_start_timeout_seconds + START_GRACE_SECONDS
+    waited = 0.0
+    while True:
+        batch = await reader.read(message_id, after, block_ms=POLL_SECONDS * 1000)
+        if not batch:
+            latest = await reader.last(message_id)
+            if latest is not None:
+                if ends_stream(latest):
+                    return  # resumed after the end: nothing more will come
+                continue  # alive, nothing new: the ping keeps the connection open
+            if not await redis.exists(queued_key(prefix, message_id)):
+                yield StreamEvent(
+                    "",
+                    "not_resumable",
+                    {"code": "NOT_RESUMABLE", "message": "This stream has expired."},
+                )
+                return
+            waited += POLL_SECONDS
+            if waited >= give_up:
+                yield StreamEvent(
+                    "",
+                    ERROR,
+                    {"code": "NOT_STARTED", "message": "The answer has not started; retry later."},
+                )
+                return
+            continue
+        for event in batch:
+            after = event.id
+            yield event
+            if ends_stream(event):
+                return
+
+
 @router.get(
     "/conversations/{conversation_id}/stream",
-    responses={
-        200: {"content": {"text/event-stream": {}}},
-        **error_responses(400, 401, 403, 404, 429, 503),
-    },
+    responses={**SSE_RESPONSES, **error_responses(400, 401, 403, 404, 429, 503)},
 )
 async def stream(
     request: Request,
-    conversation_id: Annotated[str, PathParam(pattern=UUID)],
+    conversation_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     settings: SettingsDep,
     redis: RedisDep,
-    message_id: Annotated[str, Query(pattern=UUID)],
+    message_id: Annotated[str, Query(pattern=UUID_PATTERN)],
     ticket: Annotated[str | None, Query(max_length=4096)] = None,
     last_event_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EventSourceResponse:
@@ -181,48 +261,176 @@ async def stream(
     `Last-Event-ID` header or `last_event_id`; heartbeats carry no id."""
     conversation_id, message_id = conversation_id.lower(), message_id.lower()
     await _authorize(request, conversation_id, message_id, ticket)
-    prefix = settings.rate_limit.rate_limit_prefix
-    reader = StreamReader(redis, prefix)
     after = valid_event_id(request.headers.get("last-event-id") or last_event_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        nonlocal after
-        waited = 0.0
-        while True:
-            batch = await reader.read(message_id, after, block_ms=POLL_SECONDS * 1000)
-            if not batch:
-                latest = await reader.last(message_id)
-                if latest is not None:
-                    if _ends(latest):
-                        return  # resumed after the end: nothing more will come
-                    continue  # alive, nothing new: the ping keeps the connection open
-                if not await redis.exists(queued_key(prefix, message_id)):
-                    yield ServerSentEvent(
-                        json.dumps(
-                            {"code": "NOT_RESUMABLE", "message": "This stream has expired."}
-                        ),
-                        event="not_resumable",
-                    )
-                    return
-                waited += POLL_SECONDS
-                if waited >= START_TIMEOUT_SECONDS:
-                    yield ServerSentEvent(
-                        json.dumps(
-                            {
-                                "code": "NOT_STARTED",
-                                "message": "The answer has not started; retry later.",
-                            }
-                        ),
-                        event="error",
-                    )
-                    return
-                continue
-            for event in batch:
-                after = event.id
-                yield ServerSentEvent(json.dumps(event.data), event=event.event, id=event.id)
-                if _ends(event):
-                    return
+        async for event in tail(settings, redis, message_id, after):
+            yield ServerSentEvent(json.dumps(event.data), event=event.event, id=event.id or None)
 
-    return EventSourceResponse(
-        events(), ping=HEARTBEAT_SECONDS, headers={"Cache-Control": "no-store"}
+    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS, headers=SSE_HEADERS)
+
+
+class DirectMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)
+    model: str | None = Field(default=None, max_length=100, description="From GET /api/ai/models")
+    character: str | None = Field(
+        default=None,
+        max_length=MAX_CHARACTER_NAME_CHARS,
+        description="The character you address; default: the scenario's character, "
+        "else the narrator",
+    )
+    scenario_id: UUID | None = Field(
+        default=None,
+        description="Accepted for the seed's clients; the conversation's own scenario is used",
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+def _relay(exc: CoreResponseError) -> AppError:
+    """core's refusal of the turn, as our own envelope (same status and code)."""
+    if exc.status in (400, 403, 404):
+        envelope = exc.envelope
+        default = {400: ErrorCode.VALIDATION_ERROR, 403: ErrorCode.PERMISSION_DENIED}
+        return AppError(
+            exc.status,
+            str(envelope.get("code") or default.get(exc.status, ErrorCode.NOT_FOUND)),
+            str(envelope.get("message") or "core refused the message."),
+            envelope.get("details") if isinstance(envelope.get("details"), dict) else None,
+        )
+    return AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "core could not store the message.")
+
+
+def _direct_frame(event: StreamEvent) -> ServerSentEvent:
+    if event.event == CHUNK:
+        data = {"type": "token", "content": event.data.get("delta", "")}
+        return ServerSentEvent(json.dumps(data), event="message", id=event.id)
+    if event.event == COMPLETE:
+        data = {"type": "complete", **event.data}
+        return ServerSentEvent(json.dumps(data), event="message", id=event.id)
+    return ServerSentEvent(json.dumps(event.data), event=event.event, id=event.id or None)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    dependencies=[JsonBody],
+    responses={**SSE_RESPONSES, **error_responses(400, 401, 403, 404, 413, 415, 429, 503)},
+)
+async def send_direct(
+    request: Request,
+    conversation_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    body: DirectMessage,
+    user: CurrentUser,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> EventSourceResponse:
+    """The seed's direct chat: the turn is stored through core (you must own
+    the conversation) and answered in this response as `event: message`
+    frames `{type: start|token|complete}` (`error` frames as on the stream).
+    Every frame after `start` has an id: if the connection drops, resume on
+    GET .../stream?message_id=... with that id as Last-Event-ID. A dropped
+    connection never stops the answer."""
+    check_model(settings, body.model)
+    core = request.app.state.core_client
+    try:
+        turn = await core.turn_create(
+            conversation_id.lower(),
+            TurnCreate(
+                user_id=user.sub, content=body.content, model=body.model, character=body.character
+            ),
+        )
+    except CoreUnavailable as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "core is unavailable; try again shortly."
+        ) from exc
+    except CoreResponseError as exc:
+        raise _relay(exc) from exc
+    try:
+        await queue_generation(settings, redis, turn)
+    except AppError:
+        # The user's message is stored; its answer is failed so regenerate works.
+        with contextlib.suppress(CoreError):
+            await core.persist_message(
+                str(turn.conversation_id),
+                AssistantMessageResult(
+                    message_id=turn.assistant_message_id,
+                    status="failed",
+                    attempt=turn.attempt,
+                    error_code=ErrorCode.AI_UNAVAILABLE.value,
+                ),
+            )
+        raise
+    message_id = str(turn.assistant_message_id)
+    start = {
+        "type": "start",
+        "message_id": message_id,
+        "user_message_id": str(turn.user_message_id),
+        "conversation_id": str(turn.conversation_id),
+    }
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(json.dumps(start), event="message")
+        async for event in tail(settings, redis, message_id, None):
+            yield _direct_frame(event)
+
+    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS, headers=SSE_HEADERS)
+
+
+class LlmTestBody(BaseModel):
+    prompt: str = Field(default="Say hello in five words.", min_length=1, max_length=500)
+
+
+class LlmTestResult(BaseModel):
+    ok: bool
+    provider: str
+    model: str
+    preview: str = Field(description=f"The first ~{LLM_TEST_TOKENS} tokens of the answer")
+    latency_ms: float
+
+
+@router.post(
+    "/llm/test",
+    response_model=LlmTestResult,
+    responses=error_responses(400, 401, 403, 415, 429, 502),
+)
+async def llm_test(
+    request: Request, user: StaffUser, settings: SettingsDep, body: LlmTestBody | None = None
+) -> LlmTestResult:
+    """Staff: ask the configured provider a short question. 502 with the
+    provider's error (never its key) when it fails or times out."""
+    from gaji_ai.generation.runner import provider_for
+
+    prompt = (body or LlmTestBody()).prompt
+    started = time.monotonic()
+    try:
+        provider = provider_for(settings)
+
+        def ask() -> str:
+            deltas = provider.stream([ChatMessage("user", prompt)], max_tokens=LLM_TEST_TOKENS)
+            return "".join(itertools.islice(deltas, LLM_TEST_TOKENS))
+
+        preview = await asyncio.wait_for(
+            asyncio.to_thread(ask), timeout=settings.llm.llm_timeout_seconds + 5
+        )
+    except (ProviderError, ValueError) as exc:
+        raise AppError(
+            502,
+            ErrorCode.UPSTREAM_ERROR,
+            f"The {settings.llm.llm_provider} provider failed: {exc}"[:600],
+        ) from exc
+    except TimeoutError as exc:
+        raise AppError(
+            502, ErrorCode.UPSTREAM_ERROR, f"The {settings.llm.llm_provider} provider timed out."
+        ) from exc
+    return LlmTestResult(
+        ok=True,
+        provider=provider.name,
+        model=provider.default_model,
+        preview=preview,
+        latency_ms=round((time.monotonic() - started) * 1000, 1),
     )

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import redis
@@ -22,11 +23,18 @@ from gaji_contracts.conversations import AssistantMessageResult, GenerationReque
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
 from gaji_ai.embeddings import dense_embedder
+from gaji_ai.generation import tracking
 from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
 from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter
-from gaji_ai.llm.providers import LLMProvider, LocalProvider, ProviderError, build_provider
+from gaji_ai.llm.providers import (
+    ChatMessage,
+    LLMProvider,
+    LocalProvider,
+    ProviderError,
+    build_provider,
+)
 from gaji_ai.search.service import search_passages
-from gaji_ai.vectors.store import VectorStoreError, worker_vector_store
+from gaji_ai.vectors.store import CHARACTERS, VectorStore, VectorStoreError, worker_vector_store
 
 logger = logging.getLogger("gaji_ai.generation")
 MAX_ANSWER_TOKENS = 200
@@ -47,39 +55,138 @@ def provider_for(settings: Settings) -> LLMProvider:
 def local_fallback(settings: Settings) -> LLMProvider:
     with _providers_lock:
         if "local" not in _providers:
-            _providers["local"] = LocalProvider(n_ctx=settings.llm.llm_context_tokens)
+            _providers["local"] = LocalProvider(
+                n_ctx=settings.llm.llm_context_tokens, n_threads=settings.llm.llm_threads
+            )
         return _providers["local"]
 
 
-def persona_for(request: GenerationRequest) -> Persona:
+NARRATOR = "the narrator"
+
+
+def persona_name(request: GenerationRequest) -> str:
+    """Whom the reader speaks to: the character they address, else the
+    scenario's character, else the narrator."""
+    if request.character and request.character.strip():
+        return request.character.strip()
     parameters = request.scenario.parameters
     if request.scenario.scenario_type == "CHARACTER_CHANGE" and parameters.get("character"):
-        return Persona(str(parameters["character"]))
-    return Persona("the narrator")
+        return str(parameters["character"])
+    return NARRATOR
+
+
+def _key(name: str) -> str:
+    return " ".join(name.lower().replace(".", " ").split())
+
+
+def match_profile(name: str, profiles: list[dict]) -> dict | None:
+    """The cast member a name refers to: an exact name or alias first, else
+    the most mentioned one whose name or alias contains it ("Darcy")."""
+    wanted = _key(name)
+    if not wanted:
+        return None
+    partial = None
+    for profile in profiles:  # most mentioned first
+        names = [_key(profile.get("name", "")), *(_key(a) for a in profile.get("aliases", []))]
+        if wanted in names:
+            return profile
+        if partial is None and any(wanted in n.split() or n in wanted for n in names if n):
+            partial = profile
+    return partial
+
+
+def persona_from(name: str, profiles: list[dict]) -> Persona:
+    profile = match_profile(name, profiles) if name != NARRATOR else None
+    if profile is None:
+        return Persona(name)
+    return Persona(
+        profile.get("name", name),
+        description=str(profile.get("description", ""))[:600],
+        traits=tuple(profile.get("personality_traits", [])[:6]),
+    )
 
 
 def _story(request: GenerationRequest) -> str:
     return request.scenario.base_story.replace("-", " ").replace("_", " ").title()
 
 
-async def _passages(settings: Settings, request: GenerationRequest) -> list[str]:
+async def _cast(store: VectorStore, novel_id: str) -> list[dict]:
+    hits = await store.scroll(CHARACTERS, novel_id=novel_id, limit=100)
+    return sorted((h.payload for h in hits), key=lambda p: -int(p.get("mention_count", 0)))
+
+
+async def grounding(settings: Settings, request: GenerationRequest) -> tuple[Persona, list[str]]:
+    """The persona (with its profile when the novel is ingested) and the
+    passages retrieved for the user's message. A vector store outage
+    degrades to the brief alone rather than failing the turn."""
+    name = persona_name(request)
     if request.novel_id is None:
-        return []
+        return Persona(name), []
     store = worker_vector_store(settings)
+    novel_id = str(request.novel_id)
     try:
-        result = await search_passages(
+        search = search_passages(
             store=store,
             embedder=dense_embedder(settings),
             query=request.user_message,
-            novel_id=str(request.novel_id),
+            novel_id=novel_id,
             top_k=PASSAGES,
         )
-        return [hit.payload.get("text", "") for hit in result.hits]
+        if name == NARRATOR:
+            profiles, result = [], await search
+        else:
+            profiles, result = await asyncio.gather(_cast(store, novel_id), search)
+        return persona_from(name, profiles), [h.payload.get("text", "") for h in result.hits]
     except VectorStoreError:
-        logger.warning("no passages for %s: vector store unavailable", request.assistant_message_id)
-        return []
+        logger.warning(
+            "no grounding for %s: vector store unavailable", request.assistant_message_id
+        )
+        return Persona(name), []
     finally:
         await store.close()
+
+
+async def _mark_streaming(core: CoreClient, request: GenerationRequest, model: str) -> None:
+    with contextlib.suppress(CoreUnavailable, CoreResponseError):
+        await core.persist_message(
+            str(request.conversation_id),
+            AssistantMessageResult(
+                message_id=str(request.assistant_message_id),
+                status="streaming",
+                model=model,
+                attempt=request.attempt,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A turn's grounded context; `messages_for(provider)` fits it to that
+    provider's tokenizer and window. The benchmark builds the very same
+    prompt to call a provider directly."""
+
+    settings: Settings
+    request: GenerationRequest
+    persona: Persona
+    passages: list[str]
+
+    @classmethod
+    async def gather(cls, settings: Settings, request: GenerationRequest) -> Prompt:
+        persona, passages = await grounding(settings, request)
+        return cls(settings, request, persona, passages)
+
+    def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
+        request = self.request
+        return build_messages(
+            story=_story(request),
+            brief=render_brief(request.scenario.scenario_type, request.scenario.parameters),
+            persona=self.persona,
+            passages=self.passages,
+            history=[Turn(m.role.value, m.content) for m in request.recent_messages],
+            user_message=request.user_message,
+            count_tokens=_count_tokens(provider),
+            budget=self.settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32,
+        )
 
 
 def _count_tokens(provider: LLMProvider) -> Callable[[str], int]:
@@ -120,33 +227,16 @@ async def generate(
     """Run the turn; returns the final status."""
     message_id = str(request.assistant_message_id)
     writer = StreamWriter(redis_client, settings.rate_limit.rate_limit_prefix)
-    writer.reset(message_id)
     provider = provider_for(settings)
     model = request.model or provider.default_model
-    passages = await _passages(settings, request)
-    budget = settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32
-    history = [Turn(m.role.value, m.content) for m in request.recent_messages]
-
-    def messages_for(chosen: LLMProvider):
-        return build_messages(
-            story=_story(request),
-            brief=render_brief(request.scenario.scenario_type, request.scenario.parameters),
-            persona=persona_for(request),
-            passages=passages,
-            history=history,
-            user_message=request.user_message,
-            count_tokens=_count_tokens(chosen),
-            budget=budget,
-        )
-
-    # Informative only: the final save below is what counts.
-    with contextlib.suppress(CoreUnavailable, CoreResponseError):
-        await core.persist_message(
-            str(request.conversation_id),
-            AssistantMessageResult(
-                message_id=message_id, status="streaming", model=model, attempt=request.attempt
-            ),
-        )
+    # Informative only (the final save is what counts): it runs while the
+    # grounding is fetched, so it costs the first token nothing.
+    marking = asyncio.create_task(_mark_streaming(core, request, model))
+    try:
+        prompt = await Prompt.gather(settings, request)
+    finally:
+        await marking
+    messages_for = prompt.messages_for
     degraded = False
     content, tokens, status, error_code = "", 0, "completed", ""
     try:
@@ -222,8 +312,25 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
 
 
 def run_generation(settings: Settings, payload: dict) -> str:
+    """The Celery task's body: claim the turn (skip it if the reaper already
+    ended it), keep a heartbeat while generating, release it when done."""
     request = GenerationRequest.model_validate(payload)
     client = redis.Redis.from_url(settings.redis.redis_url)
+    heartbeat = tracking.Heartbeat(
+        client,
+        settings.rate_limit.rate_limit_prefix,
+        tracking.Turn(
+            str(request.assistant_message_id), request.attempt, str(request.conversation_id)
+        ),
+    )
+    if not heartbeat.claim():
+        logger.warning(
+            "generation %s attempt %s was already ended as lost; skipping",
+            request.assistant_message_id,
+            request.attempt,
+        )
+        client.close()
+        return "skipped"
 
     async def main() -> str:
         async with httpx.AsyncClient() as http:
@@ -239,6 +346,7 @@ def run_generation(settings: Settings, payload: dict) -> str:
     try:
         return asyncio.run(main())
     finally:
+        heartbeat.stop()
         client.close()
         logger.info(
             "generation %s done in %.2fs", request.assistant_message_id, time.monotonic() - started

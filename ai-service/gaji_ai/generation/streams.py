@@ -22,6 +22,15 @@ STREAM_TTL_SECONDS = 3600
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 CHUNK, COMPLETE, ERROR = "message_chunk", "message_complete", "error"
 TERMINAL = {COMPLETE, ERROR}
+# These errors are followed by a message_complete (status failed); any other
+# error ends the stream by itself.
+ERRORS_BEFORE_COMPLETE = {"PROVIDER_ERROR", "WORKER_LOST"}
+
+
+def ends_stream(event: StreamEvent) -> bool:
+    return event.event == COMPLETE or (
+        event.event == ERROR and event.data.get("code") not in ERRORS_BEFORE_COMPLETE
+    )
 
 
 def stream_key(prefix: str, message_id: str) -> str:
@@ -44,33 +53,39 @@ def valid_event_id(value: str | None) -> str | None:
     return value if value and EVENT_ID.match(value) else None
 
 
+def _entry(event: str, data: dict[str, Any]) -> dict[str, str]:
+    return {"event": event, "data": json.dumps(data)}
+
+
 class StreamWriter:
+    """The worker's side (sync Redis)."""
+
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
 
     def append(self, message_id: str, event: str, data: dict[str, Any]) -> str:
-        entry = {"event": event, "data": json.dumps(data)}
         raw = self._redis.xadd(
-            stream_key(self._prefix, message_id), entry, maxlen=MAXLEN, approximate=True
+            stream_key(self._prefix, message_id),
+            _entry(event, data),
+            maxlen=MAXLEN,
+            approximate=True,
         )
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return _s(raw)
 
     def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
         self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
         self._redis.delete(cancel_key(self._prefix, message_id))
-
-    def reset(self, message_id: str) -> None:
-        """A regenerated answer starts a fresh stream."""
-        self._redis.delete(
-            stream_key(self._prefix, message_id), cancel_key(self._prefix, message_id)
-        )
 
     def cancelled(self, message_id: str) -> bool:
         return bool(self._redis.exists(cancel_key(self._prefix, message_id)))
 
 
 class StreamReader:
+    """The API process's side (async Redis): replay and tail, the cancel flag,
+    and the few writes it makes itself (a fresh stream at enqueue, the
+    reaper's ending of a dead worker's turn)."""
+
     def __init__(self, client: AsyncRedis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
@@ -108,6 +123,28 @@ class StreamReader:
 
     async def request_cancel(self, message_id: str, ttl_seconds: int = 600) -> None:
         await self._redis.set(cancel_key(self._prefix, message_id), "1", ex=ttl_seconds)
+
+    async def reset(self, message_id: str) -> None:
+        """At enqueue: a (re)generated answer starts a fresh stream, with no
+        cancel left over (a cancel sent after this, even before a worker
+        starts the turn, is honoured)."""
+        await self._redis.delete(
+            stream_key(self._prefix, message_id), cancel_key(self._prefix, message_id)
+        )
+
+    async def append(self, message_id: str, event: str, data: dict[str, Any]) -> str:
+        """The API process's writes (the reaper ending a dead worker's turn)."""
+        raw = await self._redis.xadd(
+            stream_key(self._prefix, message_id),
+            _entry(event, data),
+            maxlen=MAXLEN,
+            approximate=True,
+        )
+        return _s(raw)
+
+    async def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
+        await self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
+        await self._redis.delete(cancel_key(self._prefix, message_id))
 
 
 def _s(value) -> str:

@@ -111,16 +111,22 @@ def _sse_data(response: httpx.Response) -> Iterator[str]:
             yield line[5:].strip()
 
 
-def _refusal(response: httpx.Response, provider: str) -> ProviderError:
+def redact(text: str, secret: str | None) -> str:
+    """Some APIs echo the key they refused; never pass it on."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _refusal(response: httpx.Response, provider: str, api_key: str | None) -> ProviderError:
     response.read()
     try:
         detail = response.json().get("error", {})
         message = detail.get("message") if isinstance(detail, dict) else str(detail)
     except (ValueError, AttributeError):
         message = None
-    return ProviderError(
-        f"{provider} answered {response.status_code}: {message or response.reason_phrase}"[:500]
-    )
+    text = f"{provider} answered {response.status_code}: {message or response.reason_phrase}"
+    return ProviderError(redact(text, api_key)[:500])
 
 
 class OpenAIProvider:
@@ -133,6 +139,7 @@ class OpenAIProvider:
         self, *, base_url: str, api_key: str | None, models: list[str], timeout: float
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
+        self._key = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.models = models
         self.default_model = models[0]
@@ -151,7 +158,7 @@ class OpenAIProvider:
                 "POST", self._url, json=body, headers=self._headers, timeout=self._timeout
             ) as response:
                 if response.status_code != 200:
-                    raise _refusal(response, "openai provider")
+                    raise _refusal(response, "openai provider", self._key)
                 for data in _sse_data(response):
                     if data == "[DONE]":
                         return
@@ -175,6 +182,7 @@ class AnthropicProvider:
         self, *, base_url: str, api_key: str | None, models: list[str], timeout: float
     ) -> None:
         self._url = base_url.rstrip("/") + "/v1/messages"
+        self._key = api_key
         self._headers = {"x-api-key": api_key or "", "anthropic-version": self.VERSION}
         self.models = models
         self.default_model = models[0]
@@ -197,7 +205,7 @@ class AnthropicProvider:
                 "POST", self._url, json=body, headers=self._headers, timeout=self._timeout
             ) as response:
                 if response.status_code != 200:
-                    raise _refusal(response, "anthropic provider")
+                    raise _refusal(response, "anthropic provider", self._key)
                 for data in _sse_data(response):
                     event = json.loads(data)
                     kind = event.get("type")
@@ -209,7 +217,9 @@ class AnthropicProvider:
                         return
                     elif kind == "error":
                         message = (event.get("error") or {}).get("message", "")
-                        raise ProviderError(f"anthropic provider error: {message}"[:500])
+                        raise ProviderError(
+                            redact(f"anthropic provider error: {message}", self._key)[:500]
+                        )
         except httpx.HTTPError as exc:
             raise ProviderError(f"anthropic provider unreachable: {type(exc).__name__}") from exc
         except ValueError as exc:
@@ -220,7 +230,7 @@ def build_provider(settings) -> LLMProvider:
     """The provider LLM_PROVIDER names; a remote one needs LLM_BASE_URL and LLM_MODEL."""
     config = settings.llm
     if config.llm_provider == "local":
-        return LocalProvider(n_ctx=config.llm_context_tokens)
+        return LocalProvider(n_ctx=config.llm_context_tokens, n_threads=config.llm_threads)
     models = config.model_list()
     if not config.llm_base_url or not models:
         raise ValueError(f"LLM_PROVIDER={config.llm_provider} needs LLM_BASE_URL and LLM_MODEL")

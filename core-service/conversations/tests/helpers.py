@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from gaji_contracts.conversations import MessageRole, MessageStatus
+from rest_framework.test import APIClient
 
 from conversations import services
 from conversations.models import Conversation, Message
@@ -37,3 +39,20 @@ def add_exchanges(conversation: Conversation, count: int) -> list[Message]:
 
 def fetch(conversation_id) -> Conversation:
     return Conversation.objects.get(id=conversation_id)
+
+
+def send(client, conversation, content="What would Elizabeth say?", **extra):
+    return client.post(
+        f"{CONVERSATIONS}/{conversation.id}/messages", {"content": content, **extra}, format="json"
+    )
+
+
+def internal_client() -> APIClient:
+    """The ai service's client: the service token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {settings.SERVICE_TOKEN}")
+    return client
+
+
+def messages_of(conversation) -> list[Message]:
+    return [link.message for link in conversation.links.select_related("message").order_by("position")]

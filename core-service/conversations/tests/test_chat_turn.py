@@ -15,27 +15,19 @@ from rest_framework.test import APIClient
 
 from conftest import assert_envelope
 from conversations.models import Conversation, Message
-from conversations.tests.helpers import CONVERSATIONS, add_exchanges, client_for, make_conversation
+from conversations.tests.helpers import (
+    CONVERSATIONS,
+    add_exchanges,
+    client_for,
+    internal_client,
+    make_conversation,
+    messages_of,
+    send,
+)
 from novels.models import Novel
 from scenarios.tests.helpers import make_scenario
 
 pytestmark = pytest.mark.django_db
-
-
-def send(client, conversation, content="What would Elizabeth say?", **extra):
-    return client.post(
-        f"{CONVERSATIONS}/{conversation.id}/messages", {"content": content, **extra}, format="json"
-    )
-
-
-def internal_client() -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {settings.SERVICE_TOKEN}")
-    return client
-
-
-def messages_of(conversation) -> list[Message]:
-    return [link.message for link in conversation.links.select_related("message").order_by("position")]
 
 
 # -- send ---------------------------------------------------------------------------
@@ -133,9 +125,9 @@ def test_novel_not_yet_ingested_is_not_grounded(user, stub_ai):
 
 def test_model_choice_is_passed_to_ai_and_recorded(user, stub_ai):
     conversation = make_conversation(user)
-    body = send(client_for(user), conversation, model="smollm2-135m").json()
-    assert stub_ai.last["body"].model == "smollm2-135m"
-    assert Message.objects.get(id=body["assistant_message_id"]).model == "smollm2-135m"
+    body = send(client_for(user), conversation, model="smollm2-135m-instruct").json()
+    assert stub_ai.last["body"].model == "smollm2-135m-instruct"
+    assert Message.objects.get(id=body["assistant_message_id"]).model == "smollm2-135m-instruct"
 
 
 def test_only_the_owner_can_send(make_user, stub_ai):

@@ -1,28 +1,59 @@
-"""A stand-in for the ai service's internal generation endpoint: a real HTTP
-server on a free local port (not a mock object), so core's real client,
-timeouts and error handling are exercised. Used by the conversation tests
-and by the send-message benchmark (where it isolates core's own cost).
+"""A stand-in for the ai service's chat-turn endpoints: a real HTTP server on
+a free local port (not a mock object), so core's real client, timeouts and
+error handling are exercised. Used by the conversation tests and by the
+send-message benchmark (where it isolates core's own cost).
 
-Modes: "accept" (202 GenerationAccepted), "refuse" (503 envelope), "slow"
-(sleeps past core's enqueue timeout), "garbage" (202 with a body that is not
-the contract). `down()` closes the port, so connects are refused.
+POST GENERATIONS_PATH, by `mode`: "accept" (202 GenerationAccepted), "refuse"
+(503 envelope), "slow" (sleeps past core's enqueue timeout), "garbage" (202
+with a body that is not the contract), "invalid_model" (400 INVALID_MODEL
+envelope, as ai answers a model it does not offer).
+GET MODELS_PATH answers a ModelList of `models` (503 when `models` is None);
+like ai's public routes it refuses the service token (when given one).
+POST generation_cancel_path(id) answers CancelAccepted and records the id.
+`down()` closes the port, so connects are refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from gaji_contracts.conversations import GENERATIONS_PATH, GenerationAccepted, GenerationRequest
+from gaji_contracts.conventions import bearer_token, is_service_token
+from gaji_contracts.conversations import (
+    GENERATIONS_PATH,
+    MODELS_PATH,
+    CancelAccepted,
+    GenerationAccepted,
+    GenerationRequest,
+    ModelList,
+)
+
+DEFAULT_MODELS = ["smollm2-135m-instruct"]
+CANCEL_PATH = re.compile(rf"^{re.escape(GENERATIONS_PATH)}/([0-9a-fA-F-]{{36}})/cancel$")
+
+
+def _envelope(status: int, code: str, message: str, details: dict | None = None) -> bytes:
+    body = {"status": status, "code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return json.dumps(body).encode()
 
 
 class StubAi:
-    def __init__(self, *, record: bool = True) -> None:
+    def __init__(self, *, record: bool = True, service_token: str | None = None) -> None:
         self.mode = "accept"
         self.slow_seconds = 5.0
         self.record = record
         self.requests: list[dict] = []  # {"headers": {...}, "body": GenerationRequest}
+        self.models: list[str] | None = list(DEFAULT_MODELS)
+        self.model_requests: list[dict] = []  # headers of each GET MODELS_PATH
+        self.cancels: list[dict] = []  # {"headers": {...}, "message_id": str}
         self._lock = threading.Lock()
+        self._connections: set = set()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +65,16 @@ class StubAi:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with stub._lock:
+                    stub._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with stub._lock:
+                    stub._connections.discard(self.connection)
+                super().finish()
+
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -41,8 +82,30 @@ class StubAi:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_GET(self) -> None:
+                if self.path != MODELS_PATH:
+                    self._send(404, b'{"code": "NOT_FOUND"}')
+                    return
+                with stub._lock:
+                    stub.model_requests.append(dict(self.headers))
+                token = bearer_token(self.headers.get("Authorization"))
+                if service_token and is_service_token(token, service_token):
+                    self._send(403, _envelope(403, "SERVICE_TOKEN_NOT_ALLOWED", "Not on public routes"))
+                elif stub.models is None:
+                    self._send(503, _envelope(503, "SERVICE_UNAVAILABLE", "Models unavailable"))
+                else:
+                    default = stub.models[0] if stub.models else ""
+                    body = ModelList(provider="stub", default=default, models=stub.models)
+                    self._send(200, body.model_dump_json().encode())
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                cancel = CANCEL_PATH.match(self.path)
+                if cancel:
+                    with stub._lock:
+                        stub.cancels.append({"headers": dict(self.headers), "message_id": cancel[1]})
+                    self._send(200, CancelAccepted(message_id=cancel[1]).model_dump_json().encode())
+                    return
                 if self.path != GENERATIONS_PATH:
                     self._send(404, b'{"code": "NOT_FOUND"}')
                     return
@@ -62,6 +125,17 @@ class StubAi:
                     )
                 elif stub.mode == "garbage":
                     self._send(202, b"<html>not json</html>")
+                elif stub.mode == "invalid_model":
+                    listed = ", ".join(stub.models or [])
+                    self._send(
+                        400,
+                        _envelope(
+                            400,
+                            "INVALID_MODEL",
+                            f"Unknown model. Available: {listed}.",
+                            {"model": [f"Must be one of: {listed}."]},
+                        ),
+                    )
                 else:
                     body = GenerationAccepted(message_id=request.assistant_message_id).model_dump_json()
                     self._send(202, body.encode())
@@ -77,6 +151,12 @@ class StubAi:
         return self.requests[-1]
 
     def down(self) -> None:
-        """Stop serving and close the port: connects are refused from now on."""
+        """Stop serving, close the port and drop kept-alive connections: every
+        request fails from now on (connects are refused)."""
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)

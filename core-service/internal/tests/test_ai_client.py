@@ -97,3 +97,47 @@ def test_check_ai_command(stub_ai, settings, capsys):
     settings.AI_BASE_URL = "http://127.0.0.1:9"
     with pytest.raises(CommandError):
         call_command("check_ai")
+
+
+@pytest.fixture
+def chat_ai(settings):
+    from django.core.cache import cache
+
+    from internal.ai_client import models_cache_key
+    from internal.tests.stub_ai import StubAi
+
+    stub = StubAi(service_token=settings.SERVICE_TOKEN)
+    cache.delete(models_cache_key(stub.url))
+    yield stub
+    stub.down()
+    cache.delete(models_cache_key(stub.url))
+
+
+def test_models_are_cached_and_failures_are_not(chat_ai):
+    client = AiClient(base_url=chat_ai.url)
+    chat_ai.models = None
+    with pytest.raises(AiUnavailable, match="503"):
+        client.models()
+    chat_ai.models = ["a", "b"]
+    assert client.models() == ["a", "b"]
+    chat_ai.models = ["c"]
+    assert client.models() == ["a", "b"]  # cached for a minute
+    assert len(chat_ai.model_requests) == 2
+
+
+def test_cancel_generation_sends_the_service_token(chat_ai, settings):
+    message_id = "0b7c4a9e-58f1-4a53-9b1b-3f3d0e6f5a11"
+    accepted = AiClient(base_url=chat_ai.url).cancel_generation(message_id, request_id="rid-cancel")
+    assert str(accepted.message_id) == message_id and accepted.cancel_requested
+    (call,) = chat_ai.cancels
+    assert call["message_id"] == message_id
+    assert call["headers"]["Authorization"] == f"Bearer {settings.SERVICE_TOKEN}"
+    assert call["headers"]["X-Request-ID"] == "rid-cancel"
+
+
+def test_cancel_refused_is_ai_unavailable(chat_ai):
+    with pytest.raises(AiUnavailable, match="404"):
+        AiClient(base_url=chat_ai.url).cancel_generation("not-a-message-id")  # the stub answers 404
+    chat_ai.down()
+    with pytest.raises(AiUnavailable, match="ConnectError"):
+        AiClient(base_url=chat_ai.url).cancel_generation("0b7c4a9e-58f1-4a53-9b1b-3f3d0e6f5a11")

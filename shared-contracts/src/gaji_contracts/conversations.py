@@ -1,8 +1,12 @@
 """The chat turn between core and ai (DESIGN.md, "The chat turn").
 
 core -> ai   POST /api/ai/internal/generations        GenerationRequest -> 202 GenerationAccepted
+core -> ai   POST /api/ai/internal/generations/{message_id}/cancel          -> CancelAccepted
+core -> ai   GET  /api/ai/models                                            -> ModelList
 ai -> core   GET  /api/internal/conversations/{id}/context               -> ConversationContext
 ai -> core   POST /api/internal/conversations/{id}/messages  AssistantMessageResult -> PersistResult
+ai -> core   POST /api/internal/conversations/{id}/turns     TurnCreate -> 201 GenerationRequest
+             (the direct ai endpoint: core stores the turn, ai queues it)
 
 The browser opens the ai stream with a short-lived ticket core signs with its
 JWT key (StreamTicketClaims); ai verifies it through core's JWKS like any
@@ -24,10 +28,21 @@ MAX_USER_MESSAGE_CHARS = 4000
 MAX_ASSISTANT_MESSAGE_CHARS = 100_000
 FORK_MESSAGE_WINDOW = 6
 GENERATIONS_PATH = "/api/ai/internal/generations"
+MODELS_PATH = "/api/ai/models"
+MAX_CHARACTER_NAME_CHARS = 100
 
 STREAM_TICKET_AUDIENCE = "gaji-stream"
 STREAM_TICKET_TYPE = "stream_ticket"
 STREAM_TICKET_TTL_SECONDS = 300
+
+
+def generation_cancel_path(message_id: UUID | str) -> str:
+    return f"{GENERATIONS_PATH}/{message_id}/cancel"
+
+
+def turns_path(conversation_id: UUID | str) -> str:
+    """core's internal route that stores a chat turn for the ai direct endpoint."""
+    return f"/api/internal/conversations/{conversation_id}/turns"
 
 
 def stream_path(conversation_id: UUID | str) -> str:
@@ -87,6 +102,11 @@ class GenerationRequest(BaseModel):
         default_factory=list, description="Completed messages before the user message, oldest first"
     )
     model: str | None = Field(default=None, max_length=100, description="A model from GET /api/ai/models")
+    character: str | None = Field(
+        default=None,
+        max_length=MAX_CHARACTER_NAME_CHARS,
+        description="The character the user addresses (else the scenario's character, else the narrator)",
+    )
 
 
 class GenerationAccepted(BaseModel):
@@ -94,6 +114,35 @@ class GenerationAccepted(BaseModel):
 
     message_id: UUID
     status: Literal["queued"] = "queued"
+
+
+class CancelAccepted(BaseModel):
+    """ai's answer to a cancel: the worker stops within a second."""
+
+    message_id: UUID
+    cancel_requested: bool = True
+
+
+class ModelList(BaseModel):
+    """GET /api/ai/models: the models a request may choose (`default` when none is given)."""
+
+    provider: str
+    default: str
+    models: list[str]
+
+
+class TurnCreate(BaseModel):
+    """ai -> core: store a chat turn for `user_id` (the ai direct endpoint).
+
+    core checks the user owns the conversation, stores the user message and a
+    pending answer, and returns the GenerationRequest without dispatching it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UUID
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)]
+    model: str | None = Field(default=None, max_length=100)
+    character: str | None = Field(default=None, max_length=MAX_CHARACTER_NAME_CHARS)
 
 
 class AssistantMessageResult(BaseModel):

@@ -1,0 +1,446 @@
+"""A chat turn's life beyond the happy path, on real Redis: a worker that
+dies (the reaper ends its turn `failed`, a redelivered task is skipped,
+regenerate works), a cancel sent before a worker starts, the direct
+endpoint, the staff LLM check, the addressed character, and 50 streams at
+once with no delta lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+
+import pytest
+import redis as sync_redis
+from chat_support import FakeCore, Scripted, parse, request, stream_of, ticket
+from gaji_contracts.conversations import AssistantMessageResult, GenerationRequest
+from redis.asyncio import Redis as AsyncRedis
+
+from gaji_ai.generation import reaper, runner, tracking
+from gaji_ai.generation.streams import StreamReader
+from gaji_ai.llm.providers import ProviderError
+from gaji_ai.main import create_app
+from gaji_ai.worker import celery_app
+
+from support import SERVICE_AUTH, TEST_REDIS_URL, bearer, running
+
+
+@pytest.fixture
+def env(test_settings, redis_prefix, monkeypatch):
+    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
+    runner._providers.clear()
+    settings = test_settings()
+    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
+    yield settings, client, redis_prefix
+    runner._providers.clear()
+    client.close()
+
+
+@pytest.fixture
+async def aredis():
+    client = AsyncRedis.from_url(TEST_REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+def turn_of(req: GenerationRequest) -> tracking.Turn:
+    return tracking.Turn(str(req.assistant_message_id), req.attempt, str(req.conversation_id))
+
+
+# -- a worker that dies ------------------------------------------------------------
+
+
+async def test_a_silent_worker_is_reaped_failed_with_its_partial_text(env, aredis):
+    settings, client, prefix = env
+    req = request()
+    turn = turn_of(req)
+    await tracking.register(aredis, prefix, turn, start_timeout=60)
+    # The worker claims the turn, streams two deltas, then dies: no more beats.
+    dead = tracking.Heartbeat(client, prefix, turn, interval=3600, grace=0.2)
+    assert dead.claim()
+    writer = StreamReader(aredis, prefix)
+    await writer.append(turn.message_id, "message_chunk", {"content": "I ", "delta": "I "})
+    await writer.append(turn.message_id, "message_chunk", {"content": "I was", "delta": "was"})
+    core = FakeCore()
+    assert await reaper.reap_once(aredis, prefix, core) == 0  # still within its grace
+    await asyncio.sleep(0.3)
+    assert await reaper.reap_once(aredis, prefix, core) == 1
+    saved = core.saved[0]
+    assert (saved.status, saved.error_code, saved.content, saved.total_tokens) == (
+        "failed",
+        "WORKER_LOST",
+        "I was",
+        2,
+    )
+    assert saved.attempt == 1
+    events = stream_of(client, prefix, turn.message_id)
+    assert [e for e, _ in events][-2:] == ["error", "message_complete"]
+    assert '"status": "failed"' in events[-1][1]
+    assert 0 < client.ttl(f"{prefix}:gen:{turn.message_id}") <= 3600
+    # Celery redelivers the dead worker's task: it is skipped, not generated twice.
+    assert not tracking.Heartbeat(client, prefix, turn).claim()
+    runner._providers["main"] = Scripted(["never"])
+    assert runner.run_generation(settings, req.model_dump(mode="json")) == "skipped"
+    assert runner._providers["main"].prompts == []
+    # Regenerate (the next attempt) is claimed normally.
+    again = tracking.Heartbeat(
+        client, prefix, tracking.Turn(turn.message_id, 2, turn.conversation_id)
+    )
+    assert again.claim()
+    again.stop()
+    assert await reaper.reap_once(aredis, prefix, core) == 0
+    assert len(core.saved) == 1
+
+
+async def test_a_beating_worker_is_left_alone(env, aredis):
+    _, client, prefix = env
+    turn = turn_of(request())
+    alive = tracking.Heartbeat(client, prefix, turn, interval=0.05, grace=0.3)
+    assert alive.claim()
+    core = FakeCore()
+    try:
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            assert await reaper.reap_once(aredis, prefix, core) == 0
+    finally:
+        alive.stop()
+    assert core.saved == []
+    assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is None
+
+
+async def test_a_turn_no_worker_started_ends_failed_after_the_start_timeout(env, aredis):
+    _, _client, prefix = env
+    turn = turn_of(request())
+    await tracking.register(aredis, prefix, turn, start_timeout=0)
+    core = FakeCore()
+    assert await reaper.reap_once(aredis, prefix, core) == 1
+    assert (core.saved[0].status, core.saved[0].content) == ("failed", "")
+
+
+async def test_core_down_while_reaping_is_retried_later_and_saved_once(env, aredis, monkeypatch):
+    _, client, prefix = env
+    monkeypatch.setattr(reaper, "CORE_RETRY_SECONDS", 0)
+    turn = turn_of(request())
+    await tracking.register(aredis, prefix, turn, start_timeout=0)
+    core = FakeCore(down=1)
+    assert await reaper.reap_once(aredis, prefix, core) == 0
+    assert core.saved == [] and stream_of(client, prefix, turn.message_id) == []
+    assert await reaper.reap_once(aredis, prefix, core) == 1
+    assert len(core.saved) == 1
+    assert await reaper.reap_once(aredis, prefix, core) == 0
+
+
+async def test_two_reapers_never_end_the_same_turn_twice(env, aredis):
+    _, _, prefix = env
+    turns = [turn_of(request()) for _ in range(20)]
+    for turn in turns:
+        await tracking.register(aredis, prefix, turn, start_timeout=0)
+    core = FakeCore()
+    counts = await asyncio.gather(*(reaper.reap_once(aredis, prefix, core) for _ in range(4)))
+    assert sum(counts) == 20
+    assert sorted(str(r.message_id) for r in core.saved) == sorted(t.message_id for t in turns)
+
+
+def test_a_real_generation_leaves_the_inflight_set(env, core_stub):
+    settings, client, prefix = env
+    req = request()
+    saved = []
+    core_stub.routes[f"/api/internal/conversations/{req.conversation_id}/messages"] = (
+        lambda method, body: (saved.append(body), (200, {**body, "applied": True}))[1]
+    )
+    client.zadd(tracking.inflight_key(prefix), {turn_of(req).member: time.time() + 60})
+    runner._providers["main"] = Scripted(["Fine."])
+    assert runner.run_generation(settings, req.model_dump(mode="json")) == "completed"
+    assert [(s["status"], s["content"]) for s in saved] == [
+        ("streaming", ""),
+        ("completed", "Fine."),
+    ]
+    assert client.zcard(tracking.inflight_key(prefix)) == 0
+
+
+# -- cancel before a worker starts --------------------------------------------------
+
+
+async def test_a_cancel_sent_while_the_turn_is_queued_is_honoured(env, monkeypatch):
+    settings, client, prefix = env
+    req = request()
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: None)
+    app = create_app(settings)
+    async with running(app) as api:
+        body = req.model_dump(mode="json")
+        assert (
+            await api.post("/api/ai/internal/generations", json=body, headers=SERVICE_AUTH)
+        ).status_code == 202
+        message = str(req.assistant_message_id)
+        assert (
+            await api.post(f"/api/ai/internal/generations/{message}/cancel", headers=SERVICE_AUTH)
+        ).json() == {"message_id": message, "cancel_requested": True}
+    runner._providers["main"] = Scripted(["a ", "b "])
+    core = FakeCore()
+    assert await runner.generate(settings, req, redis_client=client, core=core) == "cancelled"
+    assert (core.saved[0].status, core.saved[0].content) == ("cancelled", "")
+    assert [e for e, _ in stream_of(client, prefix, message)] == ["message_complete"]
+
+
+# -- the direct endpoint ---------------------------------------------------------
+
+
+@pytest.fixture
+async def direct(env, core_stub, published_key, monkeypatch):
+    """The app with a core stub that stores turns, and a Celery stand-in that
+    runs the queued turn in a thread with a scripted provider."""
+    settings, _client, _prefix = env
+    owner = str(uuid.uuid4())
+    conversation = str(uuid.uuid4())
+    stored: list[dict] = []
+    saved = FakeCore()
+
+    def turns(method, body):
+        if body["user_id"] != owner:
+            return 403, {"code": "PERMISSION_DENIED", "message": "Not your conversation."}
+        stored.append(body)
+        built = request(
+            conversation_id=uuid.UUID(conversation),
+            user_message=body["content"],
+            character=body.get("character"),
+        )
+        return 201, built.model_dump(mode="json")
+
+    def persist(method, body):
+        if body["status"] != "streaming":
+            saved.saved.append(AssistantMessageResult.model_validate(body))
+        return 200, {"message_id": body["message_id"], "status": body["status"], "applied": True}
+
+    core_stub.routes[f"/api/internal/conversations/{conversation}/turns"] = turns
+    core_stub.routes[f"/api/internal/conversations/{conversation}/messages"] = persist
+    runner._providers["main"] = Scripted(["Quite ", "so, ", "sir."])
+
+    def send_task(name, args):
+        req = GenerationRequest.model_validate(args[0])
+
+        def work():
+            worker_redis = sync_redis.Redis.from_url(TEST_REDIS_URL)
+            asyncio.run(runner.generate(settings, req, redis_client=worker_redis, core=saved))
+            worker_redis.close()
+
+        threading.Thread(target=work, daemon=True).start()
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
+    async with running(create_app(settings)) as api:
+        yield api, published_key, owner, conversation, stored, saved, core_stub
+
+
+async def test_the_direct_endpoint_stores_the_turn_and_streams_the_answer(direct):
+    api, key, owner, conversation, stored, saved, _ = direct
+    response = await api.post(
+        f"/api/ai/conversations/{conversation}/messages",
+        json={"content": "  Are you proud?  ", "character": "Mr. Darcy"},
+        headers=bearer(key.token(sub=owner)),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    frames = parse(response.text)
+    assert all(f["event"] == "message" for f in frames)
+    data = [json.loads(f["data"]) for f in frames]
+    assert data[0]["type"] == "start" and data[0]["conversation_id"] == conversation
+    assert [d["content"] for d in data if d["type"] == "token"] == ["Quite ", "so, ", "sir."]
+    assert data[-1]["type"] == "complete" and data[-1]["content"] == "Quite so, sir."
+    assert data[-1]["message_id"] == data[0]["message_id"]
+    assert all(f.get("id") for f in frames[1:])  # resumable on /stream
+    assert stored[0]["content"] == "Are you proud?" and stored[0]["character"] == "Mr. Darcy"
+    assert saved.saved[0].content == "Quite so, sir."
+    assert "You are Mr. Darcy" in runner._providers["main"].prompts[0][0].content
+
+
+async def test_the_direct_endpoint_refuses_what_it_should(direct):
+    api, key, owner, conversation, stored, _, _core_stub = direct
+    url = f"/api/ai/conversations/{conversation}/messages"
+    mine = bearer(key.token(sub=owner))
+    other = await api.post(url, json={"content": "hi"}, headers=bearer(key.token()))
+    assert other.status_code == 403 and other.json()["code"] == "PERMISSION_DENIED"
+    assert (await api.post(url, json={"content": "hi"})).status_code == 401
+    assert (await api.post(url, json={"content": "hi"}, headers=SERVICE_AUTH)).status_code in (
+        401,
+        403,
+    )
+    model = await api.post(url, json={"content": "hi", "model": "gpt-9"}, headers=mine)
+    assert model.status_code == 400 and model.json()["code"] == "INVALID_MODEL"
+    for bad in ({"content": "   "}, {"content": "x" * 4001}, {}, {"content": 5}):
+        response = await api.post(url, json=bad, headers=mine)
+        assert response.status_code == 400, bad
+        assert response.json()["code"] == "VALIDATION_ERROR"
+    text = await api.post(url, content="hi", headers={**mine, "Content-Type": "text/plain"})
+    assert text.status_code == 415
+    missing = str(uuid.uuid4())
+    gone = await api.post(
+        f"/api/ai/conversations/{missing}/messages", json={"content": "hi"}, headers=mine
+    )
+    assert gone.status_code == 404
+    assert stored == []  # nothing was stored by any refused call
+
+
+async def test_the_direct_endpoint_says_503_when_core_or_the_queue_is_down(direct, monkeypatch):
+    api, key, owner, conversation, stored, saved, core_stub = direct
+    url = f"/api/ai/conversations/{conversation}/messages"
+    mine = bearer(key.token(sub=owner))
+
+    def broken(name, args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(celery_app, "send_task", broken)
+    queue_down = await api.post(url, json={"content": "hi"}, headers=mine)
+    assert queue_down.status_code == 503
+    assert len(stored) == 1  # the user's message is kept...
+    assert saved.saved[0].status == "failed"  # ...and its answer can be regenerated
+    assert saved.saved[0].error_code == "AI_UNAVAILABLE"
+
+    def core_down(method, body):
+        return 503, {"code": "SERVICE_UNAVAILABLE"}
+
+    core_stub.routes[f"/api/internal/conversations/{conversation}/turns"] = core_down
+    response = await api.post(url, json={"content": "hi"}, headers=mine)
+    assert response.status_code == 503 and response.json()["code"] == "SERVICE_UNAVAILABLE"
+
+
+# -- the staff LLM check ------------------------------------------------------------
+
+
+async def test_llm_test_answers_staff_with_a_preview(env, published_key):
+    settings, _, _ = env
+    runner._providers["main"] = Scripted(["Hello ", "there."])
+    async with running(create_app(settings)) as api:
+        staff = bearer(published_key.token(is_staff=True))
+        ok = await api.post("/api/ai/llm/test", headers=staff)
+        assert ok.status_code == 200
+        body = ok.json()
+        assert (body["ok"], body["provider"], body["model"], body["preview"]) == (
+            True,
+            "scripted",
+            "scripted-1",
+            "Hello there.",
+        )
+        custom = await api.post("/api/ai/llm/test", json={"prompt": "Hi"}, headers=staff)
+        assert custom.status_code == 200
+        assert runner._providers["main"].prompts[-1][0].content == "Hi"
+        reader = bearer(published_key.token())
+        assert (await api.post("/api/ai/llm/test", headers=reader)).status_code == 403
+        assert (await api.post("/api/ai/llm/test")).status_code == 401
+        too_long = await api.post("/api/ai/llm/test", json={"prompt": "x" * 501}, headers=staff)
+        assert too_long.status_code == 400
+
+
+async def test_llm_test_reports_a_failing_provider_as_502_without_the_key(env, published_key):
+    settings, _, _ = env
+
+    class Refusing(Scripted):
+        def stream(self, messages, **kwargs):
+            raise ProviderError("openai provider answered 401: bad key")
+            yield  # pragma: no cover
+
+    runner._providers["main"] = Refusing([])
+    async with running(create_app(settings)) as api:
+        response = await api.post(
+            "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
+        )
+    assert response.status_code == 502
+    assert response.json()["code"] == "UPSTREAM_ERROR"
+    assert "answered 401" in response.json()["message"]
+
+
+# -- whom the reader talks to ----------------------------------------------------
+
+
+CAST = [
+    {
+        "name": "Elizabeth Bennet",
+        "aliases": ["Elizabeth", "Lizzy", "Eliza"],
+        "description": "The second Bennet daughter.",
+        "personality_traits": ["lively", "clever"],
+        "mention_count": 600,
+    },
+    {
+        "name": "Mr. Darcy",
+        "aliases": ["Darcy", "Fitzwilliam Darcy"],
+        "description": "A proud gentleman of Pemberley.",
+        "personality_traits": ["proud", "reserved"],
+        "mention_count": 400,
+    },
+]
+
+
+def test_the_addressed_character_wins_then_the_scenarios_then_the_narrator():
+    assert runner.persona_name(request(character="  Lizzy ")) == "Lizzy"
+    assert runner.persona_name(request()) == "Charlotte Lucas"
+    other = request()
+    other.scenario.scenario_type = "EVENT_ALTERATION"
+    assert runner.persona_name(other) == "the narrator"
+
+
+def test_a_name_or_alias_finds_the_profile():
+    assert runner.persona_from("Lizzy", CAST).name == "Elizabeth Bennet"
+    darcy = runner.persona_from("darcy", CAST)
+    assert (darcy.name, darcy.traits) == ("Mr. Darcy", ("proud", "reserved"))
+    assert "Pemberley" in darcy.description
+    assert runner.persona_from("Fitzwilliam", CAST).name == "Mr. Darcy"
+    assert runner.persona_from("Mr Darcy", CAST).name == "Mr. Darcy"
+    assert runner.persona_from("Captain Nemo", CAST).description == ""
+    assert runner.persona_from("the narrator", CAST).name == "the narrator"
+
+
+async def test_an_ungrounded_turn_speaks_as_the_addressed_character(env):
+    settings, client, _ = env
+    provider = runner._providers["main"] = Scripted(["Indeed."])
+    turn = request(character="Mr. Bennet")
+    assert await runner.generate(settings, turn, redis_client=client, core=FakeCore()) == (
+        "completed"
+    )
+    assert provider.prompts[0][0].content.startswith("You are Mr. Bennet")
+
+
+# -- many streams at once -------------------------------------------------------------
+
+
+async def test_fifty_concurrent_streams_all_complete_and_lose_no_delta(env, published_key):
+    settings, _client, prefix = env
+    words = [f"w{i} " for i in range(40)]
+    runner._providers["main"] = Scripted(words)
+    turns = [request() for _ in range(50)]
+
+    def worker(req):
+        worker_redis = sync_redis.Redis.from_url(TEST_REDIS_URL)
+        time.sleep(0.05)  # subscribers are already waiting
+        asyncio.run(runner.generate(settings, req, redis_client=worker_redis, core=FakeCore()))
+        worker_redis.close()
+
+    app = create_app(settings)
+    async with running(app) as api:
+        for req in turns:  # as the enqueue does: the stream is expected
+            await app.state.redis.set(f"{prefix}:gen:{req.assistant_message_id}:queued", "1")
+
+        async def subscribe(req):
+            conversation, message = str(req.conversation_id), str(req.assistant_message_id)
+            response = await api.get(
+                f"/api/ai/conversations/{conversation}/stream",
+                params={
+                    "message_id": message,
+                    "ticket": ticket(published_key, conversation, message),
+                },
+            )
+            return parse(response.text)
+
+        threads = [threading.Thread(target=worker, args=(req,)) for req in turns]
+        readers = asyncio.gather(*(subscribe(req) for req in turns))
+        for thread in threads:
+            thread.start()
+        results = await readers
+        for thread in threads:
+            thread.join()
+    for frames in results:
+        events = [f["event"] for f in frames if "event" in f]
+        assert events == ["message_chunk"] * 40 + ["message_complete"]
+        deltas = [
+            json.loads(f["data"])["delta"] for f in frames if f.get("event") == "message_chunk"
+        ]
+        assert deltas == words
