@@ -19,6 +19,8 @@ What it does:
       conversation: POST /api/v1/conversations/{id}/messages on core, open
       the `stream_url` (SSE) and time the first `message_chunk` from just
       before the POST; tokens/s from the first chunk to `message_complete`.
+      Then a follow-up question in each of those conversations (its prompt
+      carries the first exchange as history), timed the same way.
    b. direct: the same questions, the prompt built by the worker's own code
       (gaji_ai.generation.runner.Prompt: same persona, passages, budget),
       sent straight to the same provider in this process; time to the first
@@ -260,6 +262,7 @@ def prompt_builder(stack, scenario: dict, novel_id: str):
 class Result:
     provider: str
     platform: list[Turn] = field(default_factory=list)
+    followup: list[Turn] = field(default_factory=list)
     direct: list[Turn] = field(default_factory=list)
     concurrent: list[Turn] = field(default_factory=list)
     concurrent_wall_s: float = 0.0
@@ -272,11 +275,14 @@ class Result:
             return [t.tokens / t.stream_seconds for t in turns if t.ok and t.stream_seconds > 0]
 
         p, d, c = ttft(self.platform), ttft(self.direct), ttft(self.concurrent)
+        f = ttft(self.followup)
         return {
             "provider": self.provider,
             "turns": len(self.platform),
             "platform_ttft_p50_ms": round(pct(p, 50), 1),
             "platform_ttft_p95_ms": round(pct(p, 95), 1),
+            "followup_ttft_p50_ms": round(pct(f, 50), 1),
+            "followup_ttft_p95_ms": round(pct(f, 95), 1),
             "direct_ttft_p50_ms": round(pct(d, 50), 1),
             "direct_ttft_p95_ms": round(pct(d, 95), 1),
             "overhead_p50_ms": round(pct(p, 50) - pct(d, 50), 1),
@@ -287,7 +293,7 @@ class Result:
             "direct_tokens_per_s": round(statistics.median(rate(self.direct)), 1)
             if rate(self.direct)
             else None,
-            "failed_turns": sum(not t.ok for t in self.platform + self.direct),
+            "failed_turns": sum(not t.ok for t in self.platform + self.followup + self.direct),
             "concurrent_streams": len(self.concurrent),
             "concurrent_complete": sum(t.ok for t in self.concurrent),
             "concurrent_ttft_p50_ms": round(pct(c, 50), 1),
@@ -306,8 +312,14 @@ def run_provider(name: str, platform: Platform, provider, prompt_for) -> Result:
         platform.turn(platform.conversation(), question)
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(TURNS)]
     print(f"[{name}] {TURNS} turns through the platform", flush=True)
+    opened = []
     for question in questions:
-        result.platform.append(platform.turn(platform.conversation(), question))
+        conversation = platform.conversation()
+        opened.append(conversation)
+        result.platform.append(platform.turn(conversation, question))
+    print(f"[{name}] a follow-up in each of them", flush=True)
+    for conversation in opened:
+        result.followup.append(platform.turn(conversation, "And what happened next?"))
     print(f"[{name}] {TURNS} turns straight to the provider", flush=True)
     direct_turns(provider, prompt_for, questions[:2])  # warm-up
     result.direct = direct_turns(provider, prompt_for, questions)
@@ -433,6 +445,10 @@ def main() -> None:
             f"{row['concurrent_complete']:>5}/{row['concurrent_streams']}, "
             f"{row['concurrent_ttft_p50_ms']:.0f} / {row['concurrent_ttft_p95_ms']:.0f} ms, "
             f"{row['concurrent_wall_s']} s"
+        )
+        print(
+            f"          follow-up turns (with history) TTFT p50/p95: "
+            f"{row['followup_ttft_p50_ms']:.0f} / {row['followup_ttft_p95_ms']:.0f} ms"
         )
         if row["problems"]:
             print(f"          problems: {row['problems']}")

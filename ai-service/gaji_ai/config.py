@@ -40,7 +40,9 @@ LLM_TIMEOUT_SECONDS   remote provider timeout [60]
 LLM_CONTEXT_TOKENS    the local model's context window [2048]
 LLM_FALLBACK_LOCAL    a remote provider failing before its first token falls back to local [true]
 LLM_THREADS           llama.cpp threads of the local model [all cores]
-GENERATION_START_TIMEOUT_SECONDS  a queued chat turn no worker started this long ends failed [300]
+LLM_GROUNDING_TOKENS  most prompt tokens of retrieved passages; 0: 96 local, 1024 remote [0]
+GENERATION_START_TIMEOUT_SECONDS  a queued turn ends failed if no chat worker lives this long [300]
+GENERATION_QUEUE_TIMEOUT_SECONDS  ... or once it waited this long in a busy queue [1800]
 GENERATION_REAPER_SECONDS  how often the API looks for turns whose worker died [5]
 """
 
@@ -135,8 +137,17 @@ class LLMSettings(BaseSettings):
     # A remote provider failing before its first token: answer with the local
     # model instead (the message is marked degraded).
     llm_fallback_local: bool = True
+    # Passages cost the local model ~5 ms per token before its first answer
+    # token on 2 cores: keep them tight there (0 = automatic).
+    llm_grounding_tokens: int = Field(default=0, ge=0, le=16384)
     generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
+    generation_queue_timeout_seconds: float = Field(default=1800.0, ge=1)
     generation_reaper_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    def grounding_tokens(self, provider_name: str) -> int:
+        if self.llm_grounding_tokens:
+            return self.llm_grounding_tokens
+        return 96 if provider_name == "local" else 1024
 
     def model_list(self) -> list[str]:
         return [m.strip() for m in self.llm_model.split(",") if m.strip()]

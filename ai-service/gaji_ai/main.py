@@ -102,7 +102,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 redis,
                 settings.rate_limit.rate_limit_prefix,
                 app.state.core_client,
-                settings.llm.generation_reaper_seconds,
+                interval=settings.llm.generation_reaper_seconds,
+                queue_timeout=settings.llm.generation_queue_timeout_seconds,
             )
         )
         stack.callback(reaper.cancel)

@@ -13,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import celeryd_init, setup_logging, worker_process_init
+from celery.signals import (
+    celeryd_init,
+    setup_logging,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from kombu import Exchange, Queue
 
 from gaji_ai.common.logging import configure_logging
@@ -98,11 +103,35 @@ def _remember_queues(options: dict | None = None, **_: Any) -> None:
     _consumed_queues.update(q.strip() for q in queues if q.strip())
 
 
+_worker_beat = None
+
+
+def _consumes_generation() -> bool:
+    return GENERATION_QUEUE in _consumed_queues or not _consumed_queues
+
+
 @worker_process_init.connect
 def _preload_models(**_: Any) -> None:
     """Each worker process loads its models once, before its first job: the
-    embedding model, and the local LLM where chat turns are consumed."""
+    embedding model, and the local LLM where chat turns are consumed. A chat
+    worker process also starts beating, so turns queued behind it are known
+    to be waiting rather than lost."""
+    global _worker_beat
     settings = get_settings()
+    if _consumes_generation():
+        import os
+        import socket
+
+        import redis
+
+        from gaji_ai.generation.tracking import WorkerBeat
+
+        _worker_beat = WorkerBeat(
+            redis.Redis.from_url(settings.redis.redis_url),
+            settings.rate_limit.rate_limit_prefix,
+            f"{socket.gethostname()}:{os.getpid()}",
+        )
+        _worker_beat.start()
     if not settings.embeddings.embeddings_preload:
         return
     from gaji_ai.embeddings import dense_embedder
@@ -110,12 +139,21 @@ def _preload_models(**_: Any) -> None:
     embedder = dense_embedder(settings)
     if hasattr(embedder, "warm"):
         embedder.warm()
-    if GENERATION_QUEUE in _consumed_queues or not _consumed_queues:
+    if _consumes_generation():
         from gaji_ai.generation.runner import provider_for
 
         provider = provider_for(settings)
         if hasattr(provider, "warm"):
             provider.warm()
+
+
+@worker_process_shutdown.connect
+def _shutdown(**_: Any) -> None:
+    if _worker_beat is not None:
+        _worker_beat.stop()
+    from gaji_ai.generation.runner import close_worker_context
+
+    close_worker_context()
 
 
 celery_app = create_celery_app(get_settings())

@@ -21,6 +21,7 @@ from support import SERVICE_TOKEN, TEST_REDIS_URL, running
 @pytest.fixture
 def env(test_settings, redis_prefix, monkeypatch):
     monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
+    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
     runner._providers.clear()
     settings = test_settings()
     client = sync_redis.Redis.from_url(TEST_REDIS_URL)

@@ -30,6 +30,7 @@ from support import SERVICE_AUTH, TEST_REDIS_URL, bearer, running
 @pytest.fixture
 def env(test_settings, redis_prefix, monkeypatch):
     monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
+    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
     runner._providers.clear()
     settings = test_settings()
     client = sync_redis.Redis.from_url(TEST_REDIS_URL)
@@ -117,6 +118,41 @@ async def test_a_turn_no_worker_started_ends_failed_after_the_start_timeout(env,
     core = FakeCore()
     assert await reaper.reap_once(aredis, prefix, core) == 1
     assert (core.saved[0].status, core.saved[0].content) == ("failed", "")
+
+
+async def test_a_turn_queued_behind_a_live_worker_waits_instead_of_failing(env, aredis):
+    _, client, prefix = env
+    turn = turn_of(request())
+    await tracking.register(aredis, prefix, turn, start_timeout=0)
+    beat = tracking.WorkerBeat(client, prefix, "chat@test:1")
+    beat.start()
+    core = FakeCore()
+    try:
+        # Deadline passed, but a chat worker lives: the queue is busy, not lost.
+        assert await reaper.reap_once(aredis, prefix, core, queue_timeout=60) == 0
+        assert core.saved == []
+        score = await aredis.zscore(tracking.inflight_key(prefix), turn.member)
+        assert score > time.time() + 10  # looked at again later
+        # A worker then claims it: from now on only its heartbeat counts.
+        claimed = tracking.Heartbeat(client, prefix, turn, interval=3600, grace=0)
+        assert claimed.claim()
+        assert await aredis.hget(tracking.queued_key(prefix), turn.member) is None
+        assert await reaper.reap_once(aredis, prefix, core, queue_timeout=60) == 1
+    finally:
+        beat.stop()
+    # Waiting longer than the queue timeout fails even behind a live worker.
+    late = turn_of(request())
+    await tracking.register(aredis, prefix, late, start_timeout=0)
+    beat.start()
+    try:
+        assert await reaper.reap_once(aredis, prefix, core, queue_timeout=0) == 1
+    finally:
+        beat.stop()
+    # A stopped worker no longer counts.
+    gone = turn_of(request())
+    await tracking.register(aredis, prefix, gone, start_timeout=0)
+    assert await reaper.reap_once(aredis, prefix, core, queue_timeout=60) == 1
+    assert len(core.saved) == 3
 
 
 async def test_core_down_while_reaping_is_retried_later_and_saved_once(env, aredis, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
+from gaji_ai.generation.prompt import Persona, Turn, build_messages, condense, render_brief
 from gaji_ai.llm.providers import LocalProvider
 
 
@@ -110,3 +110,44 @@ def test_passages_give_way_before_the_budget_breaks(count_tokens):
 def test_a_budget_too_small_for_the_message_is_an_error(count_tokens):
     with pytest.raises(ValueError):
         build_messages(count_tokens=count_tokens, **base(budget=20))
+
+
+PASSAGE = (
+    "It was a dull morning at Longbourn. Mrs. Bennet complained of her nerves. "
+    "Mr. Collins proposed to Elizabeth in the breakfast parlour. Kitty coughed. "
+    "Elizabeth refused him with great firmness. The weather did not improve."
+)
+
+
+def test_condense_keeps_the_most_related_sentences_in_order(count_tokens):
+    proposal = "Mr. Collins proposed to Elizabeth in the breakfast parlour."
+    refusal = "Elizabeth refused him with great firmness."
+    budget = count_tokens(proposal) + count_tokens(refusal) + 2
+    short = condense(
+        PASSAGE, "Why did Elizabeth refuse Mr. Collins?", count_tokens=count_tokens, budget=budget
+    )
+    assert short == f"{proposal} {refusal}"  # "Mr." does not end a sentence
+    # With room to spare, unrelated sentences fill it, still in their order.
+    roomy = condense(PASSAGE, "Elizabeth?", count_tokens=count_tokens, budget=1000)
+    assert roomy == PASSAGE.strip()
+
+
+def test_passages_keep_to_their_own_budget(count_tokens):
+    passages = [PASSAGE * 3, "Charlotte accepted him.", "Another passage entirely."]
+    messages = build_messages(
+        count_tokens=count_tokens,
+        **base(
+            passages=passages,
+            budget=1500,
+            user_message="Why did Elizabeth refuse Mr. Collins?",
+        ),
+        grounding_tokens=60,
+    )
+    final = messages[-1].content
+    quoted = final.split("Passages from the novel:\n")[1].split("\n\nReader:")[0]
+    assert quoted.startswith("[1] ") and "[2]" not in quoted  # condensed, then no room
+    assert "refused him" in quoted and "weather" not in quoted
+    assert count_tokens(quoted) <= 60
+    # Without the cap, whole passages fit this budget.
+    roomy = build_messages(count_tokens=count_tokens, **base(passages=passages[1:], budget=1500))
+    assert "[2] Another passage entirely." in roomy[-1].content

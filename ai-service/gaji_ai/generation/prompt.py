@@ -7,10 +7,16 @@ passages retrieved for this message travel with the last user turn.
 
 Everything fits the model's window: the budget is counted with the model's
 own tokenizer, passages are cut first, then history is trimmed oldest-first
-(the first exchange is kept: it usually sets the scene)."""
+(the first exchange is kept: it usually sets the scene).
+
+Passages also have a budget of their own (`grounding_tokens`): on a small
+local model every new prompt token costs ~5 ms before the first answer
+token, so a passage that does not fit whole is condensed to its sentences
+sharing the most words with the reader's message."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +63,51 @@ def render_brief(scenario_type: str, parameters: dict[str, Any]) -> str:
     return "What if the story went differently?"
 
 
+# A sentence ends at . ! ? or ; (a closing quote or bracket may follow).
+SENTENCE = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"'\u2019\u201d)]))\s+")
+WORD = re.compile(r"[a-z][a-z'\u2019-]{2,}")
+COMMON = set(
+    """the and you your was were what did how why who with that this have had for not but
+    are his her him she they them then than there their from would could should about when
+    which will into out all any one tell said say does been very much more some""".split()  # noqa: SIM905
+)
+MIN_CONDENSED_TOKENS = 24
+ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "Col.", "Capt.", "Gen.", "Rev.")
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence ends, but not after a title such as "Mr."."""
+    out: list[str] = []
+    for piece in (p.strip() for p in SENTENCE.split(text)):
+        if not piece:
+            continue
+        if out and out[-1].endswith(ABBREVIATIONS):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in COMMON}
+
+
+def condense(passage: str, query: str, *, count_tokens: Callable[[str], int], budget: int) -> str:
+    """The passage's sentences most related to the query (shared words, then
+    earlier first), in their original order, within `budget` tokens."""
+    parts = sentences(passage)
+    wanted = _words(query)
+    ranked = sorted(range(len(parts)), key=lambda i: (-len(_words(parts[i]) & wanted), i))
+    chosen: list[int] = []
+    used = 0
+    for i in ranked:
+        cost = count_tokens(parts[i]) + 1
+        if used + cost <= budget:
+            chosen.append(i)
+            used += cost
+    return " ".join(parts[i] for i in sorted(chosen))
+
+
 @dataclass(frozen=True)
 class Persona:
     name: str  # "Elizabeth Bennet", or "the narrator"
@@ -95,10 +146,14 @@ def build_messages(
     user_message: str,
     count_tokens: Callable[[str], int],
     budget: int,
+    grounding_tokens: int | None = None,
 ) -> list[ChatMessage]:
     """Messages for the model, within `budget` tokens (the window minus the
-    answer's room). Passages are dropped from the least relevant first,
-    then history from the oldest (keeping the first exchange)."""
+    answer's room). Passages get at most `grounding_tokens` (and half of
+    what the instructions and message leave): taken whole in rank order,
+    the first that does not fit is condensed to its most related
+    sentences, the rest dropped. Then history is trimmed from the oldest
+    (keeping the first exchange)."""
     system = system_prompt(story=story, brief=brief, persona=persona)
     overhead = 8  # chat-template tokens per message
 
@@ -110,8 +165,16 @@ def build_messages(
         raise ValueError("the prompt budget cannot hold the instructions and the message")
     kept_passages: list[str] = []
     passage_budget = remaining // 2
+    if grounding_tokens is not None:
+        passage_budget = min(passage_budget, grounding_tokens)
     for passage in passages:
         if cost(passage) > passage_budget:
+            room = passage_budget - overhead
+            if room >= MIN_CONDENSED_TOKENS:
+                short = condense(passage, user_message, count_tokens=count_tokens, budget=room)
+                if short:
+                    kept_passages.append(short)
+                    remaining -= cost(short)
             break
         kept_passages.append(passage)
         passage_budget -= cost(passage)

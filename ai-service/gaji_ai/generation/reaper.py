@@ -85,10 +85,12 @@ async def end_lost_turn(
     return True
 
 
-async def reap_once(redis: AsyncRedis, prefix: str, core: CoreClient) -> int:
+async def reap_once(
+    redis: AsyncRedis, prefix: str, core: CoreClient, *, queue_timeout: float = 1800
+) -> int:
     """One round; returns how many turns it ended."""
     ended = 0
-    for turn in await tracking.reap_due(redis, prefix):
+    for turn in await tracking.reap_due(redis, prefix, queue_timeout=queue_timeout):
         if await end_lost_turn(redis, prefix, core, turn):
             ended += 1
         else:
@@ -96,11 +98,13 @@ async def reap_once(redis: AsyncRedis, prefix: str, core: CoreClient) -> int:
     return ended
 
 
-async def run_reaper(redis: AsyncRedis, prefix: str, core: CoreClient, interval: float) -> None:
+async def run_reaper(
+    redis: AsyncRedis, prefix: str, core: CoreClient, *, interval: float, queue_timeout: float
+) -> None:
     """Forever, until cancelled at shutdown; an outage only skips rounds."""
     while True:
         try:
-            await reap_once(redis, prefix, core)
+            await reap_once(redis, prefix, core, queue_timeout=queue_timeout)
         except (RedisError, OSError):
             pass  # Redis away: the next round tries again
         except Exception:  # a bug must not stop the loop; it is logged

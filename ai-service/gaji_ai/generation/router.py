@@ -63,8 +63,9 @@ UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 HEARTBEAT_SECONDS = 15
 # Each blocking read stays well under the Redis client's socket timeout.
 POLL_SECONDS = 1
-# The reaper ends a turn nobody started after GENERATION_START_TIMEOUT_SECONDS;
-# a stream still empty this much later ends by itself (reaper not running).
+# The reaper ends a turn no worker started (GENERATION_START_TIMEOUT_SECONDS
+# without a live worker, GENERATION_QUEUE_TIMEOUT_SECONDS at most); a stream
+# still empty this much later ends by itself (reaper not running).
 START_GRACE_SECONDS = 60
 LLM_TEST_TOKENS = 16
 SSE_HEADERS = {"Cache-Control": "no-store"}
@@ -209,7 +210,7 @@ async def tail(
     turn no worker ever started yields an `error` (NOT_STARTED)."""
     prefix = settings.rate_limit.rate_limit_prefix
     reader = StreamReader(redis, prefix)
-    give_up = settings.llm.generation_start_timeout_seconds + START_GRACE_SECONDS
+    give_up = settings.llm.generation_queue_timeout_seconds + START_GRACE_SECONDS
     waited = 0.0
     while True:
         batch = await reader.read(message_id, after, block_ms=POLL_SECONDS * 1000)

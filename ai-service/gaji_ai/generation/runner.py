@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ logger = logging.getLogger("gaji_ai.generation")
 MAX_ANSWER_TOKENS = 200
 PASSAGES = 3
 PERSIST_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+CANCEL_POLL_SECONDS = 0.1
 
 _providers: dict[str, LLMProvider] = {}
 _providers_lock = threading.Lock()
@@ -101,7 +103,7 @@ def persona_from(name: str, profiles: list[dict]) -> Persona:
         return Persona(name)
     return Persona(
         profile.get("name", name),
-        description=str(profile.get("description", ""))[:600],
+        description=str(profile.get("description", ""))[:300],
         traits=tuple(profile.get("personality_traits", [])[:6]),
     )
 
@@ -115,14 +117,18 @@ async def _cast(store: VectorStore, novel_id: str) -> list[dict]:
     return sorted((h.payload for h in hits), key=lambda p: -int(p.get("mention_count", 0)))
 
 
-async def grounding(settings: Settings, request: GenerationRequest) -> tuple[Persona, list[str]]:
+async def grounding(
+    settings: Settings, request: GenerationRequest, store: VectorStore | None = None
+) -> tuple[Persona, list[str]]:
     """The persona (with its profile when the novel is ingested) and the
     passages retrieved for the user's message. A vector store outage
-    degrades to the brief alone rather than failing the turn."""
+    degrades to the brief alone rather than failing the turn. Without a
+    `store`, one is opened for this call and closed after it."""
     name = persona_name(request)
     if request.novel_id is None:
         return Persona(name), []
-    store = worker_vector_store(settings)
+    owned = store is None
+    store = store or worker_vector_store(settings)
     novel_id = str(request.novel_id)
     try:
         search = search_passages(
@@ -143,7 +149,8 @@ async def grounding(settings: Settings, request: GenerationRequest) -> tuple[Per
         )
         return Persona(name), []
     finally:
-        await store.close()
+        if owned:
+            await store.close()
 
 
 async def _mark_streaming(core: CoreClient, request: GenerationRequest, model: str) -> None:
@@ -171,8 +178,10 @@ class Prompt:
     passages: list[str]
 
     @classmethod
-    async def gather(cls, settings: Settings, request: GenerationRequest) -> Prompt:
-        persona, passages = await grounding(settings, request)
+    async def gather(
+        cls, settings: Settings, request: GenerationRequest, store: VectorStore | None = None
+    ) -> Prompt:
+        persona, passages = await grounding(settings, request, store)
         return cls(settings, request, persona, passages)
 
     def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
@@ -186,6 +195,7 @@ class Prompt:
             user_message=request.user_message,
             count_tokens=_count_tokens(provider),
             budget=self.settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32,
+            grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
         )
 
 
@@ -222,7 +232,12 @@ async def persist(
 
 
 async def generate(
-    settings: Settings, request: GenerationRequest, *, redis_client: redis.Redis, core: CoreClient
+    settings: Settings,
+    request: GenerationRequest,
+    *,
+    redis_client: redis.Redis,
+    core: CoreClient,
+    store: VectorStore | None = None,
 ) -> str:
     """Run the turn; returns the final status."""
     message_id = str(request.assistant_message_id)
@@ -231,11 +246,14 @@ async def generate(
     model = request.model or provider.default_model
     # Informative only (the final save is what counts): it runs while the
     # grounding is fetched, so it costs the first token nothing.
+    started = time.monotonic()
     marking = asyncio.create_task(_mark_streaming(core, request, model))
     try:
-        prompt = await Prompt.gather(settings, request)
+        prompt = await Prompt.gather(settings, request, store)
     finally:
         await marking
+    grounded_at = time.monotonic()
+    first_at = None
     messages_for = prompt.messages_for
     degraded = False
     content, tokens, status, error_code = "", 0, "completed", ""
@@ -255,16 +273,31 @@ async def generate(
             first, rest = _first_then_rest(
                 provider.stream(messages_for(provider), max_tokens=MAX_ANSWER_TOKENS)
             )
+        next_check = 0.0
         for delta in _chain(first, rest):
-            if writer.cancelled(message_id):
-                status = "cancelled"
-                break
+            # The cancel flag is read at most every CANCEL_POLL_SECONDS (one
+            # Redis round trip less per token); a cancel stops within that.
+            now = time.monotonic()
+            if now >= next_check:
+                if writer.cancelled(message_id):
+                    status = "cancelled"
+                    break
+                next_check = now + CANCEL_POLL_SECONDS
             content += delta
             tokens += 1
             writer.append(message_id, CHUNK, {"content": content, "delta": delta})
+            first_at = first_at or time.monotonic()
     except ProviderError as exc:
         logger.warning("generation %s failed: %s", message_id, exc)
         status, error_code = "failed", "PROVIDER_ERROR"
+    logger.info(
+        "generation %s: grounding %.0f ms, first token after %.0f ms, %d tokens in %.2f s",
+        message_id,
+        (grounded_at - started) * 1000,
+        ((first_at or grounded_at) - grounded_at) * 1000,
+        tokens,
+        time.monotonic() - started,
+    )
     result = AssistantMessageResult(
         message_id=message_id,
         content=content,
@@ -311,13 +344,67 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
+@dataclass
+class WorkerContext:
+    """What a worker process keeps from one turn to the next: one event loop
+    and the clients bound to it (opening HTTP clients and connections anew
+    for every turn cost tens of milliseconds before the first token)."""
+
+    pid: int
+    settings: Settings
+    loop: asyncio.AbstractEventLoop
+    redis: redis.Redis
+    http: httpx.AsyncClient
+    core: CoreClient
+    store: VectorStore
+
+
+_context: WorkerContext | None = None
+
+
+def worker_context(settings: Settings) -> WorkerContext:
+    """This process's context, created on first use (after the fork)."""
+    global _context
+    if _context is not None and _context.pid == os.getpid() and _context.settings is not settings:
+        close_worker_context()  # other settings (tests): start afresh
+    if _context is None or _context.pid != os.getpid():
+        loop = asyncio.new_event_loop()
+        http = httpx.AsyncClient()
+        _context = WorkerContext(
+            pid=os.getpid(),
+            settings=settings,
+            loop=loop,
+            redis=redis.Redis.from_url(settings.redis.redis_url),
+            http=http,
+            core=CoreClient(
+                http,
+                base_url=settings.core.core_base_url,
+                service_token=settings.auth.service_token,
+                timeout_seconds=settings.app.http_timeout_seconds,
+            ),
+            store=worker_vector_store(settings),
+        )
+    return _context
+
+
+def close_worker_context() -> None:
+    global _context
+    if _context is not None and _context.pid == os.getpid():
+        context, _context = _context, None
+        with contextlib.suppress(Exception):
+            context.loop.run_until_complete(context.http.aclose())
+            context.loop.run_until_complete(context.store.close())
+        context.loop.close()
+        context.redis.close()
+
+
 def run_generation(settings: Settings, payload: dict) -> str:
     """The Celery task's body: claim the turn (skip it if the reaper already
     ended it), keep a heartbeat while generating, release it when done."""
     request = GenerationRequest.model_validate(payload)
-    client = redis.Redis.from_url(settings.redis.redis_url)
+    context = worker_context(settings)
     heartbeat = tracking.Heartbeat(
-        client,
+        context.redis,
         settings.rate_limit.rate_limit_prefix,
         tracking.Turn(
             str(request.assistant_message_id), request.attempt, str(request.conversation_id)
@@ -329,25 +416,20 @@ def run_generation(settings: Settings, payload: dict) -> str:
             request.assistant_message_id,
             request.attempt,
         )
-        client.close()
         return "skipped"
-
-    async def main() -> str:
-        async with httpx.AsyncClient() as http:
-            core = CoreClient(
-                http,
-                base_url=settings.core.core_base_url,
-                service_token=settings.auth.service_token,
-                timeout_seconds=settings.app.http_timeout_seconds,
-            )
-            return await generate(settings, request, redis_client=client, core=core)
-
     started = time.monotonic()
     try:
-        return asyncio.run(main())
+        return context.loop.run_until_complete(
+            generate(
+                settings,
+                request,
+                redis_client=context.redis,
+                core=context.core,
+                store=context.store,
+            )
+        )
     finally:
         heartbeat.stop()
-        client.close()
         logger.info(
             "generation %s done in %.2fs", request.assistant_message_id, time.monotonic() - started
         )

@@ -1,9 +1,12 @@
 """Which generations are in flight, so a dead worker's turn ends `failed`.
 
 Every queued turn is a member of one Redis sorted set whose score is a
-deadline: the enqueue sets it GENERATION_START_TIMEOUT_SECONDS ahead (the
-queue may be busy); the worker, once it claims the turn, keeps pushing it HEARTBEAT_GRACE
-seconds ahead from a heartbeat thread, and removes it when done. A process
+deadline: the enqueue sets it GENERATION_START_TIMEOUT_SECONDS ahead; the
+worker, once it claims the turn, keeps pushing it HEARTBEAT_GRACE seconds
+ahead from a heartbeat thread, and removes it when done. A turn still
+waiting in the queue at its deadline is not lost while a chat worker is
+alive (each beats in a second set): a busy queue only delays it, up to
+GENERATION_QUEUE_TIMEOUT_SECONDS. A process
 killed mid-generation stops beating; the reaper (a task of the ai API
 process, which is alive when the worker is not) then finds the deadline
 passed and ends the turn: the message is saved on core as `failed`
@@ -26,11 +29,16 @@ from redis.asyncio import Redis as AsyncRedis
 
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_GRACE_SECONDS = 15.0
+WORKER_BEAT_SECONDS = 5.0
+WORKER_GRACE_SECONDS = 15.0
+QUEUED_RECHECK_SECONDS = 30.0
 REAPED_TTL_SECONDS = 3600
 
+# KEYS: the set, the reaped marker, the queued-at hash.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -39,20 +47,43 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1])
 """
 
-# KEYS[1] the set; ARGV: now, limit, marker prefix, marker ttl.
+# KEYS: the set, the queued-at hash, the live workers.
+# ARGV: now, limit, marker prefix, marker ttl, queue timeout, recheck delay.
+# A due turn no worker claimed yet is given more time while a worker lives
+# and it has waited less than the queue timeout; any other is reaped.
 _REAP = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local now = tonumber(ARGV[1])
+local workers = redis.call('ZCOUNT', KEYS[3], now, '+inf')
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])
+local reaped = {}
 for _, member in ipairs(due) do
-  redis.call('ZREM', KEYS[1], member)
-  local message, attempt = string.match(member, '^([^:]+):([^:]+):')
-  redis.call('SET', ARGV[3] .. message .. ':reaped:' .. attempt, '1', 'EX', ARGV[4])
+  local queued = redis.call('HGET', KEYS[2], member)
+  if queued and workers > 0 and now - tonumber(queued) < tonumber(ARGV[5]) then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), member)
+  else
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('HDEL', KEYS[2], member)
+    local message, attempt = string.match(member, '^([^:]+):([^:]+):')
+    redis.call('SET', ARGV[3] .. message .. ':reaped:' .. attempt, '1', 'EX', ARGV[4])
+    table.insert(reaped, member)
+  end
 end
-return due
+return reaped
 """
 
 
 def inflight_key(prefix: str) -> str:
     return f"{prefix}:gen:inflight"
+
+
+def queued_key(prefix: str) -> str:
+    """Hash: turn -> when it was queued (until a worker claims it)."""
+    return f"{prefix}:gen:queued-at"
+
+
+def workers_key(prefix: str) -> str:
+    """Sorted set: live chat worker -> until when it counts as alive."""
+    return f"{prefix}:gen:workers"
 
 
 def reaped_key(prefix: str, message_id: str, attempt: int) -> str:
@@ -79,8 +110,45 @@ class Turn:
 
 
 async def register(client: AsyncRedis, prefix: str, turn: Turn, *, start_timeout: float) -> None:
-    """At enqueue: the turn must be claimed by a worker before the deadline."""
-    await client.zadd(inflight_key(prefix), {turn.member: time.time() + start_timeout})
+    """At enqueue: the turn must be claimed by a worker before the deadline
+    (or, while it waits in a busy queue, a chat worker must be alive)."""
+    now = time.time()
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(queued_key(prefix), turn.member, now)
+        pipe.zadd(inflight_key(prefix), {turn.member: now + start_timeout})
+        await pipe.execute()
+
+
+class WorkerBeat:
+    """A chat worker process says it is alive every WORKER_BEAT_SECONDS (a
+    daemon thread), so turns waiting for it in a busy queue are not reaped."""
+
+    def __init__(self, client: redis.Redis, prefix: str, name: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._name = name
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self._beat()
+        threading.Thread(target=self._run, name="gaji-worker-beat", daemon=True).start()
+
+    def _beat(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self._redis.zadd(
+                workers_key(self._prefix), {self._name: time.time() + WORKER_GRACE_SECONDS}
+            )
+            # Forget workers that stopped beating long ago.
+            self._redis.zremrangebyscore(workers_key(self._prefix), "-inf", time.time() - 3600)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(WORKER_BEAT_SECONDS):
+            self._beat()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(redis.RedisError):
+            self._redis.zrem(workers_key(self._prefix), self._name)
 
 
 class Heartbeat:
@@ -112,7 +180,12 @@ class Heartbeat:
     def claim(self) -> bool:
         """False when the turn was already reaped (do not generate it)."""
         claimed = self._redis.eval(
-            _CLAIM, 2, *self._keys(), self._turn.member, time.time() + self._grace
+            _CLAIM,
+            3,
+            *self._keys(),
+            queued_key(self._prefix),
+            self._turn.member,
+            time.time() + self._grace,
         )
         if not claimed:
             return False
@@ -138,16 +211,23 @@ class Heartbeat:
             self._redis.zrem(inflight_key(self._prefix), self._turn.member)
 
 
-async def reap_due(client: AsyncRedis, prefix: str, *, limit: int = 50) -> list[Turn]:
-    """Atomically take the turns whose deadline passed (and mark them reaped)."""
+async def reap_due(
+    client: AsyncRedis, prefix: str, *, queue_timeout: float, limit: int = 50
+) -> list[Turn]:
+    """Atomically take the turns whose deadline passed (and mark them reaped);
+    turns still queued behind a live worker get more time instead."""
     due = await client.eval(
         _REAP,
-        1,
+        3,
         inflight_key(prefix),
+        queued_key(prefix),
+        workers_key(prefix),
         time.time(),
         limit,
         f"{prefix}:gen:",
         REAPED_TTL_SECONDS,
+        queue_timeout,
+        QUEUED_RECHECK_SECONDS,
     )
     return [Turn.parse(member) for member in due or []]
 
