@@ -1,5 +1,6 @@
 """Shared by the chat-turn tests: a scripted provider (unit tests only), a
-fake core that records saved answers, requests, tickets, SSE parsing."""
+fake core that records saved answers, requests, tickets, SSE parsing (the
+`env` fixture is in conftest.py)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from gaji_ai.config import Settings
@@ -113,3 +114,20 @@ def make_client(test_settings: Callable[..., Settings]) -> ClientFactory:
 async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client() as client:
         yield client
+
+
+@pytest.fixture
+def env(test_settings, redis_prefix, monkeypatch):
+    """For the chat-turn tests: settings, a Redis client and the test's key
+    prefix; no persistence retry delays, the cancel flag read before every
+    token, no provider left over from another test."""
+    from gaji_ai.generation import runner
+
+    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
+    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
+    runner._providers.clear()
+    settings = test_settings()
+    client = SyncRedis.from_url(TEST_REDIS_URL)
+    yield settings, client, redis_prefix
+    runner._providers.clear()
+    client.close()

@@ -18,18 +18,6 @@ from gaji_ai.worker import celery_app
 from support import SERVICE_TOKEN, TEST_REDIS_URL, running
 
 
-@pytest.fixture
-def env(test_settings, redis_prefix, monkeypatch):
-    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
-    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
-    runner._providers.clear()
-    settings = test_settings()
-    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
-    yield settings, client, redis_prefix
-    runner._providers.clear()
-    client.close()
-
-
 async def test_tokens_stream_in_order_then_complete_after_the_save(env):
     settings, client, prefix = env
     provider = runner._providers["main"] = Scripted(["I ", "do ", "not."])

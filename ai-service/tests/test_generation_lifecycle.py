@@ -28,18 +28,6 @@ from support import SERVICE_AUTH, TEST_REDIS_URL, bearer, running
 
 
 @pytest.fixture
-def env(test_settings, redis_prefix, monkeypatch):
-    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
-    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
-    runner._providers.clear()
-    settings = test_settings()
-    client = sync_redis.Redis.from_url(TEST_REDIS_URL)
-    yield settings, client, redis_prefix
-    runner._providers.clear()
-    client.close()
-
-
-@pytest.fixture
 async def aredis():
     client = AsyncRedis.from_url(TEST_REDIS_URL)
     yield client
@@ -480,3 +468,87 @@ async def test_fifty_concurrent_streams_all_complete_and_lose_no_delta(env, publ
             json.loads(f["data"])["delta"] for f in frames if f.get("event") == "message_chunk"
         ]
         assert deltas == words
+
+
+# -- grounding started by the API at enqueue -------------------------------------------
+
+
+class FakeStore:
+    """Answers the cast and passage searches in memory; counts its calls."""
+
+    def __init__(self, *, broken=False):
+        self.calls, self.broken = 0, broken
+
+    async def scroll(self, collection, *, novel_id, limit):
+        from gaji_ai.vectors.store import Hit
+
+        self.calls += 1
+        return [
+            Hit(
+                "c1",
+                1.0,
+                {
+                    "name": "Charlotte Lucas",
+                    "aliases": ["Charlotte"],
+                    "description": "Elizabeth's sensible friend.",
+                    "personality_traits": ["sensible"],
+                    "mention_count": 80,
+                },
+            )
+        ]
+
+    async def search(self, collection, *, dense, sparse, where, limit):
+        from gaji_ai.vectors.store import Hit, VectorStoreError
+
+        self.calls += 1
+        if self.broken:
+            raise VectorStoreError("down")
+        return [Hit("p1", 1.0, {"text": "Charlotte accepted Mr. Collins for a home."})]
+
+    async def close(self):
+        pass
+
+
+class OneVector:
+    def embed(self, texts):
+        return [[0.1] * 384 for _ in texts]
+
+
+async def test_the_worker_takes_the_grounding_the_api_started(env, aredis, monkeypatch):
+    settings, client, prefix = env
+    monkeypatch.setattr(runner, "dense_embedder", lambda settings: OneVector())
+    req = request(novel_id=uuid.uuid4())
+    api_store = FakeStore()
+    await runner.pre_ground(settings, aredis, api_store, req)
+    assert api_store.calls == 2  # cast and passages, in the API process
+    provider = runner._providers["main"] = Scripted(["Yes."])
+    worker_store = FakeStore()
+    core = FakeCore()
+    assert (
+        await runner.generate(settings, req, redis_client=client, core=core, store=worker_store)
+        == "completed"
+    )
+    assert worker_store.calls == 0  # the worker did not ground it again
+    system, final = provider.prompts[0][0].content, provider.prompts[0][-1].content
+    assert "Elizabeth's sensible friend." in system
+    assert "Charlotte accepted Mr. Collins for a home." in final
+    assert not client.exists(runner.pregrounding_key(prefix, req))  # taken
+
+
+async def test_without_the_apis_grounding_the_worker_grounds_itself(env, aredis, monkeypatch):
+    settings, client, _ = env
+    monkeypatch.setattr(runner, "dense_embedder", lambda settings: OneVector())
+    monkeypatch.setattr(runner, "PREGROUND_WAIT_SECONDS", 0.1)
+    runner._providers["main"] = Scripted(["Yes."])
+    # The API's grounding failed: it says so, and the worker does not wait.
+    failed = request(novel_id=uuid.uuid4())
+    await runner.pre_ground(settings, aredis, FakeStore(broken=True), failed)
+    store = FakeStore()
+    await runner.generate(settings, failed, redis_client=client, core=FakeCore(), store=store)
+    assert store.calls == 2
+    # Nothing came at all (say, the API restarted): the worker waits briefly.
+    silent = request(novel_id=uuid.uuid4())
+    store = FakeStore()
+    await runner.generate(settings, silent, redis_client=client, core=FakeCore(), store=store)
+    assert store.calls == 2
+    assert "Charlotte accepted Mr. Collins" in runner._providers["main"].prompts[-1][-1].content

@@ -103,9 +103,27 @@ def queued_key(prefix: str, message_id: str) -> str:
     return f"{prefix}:gen:{message_id}:queued"
 
 
-async def queue_generation(settings: Settings, redis: AsyncRedis, body: GenerationRequest) -> None:
-    """A fresh stream, the turn registered for the reaper, then the Celery
-    task (queue `generation`). 503 when Redis or the broker is away."""
+_background: set[asyncio.Task] = set()
+
+
+def start_pre_grounding(request: Request, settings: Settings, body: GenerationRequest) -> None:
+    """Ground the turn here, now, while it travels to a worker (runner.pre_ground)."""
+    if body.novel_id is None:
+        return
+    from gaji_ai.generation.runner import pre_ground
+
+    state = request.app.state
+    task = asyncio.create_task(pre_ground(settings, state.redis, state.vector_store, body))
+    _background.add(task)  # keep a reference until it is done
+    task.add_done_callback(_background.discard)
+
+
+async def queue_generation(
+    settings: Settings, redis: AsyncRedis, body: GenerationRequest, request: Request | None = None
+) -> None:
+    """A fresh stream, the turn registered for the reaper, its grounding
+    started, then the Celery task (queue `generation`). 503 when Redis or
+    the broker is away."""
     from gaji_ai.worker import celery_app
 
     prefix = settings.rate_limit.rate_limit_prefix
@@ -119,6 +137,8 @@ async def queue_generation(settings: Settings, redis: AsyncRedis, body: Generati
             tracking.Turn(message_id, body.attempt, str(body.conversation_id)),
             start_timeout=settings.llm.generation_start_timeout_seconds,
         )
+        if request is not None:
+            start_pre_grounding(request, settings, body)
         await asyncio.to_thread(
             celery_app.send_task, GENERATE_TASK, args=[body.model_dump(mode="json")]
         )
@@ -136,11 +156,15 @@ async def queue_generation(settings: Settings, redis: AsyncRedis, body: Generati
     responses=error_responses(400, 401, 403, 415, 503),
 )
 async def enqueue(
-    body: GenerationRequest, caller: ServiceCaller, settings: SettingsDep, redis: RedisDep
+    request: Request,
+    body: GenerationRequest,
+    caller: ServiceCaller,
+    settings: SettingsDep,
+    redis: RedisDep,
 ):
     """Queue the generation (Celery queue `generation`) and answer at once."""
     check_model(settings, body.model)
-    await queue_generation(settings, redis, body)
+    await queue_generation(settings, redis, body, request)
     return GenerationAccepted(message_id=body.assistant_message_id)
 
 
@@ -352,7 +376,7 @@ async def send_direct(
     except CoreResponseError as exc:
         raise _relay(exc) from exc
     try:
-        await queue_generation(settings, redis, turn)
+        await queue_generation(settings, redis, turn, request)
     except AppError:
         # The user's message is stored; its answer is failed so regenerate works.
         with contextlib.suppress(CoreError):

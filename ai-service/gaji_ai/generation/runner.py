@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 import httpx
 import redis
 from gaji_contracts.conversations import AssistantMessageResult, GenerationRequest
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
@@ -118,12 +121,17 @@ async def _cast(store: VectorStore, novel_id: str) -> list[dict]:
 
 
 async def grounding(
-    settings: Settings, request: GenerationRequest, store: VectorStore | None = None
+    settings: Settings,
+    request: GenerationRequest,
+    store: VectorStore | None = None,
+    *,
+    degrade: bool = True,
 ) -> tuple[Persona, list[str]]:
     """The persona (with its profile when the novel is ingested) and the
     passages retrieved for the user's message. A vector store outage
-    degrades to the brief alone rather than failing the turn. Without a
-    `store`, one is opened for this call and closed after it."""
+    degrades to the brief alone rather than failing the turn (or raises
+    VectorStoreError, with `degrade=False`). Without a `store`, one is
+    opened for this call and closed after it."""
     name = persona_name(request)
     if request.novel_id is None:
         return Persona(name), []
@@ -144,6 +152,8 @@ async def grounding(
             profiles, result = await asyncio.gather(_cast(store, novel_id), search)
         return persona_from(name, profiles), [h.payload.get("text", "") for h in result.hits]
     except VectorStoreError:
+        if not degrade:
+            raise
         logger.warning(
             "no grounding for %s: vector store unavailable", request.assistant_message_id
         )
@@ -199,6 +209,70 @@ class Prompt:
         )
 
 
+# -- grounding started by the API at enqueue ----------------------------------------
+#
+# The ai API process holds the embedded vector store and a warm embedder; it
+# starts a turn's grounding the moment the turn is queued, in parallel with
+# core's answer, the queue and the worker's pickup, and hands the result to
+# the worker through a Redis list. The worker waits for it briefly and
+# otherwise grounds the turn itself: the result is the same either way.
+
+PREGROUND_WAIT_SECONDS = 1.0
+PREGROUND_TTL_SECONDS = 600
+
+
+def pregrounding_key(prefix: str, request: GenerationRequest) -> str:
+    return f"{prefix}:gen:{request.assistant_message_id}:grounding:{request.attempt}"
+
+
+async def pre_ground(
+    settings: Settings, redis_client: AsyncRedis, store: VectorStore, request: GenerationRequest
+) -> None:
+    """API side: ground the turn and leave the result for the worker."""
+    key = pregrounding_key(settings.rate_limit.rate_limit_prefix, request)
+    try:
+        persona, passages = await grounding(settings, request, store, degrade=False)
+        payload = {
+            "persona": {
+                "name": persona.name,
+                "description": persona.description,
+                "traits": list(persona.traits),
+            },
+            "passages": passages,
+        }
+    except Exception as exc:  # the worker grounds it itself
+        logger.warning("pre-grounding %s failed: %r", request.assistant_message_id, exc)
+        payload = {"failed": True}
+    with contextlib.suppress(RedisError):
+        async with redis_client.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, json.dumps(payload))
+            pipe.expire(key, PREGROUND_TTL_SECONDS)
+            await pipe.execute()
+
+
+async def _pre_grounded(
+    settings: Settings, redis_client: redis.Redis, request: GenerationRequest
+) -> tuple[Persona, list[str]] | None:
+    """Worker side: the API's grounding of this turn, if it comes in time."""
+    if request.novel_id is None:
+        return None  # nothing to fetch: grounding is immediate
+    key = pregrounding_key(settings.rate_limit.rate_limit_prefix, request)
+    try:
+        item = await asyncio.to_thread(redis_client.blpop, [key], PREGROUND_WAIT_SECONDS)
+    except redis.RedisError:
+        return None
+    if not item:
+        return None
+    payload = json.loads(item[1])
+    if payload.get("failed"):
+        return None
+    persona = payload["persona"]
+    return (
+        Persona(persona["name"], persona["description"], tuple(persona["traits"])),
+        list(payload["passages"]),
+    )
+
+
 def _count_tokens(provider: LLMProvider) -> Callable[[str], int]:
     counter = getattr(provider, "count_tokens", None)
     return counter if counter else (lambda text: max(1, len(text) // 4))
@@ -247,11 +321,13 @@ async def generate(
     # Informative only (the final save is what counts): it runs while the
     # grounding is fetched, so it costs the first token nothing.
     started = time.monotonic()
+    # Informative only: awaited before the final save, never before a token.
     marking = asyncio.create_task(_mark_streaming(core, request, model))
-    try:
+    ready = await _pre_grounded(settings, redis_client, request)
+    if ready is not None:
+        prompt = Prompt(settings, request, *ready)
+    else:
         prompt = await Prompt.gather(settings, request, store)
-    finally:
-        await marking
     grounded_at = time.monotonic()
     first_at = None
     messages_for = prompt.messages_for
@@ -290,10 +366,12 @@ async def generate(
     except ProviderError as exc:
         logger.warning("generation %s failed: %s", message_id, exc)
         status, error_code = "failed", "PROVIDER_ERROR"
+    await marking
     logger.info(
-        "generation %s: grounding %.0f ms, first token after %.0f ms, %d tokens in %.2f s",
+        "generation %s: grounding %.0f ms (%s), first token after %.0f ms, %d tokens in %.2f s",
         message_id,
         (grounded_at - started) * 1000,
+        "from the API" if ready is not None else "here",
         ((first_at or grounded_at) - grounded_at) * 1000,
         tokens,
         time.monotonic() - started,
