@@ -4,6 +4,7 @@ next to the same provider called directly with the same prompt.
 
     .venv/bin/python ai-service/bench/chat_bench.py           (or: make bench-chat)
     BENCH_TURNS=30 BENCH_CONCURRENT=50 .venv/bin/python ai-service/bench/chat_bench.py
+    BENCH_PROVIDERS=scripted .venv/bin/python ai-service/bench/chat_bench.py   (one provider)
 
 What it does:
 1. Starts the real stack as `make run` does (tests-e2e/stack.py: core on
@@ -63,6 +64,7 @@ sys.path.insert(0, str(ROOT / "ai-service"))
 from stack import VENV_BIN, start_stack  # noqa: E402
 
 TURNS = int(os.environ.get("BENCH_TURNS", "20"))
+PROVIDERS = os.environ.get("BENCH_PROVIDERS", "local,scripted").split(",")
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "50"))
 SCRIPTED_TOKENS = 64
 QUESTIONS = [
@@ -410,12 +412,14 @@ def main() -> None:
 
         from gaji_ai.llm.providers import LocalProvider, OpenAIProvider
 
-        local = LocalProvider(
-            n_ctx=settings.llm.llm_context_tokens, n_threads=settings.llm.llm_threads
-        )
-        results.append(run_provider("local", platform, local, build(local)))
-        del local
-
+        if "local" in PROVIDERS:
+            local = LocalProvider(
+                n_ctx=settings.llm.llm_context_tokens, n_threads=settings.llm.llm_threads
+            )
+            results.append(run_provider("local", platform, local, build(local)))
+            del local
+        if "scripted" not in PROVIDERS:
+            return _report(results)
         stack.stop("worker-chat")
         remote_env = {
             "LLM_PROVIDER": "openai",
@@ -428,6 +432,10 @@ def main() -> None:
             base_url=scripted.url, api_key=None, models=["scripted-fast"], timeout=30
         )
         results.append(run_provider("scripted", platform, remote, build(remote)))
+    _report(results)
+
+
+def _report(results: list[Result]) -> None:
     rows = [r.row() for r in results]
     print()
     print(
