@@ -309,9 +309,13 @@ class DirectMessage(BaseModel):
         description="Accepted for the seed's clients; the conversation's own scenario is used",
     )
 
-    @field_validator("content")
+    @field_validator("content", "character")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _clean(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
