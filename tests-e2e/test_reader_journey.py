@@ -1,0 +1,164 @@
+"""The whole reader journey in one go, as a front-end drives it, against the
+real processes: register, log in, pick an ingested novel, imagine a what-if,
+fork it twice, find it, talk to its character (a grounded answer from the
+real local model, read with EventSource semantics and resumed after a drop
+with Last-Event-ID), fork the conversation, like it, keep a memo, log out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+from test_conversations_journey import bearer, read_stream
+from test_ingestion_journey import wait_for_job
+
+
+def read_events(url: str, headers: dict | None = None, stop_after: int | None = None) -> list[dict]:
+    """SSE frames {id, event, data} as EventSource parses them; with
+    `stop_after`, hang up after that many `message_chunk` frames."""
+    frames: list[dict] = []
+    frame: dict = {}
+    chunks = 0
+    with httpx.stream("GET", url, headers=headers or {}, timeout=180) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if not line:
+                if "event" in frame:
+                    frame["data"] = json.loads(frame.get("data", "{}"))
+                    frames.append(frame)
+                    if frame["event"] == "message_chunk":
+                        chunks += 1
+                        if stop_after is not None and chunks >= stop_after:
+                            return frames
+                frame = {}
+            elif line.startswith(":"):
+                continue  # a heartbeat comment
+            else:
+                name, _, value = line.partition(":")
+                frame[name] = value.strip()
+    return frames
+
+
+def test_a_reader_from_sign_up_to_sign_out(stack, core, ai, staff_token):
+    # Staff ingest a short novel (Kafka's Metamorphosis) so the story is grounded.
+    job = ai.post(
+        "/api/ai/novels/ingest",
+        json={
+            "novel_file_path": "metamorphosis.txt",
+            "metadata": {"title": "Metamorphosis", "author": "Franz Kafka"},
+        },
+        headers=bearer(staff_token),
+    )
+    assert job.status_code == 202, job.text
+    final = wait_for_job(ai, staff_token, job.json()["job_id"])[-1]
+    assert final["status"] == "completed", final
+
+    tag = uuid.uuid4().hex[:10]
+    password = "Journey1Passw0rd"
+    registered = core.post(
+        "/api/v1/auth/register",
+        json={"email": f"journey_{tag}@example.com", "username": f"journey_{tag}", "password": password},
+    )
+    assert registered.status_code == 201, registered.text
+    login = core.post(
+        "/api/v1/auth/login", json={"email": f"journey_{tag}@example.com", "password": password}
+    )
+    assert login.status_code == 200, login.text
+    tokens = login.json()["tokens"]
+    me = bearer(tokens["access_token"])
+
+    novels = core.get("/api/v1/novels", params={"size": 50}).json()["content"]
+    novel = next(n for n in novels if n["id"] == final["novel_id"])
+    assert novel["ingestion_status"] == "completed" and novel["total_passages"] > 0
+
+    word = f"umbrella{tag}"
+    root = core.post(
+        "/api/v1/scenarios",
+        json={
+            "base_story": novel["slug"],
+            "scenario_type": "CHARACTER_CHANGE",
+            "parameters": {
+                "character": "Gregor Samsa",
+                "property": "backstory",
+                "new_value": f"wakes up human with an {word}",
+            },
+        },
+        headers=me,
+    )
+    assert root.status_code == 201, root.text
+    root = root.json()
+    assert root["novel_id"] == novel["id"]
+    child = core.post(
+        f"/api/v1/scenarios/{root['id']}/fork",
+        json={
+            "scenario_type": "EVENT_ALTERATION",
+            "parameters": {
+                "event": "The apple",
+                "alteration_type": "prevent",
+                "new_outcome": "Father relents",
+            },
+        },
+        headers=me,
+    )
+    assert child.status_code == 201, child.text
+    grandchild = core.post(
+        f"/api/v1/scenarios/{child.json()['id']}/fork",
+        json={
+            "parameters": {"event": "The lodgers", "alteration_type": "prevent", "new_outcome": "They stay"}
+        },
+        headers=me,
+    )
+    assert grandchild.status_code == 201, grandchild.text
+    tree = core.get(f"/api/v1/scenarios/{root['id']}/fork-tree").json()
+    assert (tree["depth"], tree["total_descendants"]) == (2, 2)
+    path = core.get(f"/api/v1/scenarios/{grandchild.json()['id']}/ancestors").json()["path"]
+    assert [n["id"] for n in path] == [root["id"], child.json()["id"], grandchild.json()["id"]]
+    found = core.get("/api/v1/scenarios/search", params={"q": word}).json()
+    assert [s["id"] for s in found["content"]] == [root["id"]]
+    assert found["facets"]["scenario_types"]["CHARACTER_CHANGE"] == 1
+
+    conversation = core.post("/api/v1/conversations", json={"scenario_id": root["id"]}, headers=me)
+    assert conversation.status_code == 201, conversation.text
+    conversation_id = conversation.json()["id"]
+    sent = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"content": "Gregor, what did you see when you woke up?"},
+        headers=me,
+    )
+    assert sent.status_code == 202, sent.text
+    turn = sent.json()
+
+    # The connection drops after three deltas; EventSource reconnects with
+    # the last id it saw and gets the rest: no gap, no duplicate.
+    before = read_events(turn["stream_url"], stop_after=3)
+    last_id = before[-1]["id"]
+    after = read_events(turn["stream_url"], headers={"Last-Event-ID": last_id})
+    assert after[-1]["event"] == "message_complete", after[-3:]
+    ids = [f["id"] for f in before + after]
+    assert len(ids) == len(set(ids)) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+    deltas = [f["data"]["delta"] for f in before + after if f["event"] == "message_chunk"]
+    answer = after[-1]["data"]
+    assert answer["status"] == "completed" and "".join(deltas) == answer["content"]
+    assert answer["total_tokens"] == len(deltas)
+    # A late subscriber replays the whole answer from the start.
+    assert read_stream(turn["stream_url"])[-1][1]["content"] == answer["content"]
+
+    history = core.get(f"/api/v1/conversations/{conversation_id}/messages", headers=me).json()["content"]
+    assert [(m["role"], m["content"]) for m in history] == [
+        ("user", "Gregor, what did you see when you woke up?"),
+        ("assistant", answer["content"]),
+    ]
+    fork = core.post(f"/api/v1/conversations/{conversation_id}/fork", json={}, headers=me)
+    assert fork.status_code == 201, fork.text
+    assert [m["id"] for m in fork.json()["messages"]] == [m["id"] for m in history]
+    assert core.post(f"/api/v1/conversations/{conversation_id}/like", headers=me).json()["total_likes"] == 1
+    memo = core.post(
+        f"/api/v1/conversations/{conversation_id}/memo", json={"memo_text": "He woke up."}, headers=me
+    )
+    assert memo.status_code == 201, memo.text
+
+    out = core.post("/api/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=me)
+    assert out.status_code == 200
+    refused = core.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refused.status_code == 403 and refused.json()["code"] == "TOKEN_BLACKLISTED"
