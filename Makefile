@@ -19,7 +19,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat chaos eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ bench-conversations: setup ## Benchmark conversation endpoints (100k conversatio
 
 bench-ai: deps ## Ingestion (Pride and Prejudice) and passage search over 100k+ passages
 	$(PY) ai-service/bench/ingest_search_bench.py
+
+chaos: setup ## Fault injection on a real stack (ai/core/worker/Redis down, hanging LLM): prints what users see and what is lost
+	$(PY) tests-e2e/chaos.py
 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py

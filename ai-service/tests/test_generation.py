@@ -68,10 +68,13 @@ async def test_core_down_is_retried_then_reported(env):
     )
     never = FakeCore(down=99)
     lost = request()
-    await runner.generate(settings, lost, redis_client=client, core=never)
+    assert await runner.generate(settings, lost, redis_client=client, core=never) == "unsaved"
     events = stream_of(client, prefix, lost.assistant_message_id)
     assert events[-1][0] == "error" and "PERSIST_FAILED" in events[-1][1]
     assert "message_complete" not in [e for e, _ in events]
+    # The answer is kept for the reaper to save once core is back.
+    kept = client.get(runner.unsaved_key(prefix, str(lost.assistant_message_id), 1))
+    assert b'"content":"ok"' in kept
 
 
 async def test_remote_failure_before_the_first_token_falls_back_to_local_degraded(env):

@@ -552,3 +552,82 @@ async def test_without_the_apis_grounding_the_worker_grounds_itself(env, aredis,
     await runner.generate(settings, silent, redis_client=client, core=FakeCore(), store=store)
     assert store.calls == 2
     assert "Charlotte accepted Mr. Collins" in runner._providers["main"].prompts[-1][-1].content
+
+
+async def test_redis_lost_mid_answer_still_saves_the_answer_on_core(env):
+    settings, client, prefix = env
+
+    class Flaky:
+        """The real client until the third stream write, then Redis is gone."""
+
+        def __init__(self, real):
+            self.real, self.writes = real, 0
+
+        def xadd(self, *args, **kwargs):
+            self.writes += 1
+            if self.writes > 2:
+                raise sync_redis.ConnectionError("Redis went away")
+            return self.real.xadd(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    runner._providers["main"] = Scripted(["It ", "was ", "a ", "fine ", "ball."])
+    core = FakeCore()
+    req = request()
+    flaky = Flaky(client)
+    assert await runner.generate(settings, req, redis_client=flaky, core=core) == "completed"
+    assert (core.saved[0].status, core.saved[0].content) == ("completed", "It was a fine ball.")
+    assert flaky.writes == 3  # it stopped writing to the stream after the failure
+    assert len(stream_of(client, prefix, req.assistant_message_id)) == 2
+
+
+async def test_an_answer_core_could_not_take_is_saved_once_core_is_back(env, aredis, core_stub):
+    settings, client, prefix = env
+    req = request()
+    turn = turn_of(req)
+    saved = []
+    path = f"/api/internal/conversations/{req.conversation_id}/messages"
+    core_stub.routes[path] = lambda method, body: (503, {"code": "SERVICE_UNAVAILABLE"})
+    await tracking.register(aredis, prefix, turn, start_timeout=60)
+    runner._providers["main"] = Scripted(["All ", "is ", "well."])
+    # The worker streams the whole answer, but core is down through every retry.
+    payload = req.model_dump(mode="json")
+    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "unsaved"
+    assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is not None
+    await aredis.zadd(tracking.inflight_key(prefix), {turn.member: 0})  # the grace has passed
+    down = FakeCore(down=1)
+    assert await reaper.reap_once(aredis, prefix, down) == 0  # core still away: later
+    assert down.saved == []
+    await aredis.zadd(tracking.inflight_key(prefix), {turn.member: 0})
+    back = FakeCore()
+    assert await reaper.reap_once(aredis, prefix, back) == 1
+    assert (back.saved[0].status, back.saved[0].content) == ("completed", "All is well.")
+    events = stream_of(client, prefix, turn.message_id)
+    assert [e for e, _ in events][-2:] == ["error", "message_complete"]
+    assert '"status": "completed"' in events[-1][1]
+    assert not client.exists(runner.unsaved_key(prefix, turn.message_id, 1))
+    assert saved == []
+
+
+async def test_redis_lost_while_streaming_ends_the_stream_with_an_error(
+    env, published_key, monkeypatch
+):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    settings, _, _ = env
+    conversation, message = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def gone(self, *args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+    monkeypatch.setattr(StreamReader, "read", gone)
+    async with running(create_app(settings)) as api:
+        response = await api.get(
+            f"/api/ai/conversations/{conversation}/stream",
+            params={"message_id": message, "ticket": ticket(published_key, conversation, message)},
+        )
+    frames = parse(response.text)
+    assert response.status_code == 200
+    assert [f["event"] for f in frames] == ["error"]
+    assert json.loads(frames[0]["data"])["code"] == "STREAM_UNAVAILABLE"

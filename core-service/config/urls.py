@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 
 from accounts import apis as accounts
 from common import health
@@ -18,6 +19,17 @@ from social import apis as social
 def media(request, path: str):
     # MEDIA_ROOT is read per request, not frozen when the URLconf is imported.
     return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+class SchemaApi(SpectacularJSONAPIView):
+    """The OpenAPI document. Its errors (a refused token) are rendered as
+    plain JSON: with the schema's own media type, ErrorEnvelopeMiddleware
+    took them for foreign pages and replaced their `code` with a generic one."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 api_v1 = [
@@ -61,7 +73,7 @@ api_v1 = [
     path("conversations/<uuid:conversation_id>/unlike", conversations.UnlikeApi.as_view()),
     path("conversations/<uuid:conversation_id>/liked", conversations.LikedApi.as_view()),
     path("conversations/<uuid:conversation_id>/memo", conversations.MemoApi.as_view()),
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("openapi.json", SchemaApi.as_view(), name="schema"),
 ]
 
 internal = [

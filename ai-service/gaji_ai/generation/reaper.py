@@ -1,4 +1,5 @@
-"""Ends the turns whose worker died (see gaji_ai.generation.tracking).
+"""Ends the turns whose worker died (see gaji_ai.generation.tracking), and
+saves the answers core could not take while it was down.
 
 Runs in the ai API process every GENERATION_REAPER_SECONDS. For each turn
 whose deadline passed: save it on core as `failed` (`WORKER_LOST`, with the
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.generation import tracking
+from gaji_ai.generation.runner import unsaved_key
 from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamReader
 
 logger = logging.getLogger("gaji_ai.generation.reaper")
@@ -40,10 +42,44 @@ async def _partial(reader: StreamReader, message_id: str) -> tuple[str, int, str
     return "", 0, last.event
 
 
+async def _save_unsaved(
+    redis: AsyncRedis, prefix: str, core: CoreClient, turn: tracking.Turn, raw: bytes | str
+) -> bool:
+    """A finished answer core did not take in time: save it now."""
+    result = AssistantMessageResult.model_validate_json(raw)
+    try:
+        await core.persist_message(turn.conversation_id, result)
+    except CoreUnavailable:
+        return False
+    except CoreResponseError as exc:
+        logger.warning("core refused unsaved answer %s: HTTP %s", turn.message_id, exc.status)
+    reader = StreamReader(redis, prefix)
+    await reader.append(
+        turn.message_id,
+        COMPLETE,
+        {
+            "message_id": turn.message_id,
+            "role": "assistant",
+            "content": result.content,
+            "total_tokens": result.total_tokens,
+            "model": result.model,
+            "degraded": result.degraded,
+            "status": result.status,
+        },
+    )
+    await reader.finish(turn.message_id)
+    await redis.delete(unsaved_key(prefix, turn.message_id, turn.attempt))
+    logger.info("answer %s saved on core after its worker gave up", turn.message_id)
+    return True
+
+
 async def end_lost_turn(
     redis: AsyncRedis, prefix: str, core: CoreClient, turn: tracking.Turn
 ) -> bool:
     """False when core could not be reached (try again later)."""
+    unsaved = await redis.get(unsaved_key(prefix, turn.message_id, turn.attempt))
+    if unsaved is not None:
+        return await _save_unsaved(redis, prefix, core, turn, unsaved)
     reader = StreamReader(redis, prefix)
     content, tokens, last_event = await _partial(reader, turn.message_id)
     if last_event == COMPLETE:

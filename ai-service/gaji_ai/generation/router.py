@@ -36,6 +36,7 @@ from gaji_contracts.conversations import (
 from gaji_contracts.errors import ErrorCode
 from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser, current_user
@@ -69,6 +70,8 @@ POLL_SECONDS = 1
 START_GRACE_SECONDS = 60
 LLM_TEST_TOKENS = 16
 SSE_HEADERS = {"Cache-Control": "no-store"}
+# RFC 7235: every 401 names the scheme, as the other routes' 401s do.
+_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 SSE_RESPONSES = {200: {"content": {"text/event-stream": {}}}}
 
 
@@ -197,7 +200,10 @@ async def _authorize(
             claims = await verifier.verify_stream_ticket(ticket)
         except TokenInvalid as exc:
             raise AppError(
-                401, ErrorCode.TOKEN_INVALID, "The stream ticket is invalid or expired."
+                401,
+                ErrorCode.TOKEN_INVALID,
+                "The stream ticket is invalid or expired.",
+                headers=_AUTHENTICATE,
             ) from exc
         except JwksUnavailable as exc:
             raise AppError(
@@ -208,7 +214,10 @@ async def _authorize(
         return
     if bearer_token(request.headers.get("Authorization")) is None:
         raise AppError(
-            401, ErrorCode.NOT_AUTHENTICATED, "A stream ticket or a Bearer token is required."
+            401,
+            ErrorCode.NOT_AUTHENTICATED,
+            "A stream ticket or a Bearer token is required.",
+            headers=_AUTHENTICATE,
         )
     user = await current_user(request)
     core = request.app.state.core_client
@@ -267,6 +276,24 @@ async def tail(
                 return
 
 
+async def guarded(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    """A Redis outage mid-stream ends the stream with an `error` event (the
+    answer is still saved on core: see it in the history, or reconnect
+    later with Last-Event-ID) instead of a connection cut mid-body."""
+    try:
+        async for event in events:
+            yield event
+    except RedisError:
+        yield StreamEvent(
+            "",
+            ERROR,
+            {
+                "code": "STREAM_UNAVAILABLE",
+                "message": "The live stream is unavailable; the answer will be in the history.",
+            },
+        )
+
+
 @router.get(
     "/conversations/{conversation_id}/stream",
     responses={**SSE_RESPONSES, **error_responses(400, 401, 403, 404, 429, 503)},
@@ -289,7 +316,7 @@ async def stream(
     after = valid_event_id(request.headers.get("last-event-id") or last_event_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for event in tail(settings, redis, message_id, after):
+        async for event in guarded(tail(settings, redis, message_id, after)):
             yield ServerSentEvent(json.dumps(event.data), event=event.event, id=event.id or None)
 
     return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS, headers=SSE_HEADERS)
@@ -404,7 +431,7 @@ async def send_direct(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         yield ServerSentEvent(json.dumps(start), event="message")
-        async for event in tail(settings, redis, message_id, None):
+        async for event in guarded(tail(settings, redis, message_id, None)):
             yield _direct_frame(event)
 
     return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS, headers=SSE_HEADERS)

@@ -45,6 +45,13 @@ MAX_ANSWER_TOKENS = 200
 PASSAGES = 3
 PERSIST_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
 CANCEL_POLL_SECONDS = 0.1
+UNSAVED = "unsaved"  # generate()'s result when core never took the answer
+UNSAVED_TTL_SECONDS = 3600
+
+
+def unsaved_key(prefix: str, message_id: str, attempt: int) -> str:
+    return f"{prefix}:gen:{message_id}:unsaved:{attempt}"
+
 
 _providers: dict[str, LLMProvider] = {}
 _providers_lock = threading.Lock()
@@ -161,6 +168,36 @@ async def grounding(
     finally:
         if owned:
             await store.close()
+
+
+class LiveStream:
+    """The answer's Redis Stream as the worker writes it. If Redis goes away
+    mid-answer, the answer is still generated and saved on core (the history
+    shows it); only the live stream stops, and readers reconnect to history."""
+
+    def __init__(self, writer: StreamWriter, message_id: str) -> None:
+        self._writer = writer
+        self._message_id = message_id
+        self.broken = False
+
+    def _guard(self, action, default=None):
+        if self.broken:
+            return default
+        try:
+            return action()
+        except redis.RedisError as exc:
+            self.broken = True
+            logger.warning("stream of %s lost (%s): saving on core only", self._message_id, exc)
+            return default
+
+    def append(self, event: str, data: dict) -> None:
+        self._guard(lambda: self._writer.append(self._message_id, event, data))
+
+    def cancelled(self) -> bool:
+        return bool(self._guard(lambda: self._writer.cancelled(self._message_id), False))
+
+    def finish(self) -> None:
+        self._guard(lambda: self._writer.finish(self._message_id))
 
 
 async def _mark_streaming(core: CoreClient, request: GenerationRequest, model: str) -> None:
@@ -316,6 +353,7 @@ async def generate(
     """Run the turn; returns the final status."""
     message_id = str(request.assistant_message_id)
     writer = StreamWriter(redis_client, settings.rate_limit.rate_limit_prefix)
+    stream = LiveStream(writer, message_id)
     provider = provider_for(settings)
     model = request.model or provider.default_model
     # Informative only (the final save is what counts): it runs while the
@@ -355,13 +393,13 @@ async def generate(
             # Redis round trip less per token); a cancel stops within that.
             now = time.monotonic()
             if now >= next_check:
-                if writer.cancelled(message_id):
+                if stream.cancelled():
                     status = "cancelled"
                     break
                 next_check = now + CANCEL_POLL_SECONDS
             content += delta
             tokens += 1
-            writer.append(message_id, CHUNK, {"content": content, "delta": delta})
+            stream.append(CHUNK, {"content": content, "delta": delta})
             first_at = first_at or time.monotonic()
     except ProviderError as exc:
         logger.warning("generation %s failed: %s", message_id, exc)
@@ -388,13 +426,11 @@ async def generate(
     )
     if await persist(core, request, result):
         if status == "failed":
-            writer.append(
-                message_id,
+            stream.append(
                 ERROR,
                 {"code": "PROVIDER_ERROR", "message": "The model failed; regenerate the answer."},
             )
-        writer.append(
-            message_id,
+        stream.append(
             COMPLETE,
             {
                 "message_id": message_id,
@@ -406,13 +442,25 @@ async def generate(
                 "status": status,
             },
         )
-        writer.finish(message_id)
+        stream.finish()
     else:
-        writer.append(
-            message_id,
+        # Core stayed away through every retry: the answer is kept in Redis
+        # and the turn stays tracked, so the reaper saves it once core is
+        # back (gaji_ai.generation.reaper); subscribers are told meanwhile.
+        stream.append(
             ERROR,
-            {"code": "PERSIST_FAILED", "message": "The answer could not be saved yet."},
+            {
+                "code": "PERSIST_FAILED",
+                "message": "The answer is kept and will be saved once the service is back.",
+            },
         )
+        with contextlib.suppress(RedisError):
+            redis_client.set(
+                unsaved_key(settings.rate_limit.rate_limit_prefix, message_id, request.attempt),
+                result.model_dump_json(),
+                ex=UNSAVED_TTL_SECONDS,
+            )
+        return UNSAVED
     return status
 
 
@@ -496,8 +544,9 @@ def run_generation(settings: Settings, payload: dict) -> str:
         )
         return "skipped"
     started = time.monotonic()
+    status = "failed"
     try:
-        return context.loop.run_until_complete(
+        status = context.loop.run_until_complete(
             generate(
                 settings,
                 request,
@@ -506,8 +555,10 @@ def run_generation(settings: Settings, payload: dict) -> str:
                 store=context.store,
             )
         )
+        return status
     finally:
-        heartbeat.stop()
+        # An unsaved answer stays tracked: the reaper saves it later.
+        heartbeat.stop(release=status != UNSAVED)
         logger.info(
             "generation %s done in %.2fs", request.assistant_message_id, time.monotonic() - started
         )

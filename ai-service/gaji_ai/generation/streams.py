@@ -22,9 +22,9 @@ STREAM_TTL_SECONDS = 3600
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 CHUNK, COMPLETE, ERROR = "message_chunk", "message_complete", "error"
 TERMINAL = {COMPLETE, ERROR}
-# These errors are followed by a message_complete (status failed); any other
-# error ends the stream by itself.
-ERRORS_BEFORE_COMPLETE = {"PROVIDER_ERROR", "WORKER_LOST"}
+# These errors are followed by a message_complete (failed, or for
+# PERSIST_FAILED the answer once core took it); any other ends the stream.
+ERRORS_BEFORE_COMPLETE = {"PROVIDER_ERROR", "WORKER_LOST", "PERSIST_FAILED"}
 
 
 def ends_stream(event: StreamEvent) -> bool:

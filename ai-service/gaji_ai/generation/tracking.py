@@ -201,11 +201,14 @@ class Heartbeat:
                     _BEAT, 2, *self._keys(), self._turn.member, time.time() + self._grace
                 )
 
-    def stop(self) -> None:
-        """The turn is finished (or handed back): stop beating and leave the set."""
+    def stop(self, *, release: bool = True) -> None:
+        """Stop beating; leave the set (`release`), or stay for the reaper to
+        finish the turn once the grace has passed."""
         self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=self._interval + 1)
+        if not release:
+            return
         # On failure the reaper finds it later; the status saved on core wins.
         with contextlib.suppress(redis.RedisError):
             self._redis.zrem(inflight_key(self._prefix), self._turn.member)

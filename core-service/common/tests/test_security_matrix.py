@@ -1,0 +1,676 @@
+"""OWASP API Top 10 pass: one table classifies every route (and method) of
+the URLconf, and the checks below run against the whole table, so a new
+route fails here until it is classified, and is then covered by every check
+that applies to its class.
+
+Per-route cases already proven elsewhere (e.g. hostile tokens on PUT
+/users/profile in accounts/tests/test_auth_api.py, the blacklisted refresh
+token there too, owner checks in conversations/ and scenarios/ tests) are not
+repeated one by one: here they run across every route of their class.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from gaji_contracts.conversations import MessageStatus
+from PIL import Image
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.tokens import tokens_for
+from conftest import assert_envelope
+from conversations.models import Conversation, ConversationLike, ConversationMemo, Message
+from conversations.tests.helpers import add_exchanges, client_for, internal_client, make_conversation
+from novels.models import Novel
+from scenarios.models import Scenario
+from scenarios.tests.helpers import PARAMETERS, make_scenario
+
+pytestmark = pytest.mark.django_db
+
+PREFIXES = ("/api/v1/", "/api/internal/")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class Access(Enum):
+    PUBLIC = "public"  # no user needed; the service token is still refused
+    AUTHENTICATED = "authenticated"  # any signed-in user; acts on public data or the caller's own
+    SELF = "self"  # signed in; reads/writes only the caller's own rows (no id in the path to aim elsewhere)
+    OWNER = "owner-only"  # signed in and the owner (creator) of the row named in the path
+    STAFF = "staff"  # is_staff: none under /api today (staff work in /admin/)
+    INTERNAL = "internal"  # the ai service's token only
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    # What another signed-in user gets on an owner-only route. Every owner
+    # check answers 403 PERMISSION_DENIED today: none hides existence with a
+    # 404 (conversations and scenarios are public to read anyway).
+    other_user: int | None = None
+    note: str = ""
+
+
+PUBLIC = Rule(Access.PUBLIC)
+AUTH = Rule(Access.AUTHENTICATED)
+SELF = Rule(Access.SELF)
+OWNER = Rule(Access.OWNER, other_user=403)
+INTERNAL = Rule(Access.INTERNAL)
+
+V1 = "/api/v1/"
+IN = "/api/internal/"
+CONV = V1 + "conversations/<uuid:conversation_id>"
+SCEN = V1 + "scenarios/<uuid:scenario_id>"
+USER = V1 + "users/<uuid:user_id>"
+
+# (METHOD, route as in the URLconf) -> rule
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("POST", V1 + "auth/register"): PUBLIC,
+    ("POST", V1 + "auth/login"): PUBLIC,
+    ("POST", V1 + "auth/refresh"): PUBLIC,
+    ("POST", V1 + "auth/logout"): Rule(
+        Access.AUTHENTICATED, note="someone else's refresh token: 403 (test_auth_api)"
+    ),
+    ("GET", V1 + "auth/jwks.json"): PUBLIC,
+    ("PUT", V1 + "users/profile"): SELF,
+    ("POST", V1 + "users/profile/avatar"): SELF,
+    ("POST", USER + "/follow"): AUTH,
+    ("DELETE", USER + "/unfollow"): AUTH,
+    ("GET", USER + "/followers"): PUBLIC,
+    ("GET", USER + "/following"): PUBLIC,
+    ("GET", USER + "/is-following"): SELF,
+    ("GET", V1 + "users/me/liked-conversations"): SELF,
+    ("GET", V1 + "users/<str:username>"): PUBLIC,
+    ("GET", V1 + "novels"): PUBLIC,
+    ("GET", V1 + "novels/<str:id_or_slug>"): PUBLIC,
+    ("GET", V1 + "scenarios"): PUBLIC,
+    ("POST", V1 + "scenarios"): AUTH,
+    ("GET", V1 + "scenarios/search"): PUBLIC,
+    ("GET", SCEN): PUBLIC,
+    ("PUT", SCEN): OWNER,
+    ("DELETE", SCEN): OWNER,
+    ("POST", SCEN + "/fork"): AUTH,
+    ("GET", SCEN + "/forks"): PUBLIC,
+    ("GET", SCEN + "/fork-tree"): PUBLIC,
+    ("GET", SCEN + "/ancestors"): PUBLIC,
+    ("GET", V1 + "conversations"): PUBLIC,
+    ("POST", V1 + "conversations"): AUTH,
+    ("GET", CONV): PUBLIC,
+    ("PUT", CONV): OWNER,
+    ("DELETE", CONV): OWNER,
+    ("GET", CONV + "/messages"): PUBLIC,
+    ("POST", CONV + "/messages"): OWNER,
+    ("POST", CONV + "/messages/<uuid:message_id>/regenerate"): OWNER,
+    ("POST", CONV + "/messages/<uuid:message_id>/cancel"): OWNER,
+    ("POST", CONV + "/fork"): Rule(Access.AUTHENTICATED, note="anyone may fork a (public) root"),
+    ("GET", CONV + "/tree"): PUBLIC,
+    ("POST", CONV + "/like"): Rule(Access.AUTHENTICATED, note="the caller's own like; the counter is public"),
+    ("DELETE", CONV + "/unlike"): Rule(Access.AUTHENTICATED, note="removes only the caller's like"),
+    ("GET", CONV + "/liked"): SELF,
+    ("GET", CONV + "/memo"): Rule(Access.SELF, note="another user's memo is a 404, never shown"),
+    ("POST", CONV + "/memo"): SELF,
+    ("DELETE", CONV + "/memo"): Rule(Access.SELF, note="404 when the caller has none; others' stay"),
+    ("GET", V1 + "openapi.json"): PUBLIC,
+    ("GET", IN + "health"): INTERNAL,
+    ("POST", IN + "novels"): INTERNAL,
+    ("GET", IN + "novels/<str:novel_id>"): INTERNAL,
+    ("PATCH", IN + "novels/<str:novel_id>"): INTERNAL,
+    ("GET", IN + "conversations/<uuid:conversation_id>/context"): INTERNAL,
+    ("POST", IN + "conversations/<uuid:conversation_id>/messages"): INTERNAL,
+    ("POST", IN + "conversations/<uuid:conversation_id>/turns"): INTERNAL,
+}
+
+
+def _walk(patterns, prefix: str = ""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern):
+            yield "/" + route, entry.callback
+
+
+def inventory() -> set[tuple[str, str]]:
+    """(METHOD, route) for every view method under the API prefixes."""
+    found = set()
+    for route, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith(PREFIXES):
+            continue
+        view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        assert view_class is not None, f"{route} is not a class-based view: classify it by hand"
+        methods = [m for m in METHODS if hasattr(view_class, m)]
+        assert methods, route
+        found |= {(m.upper(), route) for m in methods}
+    return found
+
+
+def routes_of(*kinds: Access, prefix: str = "") -> list[tuple[str, str]]:
+    return sorted(k for k, rule in ROUTES.items() if rule.access in kinds and k[1].startswith(prefix))
+
+
+def _id(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    owner: User
+    other: User
+    novel: Novel
+    scenario: Scenario
+    conversation: Conversation
+    failed_answer: Message
+    pending_answer: Message
+
+    def url(self, method: str, route: str) -> str:
+        values = {
+            "user_id": self.owner.id,
+            "username": self.owner.username,
+            "id_or_slug": self.novel.slug,
+            "novel_id": self.novel.slug,
+            "scenario_id": self.scenario.id,
+            "conversation_id": self.conversation.id,
+            "message_id": self.failed_answer.id if route.endswith("regenerate") else self.pending_answer.id,
+        }
+        path = route
+        for segment in route.split("/"):
+            if segment.startswith("<"):
+                name = segment.strip("<>").split(":")[-1]
+                path = path.replace(segment, str(values[name]))
+        return path
+
+
+@pytest.fixture
+def world(make_user, settings) -> World:
+    # Nothing here may reach a real ai service, even if a check were missing.
+    settings.AI_BASE_URL = "http://127.0.0.1:1"
+    settings.AI_ENQUEUE_TIMEOUT_SECONDS = 0.5
+    # No password: hashing one (argon2) would be most of each test's time.
+    owner, other = make_user(bio="owner's bio", password=None), make_user(password=None)
+    novel = Novel.objects.create(slug="harry_potter", title="Harry Potter")
+    scenario = make_scenario(owner)
+    conversation = make_conversation(owner, scenario)
+    messages = add_exchanges(conversation, 4)
+    Message.objects.filter(id=messages[1].id).update(status=MessageStatus.FAILED.value)
+    Message.objects.filter(id=messages[3].id).update(status=MessageStatus.PENDING.value)
+    ConversationMemo.objects.create(user=owner, conversation=conversation, memo_text="owner's secret note")
+    ConversationLike.objects.create(user=owner, conversation=conversation)
+    return World(owner, other, novel, scenario, conversation, messages[1], messages[3])
+
+
+def snapshot(world: World) -> dict:
+    """Everything of the owner's that a refused request must leave alone."""
+
+    def rows(queryset, *exclude):
+        return [
+            {k: v for k, v in row.items() if k not in exclude} for row in queryset.order_by("pk").values()
+        ]
+
+    conversation = Conversation.objects.filter(id=world.conversation.id)
+    return {
+        "user": rows(User.objects.filter(id=world.owner.id), "last_login"),
+        "scenario": rows(Scenario.objects.filter(id=world.scenario.id)),
+        "conversation": rows(conversation),
+        "messages": rows(Message.objects.filter(links__conversation_id=world.conversation.id)),
+        "memos": rows(ConversationMemo.objects.filter(user=world.owner)),
+        "likes": rows(ConversationLike.objects.filter(user=world.owner)),
+        "scenarios": Scenario.objects.count(),
+        "conversations": Conversation.objects.count(),
+    }
+
+
+def body_for(method: str, route: str, world: World):
+    """A valid body, so that a refusal is the auth check's, not the validator's."""
+    if method in ("GET", "DELETE"):
+        return None
+    bodies = {
+        V1 + "auth/logout": {"refresh_token": tokens_for(world.owner)["refresh_token"]},
+        V1 + "users/profile": {"bio": "pwned"},
+        V1 + "scenarios": {
+            "base_story": "harry_potter",
+            "scenario_type": "CHARACTER_CHANGE",
+            "parameters": PARAMETERS["CHARACTER_CHANGE"],
+        },
+        SCEN: {"parameters": {**PARAMETERS["CHARACTER_CHANGE"], "new_value": "Ravenclaw"}},
+        SCEN + "/fork": {"parameters": PARAMETERS["CHARACTER_CHANGE"]},
+        V1 + "conversations": {"scenario_id": str(world.scenario.id)},
+        CONV: {"title": "pwned"},
+        CONV + "/messages": {"content": "pwned"},
+        CONV + "/memo": {"memo_text": "pwned"},
+    }
+    return bodies.get(route, {})
+
+
+def call(client, method: str, route: str, world: World, **extra):
+    url = world.url(method, route)
+    if route.endswith("profile/avatar"):
+        return getattr(client, method.lower())(url, {"avatar": avatar_file()}, format="multipart", **extra)
+    body = body_for(method, route, world)
+    if body is None:
+        return getattr(client, method.lower())(url, **extra)
+    return getattr(client, method.lower())(url, body, format="json", **extra)
+
+
+def avatar_file() -> SimpleUploadedFile:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(buf, format="PNG")
+    return SimpleUploadedFile("a.png", buf.getvalue(), content_type="image/png")
+
+
+def anonymous() -> APIClient:
+    return APIClient(raise_request_exception=False)
+
+
+def with_header(value: str) -> APIClient:
+    client = anonymous()
+    client.credentials(HTTP_AUTHORIZATION=value)
+    return client
+
+
+# --------------------------------------------------------------------------- 1. inventory
+
+
+def test_every_route_is_classified():
+    found = inventory()
+    unclassified = sorted(found - ROUTES.keys())
+    stale = sorted(ROUTES.keys() - found)
+    assert not unclassified, f"classify these routes in ROUTES: {unclassified}"
+    assert not stale, f"ROUTES lists routes the URLconf no longer has: {stale}"
+    for (method, route), rule in ROUTES.items():
+        assert route.startswith(IN) == (rule.access is Access.INTERNAL), (method, route)
+        assert (rule.other_user is not None) == (rule.access is Access.OWNER), (method, route)
+
+
+# --------------------------------------------------------------------------- 2. who may call what
+
+
+@pytest.mark.parametrize("key", routes_of(Access.PUBLIC), ids=_id)
+def test_public_routes_need_no_user(world, key):
+    method, route = key
+    response = call(anonymous(), method, route, world)
+    assert response.status_code < 500, response.content[:300]
+    assert response.status_code not in (401, 403), response.content[:300]
+    if method == "GET":
+        assert response.status_code == 200, response.content[:300]
+
+
+@pytest.mark.parametrize(
+    "key", routes_of(Access.AUTHENTICATED, Access.SELF, Access.OWNER, Access.STAFF), ids=_id
+)
+def test_anonymous_is_401_and_changes_nothing(world, key):
+    method, route = key
+    before = snapshot(world)
+    response = call(anonymous(), method, route, world)
+    assert_envelope(response, 401, "NOT_AUTHENTICATED")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert snapshot(world) == before
+
+
+@pytest.mark.parametrize("key", routes_of(Access.OWNER), ids=_id)
+def test_another_user_is_refused_on_owner_routes(world, key):
+    method, route = key
+    before = snapshot(world)
+    response = call(client_for(world.other), method, route, world)
+    assert_envelope(response, ROUTES[key].other_user, "PERMISSION_DENIED")
+    assert snapshot(world) == before
+
+
+def test_the_owner_passes_the_owner_check(world):
+    """Control for the test above: the same requests from the owner are not
+    refused (cancel/regenerate may then fail on the unreachable ai: 503)."""
+    owner = client_for(world.owner)
+    for method, route in routes_of(Access.OWNER):
+        if method == "DELETE":
+            continue
+        response = call(owner, method, route, world)
+        assert response.status_code in (200, 202, 503), (method, route, response.content[:300])
+
+
+@pytest.mark.parametrize("key", routes_of(Access.SELF), ids=_id)
+def test_self_routes_never_reach_the_owners_rows(world, key, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    method, route = key
+    before = snapshot(world)
+    response = call(client_for(world.other), method, route, world)
+    if route.endswith("/memo") and method in ("GET", "DELETE"):
+        assert_envelope(response, 404, "NOT_FOUND")  # the owner's memo exists, but is not theirs
+        assert "secret" not in response.content.decode()
+    else:
+        assert response.status_code in (200, 201), response.content[:300]
+        body = response.json()
+        if route.endswith("/liked"):
+            assert body["is_liked"] is False  # the owner's like is not theirs
+        if route.endswith("liked-conversations"):
+            assert body["content"] == []
+        if route.endswith("/is-following"):
+            assert body["is_following"] is False
+        if route.endswith("/memo"):
+            assert body["memo_text"] == "pwned"
+    assert snapshot(world) == before
+
+
+# --------------------------------------------------------------------------- 3. hostile tokens
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _claims(user: User, **overrides) -> dict:
+    now = int(time.time())
+    return {
+        "token_type": "access",
+        "exp": now + 600,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "sub": str(user.id),
+        "username": user.username,
+        "is_staff": True,
+        "aud": "gaji",
+        "iss": "gaji-core",
+        **overrides,
+    }
+
+
+@functools.cache
+def _foreign_key_pem() -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _ours(claims: dict) -> str:
+    key = django_settings.JWT_SIGNING_KEY
+    return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+
+
+def _alg_none(world: World) -> str:
+    header = _b64(
+        json.dumps({"alg": "none", "typ": "JWT", "kid": django_settings.JWT_SIGNING_KEY.kid}).encode()
+    )
+    return f"Bearer {header}.{_b64(json.dumps(_claims(world.owner)).encode())}."
+
+
+def _foreign_key_same_kid(world: World) -> str:
+    kid = django_settings.JWT_SIGNING_KEY.kid
+    token = jwt.encode(_claims(world.owner), _foreign_key_pem(), algorithm="RS256", headers={"kid": kid})
+    return f"Bearer {token}"
+
+
+def _expired(world: World) -> str:
+    now = int(time.time())
+    return f"Bearer {_ours(_claims(world.owner, exp=now - 5, iat=now - 3605))}"
+
+
+def _tampered_sub(world: World) -> str:
+    """The other user's genuine token with its subject changed to the owner."""
+    header, payload, signature = tokens_for(world.other)["access_token"].split(".")
+    claims = json.loads(_unb64(payload))
+    claims["sub"] = str(world.owner.id)
+    return f"Bearer {header}.{_b64(json.dumps(claims).encode())}.{signature}"
+
+
+def _refresh_as_access(world: World) -> str:
+    return f"Bearer {tokens_for(world.owner)['refresh_token']}"
+
+
+def _stream_ticket_as_access(world: World) -> str:
+    from accounts.tokens import stream_ticket_for
+
+    ticket, _ = stream_ticket_for(
+        user_id=world.owner.id, conversation_id=world.conversation.id, message_id=world.pending_answer.id
+    )
+    return f"Bearer {ticket}"
+
+
+def _wrong_issuer(world: World) -> str:
+    return f"Bearer {_ours(_claims(world.owner, iss='someone-else'))}"
+
+
+ATTACKS = {
+    # name: (Authorization header builder, expected code)
+    "alg_none": (_alg_none, "TOKEN_INVALID"),
+    "foreign_rsa_key_same_kid": (_foreign_key_same_kid, "TOKEN_INVALID"),
+    "expired": (_expired, "TOKEN_INVALID"),
+    "tampered_sub": (_tampered_sub, "TOKEN_INVALID"),
+    "refresh_as_access": (_refresh_as_access, "TOKEN_INVALID"),
+    "stream_ticket_as_access": (_stream_ticket_as_access, "TOKEN_INVALID"),
+    "wrong_issuer": (_wrong_issuer, "TOKEN_INVALID"),
+    "garbage_bearer": (lambda w: "Bearer not-a-jwt", "TOKEN_INVALID"),
+    "bearer_with_spaces": (lambda w: "Bearer a b c", "TOKEN_INVALID"),
+    "bearer_10kb_junk": (lambda w: "Bearer " + "A" * 10240, "TOKEN_INVALID"),
+    "bearer_10kb_dotted_junk": (lambda w: "Bearer " + ".".join(["QUFB" * 853] * 3), "TOKEN_INVALID"),
+    "bearer_latin1": (lambda w: "Bearer h\u00e9llo.w\u00f6rld.\u00ff", "TOKEN_INVALID"),
+    # Not a Bearer header at all: nobody is authenticated.
+    "basic_scheme": (lambda w: "Basic dXNlcjpwYXNz", "NOT_AUTHENTICATED"),
+    "bare_token": (lambda w: tokens_for(w.owner)["access_token"], "NOT_AUTHENTICATED"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_hostile_tokens_are_401_on_every_user_route(world, attack):
+    build, code = ATTACKS[attack]
+    header = build(world)
+    raw = header.removeprefix("Bearer ")
+    before = snapshot(world)
+    failures = []
+    for method, route in routes_of(Access.AUTHENTICATED, Access.SELF, Access.OWNER, Access.STAFF):
+        response = call(with_header(header), method, route, world)
+        try:
+            assert_envelope(response, 401, code)
+            assert response["WWW-Authenticate"].startswith("Bearer")
+            if len(raw) > 8:
+                assert raw.encode() not in response.content, "the token is echoed"
+        except AssertionError as exc:
+            failures.append(f"{method} {route}: {str(exc)[:300]}")
+    assert not failures, "\n".join(failures)
+    assert snapshot(world) == before
+
+
+def test_genuine_token_control(world):
+    """The same header shape, properly minted, is accepted (so the attacks
+    above fail on the token, not on the request)."""
+    client = with_header(f"Bearer {_ours(_claims(world.owner))}")
+    response = call(client, "PUT", V1 + "users/profile", world)
+    assert response.status_code == 200, response.content
+
+
+# --------------------------------------------------------------------------- 4. service token vs user token
+
+
+@pytest.mark.parametrize("key", routes_of(*Access, prefix=V1), ids=_id)
+def test_service_token_is_refused_on_every_public_api_route(world, key):
+    method, route = key
+    before = snapshot(world)
+    response = call(internal_client(), method, route, world)
+    body = assert_envelope(response, 403, "SERVICE_TOKEN_NOT_ALLOWED")
+    assert django_settings.SERVICE_TOKEN not in json.dumps(body)
+    assert snapshot(world) == before
+
+
+@pytest.mark.parametrize("key", routes_of(Access.INTERNAL), ids=_id)
+def test_internal_routes_refuse_users_and_anonymous(world, key):
+    method, route = key
+    before = snapshot(world)
+    staff = User.objects.create_user(email="boss@example.com", username="boss", password=None, is_staff=True)
+    for user in (world.owner, staff):
+        assert_envelope(call(client_for(user), method, route, world), 403, "SERVICE_TOKEN_REQUIRED")
+    response = call(anonymous(), method, route, world)
+    assert_envelope(response, 401, "NOT_AUTHENTICATED")
+    assert snapshot(world) == before
+
+
+# --------------------------------------------------------------------------- 5. mass assignment
+
+SMUGGLED = {
+    "creator_id": "OTHER",
+    "user_id": "OTHER",
+    "id": "NEW",
+    "like_count": 999,
+    "conversation_count": 999,
+    "fork_count": 999,
+    "quality_score": 1.0,
+    "is_staff": True,
+    "is_superuser": True,
+    "message_count": 999,
+    "total_tokens": 999,
+    "created_at": "2000-01-01T00:00:00Z",
+}
+
+REGISTER = {"email": "newcomer@example.com", "username": "newcomer", "password": "Passw0rdX"}
+# (METHOD, route) of the writes that take a body -> the body without smuggled fields
+WRITES = {
+    ("POST", V1 + "auth/register"): REGISTER,
+    ("PUT", V1 + "users/profile"): {"bio": "new bio"},
+    ("POST", V1 + "scenarios"): None,  # body_for
+    ("PUT", SCEN): None,
+    ("POST", SCEN + "/fork"): None,
+    ("POST", V1 + "conversations"): None,
+    ("PUT", CONV): None,
+    ("POST", CONV + "/fork"): {"title": "my fork"},
+    ("POST", CONV + "/messages"): None,
+    ("POST", CONV + "/memo"): None,
+}
+
+
+def _everything(world: World) -> dict:
+    return {
+        **snapshot(world),
+        "users": sorted(User.objects.values_list("email", "is_staff", "is_superuser")),
+        "all_scenarios": sorted(map(str, Scenario.objects.values_list("id", "creator_id", "fork_count"))),
+        "all_conversations": sorted(
+            map(str, Conversation.objects.values_list("id", "user_id", "like_count"))
+        ),
+        "all_memos": sorted(map(str, ConversationMemo.objects.values_list("user_id", "memo_text"))),
+    }
+
+
+@pytest.mark.parametrize("field", sorted(SMUGGLED))
+@pytest.mark.parametrize("key", sorted(WRITES), ids=_id)
+def test_mass_assignment_is_refused(world, key, field):
+    method, route = key
+    value = SMUGGLED[field]
+    value = {"OTHER": str(world.other.id), "NEW": str(uuid.uuid4())}.get(value, value)
+    body = {**(WRITES[key] or body_for(method, route, world)), field: value}
+    before = _everything(world)
+    response = getattr(client_for(world.owner), method.lower())(world.url(method, route), body, format="json")
+    body_out = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert body_out["details"] == {field: ["Unknown field."]}, body_out
+    assert _everything(world) == before
+
+
+def test_mass_assignment_control(world):
+    """The same bodies without the smuggled field are accepted, so the 400s
+    above are the smuggled field's."""
+    owner = client_for(world.owner)
+    for method, route in sorted(WRITES):
+        if route == CONV + "/messages":
+            continue  # needs an ai service; its body is checked before anything else anyway
+        body = WRITES[(method, route)] or body_for(method, route, world)
+        client = anonymous() if route.endswith("register") else owner
+        response = getattr(client, method.lower())(world.url(method, route), body, format="json")
+        assert response.status_code in (200, 201), (method, route, response.content[:300])
+
+
+# --------------------------------------------------------------------------- 6. secrets
+
+
+def _secrets() -> dict[str, str]:
+    key = django_settings.JWT_SIGNING_KEY
+    pem_lines = [line for line in key.private_pem.splitlines() if line and not line.startswith("-----")]
+    secrets = {
+        "SERVICE_TOKEN": django_settings.SERVICE_TOKEN,
+        "SECRET_KEY": django_settings.SECRET_KEY,
+        "DB password": django_settings.DATABASES["default"].get("PASSWORD") or "",
+        "JWT private key header": "PRIVATE KEY",
+        # A line from the middle of the PEM body: the key material itself.
+        "JWT private key body": pem_lines[len(pem_lines) // 2],
+    }
+    return {name: value for name, value in secrets.items() if len(value) >= 6}
+
+
+def _assert_no_secret(response, what: str) -> None:
+    text = response.content.decode(errors="replace") + json.dumps(dict(response.items()))
+    for name, secret in _secrets().items():
+        assert secret not in text, f"{name} leaked in {what}"
+
+
+def test_openapi_and_jwks_carry_no_secret(api):
+    _assert_no_secret(api.get(V1 + "openapi.json"), "the OpenAPI document")
+    jwks = api.get(V1 + "auth/jwks.json")
+    _assert_no_secret(jwks, "the JWKS")
+    for jwk in jwks.json()["keys"]:
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & jwk.keys(), "private RSA members in the JWKS"
+
+
+def test_error_responses_carry_no_secret_and_echo_no_token(world, monkeypatch):
+    service = django_settings.SERVICE_TOKEN
+    bad_jwt = _ours(_claims(world.owner, aud="elsewhere"))
+    weak_password = "onlylowercaseletters"
+    cases = [
+        ("invalid JWT", with_header(f"Bearer {bad_jwt}").get(V1 + "users/me/liked-conversations"), 401),
+        ("service token on a public route", internal_client().get(V1 + "scenarios"), 403),
+        ("near-miss service token", with_header(f"Bearer {service}x").get(IN + "health"), 403),
+        ("user JWT on internal", client_for(world.owner).get(IN + "health"), 403),
+        ("unknown route", anonymous().get(V1 + "nothing-here"), 404),
+        ("wrong method", anonymous().patch(V1 + "scenarios"), 405),
+        ("malformed JSON", anonymous().post(V1 + "auth/login", "{", content_type="application/json"), 400),
+        (
+            "weak password",
+            anonymous().post(V1 + "auth/register", {**REGISTER, "password": weak_password}, format="json"),
+            400,
+        ),
+        (
+            "bad login",
+            anonymous().post(
+                V1 + "auth/login", {"email": world.owner.email, "password": weak_password}, format="json"
+            ),
+            401,
+        ),
+        (
+            "bad refresh",
+            anonymous().post(V1 + "auth/refresh", {"refresh_token": bad_jwt}, format="json"),
+            401,
+        ),
+    ]
+    for what, response, status in cases:
+        assert_envelope(response, status)
+        _assert_no_secret(response, what)
+        body = response.content.decode()
+        assert bad_jwt not in body and weak_password not in body, f"{what} echoes the credential"
+        assert service not in body, what
+
+    # An unhandled error whose message carries secrets: the 500 shows none of it.
+    from conversations import selectors
+
+    def boom(**kwargs):
+        raise RuntimeError(f"boom {service} {django_settings.JWT_SIGNING_KEY.private_pem}")
+
+    monkeypatch.setattr(selectors, "conversation_get", boom)
+    response = Client(raise_request_exception=False).get(f"{V1}conversations/{world.conversation.id}")
+    assert_envelope(response, 500, "INTERNAL_ERROR")
+    _assert_no_secret(response, "a 500")
+    assert "boom" not in response.content.decode()
