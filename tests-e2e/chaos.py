@@ -21,7 +21,6 @@ PostgreSQL server; see the README's fault notes).
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stack import ROOT, VENV_BIN, free_port, start_stack
+from test_conversations_journey import read_stream
 
 ROWS: list[tuple[str, str, str, bool]] = []
 
@@ -61,20 +61,11 @@ def wait(predicate, timeout: float, step: float = 0.5):
 
 
 def read_until_complete(url: str, timeout: float = 180) -> list[tuple[str, dict]]:
-    events, name, data = [], None, []
+    """The stream's (event, data) pairs; a broken connection is one more pair."""
     try:
-        with httpx.stream("GET", url, timeout=timeout) as response:
-            for line in response.iter_lines():
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].strip())
-                elif not line and name:
-                    events.append((name, json.loads("\n".join(data))))
-                    name, data = None, []
-    except httpx.HTTPError as exc:
-        events.append(("transport_error", {"error": type(exc).__name__}))
-    return events
+        return read_stream(url, timeout=timeout)
+    except (httpx.HTTPError, AssertionError) as exc:
+        return [("transport_error", {"error": type(exc).__name__})]
 
 
 class Hanging:

@@ -13,21 +13,37 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def read_stream(url: str, timeout: float = 120) -> list[tuple[str, dict]]:
-    """Read an SSE stream as a browser EventSource would, until it ends."""
-    events: list[tuple[str, dict]] = []
-    name, data = None, []
-    with httpx.stream("GET", url, timeout=timeout) as response:
+def read_events(
+    url: str, headers: dict | None = None, stop_after: int | None = None, timeout: float = 180
+) -> list[dict]:
+    """SSE frames {id, event, data} as EventSource parses them; with
+    `stop_after`, hang up after that many `message_chunk` frames."""
+    frames: list[dict] = []
+    frame: dict = {}
+    chunks = 0
+    with httpx.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         for line in response.iter_lines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-            elif not line and name:
-                events.append((name, json.loads("\n".join(data))))
-                name, data = None, []
-    return events
+            if not line:
+                if "event" in frame:
+                    frame["data"] = json.loads(frame.get("data", "{}"))
+                    frames.append(frame)
+                    if frame["event"] == "message_chunk":
+                        chunks += 1
+                        if stop_after is not None and chunks >= stop_after:
+                            return frames
+                frame = {}
+            elif line.startswith(":"):
+                continue  # a heartbeat comment
+            else:
+                name, _, value = line.partition(":")
+                frame[name] = value.strip()
+    return frames
+
+
+def read_stream(url: str, timeout: float = 120) -> list[tuple[str, dict]]:
+    """Read an SSE stream as a browser EventSource would, until it ends: (event, data) pairs."""
+    return [(frame["event"], frame["data"]) for frame in read_events(url, timeout=timeout)]
 
 
 def test_reader_converses_forks_likes_and_keeps_a_memo(stack, core, reader):

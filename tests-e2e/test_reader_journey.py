@@ -6,38 +6,10 @@ with Last-Event-ID), fork the conversation, like it, keep a memo, log out."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
-import httpx
-from test_conversations_journey import bearer, read_stream
+from test_conversations_journey import bearer, read_events, read_stream
 from test_ingestion_journey import wait_for_job
-
-
-def read_events(url: str, headers: dict | None = None, stop_after: int | None = None) -> list[dict]:
-    """SSE frames {id, event, data} as EventSource parses them; with
-    `stop_after`, hang up after that many `message_chunk` frames."""
-    frames: list[dict] = []
-    frame: dict = {}
-    chunks = 0
-    with httpx.stream("GET", url, headers=headers or {}, timeout=180) as response:
-        assert response.status_code == 200, response.read()
-        for line in response.iter_lines():
-            if not line:
-                if "event" in frame:
-                    frame["data"] = json.loads(frame.get("data", "{}"))
-                    frames.append(frame)
-                    if frame["event"] == "message_chunk":
-                        chunks += 1
-                        if stop_after is not None and chunks >= stop_after:
-                            return frames
-                frame = {}
-            elif line.startswith(":"):
-                continue  # a heartbeat comment
-            else:
-                name, _, value = line.partition(":")
-                frame[name] = value.strip()
-    return frames
 
 
 def test_a_reader_from_sign_up_to_sign_out(stack, core, ai, staff_token):

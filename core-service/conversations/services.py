@@ -359,7 +359,20 @@ def message_send(
     return _dispatch(request, request_id=request_id)
 
 
-REGENERABLE = {MessageStatus.FAILED.value, MessageStatus.CANCELLED.value}
+REGENERABLE = (MessageStatus.FAILED.value, MessageStatus.CANCELLED.value)
+CANCELLABLE = (MessageStatus.PENDING.value, MessageStatus.STREAMING.value)
+
+
+def _check_answer(message: Message, allowed: tuple[str, ...], action: str) -> None:
+    """400 unless an assistant message; 409 unless in one of the `allowed` states."""
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError(f"Only an assistant message can be {action}.")
+    if message.status not in allowed:
+        raise ApplicationError(
+            f"This answer is {message.status}; only {' or '.join(allowed)} answers can be {action}.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+        )
 
 
 def message_regenerate(
@@ -378,14 +391,7 @@ def message_regenerate(
         conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
         position = selectors.position_of(conversation.id, message_id)
         assistant = Message.objects.select_for_update().get(id=message_id)
-        if assistant.role != MessageRole.ASSISTANT.value:
-            raise ApplicationError("Only an assistant message can be regenerated.")
-        if assistant.status not in REGENERABLE:
-            raise ApplicationError(
-                f"This answer is {assistant.status}; only failed or cancelled answers can be regenerated.",
-                status=409,
-                code=ErrorCode.CONFLICT,
-            )
+        _check_answer(assistant, REGENERABLE, "regenerated")
         previous = (
             ConversationMessageLink.objects.filter(conversation=conversation, position=position - 1)
             .select_related("message")
@@ -413,9 +419,6 @@ def message_regenerate(
     return _dispatch(request, request_id=request_id)
 
 
-CANCELLABLE = {MessageStatus.PENDING.value, MessageStatus.STREAMING.value}
-
-
 def message_cancel(*, conversation_id, message_id, user, request_id: str | None = None) -> Message:
     """Ask ai to stop an answer being generated; returns the answer as it is
     now. Nothing is written here: the worker stops within a second and
@@ -423,14 +426,7 @@ def message_cancel(*, conversation_id, message_id, user, request_id: str | None 
     _owner_check(conversation_id, user, "cancel in")
     selectors.position_of(conversation_id, message_id)  # 404 unless linked here
     message = Message.objects.get(id=message_id)
-    if message.role != MessageRole.ASSISTANT.value:
-        raise ApplicationError("Only an assistant message can be cancelled.")
-    if message.status not in CANCELLABLE:
-        raise ApplicationError(
-            f"This answer is {message.status}; only pending or streaming answers can be cancelled.",
-            status=409,
-            code=ErrorCode.CONFLICT,
-        )
+    _check_answer(message, CANCELLABLE, "cancelled")
     try:
         AiClient().cancel_generation(message.id, request_id=request_id)
     except AiUnavailable as exc:
