@@ -19,7 +19,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat chaos eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -87,7 +87,12 @@ format: deps ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-auth bench-scenarios bench-conversations bench-ai bench-chat ## All benchmarks (print p50/p95/p99 and req/s next to the spec's targets)
+bench: ## Every benchmark, then bench/REPORT.md (about an hour on 2 cores)
+	@status=0; \
+	for target in bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-mixed; do \
+		$(MAKE) --no-print-directory $$target || { echo "$$target FAILED"; status=1; }; \
+	done; \
+	$(MAKE) --no-print-directory bench-report; exit $$status
 
 bench-auth: setup ## Benchmark auth and social endpoints (50k users, 200k follows)
 	$(PY) core-service/bench/auth_social_bench.py
@@ -101,7 +106,13 @@ bench-conversations: setup ## Benchmark conversation endpoints (100k conversatio
 bench-ai: deps ## Ingestion (Pride and Prejudice) and passage search over 100k+ passages
 	$(PY) ai-service/bench/ingest_search_bench.py
 
-chaos: setup ## Fault injection on a real stack (ai/core/worker/Redis down, hanging LLM): prints what users see and what is lost
+bench-mixed: setup ## Mixed workload: 32 readers browse, search and chat (local model) for 60 s; error rate
+	$(PY) bench/mixed_bench.py
+
+bench-report: deps ## Write bench/REPORT.md from the results in var/bench/
+	$(PY) bench/report.py
+
+chaos: setup ## Fault injection on a real stack (ai/core/workers/Redis/PostgreSQL down, hanging LLM): prints what users see and what is lost
 	$(PY) tests-e2e/chaos.py
 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once

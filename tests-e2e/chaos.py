@@ -13,14 +13,19 @@ on a free port, so stopping Redis hurts nothing else on the machine. Cases:
 3. the chat worker killed mid-answer (kill -9);
 4. the ingestion worker killed mid-ingest;
 5. a hanging LLM provider (an OpenAI-compatible server that never answers);
-6. Redis stopped while a reader browses, and during a stream.
+6. Redis stopped while a reader browses, and during a stream;
+7. PostgreSQL stopped for a few seconds and started again while readers
+   browse and send messages, with an answer in flight.
 
-Not covered here: PostgreSQL restarted under load (this machine shares one
-PostgreSQL server; see the README's fault notes).
+PostgreSQL is private too: a cluster made here with initdb (in a temp dir,
+on a free port, as the `postgres` user when run as root), so restarting it
+hurts nothing else on the machine.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -314,6 +319,9 @@ def case_hanging_provider(stack, reader: Reader) -> None:
     names = [name for name, _ in events]
     ok = "error" in names and answer["status"] == "failed" and seconds < 30
     code = events[names.index("error")][1].get("code") if "error" in names else "-"
+    for line in stack.log_lines_with("worker-chat", turn["assistant_message_id"]):
+        if "first token after" in line:  # the worker's own stage times
+            print(f"    worker: {line[-160:]}", flush=True)
     stack.stop("worker-chat")
     stack.start_worker("chat")
     stack.wait_worker("chat")
@@ -363,6 +371,176 @@ def case_redis_down(stack, reader: Reader, redis_proc: subprocess.Popen, redis_p
     return new_redis
 
 
+def case_postgres_restart(stack, reader: Reader, postgres: PrivatePostgres) -> None:
+    """Readers browse and send while PostgreSQL is stopped for OUTAGE_SECONDS
+    and started again; the services are not restarted."""
+    conversation = reader.conversation()
+    turn = reader.send(conversation).json()
+    first_chunk(turn["stream_url"])
+    load = Load(stack, reader)
+    load.start()
+    time.sleep(3)
+    down_at = time.monotonic()
+    postgres.stop()
+    time.sleep(OUTAGE_SECONDS)
+    postgres.start()
+    up_at = time.monotonic()
+    time.sleep(12)
+    load.stop()
+    during = load.statuses(down_at, up_at)
+    after = load.statuses(up_at, None)
+    recovered = load.first_success_after(up_at)
+    tail = load.statuses(up_at + 5, None)
+    answer = wait(lambda: (a := reader.answer(conversation))["status"] in {"completed", "failed"} and a, 120)
+    missing = load.missing_messages()
+    ok = (
+        set(during) <= {200, 202, 503}
+        and set(tail) <= {200, 202}
+        and bool(tail)
+        and not missing
+        and bool(answer)
+        and answer["status"] == "completed"
+    )
+    row(
+        "PostgreSQL restarted under load",
+        f"{len(load.results)} requests from 4 readers; while down ({OUTAGE_SECONDS} s): {dict(during)} "
+        f"(503 SERVICE_UNAVAILABLE with Retry-After); first success {recovered:.1f} s after the start, "
+        f"after it {dict(after)}; no service restarted; the answer in flight ends "
+        f"`{answer['status'] if answer else 'pending'}` (its save retried)",
+        f"nothing: all {load.accepted()} messages answered 202 are in their histories"
+        if not missing
+        else f"{len(missing)} acknowledged messages missing",
+        ok,
+    )
+
+
+OUTAGE_SECONDS = 6
+
+
+class Load:
+    """Four readers: each browses (scenarios, a scenario, novels) in a loop;
+    two of them also send a message every 4 s. Every answer is recorded."""
+
+    def __init__(self, stack, reader: Reader) -> None:
+        self.stack = stack
+        self.reader = reader
+        self.results: list[tuple[float, int]] = []
+        self.sent: list[tuple[str, str]] = []  # (conversation, user message id) answered 202
+        self.conversations = [reader.conversation(), reader.conversation()]
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(4)]
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _record(self, status: int) -> None:
+        with self._lock:
+            self.results.append((time.monotonic(), status))
+
+    def _run(self, index: int) -> None:
+        client = httpx.Client(base_url=self.stack.core_url, timeout=30, headers=self.reader.me)
+        paths = ["/api/v1/scenarios", f"/api/v1/scenarios/{self.reader.scenario_id}", "/api/v1/novels"]
+        next_send = time.monotonic() + index
+        while not self._stop.is_set():
+            for path in paths:
+                self._record(self._status(lambda p=path: client.get(p)))
+            if index < 2 and time.monotonic() >= next_send:
+                next_send = time.monotonic() + 4
+                conversation = self.conversations[index]
+                response = None
+
+                def send(conversation=conversation):
+                    nonlocal response
+                    response = client.post(
+                        f"/api/v1/conversations/{conversation}/messages",
+                        json={"content": f"Question {uuid.uuid4().hex[:6]}: how are you?"},
+                    )
+                    return response
+
+                status = self._status(send)
+                self._record(status)
+                if status == 202:
+                    with self._lock:
+                        self.sent.append((conversation, response.json()["message_id"]))
+            time.sleep(0.05)
+
+    @staticmethod
+    def _status(call) -> int:
+        try:
+            return call().status_code
+        except httpx.HTTPError:
+            return 0  # a transport error: the connection was cut or refused
+
+    def statuses(self, start: float, end: float | None) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for at, status in self.results:
+            if at >= start and (end is None or at < end):
+                counts[status] = counts.get(status, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def first_success_after(self, moment: float) -> float:
+        times = [at for at, status in self.results if at >= moment and 200 <= status < 300]
+        return (min(times) - moment) if times else float("nan")
+
+    def accepted(self) -> int:
+        return len(self.sent)
+
+    def missing_messages(self) -> list[str]:
+        stored = set()
+        for conversation in self.conversations:
+            history = self.reader.core.get(
+                f"/api/v1/conversations/{conversation}/messages",
+                params={"size": 100},
+                headers=self.reader.me,
+            ).json()
+            stored |= {message["id"] for message in history["content"]}
+        return [message for _, message in self.sent if message not in stored]
+
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None)
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free port (trust auth, no fsync)."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="gaji-chaos-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
+        self._as = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(self.dir, "postgres")
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N")
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> None:
+        binary = str(PG_BIN / tool) if PG_BIN else tool
+        subprocess.run([*self._as, binary, *args], check=True, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def start_redis(port: int, data: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(data)],
@@ -387,10 +565,12 @@ def main() -> int:
         redis_port = free_port()
         redis_proc = start_redis(redis_port, tmp_path)
         url = f"redis://127.0.0.1:{redis_port}/0"
+        postgres = PrivatePostgres()
         try:
             with start_stack(
                 tmp_path,
                 extra_env={"REDIS_URL": url, "CELERY_BROKER_URL": url, "JOB_STALE_SECONDS": "20"},
+                pg=postgres.url,
             ) as stack:
                 stack.wait_worker("chat")
                 subprocess.run(
@@ -411,8 +591,10 @@ def main() -> int:
                 case_ingest_worker_killed(stack, staff)
                 case_hanging_provider(stack, reader)
                 redis_proc = case_redis_down(stack, reader, redis_proc, redis_port, tmp_path)
+                case_postgres_restart(stack, reader, postgres)
         finally:
             redis_proc.terminate()
+            postgres.remove()
     print("\n| fault | what the user sees | what is lost | ok |\n|---|---|---|---|")
     for case, seen, lost, ok in ROWS:
         print(f"| {case} | {seen} | {lost} | {'yes' if ok else 'NO'} |")

@@ -47,6 +47,7 @@ class Stack:
     prefix: str
     logs: dict[str, Path] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    marks: dict[str, int] = field(default_factory=dict)  # log size when a worker started
 
     def start(
         self, name: str, args: list[str], cwd: Path, env: dict[str, str] | None = None
@@ -67,6 +68,8 @@ class Stack:
 
     def start_worker(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         """A Celery worker consuming WORKERS[name] (chat: generation, ingest: ingestion)."""
+        log = self.tmp / f"worker-{name}.log"
+        self.marks[name] = log.stat().st_size if log.exists() else 0
         return self.start(
             f"worker-{name}",
             [
@@ -88,11 +91,16 @@ class Stack:
         )
 
     def wait_worker(self, name: str, timeout: float = 120) -> None:
-        """Until the worker logs that it is ready (models loaded)."""
+        """Until the worker started last under `name` logs that its process
+        is ready (models loaded); earlier runs' lines in the log don't count."""
         deadline = time.monotonic() + timeout
-        while "ready." not in self.log_text(f"worker-{name}"):
+        while True:
+            raw = self.logs[f"worker-{name}"].read_bytes()[self.marks.get(name, 0) :]
+            text = raw.decode(errors="replace")
+            if "ready." in text and "worker process ready" in text:
+                return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"worker {name} not ready:\n{self.log_text(f'worker-{name}')[-3000:]}")
+                raise RuntimeError(f"worker {name} not ready:\n{text[-3000:]}")
             time.sleep(0.2)
 
     def stop(self, name: str, *, kill: bool = False) -> None:
@@ -143,11 +151,15 @@ WORKERS = {"chat": "generation", "ingest": "ingestion"}
 
 @contextmanager
 def start_stack(
-    tmp: Path, *, extra_env: dict[str, str] | None = None, core_workers: int = 2
+    tmp: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    core_workers: int = 2,
+    pg: str = PG,
 ) -> Iterator[Stack]:
     """core (gunicorn), ai (uvicorn) and one Celery worker per queue, on free
-    ports, with a fresh database (dropped afterwards) and key prefixes of
-    their own in the Redis db."""
+    ports, with a fresh database (dropped afterwards) on the PostgreSQL server
+    `pg` and key prefixes of their own in the Redis db."""
     db_name = f"gaji_e2e_{uuid.uuid4().hex[:8]}"
     core_port, ai_port = free_port(), free_port()
     token = secrets.token_urlsafe(40)
@@ -155,7 +167,7 @@ def start_stack(
     env = dict(os.environ)
     env.update(
         GAJI_ENV="development",
-        DATABASE_URL=f"{PG}/{db_name}",
+        DATABASE_URL=f"{pg}/{db_name}",
         REDIS_URL=REDIS_DB_URL,
         CELERY_BROKER_URL=REDIS_DB_URL,
         REDIS_KEY_PREFIX=f"{prefix}:core",
@@ -213,5 +225,5 @@ def start_stack(
     finally:
         for name in list(stack.procs):
             stack.stop(name)
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

@@ -10,6 +10,8 @@ local model at start, so the first chat turn does not pay for it.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from celery import Celery
@@ -23,6 +25,8 @@ from kombu import Exchange, Queue
 
 from gaji_ai.common.logging import configure_logging
 from gaji_ai.config import Settings, get_settings
+
+logger = logging.getLogger("gaji_ai.worker")
 
 INGESTION_QUEUE = "ingestion"
 GENERATION_QUEUE = "generation"
@@ -117,6 +121,7 @@ def _preload_models(**_: Any) -> None:
     worker process also starts beating, so turns queued behind it are known
     to be waiting rather than lost."""
     global _worker_beat
+    started = time.monotonic()
     settings = get_settings()
     if _consumes_generation():
         import os
@@ -132,19 +137,21 @@ def _preload_models(**_: Any) -> None:
             f"{socket.gethostname()}:{os.getpid()}",
         )
         _worker_beat.start()
-    if not settings.embeddings.embeddings_preload:
-        return
-    from gaji_ai.embeddings import dense_embedder
+    if settings.embeddings.embeddings_preload:
+        from gaji_ai.embeddings import dense_embedder
 
-    embedder = dense_embedder(settings)
-    if hasattr(embedder, "warm"):
-        embedder.warm()
-    if _consumes_generation():
-        from gaji_ai.generation.runner import provider_for
+        embedder = dense_embedder(settings)
+        if hasattr(embedder, "warm"):
+            embedder.warm()
+        if _consumes_generation():
+            from gaji_ai.generation.runner import provider_for
 
-        provider = provider_for(settings)
-        if hasattr(provider, "warm"):
-            provider.warm()
+            provider = provider_for(settings)
+            if hasattr(provider, "warm"):
+                provider.warm()
+    # The parent logs "ready." before its processes finish this: this line
+    # says a process can take a job at once (the e2e stack waits for it).
+    logger.info("worker process ready in %.1f s", time.monotonic() - started)
 
 
 @worker_process_shutdown.connect

@@ -174,3 +174,48 @@ def test_provider_is_chosen_by_environment():
     assert isinstance(claude, AnthropicProvider)
     with pytest.raises(ValueError, match="LLM_BASE_URL"):
         build_provider(build_settings(llm_provider="openai"))
+
+
+class StallingServer:
+    """Takes the request, then stalls: before any answer, or after one delta."""
+
+    def __init__(self, after_first_delta: bool) -> None:
+        release = self.release = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                if after_first_delta:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self.wfile.write(openai_frames()[1].encode())
+                    self.wfile.flush()
+                release.wait(30)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("after_first_delta", [False, True])
+def test_a_stalling_provider_fails_after_its_timeout_instead_of_hanging(after_first_delta):
+    server = StallingServer(after_first_delta)
+    provider = OpenAIProvider(base_url=server.url, api_key="k", models=["m"], timeout=0.5)
+    received: list[str] = []
+    try:
+        with pytest.raises(ProviderError, match="ReadTimeout"):
+            for delta in provider.stream(MESSAGES):
+                received.append(delta)
+    finally:
+        server.close()
+    assert received == (WORDS[:1] if after_first_delta else [])

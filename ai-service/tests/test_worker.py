@@ -57,3 +57,17 @@ def test_worker_ignores_django_settings_in_the_environment(monkeypatch):
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings.local")
     app = create_celery_app(get_settings())
     assert not app.fixups
+
+
+def test_worker_process_says_when_it_can_take_a_job(monkeypatch, caplog):
+    """The parent's "ready." comes before its processes have loaded their
+    models; this line comes after (the e2e stack waits for it)."""
+    import logging
+
+    import gaji_ai.worker as worker
+
+    monkeypatch.setattr(worker, "get_settings", lambda: build_settings(embeddings_preload=False))
+    monkeypatch.setattr(worker, "_consumed_queues", {INGESTION_QUEUE})
+    with caplog.at_level(logging.INFO, logger="gaji_ai.worker"):
+        worker._preload_models()
+    assert [r.getMessage().startswith("worker process ready in ") for r in caplog.records] == [True]

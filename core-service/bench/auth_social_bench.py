@@ -30,9 +30,11 @@ from pathlib import Path
 
 from common import (
     CONCURRENCY,
+    FOLLOWS_PER_USER,
     PASSWORD,
     SECONDS,
     THREADS,
+    USERS,
     WORKERS,
     core_env,
     drive,
@@ -134,7 +136,20 @@ def main() -> None:
         stop_core(proc)
     print()
     print_table(results)
-    write_results("auth_social.json", results)
+    write_results(
+        "auth_social.json",
+        {
+            "config": {
+                "workers": WORKERS,
+                "threads": THREADS,
+                "cpus": os.cpu_count(),
+                "concurrency": CONCURRENCY,
+                "seconds": SECONDS,
+            },
+            "seed": {"users": USERS, "follows": USERS * FOLLOWS_PER_USER},
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

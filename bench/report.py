@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Write bench/REPORT.md from the raw results the benchmarks left in
+var/bench/ (`make bench` runs them all, then this).
+
+    .venv/bin/python bench/report.py
+
+One table of every measured endpoint (p50/p95/p99, requests/s, concurrency,
+dataset, the API spec's p95 target and the ratio p95/target), then the
+mixed workload. A benchmark whose results file is missing is listed as not
+run, never filled in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "var" / "bench"
+OUT = ROOT / "bench" / "REPORT.md"
+
+SOURCES = {
+    "auth_social.json": "make bench-auth",
+    "scenarios.json": "make bench-scenarios",
+    "conversations.json": "make bench-conversations",
+    "ai_ingest_search.json": "make bench-ai",
+    "ai_chat.json": "make bench-chat",
+    "mixed.json": "make bench-mixed",
+}
+
+
+def load(name: str) -> dict | list | None:
+    path = RAW / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def ms(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def ratio(p95, target) -> str:
+    if not target or p95 is None or (isinstance(p95, float) and math.isnan(p95)):
+        return "-"
+    value = p95 / target
+    return f"**{value:.2f}**" if value > 1 else f"{value:.2f}"
+
+
+def when(name: str) -> str:
+    path = RAW / name
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+Row = tuple[str, object, object, object, object, object, str, object, str]
+
+
+def wrk_rows(data: dict, dataset: str, prefix: str) -> list[Row]:
+    rows = []
+    for r in data["results"]:
+        errors = f"{r['errors']} of {r['requests']}" if r["errors"] else f"0 of {r['requests']}"
+        rows.append(
+            (
+                f"{prefix}{r['endpoint']}",
+                r["p50"],
+                r["p95"],
+                r["p99"],
+                f"{r['rps']:,.1f}",
+                r["concurrency"],
+                dataset,
+                r["target_p95"],
+                errors,
+            )
+        )
+    return rows
+
+
+def core_rows() -> list[Row]:
+    rows: list[Row] = []
+    auth = load("auth_social.json")
+    if isinstance(auth, dict):
+        seed = auth["seed"]
+        dataset = f"{seed['users']:,} users, {seed['follows']:,} follows"
+        rows += wrk_rows(auth, dataset, "auth: ")
+    scenarios = load("scenarios.json")
+    if scenarios:
+        dataset = f"{scenarios['seed']['scenarios']:,} scenarios, trees to depth 8"
+        rows += wrk_rows(scenarios, dataset, "scenarios: ")
+    conversations = load("conversations.json")
+    if conversations:
+        seed = conversations["seed"]
+        dataset = f"{seed['conversations']:,} conversations, {seed['messages']:,} messages"
+        rows += wrk_rows(conversations, dataset, "conversations: ")
+    return rows
+
+
+def ai_rows() -> list[Row]:
+    rows: list[Row] = []
+    data = load("ai_ingest_search.json")
+    if data:
+        ingest = data["ingestion"]
+        rows.append(
+            (
+                "ai: ingest Pride and Prejudice (whole job, in-process)",
+                ingest["wall_s"] * 1000,
+                ingest["wall_s"] * 1000,  # one run: every percentile is that run
+                ingest["wall_s"] * 1000,
+                f"{ingest['passages_per_s']:.1f} passages/s",
+                1,
+                f"{ingest['passages']} passages",
+                60_000,
+                "-",
+            )
+        )
+        passages = f"{data['collection']['passages']:,} passages"
+        for run in data["search"]["runs"]:
+            p50, p95, p99 = run["latency_ms"]
+            rows.append(
+                (
+                    "ai: POST /api/ai/search/passages",
+                    p50,
+                    p95,
+                    p99,
+                    f"{run['rps']:,.1f}",
+                    run["concurrency"],
+                    passages,
+                    300,
+                    f"{run['errors']} of {run['requests']}",
+                )
+            )
+    chat = load("ai_chat.json")
+    if chat:
+        for r in chat["results"]:
+            label = "SmolLM2 local" if r["provider"] == "local" else "scripted OpenAI-compatible"
+            rows.append(
+                (
+                    f"chat: first token through the platform ({label})",
+                    r["platform_ttft_p50_ms"],
+                    r["platform_ttft_p95_ms"],
+                    None,
+                    f"{r['platform_tokens_per_s']} tokens/s",
+                    1,
+                    "Alice in Wonderland, grounded scenario",
+                    1000,
+                    f"{r['failed_turns']} failed turns",
+                )
+            )
+            rows.append(
+                (
+                    f"chat: follow-up first token ({label})",
+                    r["followup_ttft_p50_ms"],
+                    r["followup_ttft_p95_ms"],
+                    None,
+                    "-",
+                    1,
+                    "same, with history",
+                    1000,
+                    "-",
+                )
+            )
+            rows.append(
+                (
+                    f"chat: {r['concurrent_streams']} turns at once ({label})",
+                    r["concurrent_ttft_p50_ms"],
+                    r["concurrent_ttft_p95_ms"],
+                    None,
+                    f"{r['concurrent_streams'] / r['concurrent_wall_s']:.2f} turns/s"
+                    if r["concurrent_wall_s"]
+                    else "-",
+                    r["concurrent_streams"],
+                    "one chat worker",
+                    1000,
+                    f"{r['concurrent_streams'] - r['concurrent_complete']} incomplete",
+                )
+            )
+    return rows
+
+
+HEADER = (
+    "| endpoint | p50 ms | p95 ms | p99 ms | req/s | concurrency | dataset "
+    "| target p95 ms | p95 / target | errors |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
+)
+
+
+def table(rows: list[Row]) -> str:
+    lines = [HEADER]
+    for name, p50, p95, p99, rps, clients, dataset, target, errors in rows:
+        lines.append(
+            f"| {name} | {ms(p50)} | {ms(p95)} | {ms(p99)} | {rps} | {clients} | {dataset} "
+            f"| {target if target else '-'} | {ratio(p95, target)} | {errors} |"
+        )
+    return "\n".join(lines)
+
+
+def over_list(over: list[Row]) -> str:
+    if not over:
+        return "Every row with a target is within it.\n"
+    lines = ["Over their target at p95:"]
+    for name, _, p95, *_rest in over:
+        target = _rest[4]
+        lines.append(f"- {name}: {ms(p95)} ms against {target} ms ({p95 / target:.1f}x)")
+    return "\n".join(lines) + "\n"
+
+
+def mixed_section() -> str:
+    data = load("mixed.json")
+    if not data:
+        return "Not run (`make bench-mixed`).\n"
+    rows: list[Row] = []
+    for r in data["rows"]:
+        rows.append(
+            (
+                f"{r['kind']}: {r['endpoint']}",
+                r["p50"],
+                r["p95"],
+                r["p99"],
+                f"{r['rps']:.2f}",
+                "-",
+                f"{r['count']} done",
+                r["target_p95"],
+                f"{r['errors']} of {r['count']}",
+            )
+        )
+    dataset = data["dataset"]
+    return (
+        f"{data['users']} readers in a closed loop (no think time) for {data['seconds']:.0f} s on the "
+        f"real stack with the local model: each action is browse (60 %), search (25 %) or chat (15 %: "
+        f"send, then read the stream to `message_complete`). Dataset: {dataset['scenarios']} scenarios "
+        f"({dataset['roots']} roots, the rest forks), {dataset['novels_ingested']} ingested novel "
+        f"(Alice in Wonderland), {data['users']} readers with a conversation each.\n\n"
+        f"**{data['requests_in_window']} requests in {data['seconds']:.0f} s = {data['rps']} req/s; "
+        f"error rate {data['error_rate']:.2%} ({data['errors']} of {data['requests']}); "
+        f"{data['turns']} chat turns, {data['turns_failed']} failed.** "
+        f"The load generator itself used {data['client_cpus']} of the {data['cpus']} CPUs.\n\n"
+        + table(rows).replace("| concurrency |", "| clients |")
+        + "\n"
+    )
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kb = int(meminfo.read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    return f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    runs = "\n".join(
+        f"- `{command}`: "
+        + (f"`var/bench/{name}` written {when(name)}" if (RAW / name).exists() else "**not run**")
+        for name, command in SOURCES.items()
+    )
+    rows = core_rows() + ai_rows()
+    over = [r for r in rows if r[7] and r[2] is not None and r[2] > r[7]]
+    text = f"""# Gaji benchmark report
+
+Written by `bench/report.py` from the raw results in `var/bench/` (commit {commit()}).
+**Machine: {machine()}.** Every server, PostgreSQL, Redis, the load generator (wrk, or
+Python for the streams) and the model share these cores, so each number includes their
+contention.
+
+Reproduce: `make bench` (every benchmark, then this report; about an hour, most of it
+seeding and the local model). One part: `make bench-auth`, `bench-scenarios`,
+`bench-conversations`, `bench-ai`, `bench-chat`, `bench-mixed`, then `make bench-report`.
+
+Runs behind this report:
+{runs}
+
+## Every endpoint
+
+`target p95` is the API spec's (`gaji-api-spec.txt`) performance line for the endpoint,
+or its general table (by id < 100 ms, lists < 200 ms, full-text search < 300 ms, trees
+< 500 ms, writes < 200 ms, first streamed chunk < 1000 ms). `p95 / target` above 1 is in
+bold: {len(over)} of {len([r for r in rows if r[7]])} rows with a target. Core endpoints:
+gunicorn (3 gthread workers x 4 threads, production settings) driven by wrk for the
+configured seconds per endpoint; errors are non-2xx answers plus socket errors. The
+`auth: login`/`register` rows pay Argon2 by design (a CPU-bound hash per request).
+
+{table(rows)}
+
+{over_list(over)}
+## Mixed workload (browse, search, chat)
+
+{mixed_section()}"""
+    OUT.write_text(text)
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} rows)")
+
+
+if __name__ == "__main__":
+    main()
