@@ -18,6 +18,10 @@ the real stack with the real local model.
    the `stream_url` until `message_complete`, as a reader waits for the
    answer) - and starts the next one as soon as the last ended (closed loop,
    no think time).
+   This runs once per provider in MIXED_PROVIDERS: `local` (the real model,
+   what `make run` serves) and `scripted` (the chat worker restarted on a
+   fast OpenAI-compatible server in this process, as in chat_bench.py, so
+   the platform's own capacity shows without the model holding the CPUs).
 3. Prints per action and overall: count, p50/p95/p99, requests/s and errors
    (a non-2xx answer, a transport error, or a stream that ends with `error`
    or without `message_complete`). Turns still streaming when the time is up
@@ -46,12 +50,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests-e2e"))
 sys.path.insert(0, str(ROOT / "ai-service" / "bench"))
 
-from chat_bench import QUESTIONS, bearer, pct, read_turn, setup  # noqa: E402
+from chat_bench import QUESTIONS, ScriptedOpenAI, bearer, pct, read_turn, setup  # noqa: E402
 from stack import start_stack  # noqa: E402
 
 USERS = int(os.environ.get("MIXED_USERS", "32"))
 SECONDS = float(os.environ.get("MIXED_SECONDS", "60"))
 SCENARIOS = int(os.environ.get("MIXED_SCENARIOS", "300"))
+PROVIDERS = os.environ.get("MIXED_PROVIDERS", "local,scripted").split(",")
 DRAIN_SECONDS = 300.0
 MIX = (("browse", 0.60), ("search", 0.25), ("chat", 0.15))
 # p95 targets of the API spec (gaji-api-spec.txt, "Performance" and its table)
@@ -278,8 +283,33 @@ def summarize(rec: Recorder, started: float, until: float) -> dict:
     }
 
 
+def run_window(readers: list[Reader], world: dict) -> dict:
+    rec = Recorder()
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    until = started + SECONDS
+    threads = [
+        threading.Thread(target=run_reader, args=(i, r, world, rec, until), daemon=True)
+        for i, r in enumerate(readers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=SECONDS + DRAIN_SECONDS + 60)
+    client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - started)
+    summary = summarize(rec, started, until)
+    summary["client_cpus"] = round(client_cpu, 2)
+    return summary
+
+
 def main() -> None:
-    print(f"mixed workload: {USERS} readers for {SECONDS:.0f} s, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"mixed workload: {USERS} readers for {SECONDS:.0f} s per provider ({', '.join(PROVIDERS)}), "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    runs = []
+    scripted = ScriptedOpenAI()
     with (
         tempfile.TemporaryDirectory(prefix="gaji-mixed-") as tmp,
         start_stack(Path(tmp), core_workers=3) as stack,
@@ -290,36 +320,26 @@ def main() -> None:
         world = build_world(stack, token, scenario, novel_id)
         core = httpx.Client(base_url=stack.core_url, timeout=60)
         readers = [Reader(stack, core, world["grounded"]) for _ in range(USERS)]
+        dataset = {"scenarios": len(world["scenarios"]), "roots": len(world["roots"]), "novels_ingested": 1}
         print(
-            f"dataset: {len(world['scenarios'])} scenarios ({len(world['roots'])} roots), "
+            f"dataset: {dataset['scenarios']} scenarios ({dataset['roots']} roots), "
             f"1 ingested novel, {USERS} readers; built in {time.perf_counter() - seeded:.0f} s",
             flush=True,
         )
-        rec = Recorder()
-        cpu0 = time.process_time()
-        started = time.perf_counter()
-        until = started + SECONDS
-        threads = [
-            threading.Thread(target=run_reader, args=(i, r, world, rec, until), daemon=True)
-            for i, r in enumerate(readers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=SECONDS + DRAIN_SECONDS + 60)
-        client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - started)
-        summary = summarize(rec, started, until)
-    summary["client_cpus"] = round(client_cpu, 2)
-    summary["cpus"] = os.cpu_count()
-    summary["dataset"] = {
-        "scenarios": len(world["scenarios"]),
-        "roots": len(world["roots"]),
-        "novels_ingested": 1,
-    }
-    report(summary)
+        for provider in PROVIDERS:
+            if provider == "scripted":
+                stack.stop("worker-chat")
+                env = {"LLM_PROVIDER": "openai", "LLM_BASE_URL": scripted.url, "LLM_MODEL": "scripted-fast"}
+                stack.start_worker("chat", env=env)
+                stack.wait_worker("chat")
+            print(f"\n[{provider}] {SECONDS:.0f} s ...", flush=True)
+            summary = run_window(readers, world)
+            summary.update(provider=provider, cpus=os.cpu_count(), dataset=dataset)
+            report(summary)
+            runs.append(summary)
     out = ROOT / "var" / "bench" / "mixed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
+    out.write_text(json.dumps({"runs": runs}, indent=2))
     print(f"\nraw results: {out.relative_to(ROOT)}")
 
 
