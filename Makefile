@@ -115,6 +115,13 @@ bench-report: deps ## Write bench/REPORT.md from the results in var/bench/
 chaos: setup ## Fault injection on a real stack (ai/core/workers/Redis/PostgreSQL down, hanging LLM): prints what users see and what is lost
 	$(PY) tests-e2e/chaos.py
 
+FUZZ_EXAMPLES ?= 300
+fuzz: deps services ## Longer OpenAPI fuzzing of both services (schemathesis; FUZZ_EXAMPLES per operation, 300 takes about 10 min)
+	@status=0; \
+	(cd core-service && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q common/tests/test_fuzz_openapi.py) || status=1; \
+	(cd ai-service && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GAJI_ENV=test REDIS_URL=redis://127.0.0.1:6379/13 ../$(PY) -m pytest -q tests/test_fuzz_openapi.py) || status=1; \
+	exit $$status
+
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py
 

@@ -168,6 +168,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+_ENVELOPE_400 = {
+    "description": "Bad Request",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+}
+
+
 def _serve_docs_locally(app: FastAPI) -> None:
     """Swagger UI at /docs with its JS/CSS from the swagger-ui-bundle package,
     so the docs work on a machine (or a browser) without internet."""
@@ -187,15 +193,18 @@ def _serve_docs_locally(app: FastAPI) -> None:
 
 
 def _document_errors_only_as_envelopes(app: FastAPI) -> None:
-    """FastAPI documents a 422 on every route with parameters; we answer 400
-    with the error envelope instead, so drop it from the schema."""
+    """FastAPI documents a 422 on every route with parameters or a body; we
+    answer those validation errors with a 400 envelope instead, so the 422
+    becomes a 400."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = FastAPI.openapi(app)
             for path_item in schema.get("paths", {}).values():
                 for operation in path_item.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    if responses.pop("422", None) is not None and "400" not in responses:
+                        responses["400"] = _ENVELOPE_400
             schemas = schema.get("components", {}).get("schemas", {})
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)

@@ -160,3 +160,30 @@ async def test_unhandled_exception_is_500_without_details_and_is_logged(test_set
     assert record.exc_info is not None
     assert "hunter2" in caplog.text
     assert getattr(record, "path", None) == "/boom"
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["0" * 36, "-" * 36, "0" * 32 + "----", "6f1c3a52-1b36-4c8e-9a55-2d2a8f0e4a1-0"],
+)
+async def test_ids_that_only_look_like_uuids_are_400(client, message_id):
+    """Found by the OpenAPI fuzzer: 36 zeros passed the route's id pattern,
+    then failed as a UUID inside the route (a 500)."""
+    response = await client.post(
+        f"/api/ai/internal/generations/{message_id}/cancel", headers=SERVICE_AUTH
+    )
+    body = assert_envelope(response, 400, "VALIDATION_ERROR")
+    assert set(body["details"]) == {"message_id"}
+
+
+async def test_error_path_is_the_decoded_request_path_whoever_answers(client):
+    """Found by the OpenAPI fuzzer: a route's errors gave `request.url.path`,
+    which re-quotes `#` as `%23`, while the middlewares' gave the path as sent."""
+    from_route = await client.post(
+        "/api/ai/internal/generations/a%23b/cancel", headers=SERVICE_AUTH
+    )
+    assert assert_envelope(from_route, 400, "VALIDATION_ERROR")["path"] == (
+        "/api/ai/internal/generations/a#b/cancel"
+    )
+    from_router = await client.get("/no/such%23route")
+    assert assert_envelope(from_router, 404, "NOT_FOUND")["path"] == "/no/such#route"

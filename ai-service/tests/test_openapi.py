@@ -73,3 +73,19 @@ async def test_swagger_ui_assets_are_local(client):
         response = await client.get(asset)
         assert response.status_code == 200
         assert len(response.content) > 1000
+
+
+async def test_validated_input_documents_400_not_422(client):
+    """FastAPI's 422 for invalid parameters or bodies is answered as a 400
+    envelope: every route that validates input documents that 400 (found by
+    the OpenAPI fuzzer on /api/ai/novels/status/{job_id} and the cast routes)."""
+    schema = (await client.get("/openapi.json")).json()
+    for path in (
+        "/api/ai/novels/status/{job_id}",
+        "/api/ai/novels/{novel_id}/characters",
+        "/api/ai/characters/{vectordb_id}",
+    ):
+        assert "400" in schema["paths"][path]["get"]["responses"], path
+    for action in ("upsert", "delete", "count", "search", "get", "scroll"):
+        responses = schema["paths"][f"/api/ai/internal/vectors/{{collection}}/{action}"]["post"]
+        assert {"400", "415"} <= set(responses["responses"]), action

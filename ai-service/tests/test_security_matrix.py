@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], str] = {
 OTHER_ROUTES = {"/openapi.json", "/docs-assets"}
 
 NOVEL = str(uuid.uuid4())
+POINT = str(uuid.uuid4())  # point ids are UUIDs
 DENSE = [0.0] * 384
 GENERATION = {
     "conversation_id": str(uuid.uuid4()),
@@ -101,12 +102,12 @@ BODIES: dict[str, Any] = {
     "/api/ai/llm/test": {"prompt": "hi"},
     "/api/ai/internal/echo": {"message": "hi"},
     "/api/ai/internal/vectors/{collection}/upsert": {
-        "points": [{"id": "p1", "dense": DENSE, "payload": {"novel_id": NOVEL}}]
+        "points": [{"id": POINT, "dense": DENSE, "payload": {"novel_id": NOVEL}}]
     },
     "/api/ai/internal/vectors/{collection}/delete": {"novel_id": NOVEL},
     "/api/ai/internal/vectors/{collection}/count": {"novel_id": NOVEL},
     "/api/ai/internal/vectors/{collection}/search": {"dense": DENSE, "novel_id": NOVEL},
-    "/api/ai/internal/vectors/{collection}/get": {"id": "p1"},
+    "/api/ai/internal/vectors/{collection}/get": {"id": POINT},
     "/api/ai/internal/vectors/{collection}/scroll": {"novel_id": NOVEL},
     "/api/ai/internal/search/passages": {"query": "who is she", "novel_id": NOVEL},
     "/api/ai/internal/generations": GENERATION,

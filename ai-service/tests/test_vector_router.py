@@ -76,3 +76,61 @@ async def test_vector_endpoints_refuse_users_bad_bodies_and_unknown_collections(
         "/api/ai/internal/vectors/novel_passages/delete", json={}, headers=service
     )
     assert response.status_code == 400
+
+
+DENSE = [0.1] * DENSE_SIZE
+POINT = "6f1c3a52-1b36-4c8e-9a55-2d2a8f0e4a10"
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        # Found by the OpenAPI fuzzer (tests/test_fuzz_openapi.py): each was a
+        # 503 "vector store is unavailable", a 500, or a Qdrant Edge panic.
+        ("upsert", {"points": [{"id": "0", "dense": DENSE, "payload": {}}]}, "points.0.id"),
+        ("get", {"id": "0"}, "id"),
+        (
+            "upsert",
+            {
+                "points": [
+                    {
+                        "id": POINT,
+                        "dense": DENSE,
+                        "sparse": {"indices": [1, 2], "values": [1.0]},
+                        "payload": {},
+                    }
+                ]
+            },
+            "points.0.sparse",
+        ),
+        ("search", {"dense": DENSE, "sparse": {"indices": [3, 3], "values": [1, 2]}}, "sparse"),
+        (
+            "search",
+            {"dense": DENSE, "sparse": {"indices": [-1], "values": [1.0]}},
+            "sparse.indices.0",
+        ),
+        (
+            "search",
+            {"dense": DENSE, "sparse": {"indices": [2**32], "values": [1.0]}},
+            "sparse.indices.0",
+        ),
+        ("search", {"dense": [1.7976931348623157e308] * DENSE_SIZE}, "dense.0"),
+        (
+            "upsert",
+            {"points": [{"id": POINT, "dense": [1e39] * DENSE_SIZE, "payload": {}}]},
+            "points.0.dense.0",
+        ),
+    ],
+)
+async def test_vectors_qdrant_cannot_take_are_400(app_and_remote, route, body, field):
+    client, _ = app_and_remote
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    response = await client.post(
+        f"/api/ai/internal/vectors/characters/{route}", json=body, headers=service
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "VALIDATION_ERROR"
+    assert field in response.json()["details"], response.json()["details"]
+    # ... and the store still answers.
+    count = await client.post("/api/ai/internal/vectors/characters/count", json={}, headers=service)
+    assert count.status_code == 200 and count.json() == {"count": 0}

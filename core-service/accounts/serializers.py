@@ -9,7 +9,8 @@ from rest_framework import serializers
 
 class StrictSerializer(serializers.Serializer):
     """Refuses unknown keys: a client sending `is_staff` or `id` learns it
-    had no effect instead of silently believing it did."""
+    had no effect instead of silently believing it did. Text fields take
+    only strings, as documented: DRF would store the JSON number 0 as "0"."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -17,6 +18,15 @@ class StrictSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        not_text = {
+            name: ["Must be a string."]
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.CharField)
+            and data.get(name) is not None
+            and not isinstance(data[name], str)
+        }
+        if not_text:
+            raise serializers.ValidationError(not_text)
         return super().to_internal_value(data)
 
 

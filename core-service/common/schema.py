@@ -73,3 +73,14 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {
         s: OpenApiResponse(ErrorEnvelopeSerializer, description=_DESCRIPTIONS.get(s, "Error")) for s in wanted
     }
+
+
+def document_empty_query_values(result, generator, request, public):
+    """Postprocessing hook: DRF reads an optional query parameter sent empty
+    (`?q=`) as left out, so every one of them says it allows an empty value."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
-from common.pagination import PageRequest, page_serializer, paginate
+from common.pagination import PageInfo, PageRequest, page_serializer, paginate
 from common.schema import errors
 from scenarios import selectors, services
 from scenarios.models import Scenario
@@ -180,16 +180,25 @@ class ScenarioForkApi(APIView):
         )
 
 
-class ScenarioForksApi(APIView):
-    class ParentSerializer(serializers.Serializer):
-        id = serializers.UUIDField()
-        base_story = serializers.CharField()
-        scenario_type = serializers.CharField()
+class ForkParentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    base_story = serializers.CharField()
+    scenario_type = serializers.CharField()
 
+
+class ForksPageSerializer(serializers.Serializer):
+    """The API spec's `{parent, forks, page}` (not the `{content, page}` of other lists)."""
+
+    parent = ForkParentSerializer()
+    forks = ScenarioSerializer(many=True)
+    page = PageInfo()
+
+
+class ScenarioForksApi(APIView):
     @extend_schema(
         operation_id="scenarios_forks",
         parameters=PAGE_PARAMS,
-        responses={200: ScenarioPageSerializer, **errors(404)},
+        responses={200: ForksPageSerializer, **errors(404)},
         auth=[],
         description="Direct forks of a scenario (newest first), with the parent's summary.",
     )
@@ -197,7 +206,7 @@ class ScenarioForksApi(APIView):
         parent = selectors.scenario_get(scenario_id=scenario_id)
         body = paginate(selectors.forks_of(parent=parent), PageRequest.from_request(request), scenario_json)
         return Response(
-            {"parent": self.ParentSerializer(parent).data, "forks": body["content"], "page": body["page"]}
+            {"parent": ForkParentSerializer(parent).data, "forks": body["content"], "page": body["page"]}
         )
 
 

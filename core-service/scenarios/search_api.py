@@ -34,14 +34,28 @@ class ScenarioSearchItemSerializer(serializers.Serializer):
     creator = CreatorSerializer()
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """true/false (or 1/0, yes/no, ...); None when absent or empty, like every
+    optional query parameter. A missing boolean in a query string would
+    otherwise read as False, and DRF's allow_null would also take the text
+    `null` for "absent": like any other text that is not a boolean, it is refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, default=None, **kwargs)
+
+    def to_internal_value(self, data):
+        if data in self.NULL_VALUES:
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
 class ScenarioSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(min_length=1, max_length=200, required=False)
     base_story = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100, required=False)
     scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
     min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     creator_id = serializers.UUIDField(required=False)
-    # A missing boolean in a query string would otherwise read as False.
-    has_forks = serializers.BooleanField(required=False, allow_null=True, default=None)
+    has_forks = QueryBooleanField()
     sort = serializers.CharField(required=False, default="relevance,desc", max_length=50)
 
     def validate_min_quality(self, value: float) -> float:

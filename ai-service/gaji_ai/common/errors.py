@@ -87,12 +87,18 @@ def field_errors(errors: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return error_details(errors, skip_sources=_PARAM_SOURCES, empty="body")
 
 
+def _path(request: Request) -> str:
+    """The decoded request path, as in the middlewares' errors (`request.url.path`
+    re-quotes some characters of it, e.g. `#` as `%23`)."""
+    return request.scope["path"]
+
+
 async def _app_error(request: Request, exc: AppError) -> JSONResponse:
     return error_response(
         status=exc.status,
         code=exc.code,
         message=exc.message,
-        path=request.url.path,
+        path=_path(request),
         details=exc.details,
         headers=exc.headers,
     )
@@ -105,7 +111,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         status=exc.status_code,
         code=code,
         message=message,
-        path=request.url.path,
+        path=_path(request),
         headers=exc.headers,
     )
 
@@ -117,13 +123,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
             status=400,
             code=ErrorCode.MALFORMED_JSON,
             message="Request body is not valid JSON",
-            path=request.url.path,
+            path=_path(request),
         )
     return error_response(
         status=400,
         code=ErrorCode.VALIDATION_ERROR,
         message="Request validation failed",
-        path=request.url.path,
+        path=_path(request),
         details=field_errors(errors),
     )
 

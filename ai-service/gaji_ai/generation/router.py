@@ -44,6 +44,7 @@ from gaji_ai.auth.jwks import JwksUnavailable, TokenInvalid
 from gaji_ai.clients.core import CoreError, CoreResponseError, CoreUnavailable
 from gaji_ai.common.dependencies import JsonBody, RedisDep, SettingsDep
 from gaji_ai.common.errors import AppError, error_responses
+from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.config import Settings
 from gaji_ai.generation import tracking
 from gaji_ai.generation.streams import (
@@ -60,7 +61,6 @@ from gaji_ai.llm.providers import LOCAL_MODEL, ChatMessage, ProviderError
 router = APIRouter(tags=["chat"])
 internal_router = APIRouter(tags=["internal"])
 GENERATE_TASK = "gaji.generation.generate"
-UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 HEARTBEAT_SECONDS = 15
 # Each blocking read stays well under the Redis client's socket timeout.
 POLL_SECONDS = 1

@@ -28,6 +28,7 @@ from gaji_ai.common.dependencies import (
     is_json_content_type,
 )
 from gaji_ai.common.errors import AppError, error_responses
+from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.ingestion.jobs import (
     JOB_TTL_SECONDS,
     Job,
@@ -42,7 +43,6 @@ from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStoreError
 router = APIRouter(tags=["novels"])
 internal_router = APIRouter(tags=["internal"])
 ALLOWED_SUFFIXES = {".txt", ".md"}
-UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 
 
 class IngestMetadata(BaseModel):

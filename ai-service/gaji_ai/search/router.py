@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller
 from gaji_ai.common.dependencies import JsonBody, VectorStoreDep
 from gaji_ai.common.errors import AppError, error_responses
+from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.embeddings import dense_embedder
 from gaji_ai.search.service import search_passages
 from gaji_ai.vectors.store import PASSAGES, VectorStoreError
@@ -45,7 +46,7 @@ class PassageSearch(BaseModel):
     query: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS - 1)
     ]
-    novel_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F-]{36}$")]
+    novel_id: Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
     top_k: int = Field(default=5, ge=1, le=50)
     filters: SearchFilters = Field(default_factory=SearchFilters)
 

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
 from gaji_contracts.errors import ErrorCode
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gaji_ai.common.dependencies import JsonBody, VectorStoreDep
 from gaji_ai.common.errors import AppError, error_responses
+from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.embeddings import DENSE_SIZE, Sparse
 from gaji_ai.vectors.store import (
     CHARACTERS,
@@ -27,18 +28,37 @@ router = APIRouter(prefix="/vectors", tags=["internal"])
 
 Collection = Annotated[Literal["novel_passages", "characters"], Path()]
 MAX_POINTS = 256
-Dense = Annotated[list[float], Field(min_length=DENSE_SIZE, max_length=DENSE_SIZE)]
+# Vectors are float32 in Qdrant. Embeddings are unit vectors and BM25 weights
+# are small; a bound far above both keeps every score finite (an infinite one
+# cannot be answered as JSON) and every value a float32.
+MAX_COMPONENT = 1e6
+Component = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COMPONENT, le=MAX_COMPONENT)]
+Dense = Annotated[list[Component], Field(min_length=DENSE_SIZE, max_length=DENSE_SIZE)]
+# Qdrant takes UUIDs (or unsigned integers) as point ids; ours are uuid5 strings.
+PointId = Annotated[str, Field(pattern=UUID_PATTERN)]
+SparseIndex = Annotated[int, Field(ge=0, le=2**32 - 1)]  # uint32
 
 
 class SparseIn(BaseModel):
-    indices: list[int] = Field(max_length=4096)
-    values: list[float] = Field(max_length=4096)
+    """A sparse vector: one value per index, each index once. (Qdrant Edge
+    panics on an upsert whose lists differ in length.)"""
+
+    indices: list[SparseIndex] = Field(max_length=4096)
+    values: list[Component] = Field(max_length=4096)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SparseIn:
+        if len(self.indices) != len(self.values):
+            raise ValueError("indices and values must have the same length")
+        if len(set(self.indices)) != len(self.indices):
+            raise ValueError("indices must be unique")
+        return self
 
 
 class PointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64)
+    id: PointId
     dense: Dense
     sparse: SparseIn | None = None
     payload: dict[str, Any]
@@ -62,7 +82,7 @@ class SearchIn(BaseModel):
 
 
 class GetIn(BaseModel):
-    id: str = Field(min_length=1, max_length=64)
+    id: PointId
 
 
 class ScrollIn(BaseModel):
@@ -95,17 +115,19 @@ async def _guard(coro):
 
 
 ERRORS = error_responses(400, 401, 403, 404, 413, 503)
+# Routes with a JSON body also refuse other content types (JsonBody).
+JSON_ERRORS = error_responses(400, 401, 403, 404, 413, 415, 503)
 assert {PASSAGES, CHARACTERS} == {"novel_passages", "characters"}
 
 
-@router.post("/{collection}/upsert", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/upsert", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def upsert(collection: Collection, body: UpsertIn, store: VectorStoreDep) -> dict:
     points = [VectorPoint(p.id, p.dense, p.payload, _sparse(p.sparse)) for p in body.points]
     await _guard(store.upsert(collection, points))
     return {"upserted": len(points)}
 
 
-@router.post("/{collection}/delete", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/delete", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def delete(collection: Collection, body: NovelIn, store: VectorStoreDep) -> dict:
     if not body.novel_id:
         raise AppError(
@@ -115,12 +137,12 @@ async def delete(collection: Collection, body: NovelIn, store: VectorStoreDep) -
     return {"deleted": True}
 
 
-@router.post("/{collection}/count", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/count", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def count(collection: Collection, body: NovelIn, store: VectorStoreDep) -> dict:
     return {"count": await _guard(store.count(collection, body.novel_id))}
 
 
-@router.post("/{collection}/search", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/search", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def search(collection: Collection, body: SearchIn, store: VectorStoreDep) -> dict:
     where = SearchFilter(body.novel_id, body.chapter_from, body.chapter_to)
     hits = await _guard(
@@ -131,13 +153,13 @@ async def search(collection: Collection, body: SearchIn, store: VectorStoreDep) 
     return {"hits": [_hit(h) for h in hits]}
 
 
-@router.post("/{collection}/get", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/get", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def get(collection: Collection, body: GetIn, store: VectorStoreDep) -> dict:
     hit = await _guard(store.get(collection, body.id))
     return {"hit": _hit(hit) if hit else None}
 
 
-@router.post("/{collection}/scroll", dependencies=[JsonBody], responses=ERRORS)
+@router.post("/{collection}/scroll", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def scroll(collection: Collection, body: ScrollIn, store: VectorStoreDep) -> dict:
     hits = await _guard(store.scroll(collection, novel_id=body.novel_id, limit=body.limit))
     return {"hits": [_hit(h) for h in hits]}

@@ -123,6 +123,15 @@ def test_bio_of_500_chars_accepted(auth_api, user):
     assert len(user.bio) == 500
 
 
+@pytest.mark.parametrize("bio", [0, 1.5, True, ["x"], {"x": 1}])
+def test_bio_that_is_not_text_refused(auth_api, user, bio):
+    """Found by the OpenAPI fuzzer: `{"bio": 0}` was stored as "0"."""
+    body = assert_envelope(auth_api.put(PROFILE, {"bio": bio}, format="json"), 400, "VALIDATION_ERROR")
+    assert body["details"] == {"bio": ["Must be a string."]}
+    user.refresh_from_db()
+    assert user.bio == ""
+
+
 def test_bio_of_501_chars_refused(auth_api, user):
     body = assert_envelope(auth_api.put(PROFILE, {"bio": "x" * 501}, format="json"), 400, "VALIDATION_ERROR")
     assert "bio" in body["details"]

@@ -204,7 +204,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {},
-    "SECURITY": [{"jwtAuth": []}],
+    # No global "SECURITY": each route's authentication class documents its own
+    # scheme (jwtAuth, or serviceToken on /api/internal/), so an internal route
+    # does not claim to take a user JWT it refuses.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.schema.document_empty_query_values",
+    ],
     "APPEND_COMPONENTS": {
         "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     },

@@ -1,0 +1,226 @@
+"""Property-based fuzzing of core's OpenAPI document (schemathesis).
+
+Every operation of /api/v1/openapi.json gets generated requests, valid and
+invalid ones: schemathesis' coverage cases (boundaries, missing or wrong-typed
+fields, undeclared methods and media types) plus FUZZ_EXAMPLES random ones,
+from a fixed seed. They go in-process to the WSGI app on this run's PostgreSQL
+test database with a real user's JWT (the service token on /api/internal/...).
+Path and body ids are often swapped for rows that exist, so requests get past
+the 404s; each example is rolled back, so each starts from the same rows.
+Every response must:
+
+- not be a 5xx;
+- have a documented status code, content type, headers and body schema;
+- refuse a request without its token where the document says one is needed;
+- if an error, be the error envelope (`core_error_envelope`).
+
+The ai service is a stub that accepts every turn (internal/tests/stub_ai.py),
+so sending, regenerating and cancelling answers reach their 202.
+
+A longer run: FUZZ_EXAMPLES=200 ../.venv/bin/python -m pytest -q common/tests/test_fuzz_openapi.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import schemathesis
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
+from gaji_contracts.conversations import MessageStatus
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from accounts.tokens import tokens_for
+from conftest import bearer_for
+from conversations import services
+from conversations.models import ConversationLike, ConversationMemo, Message
+from conversations.tests.helpers import add_exchanges, make_conversation
+from internal.ai_client import models_cache_key
+from internal.tests.stub_ai import StubAi
+from novels.models import Novel
+from scenarios.tests.helpers import make_fork, make_scenario
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+schema.config.generation.update(
+    max_examples=FUZZ_EXAMPLES,
+    deterministic=True,  # a fixed seed: the same requests on every run
+    database="none",  # and no .hypothesis/ folder replaying old failures
+)
+
+ENVELOPE_FIELDS = {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@schemathesis.check
+def core_error_envelope(ctx, response, case):
+    """Every 4xx/5xx is `{timestamp, status, error, message, path, trace_id, code[, details]}`."""
+    if response.status_code < 400:
+        return True
+    content_type = (response.headers.get("content-type") or [""])[0]
+    assert content_type.startswith("application/json"), f"error answered as {content_type!r}"
+    body = response.json()
+    assert isinstance(body, dict), f"error body is not an object: {body!r}"
+    missing = ENVELOPE_FIELDS - body.keys()
+    assert not missing, f"error envelope lacks {sorted(missing)}: {body}"
+    assert body["status"] == response.status_code, body
+    assert body["error"] == HTTPStatus(response.status_code).phrase, body
+    assert isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body["code"], str) and CODE.fullmatch(body["code"]), body
+    assert TIMESTAMP.fullmatch(str(body["timestamp"])), body
+    assert body["trace_id"] == (response.headers.get("x-request-id") or [None])[0], body
+    sent_path = CONTROL.sub("", unquote(urlsplit(response.request.url).path))[:2048]
+    assert body["path"] == sent_path, (body["path"], sent_path)
+    details = body.get("details")
+    if details is not None:
+        assert isinstance(details, dict), body
+        for field, messages in details.items():
+            assert isinstance(messages, list) and all(isinstance(m, str) for m in messages), (field, body)
+    return True
+
+
+# Left out: positive_data_acceptance (business rules rightly refuse some
+# schema-valid requests: a taken username 409, scenario parameters that do not
+# fit their type 422, a file that is not an image 400); negative_data_rejection
+# (DRF and pydantic parse leniently by design: `?page=1.0` is page 1, a JSON
+# null body is no body, 0.0 is the integer 0).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    ignored_auth,
+    missing_required_header,
+    unsupported_method,
+    allow_header_conformance,
+    core_error_envelope,
+]
+
+# Parameter or body field name -> values of rows that exist (filled by `world`).
+KNOWN: dict[str, list[str]] = {}
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _swap(name: str, value) -> st.SearchStrategy:
+    """The generated value, or one that exists: a UUID for a UUID, other text
+    (a slug, a username, a token) for text. An invalid value (a negative case)
+    stays invalid."""
+    if _is_uuid(value):
+        known = [v for v in KNOWN.get(name, []) if _is_uuid(v)]
+    elif isinstance(value, str):
+        known = [v for v in KNOWN.get(name, []) if not _is_uuid(v)]
+    else:
+        known = []
+    return st.sampled_from([value, *known]) if known else st.just(value)
+
+
+@schema.hook
+def flatmap_path_parameters(ctx, path_parameters):
+    if not path_parameters:
+        return st.just(path_parameters)
+    return st.fixed_dictionaries({name: _swap(name, v) for name, v in path_parameters.items()})
+
+
+@schema.hook
+def flatmap_body(ctx, body):
+    """Ids in JSON bodies (`scenario_id` of a new conversation, ...) and the refresh token."""
+    if not isinstance(body, dict):
+        return st.just(body)
+    return st.fixed_dictionaries({name: _swap(name, v) for name, v in body.items()})
+
+
+@pytest.fixture
+def world(make_user, settings):
+    """A reader with a scenario and a conversation on it (messages in every
+    state, a memo); a second user who forked both and likes the conversation."""
+    stub = StubAi(service_token=settings.SERVICE_TOKEN, record=False)
+    settings.AI_BASE_URL = stub.url
+    settings.AI_PUBLIC_URL = "https://ai.gaji.test"
+    settings.AI_ENQUEUE_TIMEOUT_SECONDS = 5  # the stub answers at once; never flaky
+    cache.delete(models_cache_key(stub.url))  # a port an earlier test's stub had
+    # Thousands of requests from one user: fuzz the routes, not the limiter.
+    settings.RATE_LIMIT_SCALE = 1000
+    owner, other = make_user(password=None), make_user(password=None)
+    novel = Novel.objects.create(slug="harry_potter", title="Harry Potter")
+    scenario = make_scenario(owner)
+    fork = make_fork(scenario, other)
+    conversation = make_conversation(owner, scenario)
+    messages = add_exchanges(conversation, 6)
+    Message.objects.filter(id=messages[1].id).update(status=MessageStatus.FAILED.value)
+    Message.objects.filter(id=messages[3].id).update(status=MessageStatus.PENDING.value)
+    ConversationMemo.objects.create(user=owner, conversation=conversation, memo_text="a note")
+    ConversationLike.objects.create(user=other, conversation=conversation)
+    conversation_fork = services.conversation_fork(conversation_id=conversation.id, user=other)
+    KNOWN.update(
+        user_id=[str(owner.id), str(other.id)],
+        username=[owner.username],
+        id_or_slug=[novel.slug, str(novel.id)],
+        novel_id=[novel.slug, str(novel.id)],
+        scenario_id=[str(scenario.id), str(fork.id)],
+        conversation_id=[str(conversation.id), str(conversation_fork.id)],
+        message_id=[str(m.id) for m in messages[:4]],
+        refresh_token=[tokens_for(owner)["refresh_token"]],
+    )
+    yield owner
+    KNOWN.clear()
+    stub.down()
+    cache.delete(models_cache_key(stub.url))
+
+
+@pytest.fixture
+def one_transaction():
+    """Requests keep the test's connection (and its transaction), as Django's
+    test client does: the WSGI handler would otherwise close it after each."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+# `world` is per operation on purpose: its examples share its rows (each rolled back).
+# Generating data takes longer on a loaded machine: that must not fail a run.
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def test_openapi_fuzz(case, world, one_transaction, settings):
+    if case.path.startswith("/api/internal/"):
+        authorization = f"Bearer {settings.SERVICE_TOKEN}"
+    else:
+        authorization = bearer_for(world)
+    # Every example starts from the same world: what one request deletes or
+    # breaks (even an aborted transaction) is rolled back before the next.
+    with transaction.atomic():
+        case.call_and_validate(headers={"Authorization": authorization}, checks=CHECKS)
+        transaction.set_rollback(True)
