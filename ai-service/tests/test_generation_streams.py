@@ -15,6 +15,7 @@ from gaji_ai.generation.streams import (
     COMPLETE,
     StreamReader,
     StreamWriter,
+    comes_after,
     stream_key,
     valid_event_id,
 )
@@ -81,3 +82,43 @@ def test_event_ids_from_clients_are_checked():
     assert valid_event_id("1700000000000-0") == "1700000000000-0"
     for bad in (None, "", "abc", "1-2-3", "0-0; DROP", "9" * 30 + "-0"):
         assert valid_event_id(bad) is None
+
+
+def test_stream_ids_are_ordered_as_number_pairs():
+    assert comes_after("10-0", None)
+    assert comes_after("10-1", "10-0") and comes_after("11-0", "9-5")
+    assert comes_after("100-0", "99-9")  # not as text
+    assert not comes_after("10-0", "10-0") and not comes_after("9-9", "10-0")
+
+
+async def test_a_tail_never_misses_an_end_that_lands_between_its_read_and_its_look(
+    pair, redis_prefix
+):
+    """The blocking read times out empty; before the tail looks at the latest
+    entry, the whole answer lands. The tail must still deliver it: before
+    the fix it saw `message_complete` as the latest entry and ended silently."""
+    from gaji_ai.generation.router import tail
+
+    from support import build_settings
+
+    writer, _, _ = pair
+    settings = build_settings(rate_limit_prefix=redis_prefix)
+    real_read = StreamReader.read
+    calls = 0
+
+    async def racing_read(self, message_id, after, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            events = await real_read(self, message_id, after)  # nothing yet
+            writer.append("m9", CHUNK, {"content": "Hi", "delta": "Hi"})
+            writer.append("m9", COMPLETE, {"message_id": "m9", "content": "Hi"})
+            return events
+        return await real_read(self, message_id, after, **kwargs)
+
+    async with Redis.from_url(TEST_REDIS_URL) as client:
+        await client.set(f"{redis_prefix}:gen:m9:queued", "1", ex=60)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(StreamReader, "read", racing_read)
+            events = [e async for e in tail(settings, client, "m9", None)]
+    assert [e.event for e in events] == [CHUNK, COMPLETE]

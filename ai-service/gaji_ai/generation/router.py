@@ -53,6 +53,7 @@ from gaji_ai.generation.streams import (
     ERROR,
     StreamEvent,
     StreamReader,
+    comes_after,
     ends_stream,
     valid_event_id,
 )
@@ -250,9 +251,11 @@ async def tail(
         if not batch:
             latest = await reader.last(message_id)
             if latest is not None:
-                if ends_stream(latest):
+                if ends_stream(latest) and not comes_after(latest.id, after):
                     return  # resumed after the end: nothing more will come
-                continue  # alive, nothing new: the ping keeps the connection open
+                # Alive with nothing new (the ping keeps the connection open),
+                # or events landed between the read and this look: read them.
+                continue
             if not await redis.exists(queued_key(prefix, message_id)):
                 yield StreamEvent(
                     "",

@@ -147,5 +147,18 @@ class StreamReader:
         await self._redis.delete(cancel_key(self._prefix, message_id))
 
 
+def comes_after(event_id: str, after: str | None) -> bool:
+    """Whether the stream entry `event_id` is later than `after` (None: the
+    start). Redis stream ids are `<ms>-<seq>`, ordered as number pairs."""
+    if after is None:
+        return True
+
+    def key(value: str) -> tuple[int, int]:
+        ms, _, seq = value.partition("-")
+        return int(ms), int(seq or 0)
+
+    return key(event_id) > key(after)
+
+
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
