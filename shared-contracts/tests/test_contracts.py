@@ -161,3 +161,27 @@ def test_error_details_paths():
         "non_field_errors": ["not an object"],
     }
     assert error_details(errors[1:2], prefix="parameters") == {"parameters.ripple_effects.2": ["too long"]}
+
+
+def test_envelope_problems_accepts_a_built_error_and_names_each_fault():
+    from gaji_contracts import envelope_problems
+
+    body = build_error(status=404, message="Not found.", path="/a b", trace_id="r1", code=ErrorCode.NOT_FOUND)
+    good = {"status": 404, "content_type": "application/json", "request_id": "r1", "path": "/a b"}
+    assert envelope_problems(text=json.dumps(body), **good) == []
+    assert envelope_problems(text="<h1>oops</h1>", **{**good, "content_type": "text/html"})
+    assert envelope_problems(text="[1]", **good) == ["error body is not an object: [1]"]
+    assert (
+        "lacks ['code']"
+        in envelope_problems(text=json.dumps({k: v for k, v in body.items() if k != "code"}), **good)[0]
+    )
+    assert envelope_problems(text=json.dumps(body), **{**good, "status": 400}) == [
+        "status is wrong: 404",
+        "error is wrong: 'Not Found'",
+    ]
+    assert envelope_problems(text=json.dumps(body), **{**good, "request_id": "other"}) == [
+        "trace_id is wrong: 'r1'"
+    ]
+    assert envelope_problems(text=json.dumps(body), **{**good, "path": "/a%20b"}) == ["path is wrong: '/a b'"]
+    bad_details = {**body, "details": {"email": "required"}}
+    assert envelope_problems(text=json.dumps(bad_details), **good)[0].startswith("details is not")

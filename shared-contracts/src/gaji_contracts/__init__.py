@@ -6,7 +6,7 @@ contract changes in one place or not at all.
 """
 
 from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwk, Jwks, TokenClaims, WhoAmI
-from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error, reason_phrase
+from gaji_contracts.errors import ErrorCode, ErrorEnvelope, build_error, envelope_problems, reason_phrase
 from gaji_contracts.headers import (
     RATE_LIMIT_LIMIT,
     RATE_LIMIT_REMAINING,
@@ -42,5 +42,6 @@ __all__ = [
     "TokenClaims",
     "WhoAmI",
     "build_error",
+    "envelope_problems",
     "reason_phrase",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -92,6 +93,51 @@ def build_error(
     if details is None:
         data.pop("details")
     return data
+
+
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+_FIELDS = {"timestamp", "status", "error", "message", "path", "trace_id", "code"}
+
+
+def envelope_problems(
+    *, status: int, content_type: str, text: str, request_id: str | None, path: str
+) -> list[str]:
+    """How an error response breaks the envelope convention (empty when it
+    keeps it), for both services' tests and fuzzers: JSON with every field,
+    `status`/`error` matching the response, `trace_id` its X-Request-ID,
+    `path` the request path as sent (decoded), `details` field -> messages."""
+    if not content_type.startswith("application/json"):
+        return [f"error answered as {content_type!r}"]
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return ["error body is not JSON"]
+    if not isinstance(body, dict):
+        return [f"error body is not an object: {body!r}"]
+    missing = _FIELDS - body.keys()
+    if missing:
+        return [f"envelope lacks {sorted(missing)}: {body}"]
+    checks = {
+        "status": body["status"] == status,
+        "error": body["error"] == reason_phrase(status),
+        "message": isinstance(body["message"], str) and bool(body["message"]),
+        "code": isinstance(body["code"], str) and bool(_CODE.fullmatch(body["code"])),
+        "timestamp": bool(_TIMESTAMP.fullmatch(str(body["timestamp"]))),
+        "trace_id": body["trace_id"] == request_id,
+        "path": body["path"] == _CONTROL_CHARS.sub("", path)[:2048],
+    }
+    problems = [f"{field} is wrong: {body[field]!r}" for field, ok in checks.items() if not ok]
+    details = body.get("details")
+    if details is not None and not (
+        isinstance(details, dict)
+        and all(
+            isinstance(messages, list) and all(isinstance(m, str) for m in messages)
+            for messages in details.values()
+        )
+    ):
+        problems.append(f"details is not field -> list of messages: {details!r}")
+    return problems
 
 
 def error_details(
