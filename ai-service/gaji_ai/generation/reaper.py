@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.generation import tracking
 from gaji_ai.generation.runner import unsaved_key
-from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamReader
+from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamReader, complete_data
 
 logger = logging.getLogger("gaji_ai.generation.reaper")
 WORKER_LOST = "WORKER_LOST"
@@ -54,19 +54,7 @@ async def _save_unsaved(
     except CoreResponseError as exc:
         logger.warning("core refused unsaved answer %s: HTTP %s", turn.message_id, exc.status)
     reader = StreamReader(redis, prefix)
-    await reader.append(
-        turn.message_id,
-        COMPLETE,
-        {
-            "message_id": turn.message_id,
-            "role": "assistant",
-            "content": result.content,
-            "total_tokens": result.total_tokens,
-            "model": result.model,
-            "degraded": result.degraded,
-            "status": result.status,
-        },
-    )
+    await reader.append(turn.message_id, COMPLETE, complete_data(result))
     await reader.finish(turn.message_id)
     await redis.delete(unsaved_key(prefix, turn.message_id, turn.attempt))
     logger.info("answer %s saved on core after its worker gave up", turn.message_id)
@@ -104,19 +92,7 @@ async def end_lost_turn(
         ERROR,
         {"code": WORKER_LOST, "message": "The answer stopped unexpectedly; regenerate it."},
     )
-    await reader.append(
-        turn.message_id,
-        COMPLETE,
-        {
-            "message_id": turn.message_id,
-            "role": "assistant",
-            "content": content,
-            "total_tokens": tokens,
-            "model": "",
-            "degraded": False,
-            "status": "failed",
-        },
-    )
+    await reader.append(turn.message_id, COMPLETE, complete_data(result))
     await reader.finish(turn.message_id)
     return True
 

@@ -29,7 +29,7 @@ from gaji_ai.config import Settings
 from gaji_ai.embeddings import dense_embedder
 from gaji_ai.generation import tracking
 from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
-from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter
+from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter, complete_data
 from gaji_ai.llm.providers import (
     ChatMessage,
     LLMProvider,
@@ -432,15 +432,7 @@ async def generate(
             )
         stream.append(
             COMPLETE,
-            {
-                "message_id": message_id,
-                "role": "assistant",
-                "content": content,
-                "total_tokens": tokens,
-                "model": model,
-                "degraded": degraded,
-                "status": status,
-            },
+            complete_data(result),
         )
         stream.finish()
     else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from gaji_contracts.conversations import AssistantMessageResult
 from redis.asyncio import Redis as AsyncRedis
 
 MAXLEN = 20_000
@@ -145,6 +146,19 @@ class StreamReader:
     async def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
         await self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
         await self._redis.delete(cancel_key(self._prefix, message_id))
+
+
+def complete_data(result: AssistantMessageResult) -> dict[str, Any]:
+    """The `message_complete` event's data: the answer as saved on core."""
+    return {
+        "message_id": str(result.message_id),
+        "role": "assistant",
+        "content": result.content,
+        "total_tokens": result.total_tokens,
+        "model": result.model,
+        "degraded": result.degraded,
+        "status": result.status,
+    }
 
 
 def comes_after(event_id: str, after: str | None) -> bool:
