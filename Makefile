@@ -12,14 +12,15 @@ PIP        := $(VENV)/bin/pip
 WHEEL_CACHE ?= $(HOME)/.cache/gaji/wheels
 TORCH_VERSION := 2.13.0
 LLAMA_VERSION := 0.3.36
-LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
+# Portable llama.cpp wheels are cached per CPU profile (deploy/scripts/llama-wheel.sh).
+LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-*/llama_cpp_python-*.whl))
 
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/gaji
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps llm-selftest services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -37,7 +38,8 @@ test: setup ## Set everything up, then run every suite (contracts, core, ai, e2e
 
 setup: deps services db ## Virtualenv, dependencies, PostgreSQL + Redis running, database migrated
 
-deps: $(VENV)/.installed ## Create .venv and install pinned dependencies (llama.cpp wheel cached in $(WHEEL_CACHE))
+deps: $(VENV)/.installed ## Create .venv, install pinned dependencies (portable llama.cpp wheel cached in $(WHEEL_CACHE)), self-test the local model
+	@deploy/scripts/llm-check.sh $(VENV) $(LLAMA_VERSION) $(WHEEL_CACHE)
 
 $(VENV)/bin/python:
 	@deploy/scripts/ensure-build-tools.sh $(PYTHON_BIN) $(if $(LLAMA_WHEEL),0,1)
@@ -47,16 +49,14 @@ $(VENV)/bin/python:
 $(VENV)/.installed: $(VENV)/bin/python $(PACKAGES)
 	@# torch first, as the CPU build: otherwise sentence-transformers pulls CUDA builds.
 	@deploy/scripts/install-torch.sh $(VENV) $(TORCH_VERSION)
-	@# llama-cpp-python compiles for ~7 minutes: build its wheel once, reuse it forever.
-	@if [ -z "$(LLAMA_WHEEL)" ]; then \
-		deploy/scripts/ensure-build-tools.sh $(PYTHON_BIN) 1; \
-		echo "Building llama-cpp-python $(LLAMA_VERSION) once (about 7 minutes; cached in $(WHEEL_CACHE))"; \
-		mkdir -p $(WHEEL_CACHE); \
-		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEEL_CACHE); \
-	fi
-	$(PIP) install -q $$(ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl | head -1)
+	@# llama-cpp-python compiles for ~7 minutes: its wheel is built once per CPU
+	@# profile (portable, never -march=native) and reused.
+	@deploy/scripts/llama-wheel.sh $(VENV) $(LLAMA_VERSION) $(WHEEL_CACHE) $$(cut -d' ' -f1 $(VENV)/.llama-wheel 2>/dev/null)
 	$(PIP) install -q -e shared-contracts -e "core-service[test]" -e "ai-service[test]" -r requirements-dev.txt
 	@touch $@
+
+llm-selftest: $(VENV)/.installed ## Run the local model's self-test again (one real generation in a subprocess)
+	cd ai-service && ../$(PY) -m gaji_ai.llm.selftest --force
 
 services: ## Make sure PostgreSQL and Redis are installed and running (apt-get where missing)
 	@deploy/scripts/ensure-services.sh

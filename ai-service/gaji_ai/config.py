@@ -40,6 +40,9 @@ LLM_TIMEOUT_SECONDS   remote provider timeout [60]
 LLM_CONTEXT_TOKENS    the local model's context window [2048]
 LLM_FALLBACK_LOCAL    a remote provider failing before its first token falls back to local [true]
 LLM_THREADS           llama.cpp threads of the local model [all cores]
+LLM_LOCAL_EXTRA_BUFTS auto | on | off: llama.cpp's extra buffer types (AMX, repacked
+                      weights); auto: as setup's self-test found safe on this CPU
+                      and build (var/llm-local.json), else off [auto]
 LLM_GROUNDING_TOKENS  most prompt tokens of retrieved passages; 0: 96 local, 1024 remote [0]
 GENERATION_START_TIMEOUT_SECONDS  a queued turn ends failed if no chat worker lives this long [300]
 GENERATION_QUEUE_TIMEOUT_SECONDS  ... or once it waited this long in a busy queue [1800]
@@ -134,6 +137,8 @@ class LLMSettings(BaseSettings):
     llm_context_tokens: int = Field(default=2048, ge=256, le=32768)
     # llama.cpp threads for the local model (its own default is half the cores).
     llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # Extra buffer types crashed llama.cpp on some CPUs (gaji_ai.llm.local_config).
+    llm_local_extra_bufts: Literal["auto", "on", "off"] = "auto"
     # A remote provider failing before its first token: answer with the local
     # model instead (the message is marked degraded).
     llm_fallback_local: bool = True

@@ -11,6 +11,7 @@ local model at start, so the first chat turn does not pay for it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -66,6 +67,9 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         # Keep our JSON log lines; see the setup_logging handler below.
         worker_hijack_root_logger=False,
+        # A replacement pool process says it is up before loading its models
+        # (see _preload_models); this is only the margin for the imports.
+        worker_proc_alive_timeout=60,
     )
 
     @celery.task(name="gaji.ping", shared=False)
@@ -78,6 +82,7 @@ def create_celery_app(settings: Settings) -> Celery:
         """Ingest a novel; the job's state is in Redis (gaji_ai.ingestion.jobs)."""
         from gaji_ai.ingestion.tasks import run_job
 
+        wait_for_models()
         return run_job(settings, job_id)
 
     @celery.task(name=GENERATE_TASK, shared=False)
@@ -85,6 +90,7 @@ def create_celery_app(settings: Settings) -> Celery:
         """One chat turn (gaji_ai.generation.runner)."""
         from gaji_ai.generation.runner import run_generation
 
+        wait_for_models()
         return run_generation(settings, payload)
 
     return celery
@@ -114,14 +120,24 @@ def _consumes_generation() -> bool:
     return GENERATION_QUEUE in _consumed_queues or not _consumed_queues
 
 
+_models_ready = threading.Event()
+_loading = False
+
+
 @worker_process_init.connect
 def _preload_models(**_: Any) -> None:
     """Each worker process loads its models once, before its first job: the
     embedding model, and the local LLM where chat turns are consumed. A chat
     worker process also starts beating, so turns queued behind it are known
-    to be waiting rather than lost."""
-    global _worker_beat
-    started = time.monotonic()
+    to be waiting rather than lost.
+
+    The loading runs in a thread: this handler must return quickly, because
+    Celery kills a new pool process that has not said it is up within
+    `worker_proc_alive_timeout` (4 s by default), and loading torch and the
+    LLM can take longer than that (after a crash, every replacement process
+    was killed that way, for good). A job that arrives first waits for the
+    models (`wait_for_models`)."""
+    global _worker_beat, _loading
     settings = get_settings()
     if _consumes_generation():
         import os
@@ -137,21 +153,43 @@ def _preload_models(**_: Any) -> None:
             f"{socket.gethostname()}:{os.getpid()}",
         )
         _worker_beat.start()
-    if settings.embeddings.embeddings_preload:
-        from gaji_ai.embeddings import dense_embedder
+    _loading = True
+    _models_ready.clear()
+    threading.Thread(
+        target=_load_models, args=(settings,), name="gaji-model-load", daemon=True
+    ).start()
 
-        embedder = dense_embedder(settings)
-        if hasattr(embedder, "warm"):
-            embedder.warm()
-        if _consumes_generation():
-            from gaji_ai.generation.runner import provider_for
 
-            provider = provider_for(settings)
-            if hasattr(provider, "warm"):
-                provider.warm()
+def _load_models(settings: Settings) -> None:
+    started = time.monotonic()
+    try:
+        if settings.embeddings.embeddings_preload:
+            from gaji_ai.embeddings import dense_embedder
+
+            embedder = dense_embedder(settings)
+            if hasattr(embedder, "warm"):
+                embedder.warm()
+            if _consumes_generation():
+                from gaji_ai.generation.runner import provider_for
+
+                provider = provider_for(settings)
+                if hasattr(provider, "warm"):
+                    provider.warm()
+    except Exception:  # the first job loads them itself, and reports the error
+        logger.exception("preloading the models failed")
+    finally:
+        _models_ready.set()
     # The parent logs "ready." before its processes finish this: this line
     # says a process can take a job at once (the e2e stack waits for it).
     logger.info("worker process ready in %.1f s", time.monotonic() - started)
+
+
+def wait_for_models(timeout: float | None = None) -> bool:
+    """A job's first step: the models this process is loading (nothing to
+    wait for outside a pool process, e.g. in tests)."""
+    if not _loading:
+        return True
+    return _models_ready.wait(timeout)
 
 
 @worker_process_shutdown.connect

@@ -83,6 +83,85 @@ async def test_a_silent_worker_is_reaped_failed_with_its_partial_text(env, aredi
     assert len(core.saved) == 1
 
 
+def _claimed_by(monkeypatch, client, prefix, turn, pid: int) -> tracking.Heartbeat:
+    """A pool process `pid` of this host claims the turn (and never beats)."""
+    import socket
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tracking, "this_process", lambda: f"{socket.gethostname()}:{pid}")
+        claim = tracking.Heartbeat(client, prefix, turn, interval=3600, grace=60)
+        assert claim.claim()
+    return claim
+
+
+async def test_a_redelivered_turn_of_a_crashed_process_ends_lost_at_once(env, aredis, monkeypatch):
+    """A model that crashes its pool process: Celery redelivers the turn to
+    the replacement process, which must not run it again (it would crash
+    again, and double the text) but end it `failed` without waiting for the
+    reaper, so regenerate works and the next turn is answered."""
+    import subprocess
+    import sys
+
+    settings, client, prefix = env
+    req = request()
+    turn = turn_of(req)
+    await tracking.register(aredis, prefix, turn, start_timeout=60)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid no longer exists
+    _claimed_by(monkeypatch, client, prefix, turn, gone.pid)
+    await StreamReader(aredis, prefix).append(
+        turn.message_id, "message_chunk", {"content": "I was", "delta": "I was"}
+    )
+    context = runner.worker_context(settings)
+    core = FakeCore()
+    monkeypatch.setattr(context, "core", core)
+    runner._providers["main"] = Scripted(["never"])
+    payload = req.model_dump(mode="json")
+    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "lost"
+    assert runner._providers["main"].prompts == []
+    saved = core.saved[0]
+    assert (saved.status, saved.error_code, saved.content) == ("failed", "WORKER_LOST", "I was")
+    events = stream_of(client, prefix, turn.message_id)
+    assert [e for e, _ in events] == ["message_chunk", "error", "message_complete"]
+    # Nothing is left for the reaper, and a further redelivery is skipped.
+    assert await reaper.reap_once(aredis, prefix, core) == 0
+    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "skipped"
+    assert len(core.saved) == 1
+    await asyncio.to_thread(runner.close_worker_context)
+
+
+async def test_a_redelivered_turn_whose_process_lives_is_left_to_it(env, aredis, monkeypatch):
+    import subprocess
+    import sys
+
+    settings, client, prefix = env
+    req = request()
+    turn = turn_of(req)
+    await tracking.register(aredis, prefix, turn, start_timeout=60)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _claimed_by(monkeypatch, client, prefix, turn, alive.pid)
+        runner._providers["main"] = Scripted(["never"])
+        payload = req.model_dump(mode="json")
+        assert await asyncio.to_thread(runner.run_generation, settings, payload) == "skipped"
+        assert runner._providers["main"].prompts == []
+        # Still in flight: its owner's heartbeat (or the reaper) decides.
+        assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is not None
+    finally:
+        alive.kill()
+        alive.wait()
+        await asyncio.to_thread(runner.close_worker_context)
+
+
+def test_owner_checks_never_end_a_turn_they_cannot_prove_dead():
+    import os
+    import socket
+
+    assert tracking.owner_is_gone(f"{socket.gethostname()}:{os.getpid()}") is False
+    assert tracking.owner_is_gone("another-host:1") is False
+    assert tracking.owner_is_gone(f"{socket.gethostname()}:not-a-pid") is False
+
+
 async def test_a_beating_worker_is_left_alone(env, aredis):
     _, client, prefix = env
     turn = turn_of(request())

@@ -63,6 +63,7 @@ def test_worker_process_says_when_it_can_take_a_job(monkeypatch, caplog):
     """The parent's "ready." comes before its processes have loaded their
     models; this line comes after (the e2e stack waits for it)."""
     import logging
+    import threading
 
     import gaji_ai.worker as worker
 
@@ -70,4 +71,37 @@ def test_worker_process_says_when_it_can_take_a_job(monkeypatch, caplog):
     monkeypatch.setattr(worker, "_consumed_queues", {INGESTION_QUEUE})
     with caplog.at_level(logging.INFO, logger="gaji_ai.worker"):
         worker._preload_models()
+        assert worker.wait_for_models(timeout=30)
+        for thread in threading.enumerate():  # the line comes just after the event
+            if thread.name == "gaji-model-load":
+                thread.join(5)
     assert [r.getMessage().startswith("worker process ready in ") for r in caplog.records] == [True]
+
+
+def test_a_new_pool_process_is_up_before_its_models_have_loaded(monkeypatch):
+    """Celery kills a pool process that is not up within its alive timeout:
+    the models load in the background, and a job waits for them."""
+    import threading
+
+    import gaji_ai.embeddings
+    from gaji_ai import worker
+
+    release = threading.Event()
+    warmed = threading.Event()
+
+    class SlowEmbedder:
+        def warm(self):
+            release.wait(30)  # as slow as the test wants
+            warmed.set()
+
+    monkeypatch.setattr(gaji_ai.embeddings, "dense_embedder", lambda settings: SlowEmbedder())
+    monkeypatch.setattr(worker, "_consumes_generation", lambda: False)
+    worker._preload_models()  # returns while the model is still loading
+    try:
+        assert not warmed.is_set()
+        assert worker.wait_for_models(timeout=0.2) is False
+    finally:
+        release.set()
+    assert worker.wait_for_models(timeout=30) is True
+    assert warmed.is_set()
+    assert celery_app.conf.worker_proc_alive_timeout >= 30

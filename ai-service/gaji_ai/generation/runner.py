@@ -68,7 +68,9 @@ def local_fallback(settings: Settings) -> LLMProvider:
     with _providers_lock:
         if "local" not in _providers:
             _providers["local"] = LocalProvider(
-                n_ctx=settings.llm.llm_context_tokens, n_threads=settings.llm.llm_threads
+                n_ctx=settings.llm.llm_context_tokens,
+                n_threads=settings.llm.llm_threads,
+                extra_bufts=settings.llm.llm_local_extra_bufts,
             )
         return _providers["local"]
 
@@ -516,6 +518,19 @@ def close_worker_context() -> None:
         context.redis.close()
 
 
+async def _end_lost(settings: Settings, context: WorkerContext, turn: tracking.Turn) -> None:
+    """What the reaper would do a few seconds later (gaji_ai.generation.reaper)."""
+    from gaji_ai.generation.reaper import CORE_RETRY_SECONDS, end_lost_turn
+
+    prefix = settings.rate_limit.rate_limit_prefix
+    client = AsyncRedis.from_url(settings.redis.redis_url)
+    try:
+        if not await end_lost_turn(client, prefix, context.core, turn):
+            await tracking.retry_later(client, prefix, turn, delay=CORE_RETRY_SECONDS)
+    finally:
+        await client.aclose()
+
+
 def run_generation(settings: Settings, payload: dict) -> str:
     """The Celery task's body: claim the turn (skip it if the reaper already
     ended it), keep a heartbeat while generating, release it when done."""
@@ -529,10 +544,32 @@ def run_generation(settings: Settings, payload: dict) -> str:
         ),
     )
     if not heartbeat.claim():
+        owner = heartbeat.previous_owner
+        if owner is None:
+            logger.warning(
+                "generation %s attempt %s was already ended as lost; skipping",
+                request.assistant_message_id,
+                request.attempt,
+            )
+            return "skipped"
+        if tracking.owner_is_gone(owner) and tracking.reap_now(
+            context.redis, settings.rate_limit.rate_limit_prefix, heartbeat.turn
+        ):
+            # Celery redelivered the turn of a pool process that died (a
+            # crash of the model, an OOM kill): end it now, never run it again.
+            logger.warning(
+                "generation %s attempt %s: its process %s died mid-answer; ending it as lost",
+                request.assistant_message_id,
+                request.attempt,
+                owner,
+            )
+            context.loop.run_until_complete(_end_lost(settings, context, heartbeat.turn))
+            return "lost"
         logger.warning(
-            "generation %s attempt %s was already ended as lost; skipping",
+            "generation %s attempt %s was claimed before by %s; not running it twice",
             request.assistant_message_id,
             request.attempt,
+            owner,
         )
         return "skipped"
     started = time.monotonic()

@@ -15,11 +15,18 @@ passed and ends the turn: the message is saved on core as `failed`
 
 Reaping and claiming are atomic (Lua): a reaped turn leaves a marker, and a
 worker that receives it later (Celery redelivers a dead worker's unacked
-task) skips it instead of writing into a stream that already ended."""
+task) skips it instead of writing into a stream that already ended. A turn
+is claimed once per attempt: a redelivery of a claimed turn is never run
+again (a model that crashed its process would crash the next one too, and
+the stream already holds the first run's text). When the process that
+claimed it is gone from this host, the worker ends it as lost at once
+instead of waiting for the reaper."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -34,11 +41,24 @@ WORKER_GRACE_SECONDS = 15.0
 QUEUED_RECHECK_SECONDS = 30.0
 REAPED_TTL_SECONDS = 3600
 
-# KEYS: the set, the reaped marker, the queued-at hash.
+# KEYS: the set, the reaped marker, the queued-at hash, the claimed marker.
+# ARGV: member, deadline, owner, marker ttl. Returns 0 (reaped), 1 (claimed)
+# or the owner of an earlier claim (a redelivery).
 _CLAIM = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local owner = redis.call('GET', KEYS[4])
+if owner then return owner end
+redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+"""
+
+# KEYS: the set, the queued-at hash, the reaped marker. ARGV: member, ttl.
+_REAP_ONE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
 return 1
 """
 
@@ -88,6 +108,46 @@ def workers_key(prefix: str) -> str:
 
 def reaped_key(prefix: str, message_id: str, attempt: int) -> str:
     return f"{prefix}:gen:{message_id}:reaped:{attempt}"
+
+
+def claimed_key(prefix: str, message_id: str, attempt: int) -> str:
+    """Which process claimed this attempt (`host:pid`)."""
+    return f"{prefix}:gen:{message_id}:claimed:{attempt}"
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_gone(owner: str) -> bool:
+    """True only when `owner` (`host:pid`) was a process of this host that no
+    longer exists; another host's process, or a live one, may still answer."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def reap_now(client: redis.Redis, prefix: str, turn: Turn) -> bool:
+    """Take one turn out of the set now (marking it reaped); False when the
+    reaper (or another worker) took it first."""
+    return bool(
+        client.eval(
+            _REAP_ONE,
+            3,
+            inflight_key(prefix),
+            queued_key(prefix),
+            reaped_key(prefix, turn.message_id, turn.attempt),
+            turn.member,
+            REAPED_TTL_SECONDS,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -170,6 +230,12 @@ class Heartbeat:
         self._grace = grace
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set when `claim` refused a turn claimed before (a redelivery).
+        self.previous_owner: str | None = None
+
+    @property
+    def turn(self) -> Turn:
+        return self._turn
 
     def _keys(self) -> list[str]:
         return [
@@ -178,16 +244,22 @@ class Heartbeat:
         ]
 
     def claim(self) -> bool:
-        """False when the turn was already reaped (do not generate it)."""
+        """False when the turn was already reaped, or claimed before by
+        `previous_owner` (do not generate it)."""
         claimed = self._redis.eval(
             _CLAIM,
-            3,
+            4,
             *self._keys(),
             queued_key(self._prefix),
+            claimed_key(self._prefix, self._turn.message_id, self._turn.attempt),
             self._turn.member,
             time.time() + self._grace,
+            this_process(),
+            REAPED_TTL_SECONDS,
         )
-        if not claimed:
+        if claimed != 1:
+            if claimed:
+                self.previous_owner = claimed.decode() if isinstance(claimed, bytes) else claimed
             return False
         self._thread = threading.Thread(target=self._run, name="gaji-heartbeat", daemon=True)
         self._thread.start()

@@ -61,19 +61,25 @@ class LocalProvider:
     name = "local"
     default_model = LOCAL_MODEL
 
-    def __init__(self, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+    def __init__(
+        self, *, n_ctx: int = 2048, n_threads: int | None = None, extra_bufts: str = "auto"
+    ) -> None:
         self.models = [LOCAL_MODEL]
         self.n_ctx = n_ctx
         self._n_threads = n_threads
+        self._extra_bufts = extra_bufts
         self._llm = None
         self._lock = threading.Lock()
 
     def _loaded(self):
         if self._llm is None:
-            from llama_cpp import Llama
+            from gaji_ai.llm.local_config import extra_bufts_allowed, load_llama
 
-            self._llm = Llama(
-                model_path=local_model_path(),
+            # Extra buffer types (AMX, repacked weights) only where setup's
+            # self-test ran a generation with them on this CPU and build.
+            self._llm = load_llama(
+                local_model_path(),
+                use_extra_bufts=extra_bufts_allowed(self._extra_bufts),
                 n_ctx=self.n_ctx,
                 n_threads=self._n_threads,
                 verbose=False,
@@ -236,7 +242,11 @@ def build_provider(settings) -> LLMProvider:
     """The provider LLM_PROVIDER names; a remote one needs LLM_BASE_URL and LLM_MODEL."""
     config = settings.llm
     if config.llm_provider == "local":
-        return LocalProvider(n_ctx=config.llm_context_tokens, n_threads=config.llm_threads)
+        return LocalProvider(
+            n_ctx=config.llm_context_tokens,
+            n_threads=config.llm_threads,
+            extra_bufts=config.llm_local_extra_bufts,
+        )
     models = config.model_list()
     if not config.llm_base_url or not models:
         raise ValueError(f"LLM_PROVIDER={config.llm_provider} needs LLM_BASE_URL and LLM_MODEL")

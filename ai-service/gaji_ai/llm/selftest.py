@@ -1,0 +1,155 @@
+"""Setup's self-test of the local model: one real generation, in a child
+process, so that a crash of the native code cannot take anything else down.
+
+    python -m gaji_ai.llm.selftest            # test (unless already done), record
+    python -m gaji_ai.llm.selftest --force    # test again
+
+It tries llama.cpp with its extra buffer types first (fastest), and if the
+child dies (SIGSEGV, SIGILL, an abort) or hangs, without them. The outcome
+goes to var/llm-local.json, keyed by the CPU and the llama.cpp build, where
+the local provider reads it (gaji_ai.llm.local_config). Exit status: 0 when
+a configuration works, 3 when every one crashed with this build (setup then
+rebuilds llama.cpp for a lower CPU profile), 1 on other errors."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gaji_ai.llm import local_config
+
+CHILD_TIMEOUT_SECONDS = 180
+PROMPT = [{"role": "user", "content": "Say hello to Elizabeth Bennet in one sentence."}]
+ALL_CRASHED = 3
+
+
+def _child(use_extra_bufts: bool) -> None:
+    """Runs in the child: load, generate, print timings as JSON."""
+    from gaji_ai.llm.providers import local_model_path
+
+    started = time.perf_counter()
+    llm = local_config.load_llama(
+        local_model_path(), use_extra_bufts=use_extra_bufts, n_ctx=512, verbose=False
+    )
+    loaded = time.perf_counter()
+    first = None
+    text = ""
+    for chunk in llm.create_chat_completion(messages=PROMPT, stream=True, max_tokens=16):
+        delta = chunk["choices"][0]["delta"].get("content")
+        if delta:
+            first = first or time.perf_counter()
+            text += delta
+    if not text.strip():
+        raise SystemExit("the model produced no text")
+    print(
+        json.dumps(
+            {
+                "load_ms": round((loaded - started) * 1000, 1),
+                "first_token_ms": round(((first or loaded) - loaded) * 1000, 1),
+                "text": text[:80],
+            }
+        ),
+        flush=True,
+    )
+
+
+def describe(returncode: int | None, timeout: float = CHILD_TIMEOUT_SECONDS) -> str:
+    if returncode is None:
+        return f"hung (no answer within {timeout:.0f} s)"
+    if returncode < 0:
+        try:
+            return f"crashed ({signal.Signals(-returncode).name})"
+        except ValueError:
+            return f"crashed (signal {-returncode})"
+    return f"failed (exit status {returncode})"
+
+
+CHILD = [sys.executable, "-m", "gaji_ai.llm.selftest", "--child"]
+
+
+def run_child(
+    use_extra_bufts: bool,
+    *,
+    command: list[str] | None = None,
+    timeout: float = CHILD_TIMEOUT_SECONDS,
+) -> tuple[bool, dict]:
+    """(worked, details) of one generation in a fresh interpreter (`command`
+    plus `on`/`off`; the tests pass a child that crashes on purpose)."""
+    argv = [*(command or CHILD), "on" if use_extra_bufts else "off"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, {"outcome": describe(None, timeout)}
+    if done.returncode == 0:
+        lines = done.stdout.strip().splitlines()
+        try:
+            return True, {"outcome": "ok", **json.loads(lines[-1])}
+        except (ValueError, IndexError):
+            return False, {"outcome": "failed (unreadable answer)"}
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+    return False, {"outcome": describe(done.returncode), "last_line": tail[0][:300]}
+
+
+def self_test(
+    record_path: Path,
+    *,
+    force: bool = False,
+    say=print,
+    command: list[str] | None = None,
+    timeout: float = CHILD_TIMEOUT_SECONDS,
+) -> int:
+    if not force and (record := local_config.read_record(record_path)):
+        mode = "with" if record["use_extra_bufts"] else "without"
+        say(f"local model: self-test passed on this CPU and build ({mode} extra buffer types)")
+        return 0
+    tried = []
+    for use_extra_bufts in (True, False):
+        label = "with extra buffer types" if use_extra_bufts else "without extra buffer types"
+        worked, details = run_child(use_extra_bufts, command=command, timeout=timeout)
+        tried.append({"use_extra_bufts": use_extra_bufts, **details})
+        if worked:
+            say(
+                f"local model: self-test passed {label} (load {details['load_ms']:.0f} ms, "
+                f"first token {details['first_token_ms']:.0f} ms)"
+            )
+            record = {
+                "cpu": local_config.cpu_signature(),
+                "library": local_config.library_signature(),
+                "use_extra_bufts": use_extra_bufts,
+                "tested_at": datetime.now(UTC).isoformat(),
+                "tried": tried,
+            }
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = record_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            os.replace(tmp, record_path)
+            return 0
+        say(f"local model: one generation {label} {details['outcome']}; switching configuration")
+    say("local model: every configuration crashed with this llama.cpp build")
+    with contextlib.suppress(FileNotFoundError):
+        record_path.unlink()  # an older record must not outlive this outcome
+    return ALL_CRASHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", choices=["on", "off"], help=argparse.SUPPRESS)
+    parser.add_argument("--force", action="store_true", help="test again even if recorded")
+    parser.add_argument("--record", type=Path, default=local_config.RECORD_PATH)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child == "on")
+        return 0
+    return self_test(args.record, force=args.force, say=lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
