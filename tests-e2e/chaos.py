@@ -10,7 +10,8 @@ on a free port, so stopping Redis hurts nothing else on the machine. Cases:
 
 1. the ai service down while a reader sends a message;
 2. core down while a generation completes (the worker retries the save);
-3. the chat worker killed mid-answer (kill -9);
+3. the chat worker killed mid-answer (kill -9), and the local model
+   crashing its pool process (SIGSEGV) mid-answer;
 4. the ingestion worker killed mid-ingest;
 5. a hanging LLM provider (an OpenAI-compatible server that never answers);
 6. Redis stopped while a reader browses, and during a stream;
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -247,6 +249,34 @@ def case_chat_worker_killed(stack, reader: Reader) -> None:
         f"answer `failed` (WORKER_LOST) after {seconds:.0f} s, partial text kept; regenerate "
         + ("completes" if done else "FAILS"),
         "nothing (the partial answer is replaced by the regenerated one)" if ok else "see above",
+        ok,
+    )
+
+
+def case_model_crash(stack, reader: Reader) -> None:
+    """The local model crashes its pool process (SIGSEGV) mid-answer."""
+    from test_chat_faults import pool_processes
+
+    conversation = reader.conversation()
+    turn = reader.send(conversation).json()
+    first_chunk(turn["stream_url"])
+    [pool] = pool_processes(stack.procs["worker-chat"].pid)
+    started = time.monotonic()
+    os.kill(pool, signal.SIGSEGV)
+    failed = wait(lambda: reader.answer(conversation)["status"] == "failed", 90)
+    failed_after = time.monotonic() - started
+    follow = reader.send(conversation, "And what happened next?")
+    events = read_until_complete(follow.json()["stream_url"]) if follow.status_code == 202 else []
+    answered = bool(events) and events[-1][1].get("status") == "completed"
+    answered_after = time.monotonic() - started
+    ok = bool(failed) and answered and stack.procs["worker-chat"].poll() is None
+    row(
+        "model crash (SIGSEGV in the chat pool process) mid-answer",
+        f"answer `failed` (WORKER_LOST) after {failed_after:.1f} s; the same worker's new pool "
+        f"process answers the next turn {answered_after:.1f} s after the crash"
+        if ok
+        else "the next turn is NOT answered",
+        "nothing (the partial answer is kept; regenerate works)" if ok else "see above",
         ok,
     )
 
@@ -588,6 +618,7 @@ def main() -> int:
                 case_ai_down(stack, reader)
                 case_core_down_at_completion(stack, reader)
                 case_chat_worker_killed(stack, reader)
+                case_model_crash(stack, reader)
                 case_ingest_worker_killed(stack, staff)
                 case_hanging_provider(stack, reader)
                 redis_proc = case_redis_down(stack, reader, redis_proc, redis_port, tmp_path)

@@ -6,6 +6,8 @@ time, and regenerate works once a worker is back), and a cancel mid-answer
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import httpx
@@ -81,6 +83,64 @@ def test_a_killed_worker_ends_the_answer_failed_and_regenerate_works(stack, core
     assert events[-1][0] == "message_complete" and events[-1][1]["status"] == "completed", events[-3:]
     final = _assistant(core, me, conversation_id)
     assert (final["status"], final["content"]) == ("completed", events[-1][1]["content"])
+
+
+def pool_processes(parent: int) -> list[int]:
+    """The Celery pool processes (children) of a worker's main process."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(entry))
+    return children
+
+
+def test_a_model_crash_mid_answer_is_survived_and_the_next_turn_answered(stack, core, reader):
+    """The local model crashing its process (SIGSEGV, as llama.cpp did on
+    Sapphire Rapids; forced here by sending the signal): the worker's main
+    process stays, a new pool process becomes ready however long its models
+    take, the turn in hand ends `failed` (regenerate works) and the next
+    turn is answered."""
+    me = bearer(reader["tokens"]["access_token"])
+    conversation_id = _conversation(core, me)
+    worker = stack.procs["worker-chat"]
+    [pool] = pool_processes(worker.pid)
+    turn = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"content": "Tell me everything about Hunsford, every room."},
+        headers=me,
+    ).json()
+    _first_chunk(turn["stream_url"])
+    os.kill(pool, signal.SIGSEGV)
+    crashed = time.monotonic()
+    events = read_stream(turn["stream_url"], timeout=REAP_BOUND_SECONDS)
+    assert [name for name, _ in events][-2:] == ["error", "message_complete"], events[-3:]
+    assert events[-2][1]["code"] == "WORKER_LOST" and events[-1][1]["status"] == "failed"
+    failed_after = time.monotonic() - crashed
+    assert _assistant(core, me, conversation_id)["status"] == "failed"
+
+    nxt = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages/{turn['assistant_message_id']}/regenerate",
+        json={},
+        headers=me,
+    )
+    assert nxt.status_code == 202, nxt.text
+    events = read_stream(nxt.json()["stream_url"], timeout=180)
+    assert events[-1][0] == "message_complete" and events[-1][1]["status"] == "completed", events[-3:]
+    answered_after = time.monotonic() - crashed
+    follow = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"content": "And the garden?"}, headers=me
+    ).json()
+    events = read_stream(follow["stream_url"], timeout=180)
+    assert events[-1][1]["status"] == "completed" and events[-1][1]["content"]
+    assert worker.poll() is None  # the same worker, with a new pool process
+    [replacement] = pool_processes(worker.pid)
+    assert replacement != pool
+    print(f"\nmodel crash: turn failed after {failed_after:.1f} s, next answer after {answered_after:.1f} s")
 
 
 def test_cancel_mid_answer_keeps_the_partial_text(stack, core, reader):

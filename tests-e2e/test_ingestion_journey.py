@@ -92,3 +92,67 @@ def test_ingest_refuses_readers_and_paths_outside_the_data_directory(ai, staff_t
         )
         assert response.status_code == 400, (path, response.text)
         assert response.json()["code"] == "VALIDATION_ERROR"
+
+
+def test_ai_is_the_truth_about_vectors(stack, core, ai, staff_token, reader):
+    """A novel whose passages the vector store no longer holds (a new
+    var/qdrant, another QDRANT_URL, a second checkout on the same database)
+    is reported by ai's /readyz, core's status follows (`missing`), and a
+    chat turn on it says it is ungrounded instead of pretending."""
+    from test_conversations_journey import read_stream
+
+    job = ai.post(
+        "/api/ai/novels/ingest",
+        json={"novel_file_path": "metamorphosis.txt", "metadata": {"title": "Metamorphosis"}},
+        headers=bearer(staff_token),
+    ).json()
+    final = wait_for_job(ai, staff_token, job["job_id"])[-1]
+    assert final["status"] == "completed", final
+    novel_id, total = final["novel_id"], final["progress"]["passages_total"]
+    me = bearer(reader["tokens"]["access_token"])
+    held = ai.get(f"/api/ai/novels/{novel_id}/vectors", headers=me).json()
+    assert (held["passages"], held["ingested"]) == (total, True)
+
+    wiped = ai.delete(f"/api/ai/internal/novels/{novel_id}/vectors", headers=bearer(stack.service_token))
+    assert wiped.status_code == 200, wiped.text
+    assert ai.get(f"/api/ai/novels/{novel_id}/vectors", headers=me).json()["ingested"] is False
+    deadline = time.monotonic() + 30
+    while True:
+        ready = ai.get("/readyz").json()
+        missing = {m["id"]: m for m in (ready.get("novels") or {}).get("missing", [])}
+        if novel_id in missing:
+            break
+        assert time.monotonic() < deadline, ready
+        time.sleep(0.5)
+    assert ready["status"] == "ready"  # the service still serves; the novel is reported
+    assert (missing[novel_id]["expected_passages"], missing[novel_id]["found_passages"]) == (total, 0)
+    novel = core.get(f"/api/v1/novels/{novel_id}").json()
+    assert novel["ingestion_status"] == "missing"
+
+    # Core calling it completed anyway (stale): the turn finds no passage, is
+    # marked ungrounded, and core is corrected again.
+    service = bearer(stack.service_token)
+    put_back = core.patch(
+        f"/api/internal/novels/{novel_id}", json={"ingestion_status": "completed"}, headers=service
+    )
+    assert put_back.status_code == 200, put_back.text
+    scenario = core.post(
+        "/api/v1/scenarios",
+        json={
+            "base_story": novel["slug"],
+            "scenario_type": "CHARACTER_CHANGE",
+            "parameters": {"character": "Gregor Samsa", "property": "personality", "new_value": "cheerful"},
+        },
+        headers=me,
+    ).json()
+    conversation = core.post("/api/v1/conversations", json={"scenario_id": scenario["id"]}, headers=me).json()
+    turn = core.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"content": "How do you feel?"},
+        headers=me,
+    ).json()
+    events = read_stream(turn["stream_url"], timeout=180)
+    assert events[-1][0] == "message_complete" and events[-1][1]["grounded"] is False, events[-2:]
+    history = core.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=me).json()
+    assert history["content"][-1]["grounded"] is False
+    assert core.get(f"/api/v1/novels/{novel_id}").json()["ingestion_status"] == "missing"

@@ -31,6 +31,9 @@ NOVEL_DATA_DIR        ingestion by path reads only below this folder [<repo>/dat
 UPLOAD_DIR            uploaded novels wait here for their job [<repo>/var/uploads]
 MAX_UPLOAD_BYTES      largest novel upload, larger -> 413 [20971520]
 JOB_STALE_SECONDS     a running job silent this long is reported failed (worker lost) [300]
+NOVEL_CHECK_SECONDS   how often core's ingested novels are checked against the vector store
+                      (a novel whose passages are gone becomes `missing` on core) [300]
+NOVEL_CHECK_ENABLED   run that check (and report it in /readyz) [true]
 AI_INTERNAL_URL       how workers reach this API's internal vector endpoints [http://127.0.0.1:8000]
 LLM_PROVIDER          local | openai | anthropic [local: llama.cpp on the bundled SmolLM2]
 LLM_BASE_URL          the remote provider's base URL (openai: .../v1) [unset]
@@ -166,6 +169,9 @@ class IngestionSettings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     job_stale_seconds: int = Field(default=300, ge=5)
     ai_internal_url: str = "http://127.0.0.1:8000"
+    # How often the API checks core's ingested novels against the vector store.
+    novel_check_seconds: float = Field(default=300.0, ge=1)
+    novel_check_enabled: bool = True
 
 
 class RateLimitSettings(BaseSettings):

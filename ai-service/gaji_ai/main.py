@@ -38,6 +38,7 @@ from gaji_ai.generation.router import internal_router as generation_internal_rou
 from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.novels.reconcile import NovelChecker
 from gaji_ai.novels.router import internal_router as novels_internal_router
 from gaji_ai.novels.router import router as novels_router
 from gaji_ai.search.router import internal_router as search_internal_router
@@ -107,6 +108,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         )
         stack.callback(reaper.cancel)
+        # Core's ingested novels against the store (gaji_ai.novels.reconcile).
+        app.state.novel_checker = None
+        if settings.ingestion.novel_check_enabled:
+            app.state.novel_checker = NovelChecker(
+                vector_store, app.state.core_client, interval=settings.ingestion.novel_check_seconds
+            )
+            checker = asyncio.create_task(app.state.novel_checker.run())
+            stack.callback(checker.cancel)
         yield
 
 

@@ -93,6 +93,8 @@ def test_settings(
             "http_timeout_seconds": 2.0,
             "max_body_bytes": 1_048_576,
             "embeddings_preload": False,
+            # The periodic novel check calls core; tests that want it turn it on.
+            "novel_check_enabled": False,
         }
         fields.update(overrides)
         return build_settings(**fields)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -69,13 +71,23 @@ class CoreStub:
 def _handler_for(stub: CoreStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _route(self, method: str) -> bool:
-            handler = stub.routes.get(self.path.split("?")[0])
+            path, _, raw_query = self.path.partition("?")
+            handler = stub.routes.get(path)
             if handler is None:
                 return False
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            self._json(*handler(method, body))
+            if len(inspect.signature(handler).parameters) == 3:  # wants the query too
+                query = dict(urllib.parse.parse_qsl(raw_query))
+                self._json(*handler(method, body, query))
+            else:
+                self._json(*handler(method, body))
             return True
+
+        def do_PATCH(self) -> None:
+            stub.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            if not self._route("PATCH"):
+                self._json(404, {"code": "NOT_FOUND"})
 
         def do_POST(self) -> None:
             stub.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))

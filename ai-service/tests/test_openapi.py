@@ -11,6 +11,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/ai/novels/ingest"),
     ("get", "/api/ai/novels/status/{job_id}"),
     ("get", "/api/ai/novels/{novel_id}/characters"),
+    ("get", "/api/ai/novels/{novel_id}/vectors"),
     ("get", "/api/ai/characters/{vectordb_id}"),
     ("post", "/api/ai/characters/extract"),
     ("post", "/api/ai/search/passages"),

@@ -52,6 +52,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/ai/models"): PUBLIC,
     ("GET", "/api/ai/me"): USER,
     ("GET", "/api/ai/novels/{novel_id}/characters"): USER,
+    ("GET", "/api/ai/novels/{novel_id}/vectors"): USER,
     ("GET", "/api/ai/characters/{vectordb_id}"): USER,
     ("POST", "/api/ai/search/passages"): USER,
     ("GET", "/api/ai/conversations/{conversation_id}/stream"): USER,

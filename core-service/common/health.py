@@ -38,7 +38,9 @@ def _postgres() -> None:
 def readyz(request):
     checks = {"postgres": _timed(_postgres), "redis": _timed(lambda: get_redis().ping())}
     if all(c.ok for c in checks.values()):
-        return JsonResponse(Readiness(status="ready", service="core", checks=checks).model_dump())
+        return JsonResponse(
+            Readiness(status="ready", service="core", checks=checks).model_dump(exclude={"novels"})
+        )
     return json_error(
         request,
         status=503,

@@ -84,6 +84,9 @@ class ConversationMessageSerializer(serializers.Serializer):
     model = serializers.CharField(allow_blank=True)
     total_tokens = serializers.IntegerField(allow_null=True)
     degraded = serializers.BooleanField()
+    grounded = serializers.BooleanField(
+        allow_null=True, help_text="Passages of the novel reached the model (null until answered)"
+    )
     position = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

@@ -82,6 +82,7 @@ class InternalMessagePersistApi(InternalApiView):
                 "model": serializers.CharField(),
                 "total_tokens": serializers.IntegerField(),
                 "degraded": serializers.BooleanField(),
+                "grounded": serializers.BooleanField(required=False, allow_null=True),
                 "attempt": serializers.IntegerField(required=False),
                 "error_code": serializers.CharField(required=False),
             },

@@ -72,6 +72,8 @@ class Message(models.Model):
     model = models.CharField(max_length=100, blank=True, default="")
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
     degraded = models.BooleanField(default=False)
+    # Whether passages of the novel reached the model (null: not answered yet).
+    grounded = models.BooleanField(null=True, blank=True)
     # Regenerating an answer bumps the attempt; results of older attempts are ignored.
     attempt = models.PositiveIntegerField(default=1)
     error_code = models.CharField(max_length=50, blank=True, default="")

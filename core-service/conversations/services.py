@@ -411,6 +411,7 @@ def message_regenerate(
         assistant.error_code = ""
         assistant.total_tokens = None
         assistant.degraded = False
+        assistant.grounded = None
         assistant.completed_at = None
         assistant.model = model or ""
         assistant.save()
@@ -481,6 +482,7 @@ def assistant_message_persist(*, conversation_id, result: AssistantMessageResult
     message.model = result.model or message.model
     message.total_tokens = result.total_tokens
     message.degraded = result.degraded
+    message.grounded = result.grounded
     message.error_code = result.error_code
     message.completed_at = timezone.now()
     message.save()

@@ -71,6 +71,24 @@ class NovelDetailApi(APIView):
 
 class InternalNovelCreateApi(InternalApiView):
     @extend_schema(
+        operation_id="internal_novels_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in IngestionStatus]),
+            OpenApiParameter("page", int, default=0),
+            OpenApiParameter("size", int, default=20),
+        ],
+        responses={200: NovelPageSerializer, **errors(401, 403)},
+        description="Novels by ingestion status (the ai service checks that the completed ones "
+        "are really in its vector store). Service token only.",
+    )
+    def get(self, request):
+        filters = NovelListApi.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        novels = selectors.novel_list(status=filters.validated_data.get("status"))
+        body = paginate(novels, PageRequest.from_request(request), lambda n: NovelSerializer(n).data)
+        return Response(body)
+
+    @extend_schema(
         operation_id="internal_novels_create",
         request=NovelSerializer,
         responses={201: NovelSerializer, **errors(401, 403, 409)},

@@ -1,6 +1,11 @@
 """`make run`'s demo novel: once core and ai answer, ingest Pride and
 Prejudice (data/novels) through the same API and job path staff use, and
-print the job's progress. Later starts find it ingested and do nothing."""
+print the job's progress. Later starts find it ingested and do nothing.
+
+"Ingested" is what the ai service's vector store holds, not what core's
+status says: a fresh `var/qdrant`, another QDRANT_URL, or a second checkout
+against the same database leaves core saying `completed` for passages that
+are not there, and the demo then ingests it again."""
 
 from __future__ import annotations
 
@@ -31,13 +36,25 @@ def wait_ready(url: str, timeout: float = 180) -> None:
 def main() -> None:
     wait_ready(CORE)
     wait_ready(AI)
-    novel = httpx.get(f"{CORE}/api/v1/novels/{SLUG}", timeout=10)
-    if novel.status_code == 200 and novel.json()["ingestion_status"] == "completed":
-        print(f"demo novel {SLUG}: ingested ({novel.json()['total_passages']} passages)", flush=True)
-        return
     login = httpx.post(f"{CORE}/api/v1/auth/login", json=STAFF, timeout=30)
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['tokens']['access_token']}"}
+    novel = httpx.get(f"{CORE}/api/v1/novels/{SLUG}", timeout=10)
+    if novel.status_code == 200:
+        core_says = novel.json()
+        held = httpx.get(f"{AI}/api/ai/novels/{core_says['id']}/vectors", headers=headers, timeout=30)
+        held.raise_for_status()
+        passages = held.json()["passages"]
+        expected = core_says["total_passages"]
+        if core_says["ingestion_status"] == "completed" and passages > 0 and passages >= expected:
+            print(f"demo novel {SLUG}: ingested ({passages} passages in the vector store)", flush=True)
+            return
+        if core_says["ingestion_status"] in {"completed", "missing"}:
+            print(
+                f"demo novel {SLUG}: core says {core_says['ingestion_status']} with {expected} passages,"
+                f" the vector store holds {passages}; ingesting it again",
+                flush=True,
+            )
     body = {"novel_file_path": f"{SLUG}.txt", "metadata": {"slug": SLUG, "title": "Pride and Prejudice"}}
     accepted = httpx.post(f"{AI}/api/ai/novels/ingest", json=body, headers=headers, timeout=30)
     accepted.raise_for_status()

@@ -78,6 +78,28 @@ class CoreClient:
         )
         return self._parse(response, Novel)
 
+    async def novels_with_status(self, status: str, *, limit: int = 1000) -> list[Novel]:
+        """Every novel core lists with this ingestion status (up to `limit`)."""
+        novels: list[Novel] = []
+        page = 0
+        while len(novels) < limit:
+            response = await self._request(
+                "GET", "/api/internal/novels", params={"status": status, "page": page, "size": 100}
+            )
+            try:
+                body = response.json()
+                batch = [Novel.model_validate(item) for item in body["content"]]
+                pages = int(body["page"]["total_pages"])
+            except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                raise CoreResponseError(
+                    "core sent an unreadable novel page", status=response.status_code
+                ) from exc
+            novels.extend(batch)
+            page += 1
+            if page >= pages or not batch:
+                break
+        return novels[:limit]
+
     async def novel_update(self, novel_id: str, update: NovelUpdate) -> Novel:
         response = await self._request(
             "PATCH",

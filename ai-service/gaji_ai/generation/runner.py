@@ -369,6 +369,10 @@ async def generate(
     else:
         prompt = await Prompt.gather(settings, request, store)
     grounded_at = time.monotonic()
+    if request.novel_id is not None and not prompt.passages:
+        # Core called the novel ingested, but no passage came back: say the
+        # answer is ungrounded, and correct core if the store holds none.
+        await _check_missing(core, store, str(request.novel_id))
     first_at = None
     messages_for = prompt.messages_for
     degraded = False
@@ -425,6 +429,7 @@ async def generate(
         degraded=degraded,
         attempt=request.attempt,
         error_code=error_code,
+        grounded=bool(prompt.passages),
     )
     if await persist(core, request, result):
         if status == "failed":
@@ -456,6 +461,21 @@ async def generate(
             )
         return UNSAVED
     return status
+
+
+async def _check_missing(core: CoreClient, store: VectorStore | None, novel_id: str) -> None:
+    from gaji_ai.novels.reconcile import mark_missing
+    from gaji_ai.vectors.store import PASSAGES
+
+    if store is None:
+        return
+    try:
+        held = await store.count(PASSAGES, novel_id)
+    except VectorStoreError:
+        return  # the store is away: that is not evidence the novel is gone
+    if held == 0:
+        logger.warning("novel %s has no passages in the vector store: answer ungrounded", novel_id)
+        await mark_missing(core, novel_id)
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:

@@ -157,6 +157,7 @@ def complete_data(result: AssistantMessageResult) -> dict[str, Any]:
         "total_tokens": result.total_tokens,
         "model": result.model,
         "degraded": result.degraded,
+        "grounded": result.grounded,
         "status": result.status,
     }
 

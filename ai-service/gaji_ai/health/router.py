@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from gaji_contracts.conventions import current_request_id
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.health import Liveness, Readiness, ServiceHealth
@@ -24,10 +24,24 @@ async def healthz() -> Liveness:
     return Liveness(service=SERVICE_NAME)
 
 
-@router.get("/readyz", response_model=Readiness, responses=error_responses(503))
+NOVELS_MAX_AGE_SECONDS = 30.0
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses=error_responses(503),
+)
 async def readyz(
-    redis: RedisDep, vector_store: VectorStoreDep, core: CoreClientDep, settings: SettingsDep
+    request: Request,
+    redis: RedisDep,
+    vector_store: VectorStoreDep,
+    core: CoreClientDep,
+    settings: SettingsDep,
 ) -> Readiness:
+    """Every store reachable; `novels` lists core's ingested novels whose
+    passages the vector store does not hold (core says `missing` for them)."""
     checks = await check_readiness(
         redis=redis,
         vector_store=vector_store,
@@ -41,7 +55,9 @@ async def readyz(
             "Service not ready",
             details={name: result.model_dump() for name, result in checks.items()},
         )
-    return Readiness(status="ready", service=SERVICE_NAME, checks=checks)
+    checker = getattr(request.app.state, "novel_checker", None)
+    novels = await checker.fresh(NOVELS_MAX_AGE_SECONDS) if checker is not None else None
+    return Readiness(status="ready", service=SERVICE_NAME, checks=checks, novels=novels)
 
 
 @internal_router.get(

@@ -4,6 +4,7 @@ POST /api/ai/novels/ingest           JSON {novel_file_path, metadata} or multipa
 GET  /api/ai/novels/status/{job_id}  progress of a job
 GET  /api/ai/novels/{novel_id}/characters
 GET  /api/ai/characters/{vectordb_id}
+GET  /api/ai/novels/{novel_id}/vectors   what the vector store holds of it
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from gaji_contracts.errors import ErrorCode, error_details
+from gaji_contracts.novels import NovelVectors
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser
@@ -368,6 +370,30 @@ async def novel_characters(
 
 
 @router.get(
+    "/novels/{novel_id}/vectors",
+    response_model=NovelVectors,
+    responses=error_responses(400, 401, 403, 429, 503),
+)
+async def novel_vectors(
+    novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    user: CurrentUser,
+    store: VectorStoreDep,
+) -> NovelVectors:
+    """How many passages and characters of the novel the vector store holds:
+    the truth about whether it is ingested, whatever core's status says."""
+    try:
+        passages = await store.count(PASSAGES, novel_id.lower())
+        characters = await store.count(CHARACTERS, novel_id.lower())
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+    return NovelVectors(
+        novel_id=novel_id, passages=passages, characters=characters, ingested=passages > 0
+    )
+
+
+@router.get(
     "/characters/{vectordb_id}",
     response_model=Character,
     responses=error_responses(401, 403, 404, 429, 503),
@@ -393,6 +419,7 @@ async def delete_novel_vectors(
     novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     caller: ServiceCaller,
     store: VectorStoreDep,
+    request: Request,
 ) -> dict:
     """Remove a novel's passages and characters (service token). Idempotent."""
     try:
@@ -403,4 +430,7 @@ async def delete_novel_vectors(
         raise AppError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
         ) from exc
+    checker = getattr(request.app.state, "novel_checker", None)
+    if checker is not None:
+        checker.invalidate()
     return {"novel_id": novel_id.lower(), "passages_deleted": removed}

@@ -127,6 +127,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", CONV + "/memo"): Rule(Access.SELF, note="404 when the caller has none; others' stay"),
     ("GET", V1 + "openapi.json"): PUBLIC,
     ("GET", IN + "health"): INTERNAL,
+    ("GET", IN + "novels"): INTERNAL,
     ("POST", IN + "novels"): INTERNAL,
     ("GET", IN + "novels/<str:novel_id>"): INTERNAL,
     ("PATCH", IN + "novels/<str:novel_id>"): INTERNAL,

@@ -123,6 +123,15 @@ def test_novel_not_yet_ingested_is_not_grounded(user, stub_ai):
     assert stub_ai.last["body"].novel_id is None
 
 
+def test_novel_whose_vectors_are_missing_is_not_grounded(user, stub_ai):
+    """ai found the novel's passages gone (gaji_ai.novels.reconcile): turns on
+    it are sent without the novel, not pretending to be grounded."""
+    Novel.objects.create(slug="emma", title="Emma", ingestion_status="missing", total_passages=900)
+    conversation = make_conversation(user, make_scenario(user, base_story="emma"))
+    send(client_for(user), conversation)
+    assert stub_ai.last["body"].novel_id is None
+
+
 def test_model_choice_is_passed_to_ai_and_recorded(user, stub_ai):
     conversation = make_conversation(user)
     body = send(client_for(user), conversation, model="smollm2-135m-instruct").json()
@@ -308,6 +317,17 @@ def test_persist_completes_the_pending_answer_once(user, stub_ai):
     assert message.model == "smollm2-135m" and message.completed_at is not None
     assert Conversation.objects.get(id=conversation.id).total_tokens == 42  # not 84, not 141
     assert Message.objects.count() == 2
+
+
+def test_persist_records_whether_the_answer_was_grounded(user, stub_ai):
+    conversation = make_conversation(user)
+    turn = send(client_for(user), conversation).json()
+    pending = client_for(user).get(f"/api/v1/conversations/{conversation.id}/messages").json()
+    assert pending["content"][-1]["grounded"] is None  # not answered yet
+    persist(conversation.id, **completion(turn["assistant_message_id"], grounded=False))
+    history = client_for(user).get(f"/api/v1/conversations/{conversation.id}/messages").json()
+    assert history["content"][-1]["grounded"] is False
+    assert Message.objects.get(id=turn["assistant_message_id"]).grounded is False
 
 
 def test_persist_cancelled_keeps_the_partial_text_and_allows_regenerate(user, stub_ai):

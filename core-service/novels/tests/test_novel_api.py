@@ -272,10 +272,34 @@ def test_internal_patch_unknown_is_404(api, db, service):
     assert_envelope(response, 404, "NOT_FOUND")
 
 
+def test_internal_list_by_status_for_the_ai_check(api, db, service):
+    """ai lists the novels core calls ingested to check its vector store."""
+    novel("emma", "Emma", status="completed", total_passages=10)
+    novel("dracula", "Dracula", status="missing", total_passages=7)
+    novel("dune", "Dune", status="processing")
+    assert slugs(api.get(INTERNAL, {"status": "completed"}, **service)) == ["emma"]
+    assert slugs(api.get(INTERNAL, {"status": "missing"}, **service)) == ["dracula"]
+    page = api.get(INTERNAL, {"size": 2}, **service).json()
+    assert page["page"]["total_elements"] == 3 and len(page["content"]) == 2
+    assert page["content"][0]["total_passages"] == 7  # Dracula first, by title
+    assert_envelope(api.get(INTERNAL, {"status": "nonsense"}, **service), 400, "VALIDATION_ERROR")
+
+
+def test_ai_marks_a_novel_missing_and_back(api, db, service):
+    target = novel("emma", "Emma", status="completed", total_passages=10)
+    response = api.patch(f"{INTERNAL}/{target.id}", {"ingestion_status": "missing"}, format="json", **service)
+    assert response.status_code == 200, response.content
+    assert api.get(f"{NOVELS}/emma").json()["ingestion_status"] == "missing"
+    assert slugs(api.get(NOVELS, {"status": "missing"})) == ["emma"]
+    api.patch(f"{INTERNAL}/{target.id}", {"ingestion_status": "completed"}, format="json", **service)
+    assert Novel.objects.get(id=target.id).ingestion_status == "completed"
+
+
 def test_internal_routes_refuse_users_and_anonymous(api, user):
     target = novel("emma", "Emma")
     jwt = {"HTTP_AUTHORIZATION": bearer_for(user)}
     for method, url, payload in (
+        ("get", INTERNAL, None),
         ("get", f"{INTERNAL}/{target.id}", None),
         ("post", INTERNAL, {"title": "Dracula"}),
         ("patch", f"{INTERNAL}/{target.id}", {"genre": "Horror"}),

@@ -163,6 +163,10 @@ class AssistantMessageResult(BaseModel):
         default=None, ge=1, description="The GenerationRequest's attempt; a stale attempt is ignored"
     )
     error_code: Annotated[str, StringConstraints(max_length=50)] = ""
+    grounded: bool | None = Field(
+        default=None,
+        description="Whether passages of the novel reached the model (None: not known yet)",
+    )
 
 
 class PersistResult(BaseModel):

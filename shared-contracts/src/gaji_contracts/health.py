@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from gaji_contracts.novels import NovelsCheck
+
 
 class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
@@ -23,6 +25,10 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     service: str
     checks: dict[str, CheckResult]
+    # ai only: which of core's ingested novels the vector store really holds;
+    # a missing novel does not make the service unready: it is reported here
+    # and core's status for it says `missing`.
+    novels: NovelsCheck | None = None
 
 
 class ServiceHealth(BaseModel):

@@ -19,6 +19,37 @@ class IngestionStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    # Was completed, but the ai service's vector store no longer holds its
+    # passages (a new store, another QDRANT_URL): answers are not grounded
+    # until it is ingested again. Only the ai service sets it.
+    MISSING = "missing"
+
+
+class NovelVectors(BaseModel):
+    """What the ai service's vector store holds of one novel: the truth
+    about whether it is ingested (core's status follows it)."""
+
+    novel_id: UUID
+    passages: int = Field(ge=0)
+    characters: int = Field(ge=0)
+    ingested: bool = Field(description="True when it holds passages for the novel")
+
+
+class MissingNovel(BaseModel):
+    id: UUID
+    slug: str
+    expected_passages: int
+    found_passages: int
+
+
+class NovelsCheck(BaseModel):
+    """Core's completed novels checked against the vector store (ai /readyz)."""
+
+    checked: int = Field(description="Novels core listed as completed or missing")
+    missing: list[MissingNovel] = Field(
+        default_factory=list, description="Their passages are not (all) in the vector store"
+    )
+    checked_at: datetime | None = None
 
 
 class NovelCreate(BaseModel):
