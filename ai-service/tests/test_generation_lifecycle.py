@@ -452,6 +452,46 @@ async def test_llm_test_reports_a_failing_provider_as_502_without_the_key(env, p
     assert "answered 401" in response.json()["message"]
 
 
+async def test_llm_test_runs_the_local_model_in_a_child_process(env, published_key):
+    """The local model is native code that can crash: the staff check runs it
+    in a child, so the API process (which owns the vector store) never does."""
+    from gaji_ai.llm.providers import LocalProvider
+
+    settings, _, _ = env
+    local = LocalProvider(n_ctx=512)
+    runner._providers["main"] = local
+    async with running(create_app(settings)) as api:
+        response = await api.post(
+            "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["provider"] == "local" and response.json()["preview"].strip()
+    assert local._llm is None  # never loaded in this process
+
+
+async def test_a_local_model_crash_in_the_llm_test_is_a_502_and_the_api_lives(
+    env, published_key, monkeypatch, tmp_path
+):
+    import sys
+
+    from gaji_ai.llm import selftest
+    from gaji_ai.llm.providers import LocalProvider
+
+    crash = tmp_path / "crash.py"
+    crash.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr(selftest, "CHILD", [sys.executable, str(crash), "--child"])
+    settings, _, _ = env
+    runner._providers["main"] = LocalProvider(n_ctx=512)
+    async with running(create_app(settings)) as api:
+        response = await api.post(
+            "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
+        )
+        assert response.status_code == 502
+        assert response.json()["code"] == "UPSTREAM_ERROR"
+        assert "crashed (SIGSEGV)" in response.json()["message"]
+        assert (await api.get("/healthz")).status_code == 200
+
+
 # -- whom the reader talks to ----------------------------------------------------
 
 

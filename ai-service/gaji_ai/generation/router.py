@@ -473,9 +473,21 @@ async def llm_test(
             deltas = provider.stream([ChatMessage("user", prompt)], max_tokens=LLM_TEST_TOKENS)
             return "".join(itertools.islice(deltas, LLM_TEST_TOKENS))
 
-        preview = await asyncio.wait_for(
-            asyncio.to_thread(ask), timeout=settings.llm.llm_timeout_seconds + 5
-        )
+        if provider.name == "local":
+            # Native code that can crash runs in a child process: never in
+            # the API process, which owns the vector store.
+            from gaji_ai.llm.selftest import ask_in_child
+
+            try:
+                preview = await ask_in_child(
+                    prompt, LLM_TEST_TOKENS, timeout=settings.llm.llm_timeout_seconds + 5
+                )
+            except RuntimeError as exc:
+                raise ProviderError(str(exc)) from exc
+        else:
+            preview = await asyncio.wait_for(
+                asyncio.to_thread(ask), timeout=settings.llm.llm_timeout_seconds + 5
+            )
     except (ProviderError, ValueError) as exc:
         raise AppError(
             502,

@@ -61,6 +61,50 @@ def _child(use_extra_bufts: bool) -> None:
     )
 
 
+def _ask(prompt: str, tokens: int) -> None:
+    """Runs in a child for the staff LLM test: the local model's first
+    `tokens` tokens for `prompt`, as JSON (a crash kills only the child)."""
+    from gaji_ai.config import get_settings
+    from gaji_ai.llm.providers import ChatMessage, LocalProvider
+
+    llm = get_settings().llm
+    provider = LocalProvider(
+        n_ctx=llm.llm_context_tokens,
+        n_threads=llm.llm_threads,
+        extra_bufts=llm.llm_local_extra_bufts,
+    )
+    deltas = provider.stream([ChatMessage("user", prompt)], max_tokens=tokens)
+    print(json.dumps({"text": "".join(deltas)}), flush=True)
+
+
+async def ask_in_child(prompt: str, tokens: int, timeout: float) -> str:
+    """The local model's answer from a child process; ProviderError-worthy
+    failures (a crash, a hang) raise RuntimeError with a safe message."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        *CHILD[:-1],
+        "--ask",
+        prompt,
+        "--tokens",
+        str(tokens),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, _err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise RuntimeError(f"the local model {describe(None, timeout)}") from None
+    if process.returncode != 0:
+        raise RuntimeError(f"the local model {describe(process.returncode)}")
+    try:
+        return json.loads(out.decode().strip().splitlines()[-1])["text"]
+    except (ValueError, IndexError, KeyError):
+        raise RuntimeError("the local model sent an unreadable answer") from None
+
+
 def describe(returncode: int | None, timeout: float = CHILD_TIMEOUT_SECONDS) -> str:
     if returncode is None:
         return f"hung (no answer within {timeout:.0f} s)"
@@ -142,11 +186,16 @@ def self_test(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", choices=["on", "off"], help=argparse.SUPPRESS)
+    parser.add_argument("--ask", help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="test again even if recorded")
     parser.add_argument("--record", type=Path, default=local_config.RECORD_PATH)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child == "on")
+        return 0
+    if args.ask is not None:
+        _ask(args.ask, args.tokens)
         return 0
     return self_test(args.record, force=args.force, say=lambda line: print(line, flush=True))
 
