@@ -89,7 +89,7 @@ format: deps ## Apply ruff fixes and formatting
 
 bench: ## Every benchmark, then bench/REPORT.md (about an hour on 2 cores)
 	@status=0; \
-	for target in bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-mixed; do \
+	for target in bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-mixed; do \
 		$(MAKE) --no-print-directory $$target || { echo "$$target FAILED"; status=1; }; \
 	done; \
 	$(MAKE) --no-print-directory bench-report; exit $$status

@@ -31,6 +31,7 @@ SOURCES = {
     "ai_ingest_search.json": "make bench-ai",
     "ai_chat.json": "make bench-chat",
     "mixed.json": "make bench-mixed",
+    "local_model.json": "make bench-local-model",
 }
 
 
@@ -264,6 +265,32 @@ def mixed_section() -> str:
     )
 
 
+def local_model_section() -> str:
+    data = load("local_model.json")
+    if not data:
+        return "Not run (`make bench-local-model`).\n"
+    lines = [
+        f"On {data.get('cpu', 'this machine')}: {data['runs']} chat turns shaped like the "
+        "platform's (a stable system prefix that llama.cpp keeps cached, three passages that "
+        "change every turn, a question), each build and setting in its own process, so a "
+        "crash is a result. `installed` is the wheel setup installs (portable profile); "
+        "others are passed with `BUILDS=`. Extra buffer types: llama.cpp's AMX and "
+        "repacked-weight layouts.\n",
+        "| build | extra buffer types | instruction sets | load ms | first token p50 ms "
+        "| first token p95 ms |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for row in data["rows"]:
+        if row["outcome"] == "ok":
+            lines.append(
+                f"| {row['build']} | {row['extra_bufts']} | {row['features']} | {row['load_ms']} "
+                f"| {ms(row['first_p50_ms'])} | {ms(row['first_p95_ms'])} |"
+            )
+        else:
+            lines.append(f"| {row['build']} | {row['extra_bufts']} | **{row['outcome']}** | - | - | - |")
+    return "\n".join(lines) + "\n"
+
+
 def machine() -> str:
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -306,7 +333,8 @@ contention.
 
 Reproduce: `make bench` (every benchmark, then this report; about an hour, most of it
 seeding and the local model). One part: `make bench-auth`, `bench-scenarios`,
-`bench-conversations`, `bench-ai`, `bench-chat`, `bench-mixed`, then `make bench-report`.
+`bench-conversations`, `bench-ai`, `bench-chat`, `bench-mixed`, `bench-local-model`, then
+`make bench-report`.
 
 Runs behind this report:
 {runs}
@@ -328,7 +356,10 @@ during the run (a quiet machine shows 0.0); a row with more shared the machine.
 
 ## Mixed workload (browse, search, chat)
 
-{mixed_section()}"""
+{mixed_section()}
+## Local model per CPU (llama.cpp builds)
+
+{local_model_section()}"""
     OUT.write_text(text)
     print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} rows)")
 

@@ -20,9 +20,12 @@ FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG LLAMA_CPP_VERSION=0.3.36
-# GGML_NATIVE=OFF: do not tune for the build machine's CPU (the image may run
-# elsewhere); ggml then enables a portable AVX/AVX2/FMA/F16C baseline.
-ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF"
+# The x86-64-v3 profile of deploy/scripts/llama-wheel.sh: GGML_NATIVE=OFF (do
+# not tune for the build machine's CPU; the image runs elsewhere) gives the
+# portable AVX/AVX2/FMA/F16C/BMI2 baseline; AVX-512 and AMX stay off (AMX
+# crashed SmolLM2 on Sapphire Rapids). Passed as pip config settings, which
+# scikit-build-core always honours.
+ARG LLAMA_CMAKE_DEFINES="GGML_NATIVE=OFF GGML_AVX512=OFF GGML_AMX_TILE=OFF GGML_AMX_INT8=OFF GGML_AMX_BF16=OFF"
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -36,8 +39,8 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"
-RUN CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    pip install "llama-cpp-python==${LLAMA_CPP_VERSION}"
+RUN settings=""; for d in ${LLAMA_CMAKE_DEFINES}; do settings="$settings -C cmake.define.$d"; done; \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" pip install $settings "llama-cpp-python==${LLAMA_CPP_VERSION}"
 
 WORKDIR /src
 # The gaji-ai distribution itself is removed again: the code runs from

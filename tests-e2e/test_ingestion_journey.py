@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
@@ -156,3 +158,46 @@ def test_ai_is_the_truth_about_vectors(stack, core, ai, staff_token, reader):
     history = core.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=me).json()
     assert history["content"][-1]["grounded"] is False
     assert core.get(f"/api/v1/novels/{novel_id}").json()["ingestion_status"] == "missing"
+
+
+def test_the_demo_ingests_again_when_ai_lacks_the_passages(stack, staff_token):
+    """`make run`'s demo asks ai, not core, whether its novel is ingested: a
+    store without the passages gets them again; a complete one is left alone."""
+    import subprocess
+
+    from stack import ROOT, VENV_BIN
+
+    env = {
+        **stack.env,
+        "CORE_URL": stack.core_url,
+        "AI_URL": stack.ai_url,
+        "DEMO_SLUG": "metamorphosis-demo",
+        "DEMO_TITLE": "Metamorphosis",
+        "DEMO_FILE": "metamorphosis.txt",
+    }
+
+    def demo() -> str:
+        done = subprocess.run(
+            [str(VENV_BIN / "python"), "deploy/scripts/demo_ingest.py"],
+            cwd=ROOT,
+            env={k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    # The demo's novel is the bundled Metamorphosis under a slug of its own.
+    assert "completed" in demo().splitlines()[-2]
+    again = demo()
+    assert "ingested (" in again and "passages in the vector store" in again, again
+    with httpx.Client(base_url=stack.core_url) as core:
+        novel_id = core.get("/api/v1/novels/metamorphosis-demo").json()["id"]
+    wiped = httpx.delete(
+        f"{stack.ai_url}/api/ai/internal/novels/{novel_id}/vectors", headers=bearer(stack.service_token)
+    )
+    assert wiped.status_code == 200
+    repaired = demo()
+    assert "the vector store holds 0; ingesting it again" in repaired, repaired
+    assert "completed" in repaired

@@ -139,7 +139,19 @@ def main() -> None:
                 print(f"{name:<12} {extra:<12} {row['outcome']}", flush=True)
     out = ROOT / "var" / "bench" / "local_model.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"runs": args.runs, "rows": rows}, indent=2) + "\n")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    flags = Path("/proc/cpuinfo").read_text()
+    extras = [f for f in ("avx512f", "amx_int8", "avx2") if f" {f}" in flags]
+    machine = f"{os.cpu_count()} x {cpu} ({', '.join(extras)})"
+    body = {"runs": args.runs, "cpu": machine, "rows": rows}
+    out.write_text(json.dumps(body, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ import httpx
 
 CORE = os.environ.get("CORE_URL", "http://127.0.0.1:8080")
 AI = os.environ.get("AI_URL", "http://127.0.0.1:8000")
-SLUG = "pride-and-prejudice"
+# Another bundled novel can stand in (the e2e test uses a short one).
+SLUG = os.environ.get("DEMO_SLUG", "pride-and-prejudice")
+TITLE = os.environ.get("DEMO_TITLE", "Pride and Prejudice")
+FILE = os.environ.get("DEMO_FILE", f"{SLUG}.txt")
 STAFF = {"email": "admin@gaji.local", "password": "GajiAdmin123"}
 
 
@@ -55,7 +58,7 @@ def main() -> None:
                 f" the vector store holds {passages}; ingesting it again",
                 flush=True,
             )
-    body = {"novel_file_path": f"{SLUG}.txt", "metadata": {"slug": SLUG, "title": "Pride and Prejudice"}}
+    body = {"novel_file_path": FILE, "metadata": {"slug": SLUG, "title": TITLE}}
     accepted = httpx.post(f"{AI}/api/ai/novels/ingest", json=body, headers=headers, timeout=30)
     accepted.raise_for_status()
     job = accepted.json()
