@@ -49,6 +49,17 @@ def _assistant(core, me, conversation_id: str) -> dict:
     return history["content"][-1]
 
 
+def _regenerated(core, me, conversation_id: str, message_id: str) -> list[tuple[str, dict]]:
+    """Regenerate a failed answer; its stream ends `completed`."""
+    again = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages/{message_id}/regenerate", json={}, headers=me
+    )
+    assert again.status_code == 202, again.text
+    events = read_stream(again.json()["stream_url"], timeout=180)
+    assert events[-1][0] == "message_complete" and events[-1][1]["status"] == "completed", events[-3:]
+    return events
+
+
 def test_a_killed_worker_ends_the_answer_failed_and_regenerate_works(stack, core, reader):
     me = bearer(reader["tokens"]["access_token"])
     conversation_id = _conversation(core, me)
@@ -73,14 +84,7 @@ def test_a_killed_worker_ends_the_answer_failed_and_regenerate_works(stack, core
         assert events[-2][1]["code"] == "WORKER_LOST" and events[-1][1]["status"] == "failed"
     finally:
         stack.start_worker("chat")
-    again = core.post(
-        f"/api/v1/conversations/{conversation_id}/messages/{turn['assistant_message_id']}/regenerate",
-        json={},
-        headers=me,
-    )
-    assert again.status_code == 202, again.text
-    events = read_stream(again.json()["stream_url"], timeout=180)
-    assert events[-1][0] == "message_complete" and events[-1][1]["status"] == "completed", events[-3:]
+    events = _regenerated(core, me, conversation_id, turn["assistant_message_id"])
     final = _assistant(core, me, conversation_id)
     assert (final["status"], final["content"]) == ("completed", events[-1][1]["content"])
 
@@ -123,14 +127,7 @@ def test_a_model_crash_mid_answer_is_survived_and_the_next_turn_answered(stack, 
     failed_after = time.monotonic() - crashed
     assert _assistant(core, me, conversation_id)["status"] == "failed"
 
-    nxt = core.post(
-        f"/api/v1/conversations/{conversation_id}/messages/{turn['assistant_message_id']}/regenerate",
-        json={},
-        headers=me,
-    )
-    assert nxt.status_code == 202, nxt.text
-    events = read_stream(nxt.json()["stream_url"], timeout=180)
-    assert events[-1][0] == "message_complete" and events[-1][1]["status"] == "completed", events[-3:]
+    _regenerated(core, me, conversation_id, turn["assistant_message_id"])
     answered_after = time.monotonic() - crashed
     follow = core.post(
         f"/api/v1/conversations/{conversation_id}/messages", json={"content": "And the garden?"}, headers=me

@@ -10,8 +10,10 @@ GET  /api/ai/novels/{novel_id}/vectors   what the vector store holds of it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,6 +45,19 @@ from gaji_ai.ingestion.jobs import (
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStoreError
 
 router = APIRouter(tags=["novels"])
+
+
+@contextlib.contextmanager
+def store_unavailable_as_503() -> Iterator[None]:
+    """A vector store outage is a 503 envelope, never a 500."""
+    try:
+        yield
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc
+
+
 internal_router = APIRouter(tags=["internal"])
 ALLOWED_SUFFIXES = {".txt", ".md"}
 
@@ -294,12 +309,8 @@ async def extract_characters(
     """Re-extract an ingested novel's cast (staff): a job like an ingestion,
     followed at /api/ai/novels/status/{job_id}. `quick` keeps the top 12."""
     novel_id = body.novel_id.lower()
-    try:
+    with store_unavailable_as_503():
         passages = await store.count(PASSAGES, novel_id)
-    except VectorStoreError as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
-        ) from exc
     if passages == 0:
         raise AppError(404, ErrorCode.NOT_FOUND, "No ingested novel with this id.")
     job = Job(
@@ -358,12 +369,8 @@ async def novel_characters(
     store: VectorStoreDep,
 ) -> list[Character]:
     """The novel's cast, most mentioned first (for a cast picker)."""
-    try:
+    with store_unavailable_as_503():
         hits = await store.scroll(CHARACTERS, novel_id=novel_id, limit=100)
-    except VectorStoreError as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
-        ) from exc
     if not hits:
         raise AppError(404, ErrorCode.NOT_FOUND, "No characters for this novel (not ingested?).")
     return sorted((_character(h) for h in hits), key=lambda c: -c.mention_count)
@@ -381,13 +388,9 @@ async def novel_vectors(
 ) -> NovelVectors:
     """How many passages and characters of the novel the vector store holds:
     the truth about whether it is ingested, whatever core's status says."""
-    try:
+    with store_unavailable_as_503():
         passages = await store.count(PASSAGES, novel_id.lower())
         characters = await store.count(CHARACTERS, novel_id.lower())
-    except VectorStoreError as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
-        ) from exc
     return NovelVectors(
         novel_id=novel_id, passages=passages, characters=characters, ingested=passages > 0
     )
@@ -403,12 +406,8 @@ async def character(
     user: CurrentUser,
     store: VectorStoreDep,
 ) -> Character:
-    try:
+    with store_unavailable_as_503():
         hit = await store.get(CHARACTERS, vectordb_id)
-    except VectorStoreError as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
-        ) from exc
     if hit is None:
         raise AppError(404, ErrorCode.NOT_FOUND, "No such character.")
     return _character(hit)
@@ -422,14 +421,10 @@ async def delete_novel_vectors(
     request: Request,
 ) -> dict:
     """Remove a novel's passages and characters (service token). Idempotent."""
-    try:
+    with store_unavailable_as_503():
         removed = await store.count(PASSAGES, novel_id.lower())
         await store.delete_novel(PASSAGES, novel_id.lower())
         await store.delete_novel(CHARACTERS, novel_id.lower())
-    except VectorStoreError as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
-        ) from exc
     checker = getattr(request.app.state, "novel_checker", None)
     if checker is not None:
         checker.invalidate()
