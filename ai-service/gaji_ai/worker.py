@@ -90,8 +90,7 @@ def create_celery_app(settings: Settings) -> Celery:
         """One chat turn (gaji_ai.generation.runner)."""
         from gaji_ai.generation.runner import run_generation
 
-        wait_for_models()
-        return run_generation(settings, payload)
+        return run_generation(settings, payload, ready=wait_for_models)
 
     return celery
 

@@ -117,7 +117,11 @@ async def test_a_redelivered_turn_of_a_crashed_process_ends_lost_at_once(env, ar
     monkeypatch.setattr(context, "core", core)
     runner._providers["main"] = Scripted(["never"])
     payload = req.model_dump(mode="json")
-    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "lost"
+    waited = []  # the models are not even waited for: the turn ends at once
+    lost = await asyncio.to_thread(
+        runner.run_generation, settings, payload, ready=lambda: waited.append(1)
+    )
+    assert lost == "lost" and waited == []
     assert runner._providers["main"].prompts == []
     saved = core.saved[0]
     assert (saved.status, saved.error_code, saved.content) == ("failed", "WORKER_LOST", "I was")
@@ -127,6 +131,25 @@ async def test_a_redelivered_turn_of_a_crashed_process_ends_lost_at_once(env, ar
     assert await reaper.reap_once(aredis, prefix, core) == 0
     assert await asyncio.to_thread(runner.run_generation, settings, payload) == "skipped"
     assert len(core.saved) == 1
+    await asyncio.to_thread(runner.close_worker_context)
+
+
+async def test_a_claimed_turn_waits_for_the_models_before_generating(env, aredis, monkeypatch):
+    settings, _client, prefix = env
+    req = request()
+    await tracking.register(aredis, prefix, turn_of(req), start_timeout=60)
+    context = runner.worker_context(settings)
+    monkeypatch.setattr(context, "core", FakeCore())
+    provider = runner._providers["main"] = Scripted(["Yes."])
+    seen_before = []
+    payload = req.model_dump(mode="json")
+    done = await asyncio.to_thread(
+        runner.run_generation,
+        settings,
+        payload,
+        ready=lambda: seen_before.append(len(provider.prompts)),
+    )
+    assert done == "completed" and seen_before == [0] and len(provider.prompts) == 1
     await asyncio.to_thread(runner.close_worker_context)
 
 

@@ -17,7 +17,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 PY="$(cd "$VENV" && pwd)/bin/python"
 
 case "$(uname -m)" in
-  x86_64) ladder=(x86-64-v3 x86-64-v2 x86-64) ;;
+  x86_64) ladder=(x86-64-v4 x86-64-v3 x86-64-v2 x86-64) ;;  # v4 only when asked for
   *) ladder=(generic) ;;
 esac
 # Start from the profile the venv has (or LLAMA_PROFILE): a lower one chosen

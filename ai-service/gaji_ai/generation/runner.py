@@ -551,9 +551,13 @@ async def _end_lost(settings: Settings, context: WorkerContext, turn: tracking.T
         await client.aclose()
 
 
-def run_generation(settings: Settings, payload: dict) -> str:
+def run_generation(
+    settings: Settings, payload: dict, *, ready: Callable[[], object] | None = None
+) -> str:
     """The Celery task's body: claim the turn (skip it if the reaper already
-    ended it), keep a heartbeat while generating, release it when done."""
+    ended it), keep a heartbeat while generating, release it when done.
+    `ready` waits for this process's models; it is called once the turn is
+    claimed, so a turn that must not run ends without waiting for them."""
     request = GenerationRequest.model_validate(payload)
     context = worker_context(settings)
     heartbeat = tracking.Heartbeat(
@@ -595,6 +599,8 @@ def run_generation(settings: Settings, payload: dict) -> str:
     started = time.monotonic()
     status = "failed"
     try:
+        if ready is not None:
+            ready()
         status = context.loop.run_until_complete(
             generate(
                 settings,
