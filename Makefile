@@ -20,7 +20,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps llm-selftest services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps llm-selftest services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -121,6 +121,9 @@ fuzz: deps services ## Longer OpenAPI fuzzing of both services (schemathesis; FU
 	(cd core-service && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ../$(PY) -m pytest -q common/tests/test_fuzz_openapi.py) || status=1; \
 	(cd ai-service && FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GAJI_ENV=test REDIS_URL=redis://127.0.0.1:6379/13 ../$(PY) -m pytest -q tests/test_fuzz_openapi.py) || status=1; \
 	exit $$status
+
+bench-floor: setup ## Core against a minimal reference service (bench/floor) on the same database and SQL: req/s, p95 and core/floor per read path at concurrency 4 and 32
+	$(PY) bench/floor_bench.py
 
 bench-local-model: deps ## First-token p50/p95 of the local model per llama.cpp build and extra-buffer setting (each in its own process); BUILDS="name=dir ..." adds builds
 	$(PY) ai-service/bench/local_model_bench.py $(foreach b,$(BUILDS),--build $(b))
