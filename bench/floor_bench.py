@@ -58,6 +58,7 @@ from common import (  # noqa: E402
 
 LEVELS = [int(c) for c in os.environ.get("BENCH_FLOOR_CONCURRENCY", "4,32").split(",")]
 TARGETS = {"by id": 100, "list": 200, "search": 300}
+ONLY = [e for e in os.environ.get("BENCH_FLOOR_ENDPOINTS", "").split(",") if e]  # e.g. "by id,list"
 
 
 def start_floor(port: int) -> subprocess.Popen:
@@ -155,6 +156,8 @@ def main() -> None:
         )
         with tempfile.TemporaryDirectory() as workdir:
             for name, path_list in requests.items():
+                if ONLY and name not in ONLY:
+                    continue
                 lua = [lua_request("GET", p) for p in path_list]
                 for clients in LEVELS:
                     measured = {}

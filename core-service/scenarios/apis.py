@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.serializers import StrictSerializer
 from common.pagination import PageInfo, PageRequest, page_serializer, paginate
 from common.schema import errors
-from scenarios import selectors, services
+from scenarios import reads, selectors, services
 from scenarios.models import Scenario
 
 TYPES = [t.value for t in ScenarioType]
@@ -107,10 +107,16 @@ class ScenarioListCreateApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         filters = selectors.ScenarioFilters(**data, sort_field=sort_field, descending=descending)
-        body = paginate(
-            selectors.scenario_list(filters=filters), PageRequest.from_request(request), scenario_json
+        body = reads.scenario_page(
+            page=PageRequest.from_request(request),
+            base_story=filters.base_story,
+            scenario_type=filters.scenario_type,
+            min_quality=filters.min_quality,
+            creator_id=filters.creator_id,
+            sort_field=filters.sort_field,
+            descending=filters.descending,
         )
-        return Response(body)
+        return reads.json_response(body)
 
     @extend_schema(
         operation_id="scenarios_create",
@@ -121,9 +127,7 @@ class ScenarioListCreateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scenario = services.scenario_create(creator=request.user, **data.validated_data)
-        return Response(
-            scenario_json(selectors.scenario_get(scenario_id=scenario.id)), status=status.HTTP_201_CREATED
-        )
+        return reads.json_response(reads.scenario_by_id(scenario.id), status=status.HTTP_201_CREATED)
 
 
 class ScenarioDetailApi(APIView):
@@ -137,7 +141,7 @@ class ScenarioDetailApi(APIView):
 
     @extend_schema(operation_id="scenarios_get", responses={200: ScenarioSerializer, **errors(404)}, auth=[])
     def get(self, request, scenario_id):
-        return Response(scenario_json(selectors.scenario_get(scenario_id=scenario_id)))
+        return reads.json_response(reads.scenario_by_id(scenario_id))
 
     @extend_schema(
         operation_id="scenarios_update",
@@ -150,7 +154,7 @@ class ScenarioDetailApi(APIView):
         data.is_valid(raise_exception=True)
         scenario = selectors.scenario_get(scenario_id=scenario_id)
         services.scenario_update(scenario=scenario, user=request.user, data=data.validated_data)
-        return Response(scenario_json(selectors.scenario_get(scenario_id=scenario_id)))
+        return reads.json_response(reads.scenario_by_id(scenario_id))
 
     @extend_schema(operation_id="scenarios_delete", responses={204: None, **errors(401, 403, 404)})
     def delete(self, request, scenario_id):
@@ -175,9 +179,7 @@ class ScenarioForkApi(APIView):
         data.is_valid(raise_exception=True)
         parent = selectors.scenario_get(scenario_id=scenario_id)
         fork = services.scenario_fork(parent=parent, creator=request.user, **data.validated_data)
-        return Response(
-            scenario_json(selectors.scenario_get(scenario_id=fork.id)), status=status.HTTP_201_CREATED
-        )
+        return reads.json_response(reads.scenario_by_id(fork.id), status=status.HTTP_201_CREATED)
 
 
 class ForkParentSerializer(serializers.Serializer):
