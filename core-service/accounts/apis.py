@@ -183,6 +183,20 @@ class UserProfileApi(APIView):
 class ProfileUpdateApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    def get_permissions(self):
+        return [] if self.request.method == "GET" else super().get_permissions()
+
+    @extend_schema(
+        operation_id="users_profile_named_profile_get",
+        responses={200: PublicProfileSerializer, **errors(404)},
+        auth=[],
+        description="The public profile of the user named `profile`, as `GET /users/{username}` "
+        "gives it (this path is also the profile update route, PUT).",
+    )
+    def get(self, request):
+        """GET /users/profile is GET /users/{username} for a user named "profile"."""
+        return UserProfileApi().get(request, username="profile")
+
     class InputSerializer(StrictSerializer):
         bio = serializers.CharField(max_length=500, allow_blank=True, allow_null=True, required=False)
         avatar_url = HttpUrlField(max_length=500, allow_blank=True, allow_null=True, required=False)

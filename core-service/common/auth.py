@@ -50,7 +50,19 @@ class AnonymousOnlyAuthentication(BaseAuthentication):
 class UserJWTAuthentication(JWTAuthentication):
     def authenticate(self, request):
         refuse_service_token(request)
+        self._django_request = getattr(request, "_request", request)
         return super().authenticate(request)
+
+    def get_validated_token(self, raw_token):
+        # The rate limiter already verified this very token for this request
+        # (common.ratelimit.subject_of): do not verify the signature twice.
+        request = getattr(self, "_django_request", None)
+        seen = getattr(request, "gaji_access_token", None)
+        if seen is not None:
+            raw = raw_token.decode("latin-1") if isinstance(raw_token, bytes) else raw_token
+            if seen[0] == raw:
+                return seen[1]
+        return super().get_validated_token(raw_token)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -104,6 +104,27 @@ class RateLimitMiddleware:
         return response
 
 
+class AdminOnlyMiddleware:
+    """Runs ADMIN_MIDDLEWARE (sessions, CSRF, session users, messages) for
+    the Django admin only. The API authenticates with JWTs and never reads a
+    session; passing every API request through those layers cost time on
+    each one for nothing."""
+
+    def __init__(self, get_response):
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        chain = get_response
+        for dotted in reversed(settings.ADMIN_MIDDLEWARE):
+            chain = import_string(dotted)(chain)
+        self.admin = chain
+
+    def __call__(self, request):
+        if request.path_info.startswith(settings.ADMIN_PREFIX):
+            return self.admin(request)
+        return self.get_response(request)
+
+
 class ErrorEnvelopeMiddleware:
     """Turns any non-JSON error response (Django's 404/403/400 pages, CSRF
     failures, DEBUG pages) into the envelope, so no client ever gets HTML."""

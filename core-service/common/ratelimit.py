@@ -72,7 +72,13 @@ def scope_of(request) -> str | None:
 
 
 def rule_for(scope: str) -> RateLimitRule:
-    return scaled(DEFAULT_RATE_LIMITS[scope], settings.RATE_LIMIT_SCALE)
+    return _scaled_rule(scope, settings.RATE_LIMIT_SCALE)
+
+
+@functools.lru_cache(maxsize=64)
+def _scaled_rule(scope: str, scale: float) -> RateLimitRule:
+    # Built once per scope and scale, not on every request (a pydantic copy).
+    return scaled(DEFAULT_RATE_LIMITS[scope], scale)
 
 
 def subject_of(request, scope: str) -> str:
@@ -80,9 +86,14 @@ def subject_of(request, scope: str) -> str:
         raw = bearer_token(request.headers.get("Authorization"))
         if raw and not is_service_token(raw, settings.SERVICE_TOKEN):
             try:
-                return f"user:{AccessToken(raw)['sub']}"
+                token = AccessToken(raw)
+                subject = f"user:{token['sub']}"
             except (TokenError, KeyError):
                 pass  # an invalid token is refused later; count it by IP
+            else:
+                # Decoded once per request: authentication reuses it.
+                request.gaji_access_token = (raw, token)
+                return subject
     return f"ip:{client_ip(request)}"
 
 

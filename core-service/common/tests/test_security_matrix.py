@@ -88,6 +88,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", V1 + "auth/jwks.json"): PUBLIC,
     ("PUT", V1 + "users/profile"): SELF,
+    ("GET", V1 + "users/profile"): PUBLIC,
     ("POST", V1 + "users/profile/avatar"): SELF,
     ("POST", USER + "/follow"): AUTH,
     ("DELETE", USER + "/unfollow"): AUTH,
@@ -306,6 +307,10 @@ def test_every_route_is_classified():
 @pytest.mark.parametrize("key", routes_of(Access.PUBLIC), ids=_id)
 def test_public_routes_need_no_user(world, key):
     method, route = key
+    if route == V1 + "users/profile":  # the profile of a user named "profile"
+        from accounts.models import User
+
+        User.objects.create_user(email="profile@example.com", username="profile", password="Passw0rd!x")
     response = call(anonymous(), method, route, world)
     assert response.status_code < 500, response.content[:300]
     assert response.status_code not in (401, 403), response.content[:300]

@@ -69,12 +69,20 @@ MIDDLEWARE = [
     "common.middleware.ErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Sessions, CSRF, session users and messages for /admin/ only.
+    "common.middleware.AdminOnlyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ADMIN_PREFIX = "/admin/"
+# The admin's checks look for these in MIDDLEWARE; they run, for the admin,
+# inside AdminOnlyMiddleware (the admin tests log in, save and use messages).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+ADMIN_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
