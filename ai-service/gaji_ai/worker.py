@@ -119,8 +119,9 @@ def _consumes_generation() -> bool:
     return GENERATION_QUEUE in _consumed_queues or not _consumed_queues
 
 
+# Set while no load is in progress (also outside pool processes, e.g. tests).
 _models_ready = threading.Event()
-_loading = False
+_models_ready.set()
 
 
 @worker_process_init.connect
@@ -136,7 +137,7 @@ def _preload_models(**_: Any) -> None:
     LLM can take longer than that (after a crash, every replacement process
     was killed that way, for good). A job that arrives first waits for the
     models (`wait_for_models`)."""
-    global _worker_beat, _loading
+    global _worker_beat
     settings = get_settings()
     if _consumes_generation():
         import os
@@ -152,7 +153,6 @@ def _preload_models(**_: Any) -> None:
             f"{socket.gethostname()}:{os.getpid()}",
         )
         _worker_beat.start()
-    _loading = True
     _models_ready.clear()
     threading.Thread(
         target=_load_models, args=(settings,), name="gaji-model-load", daemon=True
@@ -184,10 +184,7 @@ def _load_models(settings: Settings) -> None:
 
 
 def wait_for_models(timeout: float | None = None) -> bool:
-    """A job's first step: the models this process is loading (nothing to
-    wait for outside a pool process, e.g. in tests)."""
-    if not _loading:
-        return True
+    """A job's first step: the models this process is loading, if any."""
     return _models_ready.wait(timeout)
 
 
