@@ -36,6 +36,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core-service" / "bench"))
 
+import conversations_bench as cb  # noqa: E402
 import scenarios_bench as sb  # noqa: E402
 from common import (  # noqa: E402
     DB_NAME,
@@ -57,8 +58,12 @@ from common import (  # noqa: E402
 )
 
 LEVELS = [int(c) for c in os.environ.get("BENCH_FLOOR_CONCURRENCY", "4,32").split(",")]
-TARGETS = {"by id": 100, "list": 200, "search": 300}
+TARGETS = {"by id": 100, "list": 200, "search": 300, "conversation": 100}
 ONLY = [e for e in os.environ.get("BENCH_FLOOR_ENDPOINTS", "").split(",") if e]  # e.g. "by id,list"
+
+
+def wanted(name: str) -> bool:
+    return not ONLY or name in ONLY
 
 
 def start_floor(port: int) -> subprocess.Popen:
@@ -94,7 +99,7 @@ def start_floor(port: int) -> subprocess.Popen:
     raise SystemExit("the floor service did not start")
 
 
-def paths(until: str) -> dict[str, list[str]]:
+def paths(until: str, conversations_until: str | None) -> dict[str, list[str]]:
     rng = random.Random(11)
     targets = sb.sample_targets(until)
     lists = [
@@ -114,11 +119,20 @@ def paths(until: str) -> dict[str, list[str]]:
         "/api/v1/scenarios/search?" + urllib.parse.urlencode({"q": rng.choice(sb.SEARCH_WORDS)})
         for _ in range(2000)
     ]
-    return {
+    requests = {
         "by id": [f"/api/v1/scenarios/{i}" for i in targets["get"]],
         "list": lists,
         "search": search,
     }
+    if conversations_until:
+        with psycopg.connect(DB_URL) as conn:
+            fifty = conn.execute(
+                "SELECT id::text FROM conversations_conversation WHERE created_at <= %s AND depth = 0 "
+                "AND message_count = 50 ORDER BY random() LIMIT 2000",
+                [conversations_until],
+            ).fetchall()
+        requests["conversation"] = [f"/api/v1/conversations/{r[0]}" for r in fifty]
+    return {name: p for name, p in requests.items() if wanted(name)}
 
 
 def same_answers(core: str, floor: str, requests: dict[str, list[str]]) -> None:
@@ -140,9 +154,13 @@ def main() -> None:
     prepare_database(env)
     seed_users(env)
     seed = sb.seed_scenarios()
+    # The conversation benchmark's 100,000 conversations and 1M messages, only when measured.
+    conversations_until = (
+        cb.seed_conversations(seed["seeded_until"])["seeded_until"] if wanted("conversation") else None
+    )
     with psycopg.connect(DB_URL) as conn:
         scenarios = conn.execute("SELECT count(*) FROM scenarios_scenario").fetchone()[0]
-    requests = paths(seed["seeded_until"])
+    requests = paths(seed["seeded_until"], conversations_until)
     wrk = ensure_wrk()
     core = start_core(core_port, env)
     floor = start_floor(floor_port)
@@ -156,8 +174,6 @@ def main() -> None:
         )
         with tempfile.TemporaryDirectory() as workdir:
             for name, path_list in requests.items():
-                if ONLY and name not in ONLY:
-                    continue
                 lua = [lua_request("GET", p) for p in path_list]
                 for clients in LEVELS:
                     measured = {}
@@ -186,13 +202,13 @@ def main() -> None:
         os.killpg(floor.pid, signal.SIGTERM)
         floor.wait(timeout=30)
     print(
-        f"\n{'endpoint':<10}{'c':>4}{'core req/s':>12}{'floor req/s':>13}{'core/floor':>12}"
+        f"\n{'endpoint':<13}{'c':>4}{'core req/s':>12}{'floor req/s':>13}{'core/floor':>12}"
         f"{'core p95 ms':>13}{'floor p95 ms':>14}{'errors':>8}"
     )
     for r in rows:
         errors = r["core"]["errors"] + r["floor"]["errors"]
         print(
-            f"{r['endpoint']:<10}{r['concurrency']:>4}{r['core']['rps']:>12.0f}{r['floor']['rps']:>13.0f}"
+            f"{r['endpoint']:<13}{r['concurrency']:>4}{r['core']['rps']:>12.0f}{r['floor']['rps']:>13.0f}"
             f"{r['ratio']:>12.2f}{r['core']['p95']:>13.1f}{r['floor']['p95']:>14.1f}{errors:>8}"
         )
     name = "floor.json" if DB_NAME == "gaji_bench" else f"floor-{DB_NAME}.json"

@@ -7,17 +7,22 @@ can show what core's own per-request overhead costs.
 
 It is a measuring stick, not a product: it has no auth, no rate limits, no
 request ids and no input validation beyond what keeps its SQL correct, and
-answers only the three routes the benchmark drives:
+answers only the routes the benchmark drives:
 
     GET /api/v1/scenarios/{id}
     GET /api/v1/scenarios?base_story=&scenario_type=&sort=quality_score,desc&page=&size=
     GET /api/v1/scenarios/search?q=
+    GET /api/v1/conversations/{id}
 
 Each answer is the same JSON document core gives for the same request
-(bench/floor_bench.py checks this before it measures)."""
+(bench/floor_bench.py checks this before it measures), computed the same
+way: the same SQL, and totals and facets counted as core's
+common/counting.py does (exact up to COUNT_EXACT_LIMIT rows, larger ones
+counted once and shared through Redis for COUNT_CACHE_SECONDS)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -25,6 +30,7 @@ import urllib.parse
 import uuid
 
 import orjson
+import redis
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
@@ -36,6 +42,31 @@ pool = ConnectionPool(
     kwargs={"options": "-c TimeZone=UTC", "row_factory": tuple_row},
     open=True,
 )
+
+cache = redis.Redis.from_url(os.environ.get("FLOOR_REDIS_URL", "redis://127.0.0.1:6379/12"))
+COUNT_EXACT_LIMIT = int(os.environ.get("COUNT_EXACT_LIMIT", "1000"))
+COUNT_CACHE_SECONDS = int(os.environ.get("COUNT_CACHE_SECONDS", "30"))
+DETAIL_MESSAGES = 200
+
+
+def counted(conn, name: str, rows_sql: str, args: list, aggregates: str) -> tuple[tuple, bool]:
+    """core's common/counting.py without Django."""
+    digest = hashlib.blake2b(
+        orjson.dumps([f"{aggregates} FROM {rows_sql}", [str(a) for a in args]]), digest_size=16
+    ).hexdigest()
+    key = f"floor:count:{name}:{digest}"
+    cached = cache.get(key)
+    if cached is not None:
+        return tuple(orjson.loads(cached)), True
+    row = conn.execute(
+        f"SELECT {aggregates} FROM ({rows_sql} LIMIT %s) m", [*args, COUNT_EXACT_LIMIT + 1]
+    ).fetchone()
+    if row[0] <= COUNT_EXACT_LIMIT:
+        return tuple(row), False
+    row = conn.execute(f"SELECT {aggregates} FROM ({rows_sql}) m", args).fetchone()
+    cache.set(key, orjson.dumps(list(row)), ex=COUNT_CACHE_SECONDS)
+    return tuple(row), False
+
 
 SCENARIO_COLUMNS = """
     s.id, s.base_story, s.novel_id, s.parent_id, p.id, p.deleted_at, s.scenario_type,
@@ -114,7 +145,9 @@ def list_scenarios(query: dict, environ: dict):
     number, size = paging(query)
     clause = " AND ".join(where)
     with pool.connection() as conn:
-        total = conn.execute(f"SELECT count(*) FROM scenarios_scenario s WHERE {clause}", args).fetchone()[0]
+        (total,), shared = counted(
+            conn, "scenario-list", f"SELECT 1 FROM scenarios_scenario s WHERE {clause}", args, "count(*)"
+        )
         rows = []
         if number * size < total:
             rows = conn.execute(
@@ -122,21 +155,25 @@ def list_scenarios(query: dict, environ: dict):
                 f"ORDER BY s.{field} {order}, s.id {order} LIMIT %s OFFSET %s",
                 [*args, size, number * size],
             ).fetchall()
-    return 200, {"content": [scenario(r) for r in rows], "page": page_info(number, size, total)}
+    info = page_info(number, size, total)
+    info["total_is_estimate"] = shared
+    return 200, {"content": [scenario(r) for r in rows], "page": info}
 
 
-FULL_TEXT = "s.search_vector @@ websearch_to_tsquery('english', %s::text)"
+QUERY = "websearch_to_tsquery('english', %s::text)"
+FULL_TEXT = f"s.search_vector @@ {QUERY}"
 FUZZY = "lower(%s::text) <%% s.search_text"
 FULL_TEXT_RELEVANCE = (
-    "round((0.5 + 0.5 * ts_rank_cd(s.search_vector, websearch_to_tsquery('english', %s::text), 32))"
-    "::numeric, 3)::float8"
+    f"round((0.5 + 0.5 * rum_ts_score(s.search_vector, {QUERY})"
+    f" / (1 + rum_ts_score(s.search_vector, {QUERY})))::numeric, 3)::float8"
 )
 FUZZY_RELEVANCE = "round((0.5 * word_similarity(lower(%s::text), s.search_text))::numeric, 3)::float8"
 FACETS = ", ".join(
-    [f"count(*) FILTER (WHERE s.scenario_type = '{t}')" for t in TYPES]
+    ["count(*)"]
+    + [f"count(*) FILTER (WHERE m.scenario_type = '{t}')" for t in TYPES]
     + [
-        f"count(*) FILTER (WHERE s.quality_score >= {low}"
-        + (f" AND s.quality_score < {high})" if high is not None else ")")
+        f"count(*) FILTER (WHERE m.quality_score >= {low}"
+        + (f" AND m.quality_score < {high})" if high is not None else ")")
         for _, low, high in QUALITY_RANGES
     ]
 )
@@ -146,25 +183,30 @@ def search_scenarios(query: dict, environ: dict):
     q = query["q"]
     number, size = paging(query)
     with pool.connection() as conn:
-        match, relevance, matched_by = FULL_TEXT, FULL_TEXT_RELEVANCE, "full_text"
-        counts = conn.execute(
-            f"SELECT {FACETS} FROM scenarios_scenario s WHERE s.deleted_at IS NULL AND {match}", [q]
-        ).fetchone()
-        if not any(counts[:3]):
-            match, relevance, matched_by = FUZZY, FUZZY_RELEVANCE, "trigram"
-            counts = conn.execute(
-                f"SELECT {FACETS} FROM scenarios_scenario s WHERE s.deleted_at IS NULL AND {match}", [q]
-            ).fetchone()
-        total = sum(counts[:3])
+        matched_by = "full_text"
+        where = f"s.deleted_at IS NULL AND {FULL_TEXT}"
+        rows_sql = f"SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s WHERE {where}"
+        counts, shared = counted(conn, "scenario-search", rows_sql, [q], FACETS)
+        if counts[0] == 0:
+            matched_by = "trigram"
+            where = f"s.deleted_at IS NULL AND {FUZZY}"
+            rows_sql = f"SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s WHERE {where}"
+            counts, shared = counted(conn, "scenario-search", rows_sql, [q], FACETS)
+        total = counts[0]
         rows = []
         if number * size < total:
+            if matched_by == "full_text":
+                relevance, order, args = FULL_TEXT_RELEVANCE, f"s.search_vector <=> {QUERY}", [q, q, q, q]
+            else:
+                relevance, order = FUZZY_RELEVANCE, "rel DESC, s.created_at DESC, s.id DESC"
+                args = [q, q]
             rows = conn.execute(
                 "SELECT s.id, s.base_story, s.scenario_type, s.parameters, s.quality_score, s.fork_count,"
-                f" s.conversation_count, s.created_at, {relevance} AS rel, u.id, u.username, u.avatar_url"
-                " FROM scenarios_scenario s JOIN accounts_user u ON u.id = s.creator_id"
-                f" WHERE s.deleted_at IS NULL AND {match}"
-                " ORDER BY rel DESC, s.created_at DESC, s.id DESC LIMIT %s OFFSET %s",
-                [q, q, size, number * size],
+                f" s.conversation_count, s.created_at, {relevance} AS rel, s.creator_id,"
+                " (SELECT u.username FROM accounts_user u WHERE u.id = s.creator_id),"
+                " (SELECT u.avatar_url FROM accounts_user u WHERE u.id = s.creator_id)"
+                f" FROM scenarios_scenario s WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+                [*args, size, number * size],
             ).fetchall()
     content = [
         {
@@ -181,14 +223,75 @@ def search_scenarios(query: dict, environ: dict):
         }
         for r in rows
     ]
+    info = page_info(number, size, total)
+    info["total_is_estimate"] = shared
     return 200, {
         "content": content,
-        "page": page_info(number, size, total),
+        "page": info,
         "facets": {
-            "scenario_types": dict(zip(TYPES, counts[:3], strict=True)),
-            "quality_ranges": {label: counts[3 + i] for i, (label, _, _) in enumerate(QUALITY_RANGES)},
+            "scenario_types": dict(zip(TYPES, counts[1:4], strict=True)),
+            "quality_ranges": {label: counts[4 + i] for i, (label, _, _) in enumerate(QUALITY_RANGES)},
         },
         "matched_by": matched_by,
+    }
+
+
+def get_conversation(cid: str, query: dict, environ: dict):
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT c.id, c.title, c.parent_id, c.depth, c.like_count, c.message_count, c.created_at,"
+            " c.updated_at, s.id, s.base_story, s.scenario_type, s.parameters, s.deleted_at, u.id,"
+            " u.username, u.avatar_url"
+            " FROM conversations_conversation c JOIN scenarios_scenario s ON s.id = c.scenario_id"
+            " JOIN accounts_user u ON u.id = c.user_id WHERE c.id = %s",
+            [uuid.UUID(cid)],
+        ).fetchone()
+        if row is None:
+            return 404, {"status": 404}
+        messages = conn.execute(
+            "SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded,"
+            " l.position, m.created_at, m.updated_at, m.completed_at"
+            " FROM conversation_message_links l JOIN conversations_message m ON m.id = l.message_id"
+            " WHERE l.conversation_id = %s ORDER BY l.position DESC LIMIT %s",
+            [row[0], DETAIL_MESSAGES],
+        ).fetchall()
+    return 200, {
+        "id": str(row[0]),
+        "title": row[1],
+        "parent_conversation_id": str(row[2]) if row[2] else None,
+        "is_fork": row[3] > 0,
+        "scenario": {
+            "id": str(row[8]),
+            "base_story": row[9],
+            "scenario_type": row[10],
+            "parameters": row[11],
+            "is_deleted": row[12] is not None,
+        },
+        "user": {"id": str(row[13]), "username": row[14], "avatar_url": row[15] or None},
+        "like_count": row[4],
+        "message_count": row[5],
+        "created_at": iso(row[6]),
+        "updated_at": iso(row[7]),
+        "scenario_id": str(row[8]),
+        "user_id": str(row[13]),
+        "messages": [
+            {
+                "id": str(m[0]),
+                "role": m[1],
+                "content": m[2],
+                "status": m[3],
+                "model": m[4],
+                "total_tokens": m[5],
+                "degraded": m[6],
+                "grounded": m[7],
+                "position": m[8],
+                "created_at": iso(m[9]),
+                "updated_at": iso(m[10]),
+                "completed_at": iso(m[11]),
+            }
+            for m in reversed(messages)
+        ],
+        "messages_truncated": row[5] > len(messages),
     }
 
 
@@ -197,6 +300,7 @@ ROUTES = [
     (re.compile(rf"^/api/v1/scenarios/(?P<sid>{UUID})$"), get_scenario),
     (re.compile(r"^/api/v1/scenarios/search$"), search_scenarios),
     (re.compile(r"^/api/v1/scenarios$"), list_scenarios),
+    (re.compile(rf"^/api/v1/conversations/(?P<cid>{UUID})$"), get_conversation),
 ]
 
 

@@ -58,9 +58,18 @@ class PageInfo(serializers.Serializer):
     total_pages = serializers.IntegerField()
 
 
-def page_serializer(name: str, item_serializer) -> type[serializers.Serializer]:
+class EstimatedPageInfo(PageInfo):
+    total_is_estimate = serializers.BooleanField(
+        help_text="true when total_elements (and any facets) came from a count shared for up to "
+        "COUNT_CACHE_SECONDS (results larger than COUNT_EXACT_LIMIT rows), false when counted for "
+        "this request"
+    )
+
+
+def page_serializer(name: str, item_serializer, *, estimated: bool = False) -> type[serializers.Serializer]:
     """An OpenAPI-visible serializer for `{content: [item], page: {...}}`."""
-    return type(name, (serializers.Serializer,), {"content": item_serializer(many=True), "page": PageInfo()})
+    info = EstimatedPageInfo() if estimated else PageInfo()
+    return type(name, (serializers.Serializer,), {"content": item_serializer(many=True), "page": info})
 
 
 def shared_count(queryset, name: str, *, ttl_seconds: int = 10) -> int:

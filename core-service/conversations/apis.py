@@ -18,9 +18,10 @@ from common.exceptions import ApplicationError
 from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate, shared_count
 from common.request_id import request_id_of
 from common.schema import errors
-from conversations import selectors, services
+from conversations import reads, selectors, services
 from conversations.models import Conversation, ConversationMemo
 from scenarios.apis import CreatorSerializer
+from scenarios.reads import json_response
 
 PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
 NUL = "\x00"
@@ -224,7 +225,7 @@ class ConversationDetailApi(APIView):
         "(`messages_truncated` says whether older ones exist: page them with /messages).",
     )
     def get(self, request, conversation_id):
-        return Response(conversation_json(selectors.conversation_get(conversation_id=conversation_id)))
+        return json_response(reads.conversation_document(conversation_id))
 
     @extend_schema(
         operation_id="conversations_update",

@@ -51,7 +51,7 @@ class ScenarioSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
-ScenarioPageSerializer = page_serializer("ScenarioPage", ScenarioSerializer)
+ScenarioPageSerializer = page_serializer("ScenarioPage", ScenarioSerializer, estimated=True)
 
 
 def scenario_json(scenario: Scenario) -> dict:
@@ -100,6 +100,9 @@ class ScenarioListCreateApi(APIView):
         parameters=LIST_PARAMS,
         responses={200: ScenarioPageSerializer, **errors()},
         auth=[],
+        description="Live scenarios with every given filter. `page.total_elements` is exact up to 1,000 "
+        "(COUNT_EXACT_LIMIT); a larger total is counted once and shared for 30 s (COUNT_CACHE_SECONDS), "
+        "and an answer that used the shared count says `page.total_is_estimate: true`.",
     )
     def get(self, request):
         query = ScenarioQuerySerializer(data=request.query_params)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import uuid
 
 import orjson
-from django.db import connection
 from django.http import Http404, HttpResponse
 
+from common.counting import counted
+from common.db.base import fast_cursor
 from common.pagination import PageRequest, page_info
 
 _COLUMNS = """
@@ -66,7 +67,7 @@ def scenario_by_id(scenario_id) -> dict:
     """The live scenario as the API shows it; 404 when missing or deleted."""
     if not isinstance(scenario_id, uuid.UUID):
         scenario_id = uuid.UUID(str(scenario_id))
-    with connection.cursor() as cursor:
+    with fast_cursor() as cursor:
         cursor.execute(BY_ID_SQL, [scenario_id])
         row = cursor.fetchone()
     if row is None:
@@ -84,7 +85,8 @@ def scenario_page(
     sort_field: str = "created_at",
     descending: bool = True,
 ) -> dict:
-    """One page of live scenarios with every given filter, `{content, page}`."""
+    """One page of live scenarios with every given filter, `{content, page}`;
+    the total as common/counting.py counts it (`page.total_is_estimate`)."""
     if sort_field not in SORT_COLUMNS:
         raise ValueError(sort_field)
     where, args = ["s.deleted_at IS NULL"], []
@@ -101,10 +103,15 @@ def scenario_page(
     clause = " AND ".join(where)
     direction = "DESC" if descending else "ASC"
     start = page.number * page.size
-    with connection.cursor() as cursor:
+    with fast_cursor() as cursor:
         # `clause` is built from constant fragments only; values are bound parameters.
-        cursor.execute(f"SELECT count(*) FROM scenarios_scenario s WHERE {clause}", args)  # noqa: S608
-        total = cursor.fetchone()[0]
+        (total,), shared = counted(
+            cursor,
+            name="scenario-list",
+            rows_sql=f"SELECT 1 FROM scenarios_scenario s WHERE {clause}",  # noqa: S608
+            args=args,
+            aggregates="count(*)",
+        )
         rows = []
         if start < total:
             cursor.execute(
@@ -113,7 +120,9 @@ def scenario_page(
                 [*args, page.size, start],
             )
             rows = cursor.fetchall()
-    return {"content": [scenario_document(r) for r in rows], "page": page_info(page, total)}
+    info = page_info(page, total)
+    info["total_is_estimate"] = shared
+    return {"content": [scenario_document(r) for r in rows], "page": info}
 
 
 def json_response(body, status: int = 200) -> HttpResponse:

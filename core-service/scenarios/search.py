@@ -1,30 +1,42 @@
-"""Scenario search: filters, full text + trigram matching, relevance and
-facets, for GET /api/v1/scenarios/search.
+"""Scenario search (GET /api/v1/scenarios/search): filters, full text with a
+typo fallback, relevance, facets, in fixed SQL straight to JSON.
 
 Matching reads two generated columns that exist only in the database
-(migration 0002), so it is written as parameterised SQL fragments
-(RawSQL): the query text is always a bound parameter, never formatted into
-the SQL. A scenario matches `q` when
+(migration 0002). A scenario matches `q` when
 
-    search_vector @@ websearch_to_tsquery('english', q)   -- GIN scenario_search_fts
-    OR lower(q) <% search_text                            -- GIN scenario_search_trgm
+    search_vector @@ websearch_to_tsquery('english', q)   -- RUM scenario_search_rum
+or, only when full text finds nothing (a typo such as "Elizabth"),
+    lower(q) <% search_text                              -- GIN scenario_search_trgm
 
-(`<%` is pg_trgm's word-similarity operator, so a typo such as "Elizabth"
-still finds "Elizabeth"). websearch_to_tsquery never raises on syntax.
+(`<%` is pg_trgm's word similarity). websearch_to_tsquery never raises on
+syntax, and `q` is always a bound parameter.
+
+What keeps it fast as scenarios grow (issue 14, bench/REPORT.md):
+- relevance is RUM's rank (migration 0006): the index keeps each word's
+  positions, so the best matches come out of the index in rank order and
+  only the rows of the page are read, however many scenarios match (GIN and
+  ts_rank_cd read and ranked every match: 15,000 rows for "darcy");
+- totals and facets come from common/counting.py: exact up to
+  COUNT_EXACT_LIMIT matches, larger results counted once and shared for
+  COUNT_CACHE_SECONDS (`page.total_is_estimate` says when an answer used
+  that shared count).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Count, F, FloatField, Q, QuerySet, Value
-from django.db.models.expressions import RawSQL
+import orjson
 from gaji_contracts.scenarios import ScenarioType
 
-from scenarios.models import Scenario
-from scenarios.selectors import apply_filters, live
+from common.counting import counted
+from common.db.base import fast_cursor
+from common.pagination import PageRequest, page_info
+from scenarios.reads import iso
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
+TYPES = tuple(t.value for t in ScenarioType)
 
 # Label -> [low, high) on quality_score; the top range also holds 1.0.
 QUALITY_RANGES: dict[str, tuple[float, float | None]] = {
@@ -34,24 +46,36 @@ QUALITY_RANGES: dict[str, tuple[float, float | None]] = {
     "0.0-0.4": (0.0, 0.4),
 }
 
-_TABLE = Scenario._meta.db_table
-_VECTOR = f'"{_TABLE}"."search_vector"'
-_TEXT = f'"{_TABLE}"."search_text"'
-
-# Full text first; pg_trgm's word similarity only when full text finds
-# nothing (a typo). Rechecking word similarity on every trigram candidate
-# cost 0.3-1.1 s per query on 220k scenarios, so it is the fallback, not an OR.
-_FULL_TEXT_SQL = f"{_VECTOR} @@ websearch_to_tsquery('english', %s::text)"
+_QUERY = "websearch_to_tsquery('english', %s::text)"
+_FULL_TEXT = f"s.search_vector @@ {_QUERY}"
 # `%%` is a literal `%` once the parameters are bound.
-_FUZZY_SQL = f"lower(%s::text) <%% {_TEXT}"
-# Relevance in [0, 1]: a full-text match scores 0.5 + 0.5 * ts_rank_cd
-# (normalisation 32 maps a rank r to r / (r + 1)); a fuzzy (typo) match
+_FUZZY = "lower(%s::text) <%% s.search_text"
+# Relevance in [0, 1]: a full-text match scores 0.5 + 0.5 * r / (1 + r) with
+# r RUM's rank (the index orders by its inverse, `<=>`); a typo match
 # 0.5 * word_similarity, below any full-text match.
-_FULL_TEXT_RELEVANCE_SQL = (
-    f"round((0.5 + 0.5 * ts_rank_cd({_VECTOR}, websearch_to_tsquery('english', %s::text), 32))"
-    f"::numeric, 3)::float8"
+_FULL_TEXT_RELEVANCE = (
+    f"round((0.5 + 0.5 * rum_ts_score(s.search_vector, {_QUERY})"
+    f" / (1 + rum_ts_score(s.search_vector, {_QUERY})))::numeric, 3)::float8"
 )
-_FUZZY_RELEVANCE_SQL = f"round((0.5 * word_similarity(lower(%s::text), {_TEXT}))::numeric, 3)::float8"
+_FUZZY_RELEVANCE = "round((0.5 * word_similarity(lower(%s::text), s.search_text))::numeric, 3)::float8"
+
+_FACETS = ", ".join(
+    ["count(*)"]
+    + [f"count(*) FILTER (WHERE m.scenario_type = '{kind}')" for kind in TYPES]
+    + [
+        f"count(*) FILTER (WHERE m.quality_score >= {low}"
+        + (f" AND m.quality_score < {high})" if high is not None else ")")
+        for low, high in QUALITY_RANGES.values()
+    ]
+)
+# The creator through scalar subqueries, not a join: evaluated for the page's
+# rows only, and the plan stays a scan in the index's order under LIMIT.
+_ITEM_COLUMNS = """
+    s.id, s.base_story, s.scenario_type, s.parameters::text, s.quality_score, s.fork_count,
+    s.conversation_count, s.created_at, {relevance}, s.creator_id,
+    (SELECT u.username FROM accounts_user u WHERE u.id = s.creator_id),
+    (SELECT u.avatar_url FROM accounts_user u WHERE u.id = s.creator_id)
+"""
 
 
 @dataclass(frozen=True)
@@ -67,62 +91,113 @@ class SearchParams:
     fuzzy: bool = False  # match q by trigram word similarity instead of full text
 
 
-def search_filtered(*, params: SearchParams) -> QuerySet[Scenario]:
-    """Live scenarios matching every given filter and `q`; no ordering."""
-    scenarios = live()
+def _where(params: SearchParams) -> tuple[str, list]:
+    """The WHERE clause (constant fragments) and its bound values."""
+    where, args = ["s.deleted_at IS NULL"], []
     if params.q:
-        # Constant SQL; q is only ever a bound parameter.
-        sql = _FUZZY_SQL if params.fuzzy else _FULL_TEXT_SQL
-        match = RawSQL(sql, [params.q], output_field=BooleanField())  # noqa: S611
-        scenarios = scenarios.filter(match)
-    scenarios = apply_filters(
-        scenarios,
-        base_story=params.base_story,
-        scenario_type=params.scenario_type,
-        min_quality=params.min_quality,
-        creator_id=params.creator_id,
-    )
+        where.append(_FUZZY if params.fuzzy else _FULL_TEXT)
+        args.append(params.q)
+    for column in ("base_story", "scenario_type", "creator_id"):
+        value = getattr(params, column)
+        if value:
+            where.append(f"s.{column} = %s")
+            args.append(value)
+    if params.min_quality is not None:
+        where.append("s.quality_score >= %s")
+        args.append(params.min_quality)
     if params.has_forks is not None:
-        scenarios = scenarios.filter(fork_count__gt=0) if params.has_forks else scenarios.filter(fork_count=0)
-    return scenarios
+        where.append("s.fork_count > 0" if params.has_forks else "s.fork_count = 0")
+    return " AND ".join(where), args
 
 
-def scenario_search(*, params: SearchParams) -> QuerySet[Scenario]:
-    """The ordered page source: filtered scenarios with their creator and a
-    `relevance_score` in [0, 1] (3 decimals; None without `q`). Relevance
-    without `q` falls back to newest first."""
-    scenarios = search_filtered(params=params).select_related("creator")
-    if params.q:
-        sql = _FUZZY_RELEVANCE_SQL if params.fuzzy else _FULL_TEXT_RELEVANCE_SQL
-        relevance = RawSQL(sql, [params.q], output_field=FloatField())  # noqa: S611
-    else:
-        relevance = Value(None, output_field=FloatField())
-    scenarios = scenarios.annotate(relevance_score=relevance)
-
+def _order(params: SearchParams) -> tuple[str, list]:
+    """ORDER BY (constant fragments) and its bound values."""
     if params.sort_field == "relevance" and not params.q:
-        return scenarios.order_by("-created_at", "-id")
-    field = "relevance_score" if params.sort_field == "relevance" else params.sort_field
-    if params.descending:
-        ordering = [F(field).desc()]
-        if field != "created_at":
-            ordering.append(F("created_at").desc())
-        return scenarios.order_by(*ordering, "-id")
-    ordering = [F(field).asc()]
-    if field != "created_at":
-        ordering.append(F("created_at").asc())
-    return scenarios.order_by(*ordering, "id")
+        return "s.created_at DESC, s.id DESC", []
+    if params.sort_field == "relevance" and not params.fuzzy:
+        # RUM's distance (1 / rank) ascending is rank descending, straight out
+        # of the index. Nothing else may follow it: PostgreSQL only reads an
+        # index in an operator's order when that is the whole ORDER BY, so
+        # equally relevant scenarios come in the index's order (a stable one:
+        # RUM sorts every match, in row order, before the first is returned).
+        direction = "ASC" if params.descending else "DESC"
+        return f"s.search_vector <=> {_QUERY} {direction}", [params.q]
+    if params.sort_field == "relevance":
+        direction = "DESC" if params.descending else "ASC"
+        return f"relevance_score {direction}, s.created_at {direction}, s.id {direction}", []
+    direction = "DESC" if params.descending else "ASC"
+    field = params.sort_field
+    tie = f"s.created_at {direction}, " if field != "created_at" else ""
+    return f"s.{field} {direction}, {tie}s.id {direction}", []
 
 
-def search_facets(*, filtered: QuerySet[Scenario]) -> dict:
-    """Counts over the whole filtered result (not one page), one query."""
-    aggregates = {f"type_{t.value}": Count("id", filter=Q(scenario_type=t.value)) for t in ScenarioType}
-    for index, (low, high) in enumerate(QUALITY_RANGES.values()):
-        in_range = Q(quality_score__gte=low)
-        if high is not None:
-            in_range &= Q(quality_score__lt=high)
-        aggregates[f"quality_{index}"] = Count("id", filter=in_range)
-    counts = filtered.order_by().aggregate(**aggregates)
+def _item(row) -> dict:
+    (sid, story, kind, parameters, quality, forks, conversations, created, relevance, uid, username,
+     avatar) = row  # fmt: skip
     return {
-        "scenario_types": {t.value: counts[f"type_{t.value}"] for t in ScenarioType},
-        "quality_ranges": {label: counts[f"quality_{index}"] for index, label in enumerate(QUALITY_RANGES)},
+        "id": str(sid),
+        "base_story": story,
+        "scenario_type": kind,
+        "parameters": orjson.Fragment(parameters),
+        "quality_score": float(quality),
+        "fork_count": forks,
+        "conversation_count": conversations,
+        "created_at": iso(created),
+        "relevance_score": relevance,
+        "creator": {"id": str(uid), "username": username, "avatar_url": avatar or None},
+    }
+
+
+def rows_sql(params: SearchParams) -> tuple[str, list]:
+    """The matching rows that totals and facets count."""
+    where, args = _where(params)
+    return f"SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s WHERE {where}", args  # noqa: S608
+
+
+def page_sql(params: SearchParams, page: PageRequest) -> tuple[str, list]:
+    """One page of matches, ordered, with their relevance and creator."""
+    where, where_args = _where(params)
+    order, order_args = _order(params)
+    if not params.q:
+        relevance, relevance_args = "NULL::float8", []
+    elif params.fuzzy:
+        relevance, relevance_args = _FUZZY_RELEVANCE, [params.q]
+    else:
+        relevance, relevance_args = _FULL_TEXT_RELEVANCE, [params.q, params.q]
+    sql = (
+        f"SELECT {_ITEM_COLUMNS.format(relevance=relevance + ' AS relevance_score')}"  # noqa: S608
+        f" FROM scenarios_scenario s WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+    )
+    return sql, [*relevance_args, *where_args, *order_args, page.size, page.number * page.size]
+
+
+def _counts(cursor, params: SearchParams) -> tuple[dict, int, bool]:
+    sql, args = rows_sql(params)
+    row, shared = counted(cursor, name="scenario-search", rows_sql=sql, args=args, aggregates=_FACETS)
+    facets = {
+        "scenario_types": dict(zip(TYPES, row[1 : 1 + len(TYPES)], strict=True)),
+        "quality_ranges": dict(zip(QUALITY_RANGES, row[1 + len(TYPES) :], strict=True)),
+    }
+    return facets, row[0], shared
+
+
+def search_page(*, params: SearchParams, page: PageRequest) -> dict:
+    """`{content, page, facets, matched_by}`. `q` is matched as full text;
+    only when nothing matches are its words tried as typos."""
+    with fast_cursor() as cursor:
+        facets, total, shared = _counts(cursor, params)
+        if params.q and total == 0 and not params.fuzzy:
+            params = dataclasses.replace(params, fuzzy=True)
+            facets, total, shared = _counts(cursor, params)
+        rows = []
+        if page.number * page.size < total:
+            cursor.execute(*page_sql(params, page))
+            rows = cursor.fetchall()
+    info = page_info(page, total)
+    info["total_is_estimate"] = shared
+    return {
+        "content": [_item(r) for r in rows],
+        "page": info,
+        "facets": facets,
+        "matched_by": None if not params.q else ("trigram" if params.fuzzy else "full_text"),
     }

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.pagination import PageInfo, PageRequest, paginate
+from common.pagination import EstimatedPageInfo, PageRequest
 from common.schema import errors
 from scenarios import search
 from scenarios.apis import PAGE_PARAMS, CreatorSerializer
-from scenarios.models import Scenario
+from scenarios.reads import json_response
 
 TYPES = [t.value for t in ScenarioType]
 SORT_HELP = "field,direction; field in " + ", ".join(search.SORT_FIELDS) + "; direction asc or desc"
@@ -89,7 +87,7 @@ ScenarioSearchPageSerializer = inline_serializer(
     "ScenarioSearchPage",
     {
         "content": ScenarioSearchItemSerializer(many=True),
-        "page": PageInfo(),
+        "page": EstimatedPageInfo(),
         "facets": ScenarioSearchFacetsSerializer,
         "matched_by": serializers.ChoiceField(choices=["full_text", "trigram"], allow_null=True),
     },
@@ -107,10 +105,6 @@ SEARCH_PARAMS = [
 ]
 
 
-def search_item_json(scenario: Scenario) -> dict:
-    return ScenarioSearchItemSerializer(scenario).data
-
-
 class ScenarioSearchApi(APIView):
     @extend_schema(
         operation_id="scenarios_search",
@@ -119,9 +113,13 @@ class ScenarioSearchApi(APIView):
         auth=[],
         description="Live scenarios matching `q` and the filters. `q` is matched as full text; only when "
         "nothing matches are its words tried as typos (pg_trgm word similarity), and `matched_by` says "
-        "which answered (full-text scores lie in [0.5, 1], typo matches below 0.5). "
-        "`relevance_score` is in [0, 1] with `q`, null without; sorting by relevance without `q` "
-        "means newest first. `facets` count the whole filtered result, not just this page.",
+        "which answered (full-text scores lie in [0.5, 1], typo matches below 0.5; relevance is the RUM "
+        "index's rank). `relevance_score` is in [0, 1] with `q`, null without; sorting by relevance "
+        "without `q` means newest first. `facets` and `page.total_elements` count the whole filtered "
+        "result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger result is "
+        "counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that used the "
+        "shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile are "
+        "not in it).",
     )
     def get(self, request):
         query = ScenarioSearchQuerySerializer(data=request.query_params)
@@ -130,15 +128,4 @@ class ScenarioSearchApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
-        facets = search.search_facets(filtered=search.search_filtered(params=params))
-        if params.q and not any(facets["scenario_types"].values()):
-            # Nothing matches the words themselves: try them as typos.
-            params = dataclasses.replace(params, fuzzy=True)
-            facets = search.search_facets(filtered=search.search_filtered(params=params))
-        # Every scenario has exactly one type, so the type facets sum to the
-        # total: no separate COUNT over the matches.
-        total = sum(facets["scenario_types"].values())
-        body = paginate(search.scenario_search(params=params), page, search_item_json, total=total)
-        body["facets"] = facets
-        body["matched_by"] = None if not params.q else ("trigram" if params.fuzzy else "full_text")
-        return Response(body)
+        return json_response(search.search_page(params=params, page=page))

@@ -54,6 +54,19 @@ if command -v psql >/dev/null 2>&1 && \
   fi
 fi
 
+# The RUM index (scenario search, core migration scenarios 0006) needs the
+# extension's files on the PostgreSQL server: Debian's postgresql-<major>-rum.
+if command -v psql >/dev/null 2>&1; then
+  pg_url="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/gaji}"
+  pg_admin_url="${pg_url%/*}/postgres"
+  has_rum=$(PGCONNECT_TIMEOUT=5 psql "$pg_admin_url" -tAc "SELECT count(*) FROM pg_available_extensions WHERE name = 'rum'" 2>/dev/null || echo "?")
+  if [ "$has_rum" = "0" ]; then
+    major=$(PGCONNECT_TIMEOUT=5 psql "$pg_admin_url" -tAc "SELECT current_setting('server_version_num')::int / 10000")
+    echo "Installing the RUM extension for PostgreSQL $major (apt-get postgresql-$major-rum)..."
+    apt_install "postgresql-$major-rum"
+  fi
+fi
+
 # --- Redis ------------------------------------------------------------------
 if ! port_open 6379; then
   if ! command -v redis-server >/dev/null 2>&1; then

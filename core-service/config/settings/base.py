@@ -107,9 +107,13 @@ TEMPLATES = [
 DATABASES = {
     "default": database_from_url(env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/gaji"))
 }
+# Django's PostgreSQL backend with a health check that costs no round trip
+# (common/db/base.py).
+DATABASES["default"]["ENGINE"] = "common.db"
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 # Re-check a persistent connection before reuse, so a PostgreSQL restart
-# costs one reconnect instead of a failed request.
+# costs one reconnect instead of a failed request (checked locally, see
+# common/db/base.py).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -163,6 +167,10 @@ CHAT_HISTORY_MESSAGES = env_int("CHAT_HISTORY_MESSAGES", 20)
 # Rate limits: the API spec's table scaled by RATE_LIMIT_SCALE (tests and
 # benchmarks raise it); Redis-backed so they hold across processes.
 RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+# Totals and facets (common/counting.py): exact up to this many rows; a
+# larger result is counted once and shared through Redis this long.
+COUNT_EXACT_LIMIT = env_int("COUNT_EXACT_LIMIT", 1000)
+COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
 RATE_LIMIT_SCALE = env_float("RATE_LIMIT_SCALE", 1.0)
 # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
 # 0 (default): the peer address is the client, X-Forwarded-For is ignored.

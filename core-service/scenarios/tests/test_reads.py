@@ -73,5 +73,6 @@ def test_pages_match_the_orm_pages(shapes, filters):
         page = PageRequest(number=number, size=size)
         orm_filters = selectors.ScenarioFilters(**filters)
         expected = paginate(selectors.scenario_list(filters=orm_filters), page, scenario_json)
+        expected["page"]["total_is_estimate"] = False  # a few rows: counted exactly
         got = reads.scenario_page(page=page, **filters)
         assert orjson.loads(orjson.dumps(got)) == json.loads(json.dumps(expected))

@@ -469,7 +469,13 @@ def test_list_pagination_envelope(api, user):
     assert response.status_code == 200
     data = response.json()
     assert set(data) == {"content", "page"}
-    assert data["page"] == {"number": 0, "size": 2, "total_elements": 5, "total_pages": 3}
+    assert data["page"] == {
+        "number": 0,
+        "size": 2,
+        "total_elements": 5,
+        "total_pages": 3,
+        "total_is_estimate": False,
+    }
     assert set(data["content"][0]) == SCENARIO_FIELDS
     assert ids(response) == newest_first[:2]
     assert ids(api.get(SCENARIOS, {"size": 2, "page": 1})) == newest_first[2:4]
@@ -481,6 +487,7 @@ def test_list_pagination_envelope(api, user):
         "size": 20,
         "total_elements": 5,
         "total_pages": 1,
+        "total_is_estimate": False,
     }
     for bad in ({"size": 0}, {"size": 101}, {"page": -1}, {"page": "x"}):
         assert_envelope(api.get(SCENARIOS, bad), 400, "VALIDATION_ERROR")

@@ -1,0 +1,94 @@
+"""GET /api/v1/conversations/{id} in fixed SQL straight to JSON (issue 14).
+
+The ORM and DRF's serializer cost more than the two queries under load; this
+builds the document ConversationSerializer describes (the tests compare both):
+the conversation with its scenario summary and owner in one query, then its
+most recent DETAIL_MESSAGES messages in order. `parameters` (jsonb) is passed
+through as PostgreSQL's JSON text."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from django.http import Http404
+
+from common.db.base import fast_cursor
+from conversations.selectors import DETAIL_MESSAGES
+from scenarios.reads import iso
+
+CONVERSATION_SQL = """
+    SELECT c.id, c.title, c.parent_id, c.depth, c.like_count, c.message_count, c.created_at, c.updated_at,
+           s.id, s.base_story, s.scenario_type, s.parameters::text, s.deleted_at IS NOT NULL,
+           u.id, u.username, u.avatar_url
+    FROM conversations_conversation c
+    JOIN scenarios_scenario s ON s.id = c.scenario_id
+    JOIN accounts_user u ON u.id = c.user_id
+    WHERE c.id = %s
+"""
+# Newest first by position (the unique index), turned to oldest first below.
+MESSAGES_SQL = """
+    SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded, l.position,
+           m.created_at, m.updated_at, m.completed_at
+    FROM conversation_message_links l
+    JOIN conversations_message m ON m.id = l.message_id
+    WHERE l.conversation_id = %s
+    ORDER BY l.position DESC
+    LIMIT %s
+"""
+
+
+def message_document(row) -> dict:
+    (mid, role, content, status, model, tokens, degraded, grounded, position, created, updated,
+     completed) = row  # fmt: skip
+    return {
+        "id": str(mid),
+        "role": role,
+        "content": content,
+        "status": status,
+        "model": model,
+        "total_tokens": tokens,
+        "degraded": degraded,
+        "grounded": grounded,
+        "position": position,
+        "created_at": iso(created),
+        "updated_at": iso(updated),
+        "completed_at": iso(completed),
+    }
+
+
+def conversation_document(conversation_id) -> dict:
+    """The conversation as the API shows it; 404 when it does not exist."""
+    if not isinstance(conversation_id, uuid.UUID):
+        conversation_id = uuid.UUID(str(conversation_id))
+    with fast_cursor() as cursor:
+        cursor.execute(CONVERSATION_SQL, [conversation_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise Http404
+        cursor.execute(MESSAGES_SQL, [conversation_id, DETAIL_MESSAGES])
+        messages = cursor.fetchall()
+    (cid, title, parent, depth, likes, count, created, updated, sid, story, kind, parameters, deleted, uid,
+     username, avatar) = row  # fmt: skip
+    return {
+        "id": str(cid),
+        "title": title,
+        "parent_conversation_id": str(parent) if parent else None,
+        "is_fork": depth > 0,
+        "scenario": {
+            "id": str(sid),
+            "base_story": story,
+            "scenario_type": kind,
+            "parameters": orjson.Fragment(parameters),
+            "is_deleted": deleted,
+        },
+        "user": {"id": str(uid), "username": username, "avatar_url": avatar or None},
+        "like_count": likes,
+        "message_count": count,
+        "created_at": iso(created),
+        "updated_at": iso(updated),
+        "scenario_id": str(sid),
+        "user_id": str(uid),
+        "messages": [message_document(m) for m in reversed(messages)],
+        "messages_truncated": count > len(messages),
+    }
