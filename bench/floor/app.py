@@ -160,14 +160,20 @@ def list_scenarios(query: dict, environ: dict):
     return 200, {"content": [scenario(r) for r in rows], "page": info}
 
 
-QUERY = "websearch_to_tsquery('english', %s::text)"
-FULL_TEXT = f"s.search_vector @@ {QUERY}"
-FUZZY = "lower(%s::text) <%% s.search_text"
-FULL_TEXT_RELEVANCE = (
-    f"round((0.5 + 0.5 * rum_ts_score(s.search_vector, {QUERY})"
-    f" / (1 + rum_ts_score(s.search_vector, {QUERY})))::numeric, 3)::float8"
+WEB_QUERY = "websearch_to_tsquery('english', %s::text)"
+WORDS_QUERY = "to_tsquery('simple', %s::text)"
+RELEVANCE = (
+    "round(({base} + 0.5 * rum_ts_score(s.search_vector, {query})"
+    " / (1 + rum_ts_score(s.search_vector, {query})))::numeric, 3)::float8"
 )
-FUZZY_RELEVANCE = "round((0.5 * word_similarity(lower(%s::text), s.search_text))::numeric, 3)::float8"
+CORRECTIONS = """
+    SELECT lexeme,
+           EXISTS (SELECT 1 FROM scenario_search_words w WHERE w.word = lexeme),
+           (SELECT w.word FROM scenario_search_words w WHERE w.word %% lexeme
+            ORDER BY similarity(w.word, lexeme) DESC, w.word LIMIT 1)
+    FROM unnest(to_tsvector('english', %s::text)) AS t (lexeme, positions, weights)
+    ORDER BY positions[1]
+"""
 FACETS = ", ".join(
     ["count(*)"]
     + [f"count(*) FILTER (WHERE m.scenario_type = '{t}')" for t in TYPES]
@@ -179,34 +185,44 @@ FACETS = ", ".join(
 )
 
 
+def search_counts(conn, query: str, value: str) -> tuple[tuple, bool]:
+    rows_sql = (
+        "SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s"
+        f" WHERE s.deleted_at IS NULL AND s.search_vector @@ {query}"
+    )
+    return counted(conn, "scenario-search", rows_sql, [value], FACETS)
+
+
 def search_scenarios(query: dict, environ: dict):
     q = query["q"]
     number, size = paging(query)
     with pool.connection() as conn:
-        matched_by = "full_text"
-        where = f"s.deleted_at IS NULL AND {FULL_TEXT}"
-        rows_sql = f"SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s WHERE {where}"
-        counts, shared = counted(conn, "scenario-search", rows_sql, [q], FACETS)
+        match, value, base, corrected = WEB_QUERY, q, "0.5", None
+        counts, shared = search_counts(conn, match, value)
         if counts[0] == 0:
-            matched_by = "trigram"
-            where = f"s.deleted_at IS NULL AND {FUZZY}"
-            rows_sql = f"SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s WHERE {where}"
-            counts, shared = counted(conn, "scenario-search", rows_sql, [q], FACETS)
+            words = []
+            for lexeme, known, nearest in conn.execute(CORRECTIONS, [q]).fetchall():
+                if not known and nearest is None:
+                    words = []
+                    break
+                words.append(lexeme if known else nearest)
+            if words:
+                corrected = words
+                value = " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)
+                match, base = WORDS_QUERY, "0.0"
+                counts, shared = search_counts(conn, match, value)
         total = counts[0]
         rows = []
         if number * size < total:
-            if matched_by == "full_text":
-                relevance, order, args = FULL_TEXT_RELEVANCE, f"s.search_vector <=> {QUERY}", [q, q, q, q]
-            else:
-                relevance, order = FUZZY_RELEVANCE, "rel DESC, s.created_at DESC, s.id DESC"
-                args = [q, q]
+            relevance = RELEVANCE.format(base=base, query=match)
             rows = conn.execute(
                 "SELECT s.id, s.base_story, s.scenario_type, s.parameters, s.quality_score, s.fork_count,"
-                f" s.conversation_count, s.created_at, {relevance} AS rel, s.creator_id,"
+                f" s.conversation_count, s.created_at, {relevance}, s.creator_id,"
                 " (SELECT u.username FROM accounts_user u WHERE u.id = s.creator_id),"
                 " (SELECT u.avatar_url FROM accounts_user u WHERE u.id = s.creator_id)"
-                f" FROM scenarios_scenario s WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
-                [*args, size, number * size],
+                f" FROM scenarios_scenario s WHERE s.deleted_at IS NULL AND s.search_vector @@ {match}"
+                f" ORDER BY s.search_vector <=> {match} LIMIT %s OFFSET %s",
+                [value, value, value, value, size, number * size],
             ).fetchall()
     content = [
         {
@@ -232,7 +248,8 @@ def search_scenarios(query: dict, environ: dict):
             "scenario_types": dict(zip(TYPES, counts[1:4], strict=True)),
             "quality_ranges": {label: counts[4 + i] for i, (label, _, _) in enumerate(QUALITY_RANGES)},
         },
-        "matched_by": matched_by,
+        "matched_by": "trigram" if corrected else "full_text",
+        "corrected_query": " ".join(corrected) if corrected else None,
     }
 
 

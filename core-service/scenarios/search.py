@@ -1,15 +1,17 @@
 """Scenario search (GET /api/v1/scenarios/search): filters, full text with a
 typo fallback, relevance, facets, in fixed SQL straight to JSON.
 
-Matching reads two generated columns that exist only in the database
+Matching reads a generated column that exists only in the database
 (migration 0002). A scenario matches `q` when
 
     search_vector @@ websearch_to_tsquery('english', q)   -- RUM scenario_search_rum
-or, only when full text finds nothing (a typo such as "Elizabth"),
-    lower(q) <% search_text                              -- GIN scenario_search_trgm
 
-(`<%` is pg_trgm's word similarity). websearch_to_tsquery never raises on
-syntax, and `q` is always a bound parameter.
+and, only when that finds nothing, `q` is taken as typos (such as
+"Elizabth"): each of its words that no scenario uses is replaced by the
+most similar word one does (pg_trgm similarity over scenario_search_words,
+migration 0007), and the corrected words are matched as full text, all of
+them required. `corrected_query` shows what was searched. websearch_to_tsquery
+never raises on syntax, and `q` is always a bound parameter.
 
 What keeps it fast as scenarios grow (issue 14, bench/REPORT.md):
 - relevance is RUM's rank (migration 0006): the index keeps each word's
@@ -46,18 +48,26 @@ QUALITY_RANGES: dict[str, tuple[float, float | None]] = {
     "0.0-0.4": (0.0, 0.4),
 }
 
-_QUERY = "websearch_to_tsquery('english', %s::text)"
-_FULL_TEXT = f"s.search_vector @@ {_QUERY}"
-# `%%` is a literal `%` once the parameters are bound.
-_FUZZY = "lower(%s::text) <%% s.search_text"
+_WEB_QUERY = "websearch_to_tsquery('english', %s::text)"
+# Corrected words, already lexemes: quoted, ANDed, never parsed again.
+_WORDS_QUERY = "to_tsquery('simple', %s::text)"
 # Relevance in [0, 1]: a full-text match scores 0.5 + 0.5 * r / (1 + r) with
-# r RUM's rank (the index orders by its inverse, `<=>`); a typo match
-# 0.5 * word_similarity, below any full-text match.
-_FULL_TEXT_RELEVANCE = (
-    f"round((0.5 + 0.5 * rum_ts_score(s.search_vector, {_QUERY})"
-    f" / (1 + rum_ts_score(s.search_vector, {_QUERY})))::numeric, 3)::float8"
+# r RUM's rank (the index orders by its inverse, `<=>`); a match of
+# corrected typos 0.5 * r / (1 + r), below any full-text match.
+_RELEVANCE = (
+    "round(({base} + 0.5 * rum_ts_score(s.search_vector, {query})"
+    " / (1 + rum_ts_score(s.search_vector, {query})))::numeric, 3)::float8"
 )
-_FUZZY_RELEVANCE = "round((0.5 * word_similarity(lower(%s::text), s.search_text))::numeric, 3)::float8"
+# Each word of q (as a lexeme, in q's order), whether a scenario uses it, and else the most
+# similar one that does (pg_trgm's `%`: similarity above its threshold, 0.3).
+_CORRECTIONS_SQL = """
+    SELECT lexeme,
+           EXISTS (SELECT 1 FROM scenario_search_words w WHERE w.word = lexeme),
+           (SELECT w.word FROM scenario_search_words w WHERE w.word %% lexeme
+            ORDER BY similarity(w.word, lexeme) DESC, w.word LIMIT 1)
+    FROM unnest(to_tsvector('english', %s::text)) AS t (lexeme, positions, weights)
+    ORDER BY positions[1]
+"""
 
 _FACETS = ", ".join(
     ["count(*)"]
@@ -88,15 +98,27 @@ class SearchParams:
     has_forks: bool | None = None
     sort_field: str = "relevance"
     descending: bool = True
-    fuzzy: bool = False  # match q by trigram word similarity instead of full text
+    # Typo fallback: the corrected words as a tsquery ('elizabeth' & 'bennet'), matched instead of q.
+    corrected: str | None = None
+
+    @property
+    def fuzzy(self) -> bool:
+        return self.corrected is not None
+
+    def match(self) -> tuple[str, str]:
+        """The tsquery expression and its one bound value."""
+        if self.corrected is not None:
+            return _WORDS_QUERY, self.corrected
+        return _WEB_QUERY, self.q
 
 
 def _where(params: SearchParams) -> tuple[str, list]:
     """The WHERE clause (constant fragments) and its bound values."""
     where, args = ["s.deleted_at IS NULL"], []
     if params.q:
-        where.append(_FUZZY if params.fuzzy else _FULL_TEXT)
-        args.append(params.q)
+        query, value = params.match()
+        where.append(f"s.search_vector @@ {query}")
+        args.append(value)
     for column in ("base_story", "scenario_type", "creator_id"):
         value = getattr(params, column)
         if value:
@@ -114,17 +136,15 @@ def _order(params: SearchParams) -> tuple[str, list]:
     """ORDER BY (constant fragments) and its bound values."""
     if params.sort_field == "relevance" and not params.q:
         return "s.created_at DESC, s.id DESC", []
-    if params.sort_field == "relevance" and not params.fuzzy:
+    if params.sort_field == "relevance":
         # RUM's distance (1 / rank) ascending is rank descending, straight out
         # of the index. Nothing else may follow it: PostgreSQL only reads an
         # index in an operator's order when that is the whole ORDER BY, so
         # equally relevant scenarios come in the index's order (a stable one:
         # RUM sorts every match, in row order, before the first is returned).
         direction = "ASC" if params.descending else "DESC"
-        return f"s.search_vector <=> {_QUERY} {direction}", [params.q]
-    if params.sort_field == "relevance":
-        direction = "DESC" if params.descending else "ASC"
-        return f"relevance_score {direction}, s.created_at {direction}, s.id {direction}", []
+        query, value = params.match()
+        return f"s.search_vector <=> {query} {direction}", [value]
     direction = "DESC" if params.descending else "ASC"
     field = params.sort_field
     tie = f"s.created_at {direction}, " if field != "created_at" else ""
@@ -160,10 +180,10 @@ def page_sql(params: SearchParams, page: PageRequest) -> tuple[str, list]:
     order, order_args = _order(params)
     if not params.q:
         relevance, relevance_args = "NULL::float8", []
-    elif params.fuzzy:
-        relevance, relevance_args = _FUZZY_RELEVANCE, [params.q]
     else:
-        relevance, relevance_args = _FULL_TEXT_RELEVANCE, [params.q, params.q]
+        query, value = params.match()
+        relevance = _RELEVANCE.format(base="0.0" if params.fuzzy else "0.5", query=query)
+        relevance_args = [value, value]
     sql = (
         f"SELECT {_ITEM_COLUMNS.format(relevance=relevance + ' AS relevance_score')}"  # noqa: S608
         f" FROM scenarios_scenario s WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
@@ -186,9 +206,12 @@ def search_page(*, params: SearchParams, page: PageRequest) -> dict:
     only when nothing matches are its words tried as typos."""
     with fast_cursor() as cursor:
         facets, total, shared = _counts(cursor, params)
+        corrected_words = None
         if params.q and total == 0 and not params.fuzzy:
-            params = dataclasses.replace(params, fuzzy=True)
-            facets, total, shared = _counts(cursor, params)
+            corrected_words = corrections(cursor, params.q)
+            if corrected_words:
+                params = dataclasses.replace(params, corrected=as_tsquery(corrected_words))
+                facets, total, shared = _counts(cursor, params)
         rows = []
         if page.number * page.size < total:
             cursor.execute(*page_sql(params, page))
@@ -199,5 +222,27 @@ def search_page(*, params: SearchParams, page: PageRequest) -> dict:
         "content": [_item(r) for r in rows],
         "page": info,
         "facets": facets,
-        "matched_by": None if not params.q else ("trigram" if params.fuzzy else "full_text"),
+        "matched_by": None if not params.q else ("trigram" if corrected_words else "full_text"),
+        "corrected_query": " ".join(corrected_words) if corrected_words else None,
     }
+
+
+def corrections(cursor, q: str) -> list[str] | None:
+    """q's words as lexemes, each unknown one replaced by the most similar
+    known word; None when q has no words or one of them has no near word."""
+    cursor.execute(_CORRECTIONS_SQL, [q])
+    words = []
+    for lexeme, known, nearest in cursor.fetchall():
+        if known:
+            words.append(lexeme)
+        elif nearest is not None:
+            words.append(nearest)
+        else:
+            return None
+    return words or None
+
+
+def as_tsquery(words: list[str]) -> str:
+    """Lexemes as a tsquery text for to_tsquery('simple', ...): each quoted
+    (quotes and backslashes escaped), all required."""
+    return " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)

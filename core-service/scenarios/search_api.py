@@ -90,6 +90,11 @@ ScenarioSearchPageSerializer = inline_serializer(
         "page": EstimatedPageInfo(),
         "facets": ScenarioSearchFacetsSerializer,
         "matched_by": serializers.ChoiceField(choices=["full_text", "trigram"], allow_null=True),
+        "corrected_query": serializers.CharField(
+            allow_null=True,
+            help_text="With matched_by trigram: the words searched instead of q (each unknown word of q "
+            "replaced by the most similar word scenarios use)",
+        ),
     },
 )
 
@@ -112,14 +117,16 @@ class ScenarioSearchApi(APIView):
         responses={200: ScenarioSearchPageSerializer, **errors()},
         auth=[],
         description="Live scenarios matching `q` and the filters. `q` is matched as full text; only when "
-        "nothing matches are its words tried as typos (pg_trgm word similarity), and `matched_by` says "
-        "which answered (full-text scores lie in [0.5, 1], typo matches below 0.5; relevance is the RUM "
-        "index's rank). `relevance_score` is in [0, 1] with `q`, null without; sorting by relevance "
-        "without `q` means newest first. `facets` and `page.total_elements` count the whole filtered "
-        "result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger result is "
-        "counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that used the "
-        "shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile are "
-        "not in it).",
+        "nothing matches are its words taken as typos: each word no scenario uses is replaced by the most "
+        "similar word one does (pg_trgm similarity), the corrected words (all required) are searched, "
+        "`matched_by` is `trigram` and `corrected_query` shows them. Relevance is the RUM index's rank: "
+        "full-text scores lie in [0.5, 1], corrected-typo scores below 0.5; equally relevant scenarios "
+        "come in the index's order. `relevance_score` is in [0, 1] with `q`, null without; sorting by "
+        "relevance without `q` means newest first. `facets` and `page.total_elements` count the whole "
+        "filtered result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger "
+        "result is counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that "
+        "used the shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile "
+        "are not in it).",
     )
     def get(self, request):
         query = ScenarioSearchQuerySerializer(data=request.query_params)

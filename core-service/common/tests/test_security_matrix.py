@@ -670,12 +670,12 @@ def test_error_responses_carry_no_secret_and_echo_no_token(world, monkeypatch):
         assert service not in body, what
 
     # An unhandled error whose message carries secrets: the 500 shows none of it.
-    from conversations import selectors
+    from conversations import reads
 
-    def boom(**kwargs):
+    def boom(*args, **kwargs):
         raise RuntimeError(f"boom {service} {django_settings.JWT_SIGNING_KEY.private_pem}")
 
-    monkeypatch.setattr(selectors, "conversation_get", boom)
+    monkeypatch.setattr(reads, "conversation_document", boom)
     response = Client(raise_request_exception=False).get(f"{V1}conversations/{world.conversation.id}")
     assert_envelope(response, 500, "INTERNAL_ERROR")
     _assert_no_secret(response, "a 500")
