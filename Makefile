@@ -20,17 +20,18 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps llm-selftest services db demo lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-run: setup demo ## Set everything up, then start core :8080, ai :8000 and the worker (Ctrl-C stops all)
+run: setup web demo ## Set everything up, then start core :8080 (the web app at /), ai :8000 and the workers (Ctrl-C stops all)
 	@deploy/scripts/run-all.sh
 
-test: setup ## Set everything up, then run every suite (contracts, core, ai, e2e)
+test: setup web ## Set everything up, then run every suite (contracts, core, ai, web, e2e with the browser tests)
 	@status=0; \
 	$(MAKE) --no-print-directory test-contracts || status=1; \
+	$(MAKE) --no-print-directory test-web || status=1; \
 	$(MAKE) --no-print-directory test-core || status=1; \
 	$(MAKE) --no-print-directory test-ai || status=1; \
 	$(MAKE) --no-print-directory test-e2e || status=1; \
@@ -67,6 +68,18 @@ db: deps services ## Create the database if missing and apply migrations
 demo: db ## Demo staff user and reader (idempotent; credentials printed)
 	@cd core-service && ../$(PY) manage.py seed_demo && ../$(PY) manage.py seed_demo_scenarios
 
+web: ## Build the reader web app into web/dist when its sources changed (Node.js/npm from apt where missing)
+	@deploy/scripts/build-web.sh
+
+test-web: web ## The web app's unit tests (Vitest, jsdom)
+	cd web && npm test --silent
+
+chromium: ## Debian's Chromium for the browser tests (apt-get where missing)
+	@deploy/scripts/ensure-chromium.sh
+
+web-screenshots: deps services web chromium ## Screenshots of the main pages at desktop and phone width into web/docs/ (a real stack)
+	cd tests-e2e && WEB_SCREENSHOTS_DIR=$(CURDIR)/web/docs ../$(PY) -m pytest -q test_web_reader.py
+
 test-contracts: deps ## shared-contracts tests
 	cd shared-contracts && ../$(PY) -m pytest -q
 
@@ -76,7 +89,7 @@ test-core: deps services ## core-service tests (real PostgreSQL and Redis)
 test-ai: deps services ## ai-service tests (real Redis, embedded Qdrant)
 	cd ai-service && GAJI_ENV=test REDIS_URL=redis://127.0.0.1:6379/13 ../$(PY) -m pytest -q
 
-test-e2e: deps services ## Black-box tests: both services and the worker as real processes
+test-e2e: deps services web chromium ## Black-box tests: both services and the workers as real processes, the web app in Chromium
 	cd tests-e2e && ../$(PY) -m pytest -q
 
 lint: deps ## ruff lint and format check

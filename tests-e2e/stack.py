@@ -176,6 +176,8 @@ def start_stack(
         CORE_BASE_URL=f"http://127.0.0.1:{core_port}",
         AI_BASE_URL=f"http://127.0.0.1:{ai_port}",
         AI_PUBLIC_URL=f"http://127.0.0.1:{ai_port}",
+        # The web app is served by core: ai lets that origin call it (CORS).
+        WEB_ORIGINS=f"http://127.0.0.1:{core_port}",
         AI_INTERNAL_URL=f"http://127.0.0.1:{ai_port}",
         QDRANT_PATH=str(tmp / "qdrant"),
         MEDIA_ROOT=str(tmp / "media"),

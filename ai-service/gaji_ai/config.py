@@ -5,6 +5,10 @@ Environment variables (all optional; defaults in brackets):
 GAJI_ENV              development | test | production [development]
 LOG_LEVEL             root log level of the JSON logs [INFO]
 MAX_BODY_BYTES        largest request body accepted, larger -> 413 [1048576]
+WEB_ORIGINS           comma-separated exact origins (scheme://host[:port]) of browser apps
+                      allowed to call this API cross-origin (CORS, no credentials);
+                      empty -> no CORS headers at all
+                      [http://127.0.0.1:8080,http://localhost:8080]
 SERVICE_TOKEN         shared secret of core <-> ai internal calls
                       [dev-service-token-not-for-production]; in production
                       the service refuses to start with the placeholder or
@@ -59,7 +63,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from gaji_contracts.cors import DEFAULT_WEB_ORIGINS, parse_web_origins
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SERVICE_TOKEN = "dev-service-token-not-for-production"
@@ -69,6 +74,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Field names are the environment variable names, lower-cased, so a reader can
 # grep either one and land on the other.
 _ENV = SettingsConfigDict(case_sensitive=False, extra="ignore")
+# What a browser sends as `Origin`: scheme, host, optional port; nothing else.
 
 
 class AppSettings(BaseSettings):
@@ -78,6 +84,16 @@ class AppSettings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     http_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Browser apps allowed to call the API cross-origin (gaji_ai.common.cors).
+    web_origins: str = DEFAULT_WEB_ORIGINS
+
+    @field_validator("web_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        return ",".join(parse_web_origins(value))
+
+    def web_origin_list(self) -> list[str]:
+        return [origin for origin in self.web_origins.split(",") if origin]
 
 
 class AuthSettings(BaseSettings):

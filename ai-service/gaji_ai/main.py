@@ -22,6 +22,7 @@ from gaji_ai.auth.dependencies import reject_service_token, require_service_toke
 from gaji_ai.auth.jwks import JwksVerifier
 from gaji_ai.auth.router import router as auth_router
 from gaji_ai.clients.core import CoreClient
+from gaji_ai.common.cors import WebCorsMiddleware
 from gaji_ai.common.errors import error_responses, install_exception_handlers
 from gaji_ai.common.logging import configure_logging
 from gaji_ai.common.middleware import (
@@ -171,6 +172,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.rate_limit.trusted_proxy_count)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost, so every answer (429, 413, the 500 envelope, SSE streams)
+    # carries the CORS headers an allowed origin needs to read it, and a
+    # preflight is answered before rate limiting and authentication.
+    if origins := settings.app.web_origin_list():
+        app.add_middleware(WebCorsMiddleware, origins=origins)
 
     _document_errors_only_as_envelopes(app)
     _serve_docs_locally(app)

@@ -15,7 +15,7 @@ ENV_VARS = [
     "GAJI_ENV", "SERVICE_TOKEN", "REDIS_URL", "CELERY_BROKER_URL", "CORE_BASE_URL",
     "JWKS_URL", "JWKS_CACHE_SECONDS", "QDRANT_URL", "QDRANT_API_KEY", "QDRANT_PATH",
     "RATE_LIMIT_SCALE", "RATE_LIMIT_ENABLED", "RATE_LIMIT_PREFIX", "MAX_BODY_BYTES",
-    "LOG_LEVEL", "HTTP_TIMEOUT_SECONDS",
+    "LOG_LEVEL", "HTTP_TIMEOUT_SECONDS", "WEB_ORIGINS",
 ]  # fmt: skip
 
 
@@ -43,6 +43,7 @@ def test_defaults(clean_env):
     assert settings.app.max_body_bytes == 1_048_576
     assert settings.app.log_level == "INFO"
     assert settings.app.http_timeout_seconds == 5
+    assert settings.app.web_origin_list() == ["http://127.0.0.1:8080", "http://localhost:8080"]
 
 
 def test_environment_is_read(clean_env):
@@ -53,7 +54,9 @@ def test_environment_is_read(clean_env):
     clean_env.setenv("RATE_LIMIT_ENABLED", "false")
     clean_env.setenv("QDRANT_URL", "http://qdrant:6333")
     clean_env.setenv("MAX_BODY_BYTES", "2048")
+    clean_env.setenv("WEB_ORIGINS", "https://gaji.example.com/")
     settings = Settings()
+    assert settings.app.web_origin_list() == ["https://gaji.example.com"]
     assert settings.auth.jwks_url == "http://core.internal:9000/api/v1/auth/jwks.json"
     assert settings.redis.celery_broker_url == "redis://broker:6379/4"
     assert settings.rate_limit.rate_limit_scale == 50

@@ -9,6 +9,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/ai/internal/health"),
     ("post", "/api/ai/internal/echo"),
     ("post", "/api/ai/novels/ingest"),
+    ("get", "/api/ai/novels/jobs"),
     ("get", "/api/ai/novels/status/{job_id}"),
     ("get", "/api/ai/novels/{novel_id}/characters"),
     ("get", "/api/ai/novels/{novel_id}/vectors"),
@@ -82,6 +83,7 @@ async def test_validated_input_documents_400_not_422(client):
     the OpenAPI fuzzer on /api/ai/novels/status/{job_id} and the cast routes)."""
     schema = (await client.get("/openapi.json")).json()
     for path in (
+        "/api/ai/novels/jobs",
         "/api/ai/novels/status/{job_id}",
         "/api/ai/novels/{novel_id}/characters",
         "/api/ai/characters/{vectordb_id}",

@@ -58,6 +58,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/ai/conversations/{conversation_id}/stream"): USER,
     ("POST", "/api/ai/conversations/{conversation_id}/messages"): USER,
     ("POST", "/api/ai/novels/ingest"): STAFF,
+    ("GET", "/api/ai/novels/jobs"): STAFF,
     ("GET", "/api/ai/novels/status/{job_id}"): STAFF,
     ("POST", "/api/ai/characters/extract"): STAFF,
     ("POST", "/api/ai/llm/test"): STAFF,

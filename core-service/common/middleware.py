@@ -7,6 +7,9 @@ import logging
 import time
 
 from django.conf import settings
+from django.http import HttpResponse
+from django.utils.cache import patch_vary_headers
+from gaji_contracts import cors
 from gaji_contracts.conventions import clean_request_id, current_request_id
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import REQUEST_ID_HEADER, RETRY_AFTER
@@ -18,6 +21,56 @@ access_log = logging.getLogger("gaji.access")
 
 AVATAR_PATH = "/api/v1/users/profile/avatar"
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+class CorsMiddleware:
+    """CORS for the browser apps in WEB_ORIGINS (gaji_contracts.cors): exact
+    origins, no credentials. Outermost, so every answer an allowed origin
+    gets carries Access-Control-Allow-Origin, errors and 429s included; a
+    preflight is answered here, before rate limits and authentication (a
+    refused one is a 400 envelope, code CORS_REJECTED). The reader web app is
+    served by core itself (same origin); this is for apps served elsewhere,
+    such as Vite's dev server."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.origins = frozenset(settings.WEB_ORIGINS)
+        self.methods = ", ".join(cors.ALLOW_METHODS)
+        self.allowed_headers = {h.lower() for h in cors.ALLOW_HEADERS}
+        self.expose = ", ".join(cors.EXPOSE_HEADERS)
+
+    def __call__(self, request):
+        origin = request.headers.get("Origin")
+        if origin is None or not self.origins:
+            return self.get_response(request)
+        allowed = origin.lower() in self.origins
+        method = request.headers.get("Access-Control-Request-Method")
+        if request.method == "OPTIONS" and method is not None:
+            return self._preflight(request, origin, allowed, method)
+        response = self.get_response(request)
+        patch_vary_headers(response, ["Origin"])
+        if allowed:
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Expose-Headers"] = self.expose
+        return response
+
+    def _preflight(self, request, origin: str, allowed: bool, method: str):
+        request.request_id = clean_request_id(request.headers.get(REQUEST_ID_HEADER))
+        asked = request.headers.get("Access-Control-Request-Headers", "")
+        headers = {h.strip().lower() for h in asked.split(",") if h.strip()}
+        if not allowed or method.upper() not in cors.ALLOW_METHODS or not headers <= self.allowed_headers:
+            response = json_error(
+                request, status=400, message="Cross-origin request refused.", code=cors.CORS_REJECTED
+            )
+        else:
+            response = HttpResponse(status=200)
+            response["Access-Control-Allow-Origin"] = origin
+            response["Access-Control-Allow-Methods"] = self.methods
+            response["Access-Control-Allow-Headers"] = ", ".join(cors.ALLOW_HEADERS)
+            response["Access-Control-Max-Age"] = str(cors.MAX_AGE_SECONDS)
+        patch_vary_headers(response, ["Origin"])
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
 
 
 class RequestIdMiddleware:

@@ -8,7 +8,8 @@
 | other POST/PUT/PATCH/DELETE               | write    |  per user (IP if anonymous)
 | GET/HEAD/OPTIONS                          | read     |  per user (IP if anonymous)
 
-Health probes, static files and the internal service API are not limited.
+Health probes, static files (the web app's hashed assets too) and the
+internal service API are not limited.
 If Redis is unreachable the limiter fails OPEN (the request is served
 without rate-limit headers and a warning is logged): losing the limiter for
 a moment is better than refusing every reader; login still costs an Argon2
@@ -41,7 +42,7 @@ from common.redis import get_redis
 
 logger = logging.getLogger("gaji.ratelimit")
 
-EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/")
+EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/", "/assets/")
 # Sending a message and regenerating an answer both start a generation.
 MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages(?:/[^/]+/regenerate)?/?$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

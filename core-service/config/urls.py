@@ -6,7 +6,8 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
 from accounts import apis as accounts
-from common import health
+from common import health, webapp
+from common.fastget import fast_get
 from conversations import apis as conversations
 from conversations import internal_apis as internal_conversations
 from internal.apis import InternalHealthApi
@@ -35,11 +36,11 @@ class SchemaApi(SpectacularJSONAPIView):
 # Django tries these in order on every request: the hot read paths first
 # (resolving GET /scenarios/{id} from the 20th pattern cost ~0.3 ms).
 api_v1 = [
-    path("scenarios", scenarios.ScenarioListCreateApi.as_view()),
-    path("scenarios/search", search_api.ScenarioSearchApi.as_view()),
-    path("scenarios/<uuid:scenario_id>", scenarios.ScenarioDetailApi.as_view()),
+    path("scenarios", fast_get(scenarios.ScenarioListCreateApi)),
+    path("scenarios/search", fast_get(search_api.ScenarioSearchApi)),
+    path("scenarios/<uuid:scenario_id>", fast_get(scenarios.ScenarioDetailApi)),
     path("conversations", conversations.ConversationListCreateApi.as_view()),
-    path("conversations/<uuid:conversation_id>", conversations.ConversationDetailApi.as_view()),
+    path("conversations/<uuid:conversation_id>", fast_get(conversations.ConversationDetailApi)),
     path("conversations/<uuid:conversation_id>/messages", conversations.MessageListSendApi.as_view()),
     path("auth/register", accounts.RegisterApi.as_view()),
     path("auth/login", accounts.LoginApi.as_view()),
@@ -68,6 +69,10 @@ api_v1 = [
     path(
         "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/cancel",
         conversations.MessageCancelApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/stream",
+        conversations.MessageStreamApi.as_view(),
     ),
     path("conversations/<uuid:conversation_id>/fork", conversations.ConversationForkApi.as_view()),
     path("conversations/<uuid:conversation_id>/tree", conversations.ConversationTreeApi.as_view()),
@@ -105,6 +110,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Uploaded avatars. Behind nginx in production (deploy/nginx.conf).
     re_path(r"^media/(?P<path>avatars/[A-Za-z0-9_\-]+\.jpg)$", media),
+    # The reader web app (web/dist): the page, its config and its hashed assets.
+    path("", webapp.index),
+    path("config.json", webapp.config_json),
+    re_path(r"^assets/(?P<path>[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)$", webapp.asset),
 ]
 
 handler400 = "common.views.bad_request"

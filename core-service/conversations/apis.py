@@ -441,6 +441,34 @@ class MessageCancelApi(APIView):
         )
 
 
+class MessageStreamSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=[s.value for s in MessageStatus])
+    stream_url = serializers.URLField()
+    stream_expires_at = serializers.DateTimeField()
+
+
+class MessageStreamApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_message_stream",
+        request=None,
+        responses={200: MessageStreamSerializer, **errors(401, 403, 404)},
+        description="A fresh `stream_url` (new ticket) for one of your answers, in any state: after a page "
+        "reload or an expired ticket the stream is opened again and replays from the start (or from "
+        "`Last-Event-ID`) while ai keeps it; an older stream ends with `not_resumable`, and the stored "
+        "message is the answer. 400 for a user message.",
+    )
+    def post(self, request, conversation_id, message_id):
+        message, url, expires_at = services.message_stream(
+            conversation_id=conversation_id, message_id=message_id, user=request.user
+        )
+        body = {"message_id": message.id, "status": message.status, "stream_url": url}
+        body["stream_expires_at"] = expires_at
+        return Response(MessageStreamSerializer(body).data)
+
+
 # -- forks ----------------------------------------------------------------------------------
 
 

@@ -310,17 +310,40 @@ def _dispatch(request: GenerationRequest, *, request_id: str | None) -> ChatTurn
             headers={RETRY_AFTER: "10"},
             extra=ids,
         ) from None
-    ticket, expires = stream_ticket_for(
+    url, expires_at = stream_url_for(
         user_id=request.user_id, conversation_id=request.conversation_id, message_id=assistant_id
     )
-    base = settings.AI_PUBLIC_URL.rstrip("/")
-    url = f"{base}{stream_path(request.conversation_id)}?message_id={assistant_id}&ticket={ticket}"
     return ChatTurn(
         user_message_id=request.user_message_id,
         assistant_message=Message.objects.get(id=assistant_id),
         stream_url=url,
-        stream_expires_at=datetime.fromtimestamp(expires, UTC),
+        stream_expires_at=expires_at,
     )
+
+
+def stream_url_for(*, user_id, conversation_id, message_id) -> tuple[str, datetime]:
+    """The absolute URL of an answer's SSE stream on ai, with a fresh ticket, and when that expires."""
+    ticket, expires = stream_ticket_for(
+        user_id=user_id, conversation_id=conversation_id, message_id=message_id
+    )
+    base = settings.AI_PUBLIC_URL.rstrip("/")
+    url = f"{base}{stream_path(conversation_id)}?message_id={message_id}&ticket={ticket}"
+    return url, datetime.fromtimestamp(expires, UTC)
+
+
+def message_stream(*, conversation_id, message_id, user) -> tuple[Message, str, datetime]:
+    """A new stream ticket for one of the owner's answers: a reader who
+    reloads the page, or whose ticket expired, opens the stream again (ai
+    replays it from the start or from Last-Event-ID while it is kept)."""
+    _owner_check(conversation_id, user, "open a stream in")
+    selectors.position_of(conversation_id, message_id)  # 404 unless linked here
+    message = Message.objects.get(id=message_id)
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError(
+            "Only an answer has a stream.", details={"message_id": ["Not an assistant message."]}
+        )
+    url, expires_at = stream_url_for(user_id=user.id, conversation_id=conversation_id, message_id=message.id)
+    return message, url, expires_at
 
 
 @transaction.atomic

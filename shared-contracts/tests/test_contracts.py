@@ -185,3 +185,17 @@ def test_envelope_problems_accepts_a_built_error_and_names_each_fault():
     assert envelope_problems(text=json.dumps(body), **{**good, "path": "/a%20b"}) == ["path is wrong: '/a b'"]
     bad_details = {**body, "details": {"email": "required"}}
     assert envelope_problems(text=json.dumps(bad_details), **good)[0].startswith("details is not")
+
+
+def test_web_origins_are_exact_lower_cased_and_validated():
+    import pytest
+    from gaji_contracts.cors import parse_web_origins
+
+    assert parse_web_origins(" HTTP://App.Example.com/ , http://127.0.0.1:8080,, ") == [
+        "http://app.example.com",
+        "http://127.0.0.1:8080",
+    ]
+    assert parse_web_origins("") == []
+    for bad in ("*", "https://a.com/path", "ftp://a.com", "a.com", "https://*.a.com", "https://u@a.com"):
+        with pytest.raises(ValueError, match="WEB_ORIGINS"):
+            parse_web_origins(bad)

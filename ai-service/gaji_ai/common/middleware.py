@@ -1,6 +1,7 @@
 """Pure ASGI middlewares (no BaseHTTPMiddleware: it buffers and breaks SSE streams).
 
 Order, outermost first (see `main.create_app`):
+WebCorsMiddleware (only with WEB_ORIGINS set; gaji_ai.common.cors) ->
 RequestContextMiddleware -> AccessLogMiddleware -> RateLimitMiddleware ->
 BodySizeLimitMiddleware -> the FastAPI router.
 """

@@ -1,8 +1,12 @@
 """Ingestion jobs: their state lives in Redis (JSON under `{prefix}:job:{id}`,
 kept 7 days), written by the worker as it goes and read by the status
-endpoint. A job whose worker died stops beating: after JOB_STALE_SECONDS
-without an update a running job is reported (and recorded) `failed`, so
-nothing half-done is ever reported complete.
+endpoint. An index of them, `{prefix}:jobs` (a sorted set: job id scored by
+its creation time), is written with each new job, keeps the newest
+JOB_INDEX_LIMIT and expires like the jobs (7 days after the last one); the
+job list skips and drops the ids whose job has expired. A job whose worker
+died stops beating: after JOB_STALE_SECONDS without an update a running job
+is reported (and recorded) `failed`, so nothing half-done is ever reported
+complete.
 
 The duration estimate divides the text's size by the throughput measured
 on the last jobs (characters per second, an average kept in Redis)."""
@@ -15,8 +19,10 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from redis.asyncio import Redis
 
 JOB_TTL_SECONDS = 7 * 24 * 3600
+JOB_INDEX_LIMIT = 1000
 # Measured on the 2-core reference machine (make bench-ai, make run's demo
 # ingest): Pride and Prejudice, 0.73 M characters in 38-48 s end to end.
 # Replaced by the average rate of the jobs that finish.
@@ -68,6 +74,38 @@ class Job(BaseModel):
 
 def job_key(prefix: str, job_id: str) -> str:
     return f"{prefix}:job:{job_id}"
+
+
+def job_index_key(prefix: str) -> str:
+    return f"{prefix}:jobs"
+
+
+async def save_new_job(redis: Redis, prefix: str, job: Job) -> None:
+    """Store a new job and index it, newest kept, in one transaction."""
+    index = job_index_key(prefix)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(job_key(prefix, job.job_id), job.model_dump_json(), ex=JOB_TTL_SECONDS)
+        pipe.zadd(index, {job.job_id: job.created_at.timestamp()})
+        pipe.zremrangebyrank(index, 0, -(JOB_INDEX_LIMIT + 1))
+        pipe.expire(index, JOB_TTL_SECONDS)
+        await pipe.execute()
+
+
+async def indexed_job_ids(redis: Redis, prefix: str) -> list[str]:
+    """The indexed jobs that still exist, newest first; the ids of expired
+    jobs are removed from the index on the way."""
+    index = job_index_key(prefix)
+    ids = [raw.decode() for raw in await redis.zrevrange(index, 0, -1)]
+    if not ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.exists(job_key(prefix, job_id))
+        exists = await pipe.execute()
+    gone = [job_id for job_id, alive in zip(ids, exists, strict=True) if not alive]
+    if gone:
+        await redis.zrem(index, *gone)
+    return [job_id for job_id, alive in zip(ids, exists, strict=True) if alive]
 
 
 def rate_key(prefix: str) -> str:

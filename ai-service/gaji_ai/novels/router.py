@@ -1,6 +1,7 @@
 """Novel ingestion (staff) and a novel's cast.
 
 POST /api/ai/novels/ingest           JSON {novel_file_path, metadata} or multipart file + metadata
+GET  /api/ai/novels/jobs             the jobs, newest first, paginated (staff)
 GET  /api/ai/novels/status/{job_id}  progress of a job
 GET  /api/ai/novels/{novel_id}/characters
 GET  /api/ai/characters/{vectordb_id}
@@ -12,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.novels import NovelVectors
+from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.asyncio import Redis
 
 from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser
 from gaji_ai.common.dependencies import (
@@ -38,9 +42,11 @@ from gaji_ai.ingestion.jobs import (
     Job,
     Progress,
     estimate_minutes,
+    indexed_job_ids,
     job_key,
     now,
     rate_key,
+    save_new_job,
 )
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStoreError
 
@@ -60,6 +66,7 @@ def store_unavailable_as_503() -> Iterator[None]:
 
 internal_router = APIRouter(tags=["internal"])
 ALLOWED_SUFFIXES = {".txt", ".md"}
+MAX_PAGE_NUMBER = 10_000_000  # as on core
 
 
 class IngestMetadata(BaseModel):
@@ -236,6 +243,41 @@ async def ingest(
     )
 
 
+# Declared before the /novels/{novel_id}/... routes, so "jobs" is never read as a novel id.
+@router.get(
+    "/novels/jobs",
+    response_model=Page[JobStatus],
+    responses=error_responses(400, 401, 403, 429),
+)
+async def list_jobs(
+    user: StaffUser,
+    settings: SettingsDep,
+    redis: RedisDep,
+    page: Annotated[int, Query(ge=0, le=MAX_PAGE_NUMBER, description="0-indexed")] = 0,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> Page[JobStatus]:
+    """The ingestion and extraction jobs (staff), newest first: the newest
+    1,000 of the last 7 days, each as GET /api/ai/novels/status/{job_id}
+    answers it."""
+    prefix = settings.rate_limit.rate_limit_prefix
+    ids = await indexed_job_ids(redis, prefix)
+    start = page * size
+    chosen = ids[start : start + size]
+    raws = await redis.mget([job_key(prefix, job_id) for job_id in chosen]) if chosen else []
+    content = [
+        await _status_of(Job.model_validate_json(raw), settings, redis)
+        for raw in raws
+        if raw is not None  # expired since the index was read
+    ]
+    total = len(ids)
+    return Page[JobStatus](
+        content=content,
+        page=PageInfo(
+            number=page, size=size, total_elements=total, total_pages=math.ceil(total / size)
+        ),
+    )
+
+
 @router.get(
     "/novels/status/{job_id}",
     response_model=JobStatus,
@@ -247,11 +289,14 @@ async def job_status(
     settings: SettingsDep,
     redis: RedisDep,
 ) -> JobStatus:
-    key = job_key(settings.rate_limit.rate_limit_prefix, job_id)
-    raw = await redis.get(key)
+    raw = await redis.get(job_key(settings.rate_limit.rate_limit_prefix, job_id))
     if raw is None:
         raise AppError(404, ErrorCode.NOT_FOUND, "No such ingestion job.")
-    job = Job.model_validate_json(raw)
+    return await _status_of(Job.model_validate_json(raw), settings, redis)
+
+
+async def _status_of(job: Job, settings, redis: Redis) -> JobStatus:
+    """What the status and list routes show of a job."""
     if job.stale(settings.ingestion.job_stale_seconds):
         # The worker stopped beating (killed mid-job): say so, and record it.
         job.status, job.error, job.completed_at = (
@@ -259,6 +304,7 @@ async def job_status(
             "The worker stopped during the job (lost).",
             now(),
         )
+        key = job_key(settings.rate_limit.rate_limit_prefix, job.job_id)
         await redis.set(key, job.model_dump_json(), ex=JOB_TTL_SECONDS)
     return JobStatus(
         job_id=job.job_id,
@@ -286,7 +332,7 @@ async def _queue(job: Job, settings, redis) -> None:
     from gaji_ai.worker import INGEST_TASK, celery_app
 
     try:
-        await redis.set(job_key(prefix, job.job_id), job.model_dump_json(), ex=JOB_TTL_SECONDS)
+        await save_new_job(redis, prefix, job)
         await asyncio.to_thread(celery_app.send_task, INGEST_TASK, args=[job.job_id])
     except Exception as exc:
         raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The job queue is unavailable.") from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER
+from gaji_contracts.cors import DEFAULT_WEB_ORIGINS, parse_web_origins
 
 from config.env import (
     REPO_ROOT,
@@ -58,6 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # CORS first: every answer to an allowed origin carries its headers, and
+    # preflights are answered before rate limits (common/middleware.py).
+    "common.middleware.CorsMiddleware",
     # Outermost: every response (errors included) gets the request id,
     # a size check happens before any body is read, and rate-limit headers
     # are added to whatever the inner layers answer.
@@ -79,6 +83,9 @@ ADMIN_PREFIX = "/admin/"
 # inside AdminOnlyMiddleware (the admin tests log in, save and use messages).
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
 ADMIN_MIDDLEWARE = [
+    # CORS first: every answer to an allowed origin carries its headers, and
+    # preflights are answered before rate limits (common/middleware.py).
+    "common.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -157,6 +164,12 @@ AI_BASE_URL = env_str("AI_BASE_URL", "http://127.0.0.1:8000")
 # The ai service as browsers reach it: the base of the absolute stream_url
 # core hands out (behind nginx this is the public origin).
 AI_PUBLIC_URL = env_str("AI_PUBLIC_URL", AI_BASE_URL)
+# Core as browsers reach it (config.json of the web app); empty: the request's own origin.
+CORE_PUBLIC_URL = env_str("CORE_PUBLIC_URL", "")
+# The reader web app, built by `make web` (common/webapp.py).
+WEB_DIST_DIR = env_str("WEB_DIST_DIR", str(REPO_ROOT / "web" / "dist"))
+# Browser apps on other origins allowed to call the API (CORS; gaji_contracts.cors).
+WEB_ORIGINS = parse_web_origins(env_str("WEB_ORIGINS", DEFAULT_WEB_ORIGINS))
 HTTP_TIMEOUT_SECONDS = env_float("HTTP_TIMEOUT_SECONDS", 5.0)
 # Handing a chat turn to ai must be quick: a user is waiting for the 202.
 AI_ENQUEUE_TIMEOUT_SECONDS = env_float("AI_ENQUEUE_TIMEOUT_SECONDS", 3.0)

@@ -1,0 +1,63 @@
+import { useEffect, useRef } from 'react';
+import { HashRouter, Route, Routes, useLocation } from 'react-router-dom';
+import { Layout } from './components/Layout';
+import type { Api } from './lib/endpoints';
+import { SessionProvider } from './lib/session';
+import { LoginPage, RegisterPage } from './pages/AuthPages';
+import { ConversationPage } from './pages/ConversationPage';
+import { IngestPage } from './pages/IngestPage';
+import { HomePage, LikedPage, NotFoundPage } from './pages/MiscPages';
+import { NovelDetailPage, NovelsPage } from './pages/NovelPages';
+import { ProfilePage } from './pages/ProfilePage';
+import { ScenarioSearchPage, ScenariosPage } from './pages/ScenarioListPages';
+import { ScenarioCreatePage, ScenarioDetailPage } from './pages/ScenarioPages';
+
+/** On a new page: back to the top, focus on the content (screen readers
+ * hear the new page; keyboard users start from it). */
+function PageChange() {
+  const { pathname } = useLocation();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    window.scrollTo?.(0, 0);
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [pathname]);
+  return null;
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/" element={<HomePage />} />
+      <Route path="/login" element={<LoginPage />} />
+      <Route path="/register" element={<RegisterPage />} />
+      <Route path="/users/:username" element={<ProfilePage />} />
+      <Route path="/novels" element={<NovelsPage />} />
+      <Route path="/novels/:idOrSlug" element={<NovelDetailPage />} />
+      <Route path="/scenarios" element={<ScenariosPage />} />
+      <Route path="/scenarios/new" element={<ScenarioCreatePage />} />
+      <Route path="/scenarios/:id" element={<ScenarioDetailPage />} />
+      <Route path="/search" element={<ScenarioSearchPage />} />
+      <Route path="/conversations/:id" element={<ConversationPage />} />
+      <Route path="/liked" element={<LikedPage />} />
+      <Route path="/staff/ingest" element={<IngestPage />} />
+      <Route path="*" element={<NotFoundPage />} />
+    </Routes>
+  );
+}
+
+export function App({ api }: { api: Api }) {
+  return (
+    <HashRouter>
+      <SessionProvider api={api}>
+        <PageChange />
+        <Layout>
+          <AppRoutes />
+        </Layout>
+      </SessionProvider>
+    </HashRouter>
+  );
+}

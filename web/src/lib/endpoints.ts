@@ -1,0 +1,143 @@
+/** Every route the app calls, one function each, named after the route. */
+
+import type { ApiClient, QueryValue } from './api';
+import type {
+  Ancestors,
+  AuthResponse,
+  Character,
+  ChatMessage,
+  ChatTurn,
+  Conversation,
+  ConversationListItem,
+  ConversationTreeNode,
+  FollowEntry,
+  FollowStatus,
+  ForkTreeNode,
+  ForksPage,
+  IngestAccepted,
+  IngestJob,
+  LikedStatus,
+  LikeResult,
+  Memo,
+  MessagePage,
+  Novel,
+  Page,
+  PassageSearchResult,
+  PublicProfile,
+  Scenario,
+  ScenarioParameters,
+  ScenarioSearchPage,
+  ScenarioType,
+  StreamTicket,
+} from './types';
+
+type Query = Record<string, QueryValue>;
+const enc = encodeURIComponent;
+
+export function makeApi(client: ApiClient) {
+  const core = client.core.bind(client);
+  const ai = client.ai.bind(client);
+  return {
+    client,
+
+    // -- auth -------------------------------------------------------------
+    register: (body: { email: string; username: string; password: string }) =>
+      core<AuthResponse>('/auth/register', { method: 'POST', body, auth: 'none' }),
+    login: (body: { email: string; password: string }) =>
+      core<AuthResponse>('/auth/login', { method: 'POST', body, auth: 'none' }),
+    logout: (refreshToken: string) =>
+      core<{ message: string }>('/auth/logout', { method: 'POST', body: { refresh_token: refreshToken } }),
+
+    // -- users --------------------------------------------------------------
+    profile: (username: string, signal?: AbortSignal) => core<PublicProfile>(`/users/${enc(username)}`, { signal }),
+    updateProfile: (body: { bio?: string | null; avatar_url?: string | null }) =>
+      core<{ bio: string; avatar_url: string | null }>('/users/profile', { method: 'PUT', body }),
+    uploadAvatar: (file: File) => {
+      const form = new FormData();
+      form.append('avatar', file);
+      return core<{ avatar_url: string; uploaded_at: string }>('/users/profile/avatar', { method: 'POST', form });
+    },
+    follow: (userId: string) => core<unknown>(`/users/${enc(userId)}/follow`, { method: 'POST' }),
+    unfollow: (userId: string) => core<unknown>(`/users/${enc(userId)}/unfollow`, { method: 'DELETE' }),
+    isFollowing: (userId: string, signal?: AbortSignal) =>
+      core<FollowStatus>(`/users/${enc(userId)}/is-following`, { signal }),
+    followers: (userId: string, query: Query, signal?: AbortSignal) =>
+      core<Page<FollowEntry>>(`/users/${enc(userId)}/followers`, { query, signal }),
+    following: (userId: string, query: Query, signal?: AbortSignal) =>
+      core<Page<FollowEntry>>(`/users/${enc(userId)}/following`, { query, signal }),
+    likedConversations: (query: Query, signal?: AbortSignal) =>
+      core<Page<ConversationListItem>>('/users/me/liked-conversations', { query, signal }),
+
+    // -- novels -----------------------------------------------------------
+    novels: (query: Query, signal?: AbortSignal) => core<Page<Novel>>('/novels', { query, signal }),
+    novel: (idOrSlug: string, signal?: AbortSignal) => core<Novel>(`/novels/${enc(idOrSlug)}`, { signal }),
+
+    // -- scenarios ----------------------------------------------------------
+    scenarios: (query: Query, signal?: AbortSignal) => core<Page<Scenario>>('/scenarios', { query, signal }),
+    searchScenarios: (query: Query, signal?: AbortSignal) =>
+      core<ScenarioSearchPage>('/scenarios/search', { query, signal }),
+    scenario: (id: string, signal?: AbortSignal) => core<Scenario>(`/scenarios/${enc(id)}`, { signal }),
+    createScenario: (body: { base_story: string; scenario_type: ScenarioType; parameters: ScenarioParameters }) =>
+      core<Scenario>('/scenarios', { method: 'POST', body }),
+    forkScenario: (id: string, body: { scenario_type?: ScenarioType; parameters: ScenarioParameters }) =>
+      core<Scenario>(`/scenarios/${enc(id)}/fork`, { method: 'POST', body }),
+    forks: (id: string, query: Query, signal?: AbortSignal) =>
+      core<ForksPage>(`/scenarios/${enc(id)}/forks`, { query, signal }),
+    forkTree: (id: string, maxDepth: number, signal?: AbortSignal) =>
+      core<ForkTreeNode>(`/scenarios/${enc(id)}/fork-tree`, { query: { max_depth: maxDepth }, signal }),
+    ancestors: (id: string, signal?: AbortSignal) => core<Ancestors>(`/scenarios/${enc(id)}/ancestors`, { signal }),
+
+    // -- conversations ----------------------------------------------------------
+    conversations: (query: Query, signal?: AbortSignal) =>
+      core<Page<ConversationListItem>>('/conversations', { query, signal }),
+    createConversation: (body: { scenario_id: string; title?: string }) =>
+      core<Conversation>('/conversations', { method: 'POST', body }),
+    conversation: (id: string, signal?: AbortSignal) => core<Conversation>(`/conversations/${enc(id)}`, { signal }),
+    messages: (id: string, query: Query, signal?: AbortSignal) =>
+      core<MessagePage>(`/conversations/${enc(id)}/messages`, { query, signal }),
+    sendMessage: (id: string, body: { content: string; character?: string }) =>
+      core<ChatTurn>(`/conversations/${enc(id)}/messages`, { method: 'POST', body }),
+    cancelMessage: (id: string, messageId: string) =>
+      core<unknown>(`/conversations/${enc(id)}/messages/${enc(messageId)}/cancel`, { method: 'POST' }),
+    regenerateMessage: (id: string, messageId: string, body: { character?: string } = {}) =>
+      core<ChatTurn>(`/conversations/${enc(id)}/messages/${enc(messageId)}/regenerate`, { method: 'POST', body }),
+    /** A fresh stream ticket for an answer still being generated (404 where
+     * the backend does not offer it: then poll the history). */
+    streamTicket: (id: string, messageId: string) =>
+      core<StreamTicket>(`/conversations/${enc(id)}/messages/${enc(messageId)}/stream`, { method: 'POST' }),
+    forkConversation: (id: string, body: { title?: string } = {}) =>
+      core<Conversation>(`/conversations/${enc(id)}/fork`, { method: 'POST', body }),
+    conversationTree: (id: string, signal?: AbortSignal) =>
+      core<ConversationTreeNode>(`/conversations/${enc(id)}/tree`, { signal }),
+    like: (id: string) => core<LikeResult>(`/conversations/${enc(id)}/like`, { method: 'POST' }),
+    unlike: (id: string) => core<LikeResult>(`/conversations/${enc(id)}/unlike`, { method: 'DELETE' }),
+    liked: (id: string, signal?: AbortSignal) => core<LikedStatus>(`/conversations/${enc(id)}/liked`, { signal }),
+    memo: (id: string, signal?: AbortSignal) => core<Memo>(`/conversations/${enc(id)}/memo`, { signal }),
+    saveMemo: (id: string, memoText: string) =>
+      core<Memo>(`/conversations/${enc(id)}/memo`, { method: 'POST', body: { memo_text: memoText } }),
+    deleteMemo: (id: string) => core<void>(`/conversations/${enc(id)}/memo`, { method: 'DELETE' }),
+
+    // -- ai ---------------------------------------------------------------------
+    characters: (novelId: string, signal?: AbortSignal) =>
+      ai<Character[]>(`/novels/${enc(novelId)}/characters`, { signal }),
+    searchPassages: (body: { query: string; novel_id: string; top_k: number }, signal?: AbortSignal) =>
+      ai<PassageSearchResult>('/search/passages', { method: 'POST', body, signal }),
+    ingestNovel: (file: File, metadata: Record<string, unknown>) => {
+      const form = new FormData();
+      form.append('file', file);
+      form.append('metadata', JSON.stringify(metadata));
+      return ai<IngestAccepted>('/novels/ingest', { method: 'POST', form });
+    },
+    ingestStatus: (jobId: string, signal?: AbortSignal) =>
+      ai<IngestJob>(`/novels/status/${enc(jobId)}`, { signal }),
+    ingestJobs: (query: Query, signal?: AbortSignal) => ai<Page<IngestJob>>('/novels/jobs', { query, signal }),
+  };
+}
+
+export type Api = ReturnType<typeof makeApi>;
+
+/** The newest history entry with this id (history messages are public). */
+export async function findMessage(api: Api, conversationId: string, messageId: string): Promise<ChatMessage | null> {
+  const conversation = await api.conversation(conversationId);
+  return conversation.messages.find((m) => m.id === messageId) ?? null;
+}
