@@ -6,6 +6,7 @@
 # Runtime layout: the code lives in /app/core-service (so the settings'
 # REPO_ROOT is /app and var/ is /app/var), the dependencies in /opt/venv.
 #   /app/var/static  collected static files, baked in (whitenoise serves them)
+#   /app/web/dist    the reader web app, built in the `web` stage, served at /
 #   /app/var/media   uploads: mount a volume (nginx serves /media/ from it)
 #   /app/var/keys    the JWT signing key: mount a volume or secret; in
 #                    production core refuses to start without it
@@ -35,6 +36,15 @@ RUN pip install ./shared-contracts ./core-service \
  && pip uninstall --yes gaji-core
 
 # ---------------------------------------------------------------------------
+# The reader web app (web/ -> dist/), served by core at / (common/webapp.py).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web/ ./
+RUN npm run build
+
+# ---------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
 ENV PATH=/opt/venv/bin:$PATH \
@@ -53,6 +63,7 @@ RUN groupadd --system --gid 10001 gaji \
 
 COPY --from=build /opt/venv /opt/venv
 COPY core-service/ /app/core-service/
+COPY --from=web /web/dist/ /app/web/dist/
 WORKDIR /app/core-service
 
 # Collect static files at build time with production settings. Production

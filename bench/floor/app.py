@@ -193,7 +193,22 @@ def search_counts(conn, query: str, value: str) -> tuple[tuple, bool]:
     return counted(conn, "scenario-search", rows_sql, [value], FACETS)
 
 
+SEARCH_CACHE_SECONDS = int(os.environ.get("SEARCH_CACHE_SECONDS", "10"))
+
+
 def search_scenarios(query: dict, environ: dict):
+    """core's scenarios/search.py, its shared page included."""
+    key = "floor:search:" + hashlib.blake2b(orjson.dumps(sorted(query.items())), digest_size=16).hexdigest()
+    cached = cache.get(key) if SEARCH_CACHE_SECONDS > 0 else None
+    if cached is not None:
+        return 200, orjson.Fragment(cached)
+    status, body = search_uncached(query)
+    if SEARCH_CACHE_SECONDS > 0:
+        cache.set(key, orjson.dumps(body), ex=SEARCH_CACHE_SECONDS)
+    return status, body
+
+
+def search_uncached(query: dict):
     q = query["q"]
     number, size = paging(query)
     with pool.connection() as conn:

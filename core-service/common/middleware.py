@@ -20,6 +20,7 @@ from common.exceptions import json_error
 access_log = logging.getLogger("gaji.access")
 
 AVATAR_PATH = "/api/v1/users/profile/avatar"
+REQUEST_ID_META = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
@@ -40,11 +41,12 @@ class CorsMiddleware:
         self.expose = ", ".join(cors.EXPOSE_HEADERS)
 
     def __call__(self, request):
-        origin = request.headers.get("Origin")
+        # META, not request.headers: that parses every header on first use.
+        origin = request.META.get("HTTP_ORIGIN")
         if origin is None or not self.origins:
             return self.get_response(request)
         allowed = origin.lower() in self.origins
-        method = request.headers.get("Access-Control-Request-Method")
+        method = request.META.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
         if request.method == "OPTIONS" and method is not None:
             return self._preflight(request, origin, allowed, method)
         response = self.get_response(request)
@@ -81,26 +83,31 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = clean_request_id(request.headers.get(REQUEST_ID_HEADER))
+        request_id = clean_request_id(request.META.get(REQUEST_ID_META))
         request.request_id = request_id
         token = current_request_id.set(request_id)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_id
-            access_log.info(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client": ratelimit.client_ip(request),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                self.log(request, response, started)
             return response
         finally:
             current_request_id.reset(token)
+
+    @staticmethod
+    def log(request, response, started: float) -> None:
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "client": ratelimit.client_ip(request),
+            },
+        )
 
 
 class BodySizeLimitMiddleware:

@@ -84,7 +84,7 @@ def _scaled_rule(scope: str, scale: float) -> RateLimitRule:
 
 def subject_of(request, scope: str) -> str:
     if scope not in {"login", "register"}:
-        raw = bearer_token(request.headers.get("Authorization"))
+        raw = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
         if raw and not is_service_token(raw, settings.SERVICE_TOKEN):
             try:
                 token = AccessToken(raw)

@@ -26,15 +26,21 @@ What keeps it fast as scenarios grow (issue 14, bench/REPORT.md):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import time
 from dataclasses import dataclass
 
 import orjson
+import redis
+from django.conf import settings
 from gaji_contracts.scenarios import ScenarioType
 
 from common.counting import counted
 from common.db.base import fast_cursor
 from common.pagination import PageRequest, page_info
+from common.redis import get_redis
 from scenarios.reads import iso
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
@@ -246,3 +252,30 @@ def as_tsquery(words: list[str]) -> str:
     """Lexemes as a tsquery text for to_tsquery('simple', ...): each quoted
     (quotes and backslashes escaped), all required."""
     return " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)
+
+
+def cached_search_body(*, params: SearchParams, page: PageRequest) -> tuple[bytes, int | None]:
+    """search_page as JSON bytes, shared by every process through Redis for
+    SEARCH_CACHE_SECONDS (0: never). Returns (body, age in seconds of a
+    shared answer, None when computed now). At a million scenarios a common
+    word matches 50,000+ of them and ranking them all costs 20-110 ms; the
+    same search asked again within seconds (a popular query, the next
+    reader, the same reader going back) is answered from the first one.
+    Redis unreachable: computed every time."""
+    seconds = settings.SEARCH_CACHE_SECONDS
+    if seconds <= 0:
+        return orjson.dumps(search_page(params=params, page=page)), None
+    digest = hashlib.blake2b(repr((params, page)).encode(), digest_size=16).hexdigest()
+    key = f"{settings.REDIS_KEY_PREFIX}:search:{digest}"
+    try:
+        cached = get_redis().get(key)
+    except redis.RedisError:
+        cached, key = None, None
+    if cached is not None:
+        stamp, _, body = cached.partition("\n")  # the client decodes replies to text
+        return body.encode(), max(0, int(time.time() - float(stamp)))
+    body = orjson.dumps(search_page(params=params, page=page))
+    if key is not None:
+        with contextlib.suppress(redis.RedisError):
+            get_redis().set(key, f"{time.time():.3f}\n".encode() + body, ex=seconds)
+    return body, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers
@@ -13,7 +14,6 @@ from common.pagination import EstimatedPageInfo, PageRequest
 from common.schema import errors
 from scenarios import search
 from scenarios.apis import PAGE_PARAMS, CreatorSerializer
-from scenarios.reads import json_response
 
 TYPES = [t.value for t in ScenarioType]
 SORT_HELP = "field,direction; field in " + ", ".join(search.SORT_FIELDS) + "; direction asc or desc"
@@ -126,7 +126,9 @@ class ScenarioSearchApi(APIView):
         "filtered result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger "
         "result is counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that "
         "used the shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile "
-        "are not in it).",
+        "are not in it). The same search (same parameters and page) asked again within 10 s "
+        "(SEARCH_CACHE_SECONDS) is answered with the first answer, and then carries an `Age` header "
+        "(seconds since it was computed).",
     )
     def get(self, request):
         query = ScenarioSearchQuerySerializer(data=request.query_params)
@@ -135,4 +137,8 @@ class ScenarioSearchApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
-        return json_response(search.search_page(params=params, page=page))
+        body, age = search.cached_search_body(params=params, page=page)
+        response = HttpResponse(body, content_type="application/json")
+        if age is not None:
+            response["Age"] = str(age)
+        return response

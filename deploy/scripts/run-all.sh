@@ -28,7 +28,9 @@ start() {
 # The ai processes share the venv with Django but must never load it.
 start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" AI_BASE_URL="http://127.0.0.1:$AI_PORT" \
   "$VENV/gunicorn" config.wsgi:application -c gunicorn.conf.py
+# The web app is served by core: ai lets that origin call it (CORS).
 start ai env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
+  WEB_ORIGINS="${WEB_ORIGINS:-http://127.0.0.1:$CORE_PORT,http://localhost:$CORE_PORT}" \
   "$VENV/uvicorn" gaji_ai.main:app --host 127.0.0.1 --port "$AI_PORT" --no-access-log --no-proxy-headers
 # Two workers, one per queue: a long ingest never delays a chat turn.
 start worker-chat env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
@@ -44,6 +46,7 @@ demo_pid=$!
 
 cat <<MSG
 Gaji is starting:
+  web app  http://127.0.0.1:$CORE_PORT/   <- readers open this
   core     http://127.0.0.1:$CORE_PORT   (Swagger UI /swagger-ui.html, admin /admin/)
   ai       http://127.0.0.1:$AI_PORT   (docs /docs)
   workers  Celery: chat@ (queue generation), ingest@ (queue ingestion)

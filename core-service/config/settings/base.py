@@ -184,6 +184,8 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 # larger result is counted once and shared through Redis this long.
 COUNT_EXACT_LIMIT = env_int("COUNT_EXACT_LIMIT", 1000)
 COUNT_CACHE_SECONDS = env_int("COUNT_CACHE_SECONDS", 30)
+# A search page (same parameters and page) is shared this long (scenarios/search.py); 0: never.
+SEARCH_CACHE_SECONDS = env_int("SEARCH_CACHE_SECONDS", 10)
 RATE_LIMIT_SCALE = env_float("RATE_LIMIT_SCALE", 1.0)
 # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
 # 0 (default): the peer address is the client, X-Forwarded-For is ignored.

@@ -10,6 +10,8 @@ REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 # ... and a key prefix of its own per run, for the same reason as the database.
 REDIS_KEY_PREFIX = f"test{os.getpid()}:core"
 MEDIA_ROOT = str(REPO_ROOT / "var" / "test-media")
+# Tests change scenarios between searches; the shared search page has its own tests.
+SEARCH_CACHE_SECONDS = 0
 LOG_LEVEL = "WARNING"
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 

@@ -581,3 +581,29 @@ def test_words_of_new_and_edited_scenarios_become_known(author):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM scenario_search_words WHERE word IN ('elinor', 'ferrar')")
         assert cursor.fetchone()[0] == 2
+
+
+# --- the shared search page -------------------------------------------------
+
+
+def test_the_same_search_within_seconds_is_the_first_answer_with_its_age(api, author, settings):
+    settings.SEARCH_CACHE_SECONDS = 10
+    character(author)
+    first = api.get(URL, {"q": "Elizabeth"})
+    assert "Age" not in first and first.json()["page"]["total_elements"] == 1
+    character(author, new_value="Runs away to sea")
+    again = api.get(URL, {"q": "Elizabeth"})
+    assert again.content == first.content and int(again["Age"]) >= 0
+    # Another page, size or filter is another search.
+    assert api.get(URL, {"q": "Elizabeth", "size": 5}).json()["page"]["total_elements"] == 2
+    assert api.get(URL, {"q": "elizabeth"}).json()["page"]["total_elements"] == 2
+
+
+def test_without_a_shared_page_or_redis_every_search_is_computed(api, author, settings, redis_down):
+    settings.SEARCH_CACHE_SECONDS = 10
+    settings.RATE_LIMIT_ENABLED = False
+    character(author)
+    assert api.get(URL, {"q": "Elizabeth"}).json()["page"]["total_elements"] == 1
+    character(author, new_value="Runs away to sea")
+    response = api.get(URL, {"q": "Elizabeth"})
+    assert response.json()["page"]["total_elements"] == 2 and "Age" not in response
