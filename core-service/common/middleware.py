@@ -13,6 +13,7 @@ from gaji_contracts import cors
 from gaji_contracts.conventions import clean_request_id, current_request_id
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import REQUEST_ID_HEADER, RETRY_AFTER
+from gaji_contracts.ratelimit import RateLimitDecision
 
 from common import ratelimit
 from common.exceptions import json_error
@@ -141,13 +142,27 @@ class BodySizeLimitMiddleware:
 
 class RateLimitMiddleware:
     """Counts the request in Redis and adds X-RateLimit-* to the response;
-    429 with Retry-After once the window's budget is spent."""
+    429 with Retry-After once the window's budget is spent. A write is
+    counted before it runs; a read's count travels to Redis while the read
+    runs (ratelimit.begin/finish), and a read over the limit is answered 429
+    all the same."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        decision = ratelimit.check(request)
+        if request.method in ratelimit.SAFE_METHODS:
+            pending = ratelimit.begin(request)
+            if isinstance(pending, RateLimitDecision) and not pending.allowed:
+                decision, response = pending, None  # refused before it runs
+            else:
+                try:
+                    response = self.get_response(request)
+                finally:
+                    decision = ratelimit.finish(pending)
+        else:
+            decision = ratelimit.check(request)
+            response = None if decision is not None and not decision.allowed else self.get_response(request)
         if decision is not None and not decision.allowed:
             response = json_error(
                 request,
@@ -156,8 +171,6 @@ class RateLimitMiddleware:
                 code=ErrorCode.RATE_LIMITED,
                 headers={RETRY_AFTER: str(decision.retry_after)},
             )
-        else:
-            response = self.get_response(request)
         if decision is not None:
             for name, value in decision.headers().items():
                 response[name] = value

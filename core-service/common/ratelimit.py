@@ -104,17 +104,101 @@ def _script():
     return get_redis().register_script(FIXED_WINDOW_LUA)
 
 
-def check(request) -> RateLimitDecision | None:
+def _rule_and_key(request) -> tuple[RateLimitRule, str] | None:
     if not settings.RATE_LIMIT_ENABLED:
         return None
     scope = scope_of(request)
     if scope is None:
         return None
     rule = rule_for(scope)
-    key = window_key(settings.REDIS_KEY_PREFIX, scope, subject_of(request, scope))
+    return rule, window_key(settings.REDIS_KEY_PREFIX, scope, subject_of(request, scope))
+
+
+def _unavailable(exc: Exception) -> None:
+    logger.warning("rate limiter unavailable, failing open: %s", exc.__class__.__name__)
+
+
+def check(request) -> RateLimitDecision | None:
+    """Count the request now and decide (writes wait for this before they run)."""
+    found = _rule_and_key(request)
+    if found is None:
+        return None
+    rule, key = found
     try:
         count, ttl = _script()(keys=[key], args=[rule.window_seconds])
     except redis.RedisError as exc:
-        logger.warning("rate limiter unavailable, failing open: %s", exc.__class__.__name__)
+        _unavailable(exc)
         return None
     return decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))
+
+
+# Windows this process saw refused: key -> when the window ends. A subject
+# over its limit is checked before its reads run again, so a flood of
+# refused reads costs one wasted query per process and window, not one each.
+_refused: dict[str, float] = {}
+_REFUSED_MAX = 10_000
+
+
+class Pending:
+    """A count sent to Redis whose answer is read later (begin/finish)."""
+
+    def __init__(self, rule: RateLimitRule, key: str, connection) -> None:
+        self.rule, self.key, self.connection = rule, key, connection
+
+
+def begin(request) -> Pending | RateLimitDecision | None:
+    """Send the count without waiting for Redis's answer, so a read's own
+    work (its database query) runs during the round trip; finish() reads
+    the answer. Only for safe methods: a read over the limit has done a
+    query for nothing and is still answered 429, a write must not run at
+    all (it uses check()). Profiled (issue 14): waiting for the limiter was
+    a quarter of GET /api/v1/scenarios/{id}."""
+    found = _rule_and_key(request)
+    if found is None:
+        return None
+    rule, key = found
+    if _refused.get(key, 0) > time.time():
+        return check(request)
+    pool = get_redis().connection_pool
+    try:
+        connection = pool.get_connection()
+    except redis.RedisError as exc:
+        _unavailable(exc)
+        return None
+    try:
+        connection.send_command("EVALSHA", _script().sha, 1, key, rule.window_seconds)
+    except redis.RedisError as exc:
+        pool.release(connection)
+        _unavailable(exc)
+        return None
+    return Pending(rule, key, connection)
+
+
+def finish(pending: Pending | RateLimitDecision | None) -> RateLimitDecision | None:
+    if not isinstance(pending, Pending):
+        return pending
+    rule, key, connection = pending.rule, pending.key, pending.connection
+    pool = get_redis().connection_pool
+    try:
+        count, ttl = connection.read_response()
+    except redis.exceptions.NoScriptError:
+        # Redis lost its scripts (a restart, SCRIPT FLUSH): nothing was counted; count once now.
+        pool.release(connection)
+        try:
+            count, ttl = _script()(keys=[key], args=[rule.window_seconds])
+        except redis.RedisError as exc:
+            _unavailable(exc)
+            return None
+    except redis.RedisError as exc:
+        connection.disconnect()
+        pool.release(connection)
+        _unavailable(exc)
+        return None
+    else:
+        pool.release(connection)
+    decision = decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))
+    if not decision.allowed:
+        if len(_refused) >= _REFUSED_MAX:
+            _refused.clear()
+        _refused[key] = time.time() + decision.retry_after
+    return decision

@@ -202,3 +202,37 @@ def test_redis_back_after_outage(api, user, redis_down, settings):
     get_redis.cache_clear()
     ratelimit._script.cache_clear()
     assert _login(api, user.email)["X-RateLimit-Limit"] == "5"
+
+
+def test_a_read_over_the_limit_runs_once_per_window_then_is_refused_before_it_runs(
+    api, db, settings, monkeypatch
+):
+    from scenarios import reads
+
+    settings.RATE_LIMIT_SCALE = 0.01  # 3 reads a minute
+    ratelimit._refused.clear()
+    calls = []
+    original = reads.scenario_page
+
+    def counting(**kwargs):
+        calls.append(1)
+        return original(**kwargs)
+
+    monkeypatch.setattr(reads, "scenario_page", counting)
+    statuses = [api.get("/api/v1/scenarios").status_code for _ in range(6)]
+    assert statuses == [200, 200, 200, 429, 429, 429]
+    # The first refused read ran during its count (a read has no effects);
+    # the next ones were refused before running.
+    assert len(calls) == 4
+    assert api.get("/api/v1/scenarios")["Retry-After"]
+
+
+def test_a_read_whose_script_redis_lost_is_counted_once(api, db, settings):
+    from common.redis import get_redis
+
+    settings.RATE_LIMIT_SCALE = 0.01
+    ratelimit._refused.clear()
+    get_redis().script_flush()
+    first = api.get("/api/v1/scenarios")
+    assert first.status_code == 200 and first["X-RateLimit-Remaining"] == "2"
+    assert api.get("/api/v1/scenarios")["X-RateLimit-Remaining"] == "1"
