@@ -7,8 +7,8 @@ import { summarize, truncate } from './scenarioSchema';
 import type { ForkTreeNode } from './types';
 
 export const ROW_HEIGHT = 32;
-export const COLUMN_WIDTH = 220;
-export const LABEL_CHARS = 26;
+export const COLUMN_WIDTH = 250;
+export const LABEL_CHARS = 24;
 
 export interface LaidOutNode {
   id: string;
