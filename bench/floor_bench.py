@@ -57,6 +57,7 @@ from common import (  # noqa: E402
     write_results,
 )
 
+TAG = os.environ.get("BENCH_FLOOR_TAG", "")
 LEVELS = [int(c) for c in os.environ.get("BENCH_FLOOR_CONCURRENCY", "4,32").split(",")]
 TARGETS = {"by id": 100, "list": 200, "search": 300, "conversation": 100}
 ONLY = [e for e in os.environ.get("BENCH_FLOOR_ENDPOINTS", "").split(",") if e]  # e.g. "by id,list"
@@ -211,10 +212,19 @@ def main() -> None:
             f"{r['endpoint']:<13}{r['concurrency']:>4}{r['core']['rps']:>12.0f}{r['floor']['rps']:>13.0f}"
             f"{r['ratio']:>12.2f}{r['core']['p95']:>13.1f}{r['floor']['p95']:>14.1f}{errors:>8}"
         )
-    name = "floor.json" if DB_NAME == "gaji_bench" else f"floor-{DB_NAME}.json"
+    # BENCH_FLOOR_TAG names a variant (e.g. uncached-search) so it does not replace the main run.
+    tag = "".join(f"-{part}" for part in (DB_NAME if DB_NAME != "gaji_bench" else "", TAG) if part)
+    name = f"floor{tag}.json"
     write_results(
         name,
-        {"scenarios": scenarios, "workers": WORKERS, "threads": THREADS, "seconds": SECONDS, "rows": rows},
+        {
+            "scenarios": scenarios,
+            "workers": WORKERS,
+            "threads": THREADS,
+            "seconds": SECONDS,
+            "variant": TAG or None,
+            "rows": rows,
+        },
     )
 
 

@@ -32,6 +32,7 @@ SOURCES = {
     "ai_chat.json": "make bench-chat",
     "mixed.json": "make bench-mixed",
     "local_model.json": "make bench-local-model",
+    "floor.json": "make bench-floor",
 }
 
 
@@ -291,6 +292,35 @@ def local_model_section() -> str:
     return "\n".join(lines) + "\n"
 
 
+def floor_section() -> str:
+    """Core against the floor (make bench-floor), one table per database size,
+    smallest first: floor.json (the default database) and floor-<db>.json."""
+    found = []
+    for path in sorted(RAW.glob("floor*.json")):
+        data = json.loads(path.read_text())
+        found.append((data["scenarios"], data.get("variant") or "", path.name, data))
+    if not found:
+        return "Not run (`make bench-floor`).\n"
+    lines = []
+    for scenarios, variant, name, data in sorted(found):
+        lines += [
+            f"**{scenarios:,} scenarios{', ' + variant if variant else ''}** (`var/bench/{name}`, written "
+            f"{when(name)}; each server gunicorn "
+            f"{data['workers']} workers x {data['threads']} threads, {data['seconds']:.0f} s per run)\n",
+            "| endpoint | c | core req/s | floor req/s | core/floor | core p95 ms | floor p95 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in data["rows"]:
+            core, floor = row["core"], row["floor"]
+            lines.append(
+                f"| {row['endpoint']} | {row['concurrency']} | {core['rps']:,.0f} | {floor['rps']:,.0f} "
+                f"| {row['ratio']:.2f} | {ms(core['p95'])} | {ms(floor['p95'])} "
+                f"| {core['errors'] + floor['errors']} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def machine() -> str:
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -359,7 +389,14 @@ during the run (a quiet machine shows 0.0); a row with more shared the machine.
 {mixed_section()}
 ## Local model per CPU (llama.cpp builds)
 
-{local_model_section()}"""
+{local_model_section()}
+## Core against the performance floor
+
+`make bench-floor`: core next to bench/floor (gunicorn gthread, a psycopg pool, orjson, no
+framework) serving the same SQL, counting and JSON on the same database (checked before
+measuring), one server at a time; `BENCH_DB`/`BENCH_SCENARIOS` for other sizes.
+
+{floor_section()}"""
     OUT.write_text(text)
     print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} rows)")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS, JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER
+from gaji_contracts.conversations import MessageStatus
 from gaji_contracts.cors import DEFAULT_WEB_ORIGINS, parse_web_origins
 
 from config.env import (
@@ -234,7 +235,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    # Several serializers carry a message's status (every MessageStatus value): one named enum.
+    "ENUM_NAME_OVERRIDES": {"MessageStatusEnum": [s.value for s in MessageStatus]},
     # No global "SECURITY": each route's authentication class documents its own
     # scheme (jwtAuth, or serviceToken on /api/internal/), so an internal route
     # does not claim to take a user JWT it refuses.
