@@ -83,6 +83,8 @@ def test_a_reader_in_the_browser(stack, browser, staff_token):
 
     # A what-if, first with a mistake the server refuses: its error shows under its field.
     page.goto(f"{base}/#/scenarios/new")
+    # The story picker is a list once the novels have loaded (a slug box when there are none).
+    page.wait_for_load_state("networkidle")
     story = page.get_by_label("Story", exact=True)
     if story.count():
         story.select_option(label="Another story (type its slug)")
