@@ -68,7 +68,12 @@ def wanted(name: str) -> bool:
 
 
 def start_floor(port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": DB_URL, "FLOOR_THREADS": str(THREADS)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": DB_URL,
+        "FLOOR_THREADS": str(THREADS),
+        "FLOOR_KEY_PREFIX": f"floor:{DB_NAME}",
+    }
     proc = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
@@ -136,6 +141,19 @@ def paths(until: str, conversations_until: str | None) -> dict[str, list[str]]:
     return {name: p for name, p in requests.items() if wanted(name)}
 
 
+def first_difference(a, b, path: str = "") -> str:
+    """Where two JSON documents first differ, and the two values there."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return first_difference(a.get(key), b.get(key), f"{path}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            if x != y:
+                return first_difference(x, y, f"{path}[{index}]")
+    return f"{path or '.'}: core {str(a)[:300]} / floor {str(b)[:300]}"
+
+
 def same_answers(core: str, floor: str, requests: dict[str, list[str]]) -> None:
     """Stop unless both servers give the same document for a sample."""
     with httpx.Client(timeout=60) as client:
@@ -143,9 +161,8 @@ def same_answers(core: str, floor: str, requests: dict[str, list[str]]) -> None:
             for path in [*path_list[:15], *sorted(set(path_list))[:10]]:
                 a, b = client.get(core + path), client.get(floor + path)
                 if (a.status_code, a.json()) != (b.status_code, b.json()):
-                    raise SystemExit(
-                        f"{name}: core and floor differ on {path}:\n{a.text[:600]}\n{b.text[:600]}"
-                    )
+                    where = first_difference(a.json(), b.json())
+                    raise SystemExit(f"{name}: core and floor differ on {path} at {where}")
     print("same JSON from core and floor on every sampled request")
 
 

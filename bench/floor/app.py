@@ -44,6 +44,8 @@ pool = ConnectionPool(
 )
 
 cache = redis.Redis.from_url(os.environ.get("FLOOR_REDIS_URL", "redis://127.0.0.1:6379/12"))
+# One key space per database (bench/floor_bench.py sets it), as core's REDIS_KEY_PREFIX.
+PREFIX = os.environ.get("FLOOR_KEY_PREFIX", "floor")
 COUNT_EXACT_LIMIT = int(os.environ.get("COUNT_EXACT_LIMIT", "1000"))
 COUNT_CACHE_SECONDS = int(os.environ.get("COUNT_CACHE_SECONDS", "30"))
 DETAIL_MESSAGES = 200
@@ -54,7 +56,7 @@ def counted(conn, name: str, rows_sql: str, args: list, aggregates: str) -> tupl
     digest = hashlib.blake2b(
         orjson.dumps([f"{aggregates} FROM {rows_sql}", [str(a) for a in args]]), digest_size=16
     ).hexdigest()
-    key = f"floor:count:{name}:{digest}"
+    key = f"{PREFIX}:count:{name}:{digest}"
     cached = cache.get(key)
     if cached is not None:
         return tuple(orjson.loads(cached)), True
@@ -198,7 +200,9 @@ SEARCH_CACHE_SECONDS = int(os.environ.get("SEARCH_CACHE_SECONDS", "10"))
 
 def search_scenarios(query: dict, environ: dict):
     """core's scenarios/search.py, its shared page included."""
-    key = "floor:search:" + hashlib.blake2b(orjson.dumps(sorted(query.items())), digest_size=16).hexdigest()
+    key = (
+        f"{PREFIX}:search:" + hashlib.blake2b(orjson.dumps(sorted(query.items())), digest_size=16).hexdigest()
+    )
     cached = cache.get(key) if SEARCH_CACHE_SECONDS > 0 else None
     if cached is not None:
         return 200, orjson.Fragment(cached)

@@ -54,6 +54,9 @@ def core_env(port: int) -> dict[str, str]:
         SERVICE_TOKEN=secrets.token_urlsafe(48),
         RATE_LIMIT_SCALE="1000000",
         REDIS_URL="redis://127.0.0.1:6379/11",
+        # One key space per database: shared counts and search pages of one
+        # database must never answer for another run on another size.
+        REDIS_KEY_PREFIX=f"bench:{DB_NAME}:core",
         LOG_LEVEL="WARNING",
         CORE_BIND=f"127.0.0.1:{port}",
         CORE_WORKERS=str(WORKERS),
