@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core-service" / "bench"))
@@ -141,6 +142,19 @@ def paths(until: str, conversations_until: str | None) -> dict[str, list[str]]:
     return {name: p for name, p in requests.items() if wanted(name)}
 
 
+def forget_shared_answers() -> None:
+    """Start with no shared counts or search pages, on both sides, so an
+    earlier run (seconds ago) never answers for this one."""
+    for url, pattern in (
+        ("redis://127.0.0.1:6379/11", f"bench:{DB_NAME}:core:*"),
+        ("redis://127.0.0.1:6379/12", f"floor:{DB_NAME}:*"),
+    ):
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 def first_difference(a, b, path: str = "") -> str:
     """Where two JSON documents first differ, and the two values there."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -179,6 +193,7 @@ def main() -> None:
     with psycopg.connect(DB_URL) as conn:
         scenarios = conn.execute("SELECT count(*) FROM scenarios_scenario").fetchone()[0]
     requests = paths(seed["seeded_until"], conversations_until)
+    forget_shared_answers()
     wrk = ensure_wrk()
     core = start_core(core_port, env)
     floor = start_floor(floor_port)
