@@ -23,6 +23,36 @@ boundary - the snippet's first or its last ceil(60%) words, in order, as one
 contiguous string. The rank of the first relevant hit gives recall@5 (found
 at all) and MRR@5 (1/rank, 0 when not in the top 5).
 
+Held-out split. Tuning retrieval on the same questions it is judged on
+overfits, so the novels are split: TUNE = pride-and-prejudice,
+alice-in-wonderland, metamorphosis; TEST = frankenstein, a-room-with-a-view.
+eval/questions_heldout.json holds 40 questions on the TEST novels only
+(20 each, all "paraphrase", each with a "chapter" field for reference),
+written from the novel text alone, without looking at any retrieval
+output; keep it out of tuning. After the main report (unchanged, over the
+main set only), a split report follows: recall@5 and MRR@5 per novel and
+per split, for each method (held-out results in aggregate only, never per
+question, so reading them does not leak the set into tuning), and the
+per-query latency by stage (embedding, search, total = wall clock around
+`search_passages`; mean and p95 ms). The splits are
+  TUNE     main-set questions on the TUNE novels,
+  TEST     the held-out questions,
+  pre-split  main-set questions on the TEST novels (written before the
+           split, so not held out; shown apart, counted only in ALL),
+  ALL      every question evaluated.
+
+Options (all optional; no option = `make eval-retrieval`):
+  --questions FILE [FILE ...]  main question set(s) (default eval/questions.json)
+  --heldout FILE [FILE ...]    held-out set(s) (default eval/questions_heldout.json)
+  --no-heldout                 skip the held-out set (the split report then
+                               shows TUNE, pre-split and ALL only)
+  --no-splits                  print only the original report
+  --tune-novels A,B,...        override the TUNE novels (file stems)
+  --test-novels A,B,...        override the TEST novels (file stems)
+FILE paths are relative to the working directory (ai-service under make).
+A held-out question on a novel outside the TEST novels, or one that repeats
+a main-set question or answer, stops the run with an error.
+
 This is a report, not a test: it exits 0 whatever the scores.
 """
 
@@ -37,6 +67,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no "Loading weights" bar
 
+import argparse
 import asyncio
 import json
 import math
@@ -63,6 +94,9 @@ from gaji_ai.vectors.store import PASSAGES, EdgeVectorStore
 
 NOVELS_DIR = REPO_ROOT / "data" / "novels"
 QUESTIONS = HERE / "questions.json"
+HELDOUT = HERE / "questions_heldout.json"
+TUNE_NOVELS = ("pride-and-prejudice", "alice-in-wonderland", "metamorphosis")
+TEST_NOVELS = ("frankenstein", "a-room-with-a-view")
 NOVELS = (
     "pride-and-prejudice",
     "frankenstein",
@@ -130,10 +164,10 @@ def load_novels() -> dict[str, Novel]:
     return novels
 
 
-def load_questions(novels: dict[str, Novel]) -> list[Question]:
+def load_questions(novels: dict[str, Novel], path: Path = QUESTIONS) -> list[Question]:
     """The evaluation set, every snippet checked against its novel; any
     problem stops the run (a wrong gold answer makes every score meaningless)."""
-    raw = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    raw = json.loads(path.read_text(encoding="utf-8"))
     questions, problems = [], []
     for number, entry in enumerate(raw, 1):
         stem = entry.get("novel", "")
@@ -153,7 +187,7 @@ def load_questions(novels: dict[str, Novel]) -> list[Question]:
         )
     if problems:
         sys.exit(
-            f"{QUESTIONS}: {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}:\n  "
+            f"{path}: {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}:\n  "
             + "\n  ".join(problems)
         )
     return questions
@@ -197,13 +231,17 @@ async def index(store: EdgeVectorStore, embedder: LocalEmbedder, novels: dict[st
 class Outcome:
     rank: int | None  # 1-based rank of the first relevant hit in the top k
     chunks: list[int]  # chunk_index of each hit, in order
-    search_ms: float
+    search_ms: float  # embedding_ms + store_ms, as search_passages reports them
+    embedding_ms: float = 0.0  # query embedding (dense, plus BM25 when hybrid)
+    store_ms: float = 0.0  # the vector-store search
+    total_ms: float = 0.0  # wall clock around search_passages
 
 
 async def evaluate(store, embedder, novels, questions) -> dict[str, list[Outcome]]:
     results: dict[str, list[Outcome]] = {name: [] for name, _ in METHODS}
     for q in questions:
         for name, hybrid in METHODS:
+            began = time.perf_counter()
             found = await search_passages(
                 store=store,
                 embedder=embedder,
@@ -212,12 +250,22 @@ async def evaluate(store, embedder, novels, questions) -> dict[str, list[Outcome
                 top_k=TOP_K,
                 hybrid=hybrid,
             )
+            total_ms = (time.perf_counter() - began) * 1000
             rank = next(
                 (i for i, hit in enumerate(found.hits, 1) if q.answered_by(hit.payload["text"])),
                 None,
             )
             chunks = [hit.payload["chunk_index"] for hit in found.hits]
-            results[name].append(Outcome(rank, chunks, found.embedding_ms + found.search_ms))
+            results[name].append(
+                Outcome(
+                    rank,
+                    chunks,
+                    found.embedding_ms + found.search_ms,
+                    found.embedding_ms,
+                    found.search_ms,
+                    total_ms,
+                )
+            )
     return results
 
 
@@ -311,11 +359,148 @@ def report(novels, questions, results, timings: Timings, load_s: float, chunk_s:
             print(f"  [{questions[i].novel}] {questions[i].question}")
 
 
-async def main() -> None:
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def check_heldout(main_set: list[Question], heldout: list[Question], test_novels) -> None:
+    """Held-out questions must be on TEST novels and must not repeat the main set."""
+    problems = []
+    seen_q = {q.question.casefold() for q in main_set}
+    for number, q in enumerate(heldout, 1):
+        where = f"held-out #{number} ({q.novel}: {q.question!r})"
+        if q.novel not in test_novels:
+            problems.append(f"{where}: novel is not a TEST novel {tuple(test_novels)}")
+        if q.question.casefold() in seen_q:
+            problems.append(f"{where}: question repeats the main set")
+        for other in main_set:
+            if other.novel == q.novel and (other.answer in q.answer or q.answer in other.answer):
+                problems.append(f"{where}: answer overlaps main-set answer {other.answer!r}")
+    if problems:
+        sys.exit(f"{len(problems)} held-out problem(s):\n  " + "\n  ".join(problems))
+
+
+def split_report(
+    novels, questions, results, splits: list[tuple[str, list[int]]], tune, test
+) -> None:
+    """Recall@5 / MRR@5 per novel and per split, then latency by stage. Held-out
+    questions are reported only in aggregate (no per-question misses), so
+    that reading this output does not leak the TEST set into tuning."""
+    print("\n" + "=" * 78)
+    print(
+        f"Split report. TUNE novels: {', '.join(tune)}. TEST (held-out) novels: {', '.join(test)}."
+    )
+    for label, indexes in splits:
+        files = sorted({questions[i][0] for i in indexes})
+        print(f"  {label:<10} {len(indexes):>4} questions  ({', '.join(files) or '-'})")
+
+    header = "".join(f"{m + ' ' + name:>13}" for m in ("R@5", "MRR") for name, _ in METHODS)
+
+    def row(label: str, indexes: list[int]) -> str:
+        cells = "".join(
+            f"{metric([results[name][i] for i in indexes]):>13.3f}"
+            for metric in (recall, mrr)
+            for name, _ in METHODS
+        )
+        return f"{label:<30}{len(indexes):>4}{cells}"
+
+    print(f"\n{'split / novel':<30}{'n':>4}{header}")
+    for label, indexes in splits:
+        if not indexes:
+            continue
+        print(row(label, indexes))
+        if label == "ALL":
+            continue
+        by_novel: dict[str, list[int]] = defaultdict(list)
+        for i in indexes:
+            by_novel[questions[i][1].novel].append(i)
+        for novel, members in by_novel.items():
+            print(row(f"  {novel}", members))
+
+    test_indexes = dict(splits).get("TEST", [])
+    unreachable = [
+        i
+        for i in test_indexes
+        if not any(
+            questions[i][1].answered_by(p.text) for p in novels[questions[i][1].novel].passages
+        )
+    ]
+    print(f"\nheld-out questions with no passage matching the rule (chunking): {len(unreachable)}")
+
+    stages = (("embedding", "embedding_ms"), ("search", "store_ms"), ("total", "total_ms"))
+    cols = "".join(f"{stage + ' ' + stat:>16}" for stage, _ in stages for stat in ("mean", "p95"))
+    print("\nper-query latency, ms (total = wall clock around search_passages)")
+    print(f"{'split':<10}{'method':<14}{'n':>5}{cols}")
+    for label, indexes in splits:
+        if not indexes:
+            continue
+        for name, _ in METHODS:
+            cells = ""
+            for _, attr in stages:
+                values = [getattr(results[name][i], attr) for i in indexes]
+                cells += f"{sum(values) / len(values):>16.1f}{percentile(values, 0.95):>16.1f}"
+            print(f"{label:<10}{LABELS[name]:<14}{len(indexes):>5}{cells}")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Retrieval quality: dense-only vs hybrid, with a held-out split.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--questions",
+        nargs="+",
+        type=Path,
+        default=[QUESTIONS],
+        help="main question set(s) (default: eval/questions.json)",
+    )
+    parser.add_argument(
+        "--heldout",
+        nargs="+",
+        type=Path,
+        default=[HELDOUT],
+        help="held-out set(s) on the TEST novels (default: eval/questions_heldout.json)",
+    )
+    parser.add_argument("--no-heldout", action="store_true", help="skip the held-out set")
+    parser.add_argument("--no-splits", action="store_true", help="print only the original report")
+    parser.add_argument(
+        "--tune-novels", default=",".join(TUNE_NOVELS), help="comma-separated TUNE novel stems"
+    )
+    parser.add_argument(
+        "--test-novels", default=",".join(TEST_NOVELS), help="comma-separated TEST novel stems"
+    )
+    args = parser.parse_args(argv)
+    args.tune = [s for s in args.tune_novels.split(",") if s]
+    args.test = [s for s in args.test_novels.split(",") if s]
+    unknown = [s for s in args.tune + args.test if s not in NOVELS]
+    if unknown or set(args.tune) & set(args.test):
+        parser.error(f"bad novel split: unknown {unknown}, both {set(args.tune) & set(args.test)}")
+    return args
+
+
+async def main(argv=None) -> None:
+    args = parse_args(argv)
     began = time.perf_counter()
     novels = load_novels()
     chunk_s = time.perf_counter() - began
-    questions = load_questions(novels)
+    # (file name, question) pairs: the main set first, then the held-out set.
+    tagged: list[tuple[str, Question]] = []
+    for path in args.questions:
+        tagged += [(path.name, q) for q in load_questions(novels, path)]
+    main_count = len(tagged)
+    heldout_paths = [] if args.no_heldout or args.no_splits else args.heldout
+    missing = [path for path in heldout_paths if not path.exists()]
+    if missing:
+        sys.exit(f"held-out set not found: {', '.join(map(str, missing))} (or use --no-heldout)")
+    for path in heldout_paths:
+        heldout = load_questions(novels, path)
+        check_heldout([q for _, q in tagged[:main_count]], heldout, args.test)
+        tagged += [(path.name, q) for q in heldout]
+    questions = [q for _, q in tagged]
     embedder = LocalEmbedder(batch_size=BATCH)
     began = time.perf_counter()
     embedder.embed(["warm-up"])  # the model load is not embedding time
@@ -327,7 +512,18 @@ async def main() -> None:
             results = await evaluate(store, embedder, novels, questions)
         finally:
             await store.close()
-    report(novels, questions, results, timings, load_s, chunk_s)
+    main_results = {name: outcomes[:main_count] for name, outcomes in results.items()}
+    report(novels, questions[:main_count], main_results, timings, load_s, chunk_s)
+    if args.no_splits:
+        return
+    indexes = range(len(questions))
+    splits = [
+        ("TUNE", [i for i in indexes if i < main_count and questions[i].novel in args.tune]),
+        ("TEST", [i for i in indexes if i >= main_count]),
+        ("pre-split", [i for i in indexes if i < main_count and questions[i].novel in args.test]),
+        ("ALL", list(indexes)),
+    ]
+    split_report(novels, tagged, results, splits, args.tune, args.test)
 
 
 if __name__ == "__main__":
