@@ -16,7 +16,11 @@ class Scenario(models.Model):
     search: `search_text` (trigram) and `search_vector` (full text)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    base_story = models.CharField(max_length=100, db_index=True)
+    # No single-column indexes on base_story, scenario_type or quality_score:
+    # the partial indexes of migrations 0002/0003 serve every read of live
+    # scenarios (lists filter deleted_at IS NULL), and each index costs every
+    # write (migration 0008).
+    base_story = models.CharField(max_length=100)
     novel = models.ForeignKey(
         "novels.Novel", null=True, blank=True, on_delete=models.SET_NULL, related_name="scenarios"
     )
@@ -24,11 +28,9 @@ class Scenario(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scenarios")
-    scenario_type = models.CharField(
-        max_length=30, choices=[(t.value, t.value) for t in ScenarioType], db_index=True
-    )
+    scenario_type = models.CharField(max_length=30, choices=[(t.value, t.value) for t in ScenarioType])
     parameters = models.JSONField()
-    quality_score = models.FloatField(default=0.0, db_index=True)
+    quality_score = models.FloatField(default=0.0)
     fork_count = models.PositiveIntegerField(default=0, db_index=True)
     conversation_count = models.PositiveIntegerField(default=0, db_index=True)
     # Likes on this scenario's conversations (feeds quality_score).
