@@ -17,17 +17,12 @@ If Redis is unreachable, every count is exact.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 
 import orjson
-import redis
 from django.conf import settings
 
-from common.redis import get_redis
-
-logger = logging.getLogger("gaji.counting")
+from common.redis import shared_get, shared_set
 
 
 def _key(name: str, sql: str, args: list) -> str:
@@ -42,10 +37,7 @@ def counted(cursor, *, name: str, rows_sql: str, args: list, aggregates: str) ->
 
     `rows_sql` is constant SQL built by the caller; values are only ever in `args`."""
     key = _key(name, f"{aggregates} FROM {rows_sql}", args)
-    try:
-        cached = get_redis().get(key)
-    except redis.RedisError:
-        cached, key = None, None
+    cached, reachable = shared_get(key)
     if cached is not None:
         return tuple(orjson.loads(cached)), True
     limit = settings.COUNT_EXACT_LIMIT
@@ -55,7 +47,6 @@ def counted(cursor, *, name: str, rows_sql: str, args: list, aggregates: str) ->
         return row, False
     cursor.execute(f"SELECT {aggregates} FROM ({rows_sql}) m", args)  # noqa: S608
     row = tuple(cursor.fetchone())
-    if key is not None:
-        with contextlib.suppress(redis.RedisError):
-            get_redis().set(key, orjson.dumps(row), ex=settings.COUNT_CACHE_SECONDS)
+    if reachable:
+        shared_set(key, orjson.dumps(row), settings.COUNT_CACHE_SECONDS)
     return row, False

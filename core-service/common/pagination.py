@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
-import redis
 from django.conf import settings
 from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from rest_framework import serializers
 
-from common.redis import get_redis
+from common.redis import shared_get, shared_set
 
 MAX_PAGE_NUMBER = 10_000_000
 
@@ -78,13 +76,10 @@ def shared_count(queryset, name: str, *, ttl_seconds: int = 10) -> int:
     than the page itself. `total_elements` may lag that long; if Redis is
     unreachable the count is simply exact."""
     key = f"{settings.REDIS_KEY_PREFIX}:count:{name}"
-    try:
-        cached = get_redis().get(key)
-    except redis.RedisError:
-        return queryset.count()
+    cached, reachable = shared_get(key)
     if cached is not None:
         return int(cached)
     total = queryset.count()
-    with contextlib.suppress(redis.RedisError):
-        get_redis().set(key, total, ex=ttl_seconds)
+    if reachable:
+        shared_set(key, total, ttl_seconds)
     return total

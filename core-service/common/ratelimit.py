@@ -123,7 +123,10 @@ def check(request) -> RateLimitDecision | None:
     found = _rule_and_key(request)
     if found is None:
         return None
-    rule, key = found
+    return _count_now(*found)
+
+
+def _count_now(rule: RateLimitRule, key: str) -> RateLimitDecision | None:
     try:
         count, ttl = _script()(keys=[key], args=[rule.window_seconds])
     except redis.RedisError as exc:
@@ -158,7 +161,7 @@ def begin(request) -> Pending | RateLimitDecision | None:
         return None
     rule, key = found
     if _refused.get(key, 0) > time.time():
-        return check(request)
+        return _count_now(rule, key)
     pool = get_redis().connection_pool
     try:
         connection = pool.get_connection()
@@ -184,11 +187,7 @@ def finish(pending: Pending | RateLimitDecision | None) -> RateLimitDecision | N
     except redis.exceptions.NoScriptError:
         # Redis lost its scripts (a restart, SCRIPT FLUSH): nothing was counted; count once now.
         pool.release(connection)
-        try:
-            count, ttl = _script()(keys=[key], args=[rule.window_seconds])
-        except redis.RedisError as exc:
-            _unavailable(exc)
-            return None
+        decision = _count_now(rule, key)
     except redis.RedisError as exc:
         connection.disconnect()
         pool.release(connection)
@@ -196,7 +195,9 @@ def finish(pending: Pending | RateLimitDecision | None) -> RateLimitDecision | N
         return None
     else:
         pool.release(connection)
-    decision = decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))
+        decision = decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))
+    if decision is None:
+        return None
     if not decision.allowed:
         if len(_refused) >= _REFUSED_MAX:
             _refused.clear()

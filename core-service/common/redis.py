@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import redis
@@ -17,3 +18,19 @@ def get_redis() -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
     )
+
+
+def shared_get(key: str) -> tuple[str | None, bool]:
+    """(a value shared by every process or None, whether Redis answered).
+    Callers compute a missing value themselves, and share it only when Redis
+    answered (so an outage costs one timeout per request, not two)."""
+    try:
+        return get_redis().get(key), True
+    except redis.RedisError:
+        return None, False
+
+
+def shared_set(key: str, value: str | bytes | int, seconds: int) -> None:
+    """Share a value for `seconds`; an unreachable Redis only loses the sharing."""
+    with contextlib.suppress(redis.RedisError):
+        get_redis().set(key, value, ex=seconds)

@@ -8,12 +8,9 @@ through as PostgreSQL's JSON text."""
 
 from __future__ import annotations
 
-import uuid
-
 import orjson
-from django.http import Http404
 
-from common.db.base import fast_cursor
+from common.db.base import fast_cursor, row_or_404
 from conversations.selectors import DETAIL_MESSAGES
 from scenarios.reads import iso
 
@@ -59,14 +56,9 @@ def message_document(row) -> dict:
 
 def conversation_document(conversation_id) -> dict:
     """The conversation as the API shows it; 404 when it does not exist."""
-    if not isinstance(conversation_id, uuid.UUID):
-        conversation_id = uuid.UUID(str(conversation_id))
     with fast_cursor() as cursor:
-        cursor.execute(CONVERSATION_SQL, [conversation_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise Http404
-        cursor.execute(MESSAGES_SQL, [conversation_id, DETAIL_MESSAGES])
+        row = row_or_404(cursor, CONVERSATION_SQL, conversation_id)
+        cursor.execute(MESSAGES_SQL, [row[0], DETAIL_MESSAGES])
         messages = cursor.fetchall()
     (cid, title, parent, depth, likes, count, created, updated, sid, story, kind, parameters, deleted, uid,
      username, avatar) = row  # fmt: skip

@@ -11,13 +11,11 @@ never parsed and re-encoded."""
 
 from __future__ import annotations
 
-import uuid
-
 import orjson
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 
 from common.counting import counted
-from common.db.base import fast_cursor
+from common.db.base import fast_cursor, row_or_404
 from common.pagination import PageRequest, page_info
 
 _COLUMNS = """
@@ -65,14 +63,8 @@ def scenario_document(row) -> dict:
 
 def scenario_by_id(scenario_id) -> dict:
     """The live scenario as the API shows it; 404 when missing or deleted."""
-    if not isinstance(scenario_id, uuid.UUID):
-        scenario_id = uuid.UUID(str(scenario_id))
     with fast_cursor() as cursor:
-        cursor.execute(BY_ID_SQL, [scenario_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Http404
-    return scenario_document(row)
+        return scenario_document(row_or_404(cursor, BY_ID_SQL, scenario_id))
 
 
 def scenario_page(

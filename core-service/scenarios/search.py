@@ -26,21 +26,19 @@ What keeps it fast as scenarios grow (issue 14, bench/REPORT.md):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
 
 import orjson
-import redis
 from django.conf import settings
 from gaji_contracts.scenarios import ScenarioType
 
 from common.counting import counted
 from common.db.base import fast_cursor
 from common.pagination import PageRequest, page_info
-from common.redis import get_redis
+from common.redis import shared_get, shared_set
 from scenarios.reads import iso
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
@@ -267,15 +265,11 @@ def cached_search_body(*, params: SearchParams, page: PageRequest) -> tuple[byte
         return orjson.dumps(search_page(params=params, page=page)), None
     digest = hashlib.blake2b(repr((params, page)).encode(), digest_size=16).hexdigest()
     key = f"{settings.REDIS_KEY_PREFIX}:search:{digest}"
-    try:
-        cached = get_redis().get(key)
-    except redis.RedisError:
-        cached, key = None, None
+    cached, reachable = shared_get(key)
     if cached is not None:
         stamp, _, body = cached.partition("\n")  # the client decodes replies to text
         return body.encode(), max(0, int(time.time() - float(stamp)))
     body = orjson.dumps(search_page(params=params, page=page))
-    if key is not None:
-        with contextlib.suppress(redis.RedisError):
-            get_redis().set(key, f"{time.time():.3f}\n".encode() + body, ex=seconds)
+    if reachable:
+        shared_set(key, f"{time.time():.3f}\n".encode() + body, seconds)
     return body, None

@@ -22,10 +22,12 @@ from __future__ import annotations
 import contextlib
 import select
 import time
+import uuid
 
 import psycopg
 from django.db import connection as default_connection
 from django.db.backends.postgresql import base
+from django.http import Http404
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -74,3 +76,15 @@ def fast_cursor(connection=default_connection):
         raw = django_cursor.cursor.connection
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             yield _LoggedCursor(cursor, connection) if connection.queries_logged else cursor
+
+
+def row_or_404(cursor, sql: str, object_id) -> tuple:
+    """The one row `sql` finds for `object_id` (a UUID or its text, bound as
+    the only parameter); Http404 when there is none."""
+    if not isinstance(object_id, uuid.UUID):
+        object_id = uuid.UUID(str(object_id))
+    cursor.execute(sql, [object_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    return row
