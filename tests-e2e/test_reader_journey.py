@@ -6,10 +6,15 @@ with Last-Event-ID), fork the conversation, like it, keep a memo, log out."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from test_conversations_journey import bearer, read_events, read_stream
 from test_ingestion_journey import wait_for_job
+
+# Where a condensed passage may join sentences that were apart in the novel
+# (ai's gaji_ai.generation.prompt.SENTENCE): each piece between is verbatim.
+SENTENCE_END = re.compile(r"(?:(?<=[.!?;])|(?<=[.!?;][\"'\u2019\u201d)]))\s+")
 
 
 def test_a_reader_from_sign_up_to_sign_out(stack, core, ai, staff_token):
@@ -121,6 +126,22 @@ def test_a_reader_from_sign_up_to_sign_out(stack, core, ai, staff_token):
         ("user", "Gregor, what did you see when you woke up?"),
         ("assistant", answer["content"]),
     ]
+    # The answer cites the passages of the novel its prompt held: on the
+    # stream, on the stored answer and at /citations, each quoting the novel.
+    citations = core.get(
+        f"/api/v1/conversations/{conversation_id}/messages/{turn['assistant_message_id']}/citations"
+    ).json()["citations"]
+    assert citations and citations == answer["citations"] == history[-1]["citations"], answer
+    for cited in citations:
+        passage = ai.post(
+            "/api/ai/internal/vectors/novel_passages/get",
+            json={"id": cited["passage_id"]},
+            headers=bearer(stack.service_token),
+        ).json()["hit"]["payload"]
+        assert (cited["chapter"], cited["chunk_index"]) == (passage["chapter"], passage["chunk_index"])
+        assert cited["chapter_title"] == passage["chapter_title"] and cited["quote"].strip()
+        for piece in SENTENCE_END.split(cited["quote"].removesuffix("…")):
+            assert piece in passage["text"], (piece, passage["text"])
     fork = core.post(f"/api/v1/conversations/{conversation_id}/fork", json={}, headers=me)
     assert fork.status_code == 201, fork.text
     assert [m["id"] for m in fork.json()["messages"]] == [m["id"] for m in history]

@@ -74,6 +74,10 @@ api_v1 = [
         "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/stream",
         conversations.MessageStreamApi.as_view(),
     ),
+    path(
+        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/citations",
+        conversations.MessageCitationsApi.as_view(),
+    ),
     path("conversations/<uuid:conversation_id>/fork", conversations.ConversationForkApi.as_view()),
     path("conversations/<uuid:conversation_id>/tree", conversations.ConversationTreeApi.as_view()),
     path("conversations/<uuid:conversation_id>/like", conversations.LikeApi.as_view()),

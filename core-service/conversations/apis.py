@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from gaji_contracts.conversations import MAX_CHARACTER_NAME_CHARS, MAX_USER_MESSAGE_CHARS, MessageStatus
+from gaji_contracts.conversations import (
+    MAX_CHAPTER_TITLE_CHARS,
+    MAX_CHARACTER_NAME_CHARS,
+    MAX_CITATION_QUOTE_CHARS,
+    MAX_CITATIONS,
+    MAX_PASSAGE_ID_CHARS,
+    MAX_USER_MESSAGE_CHARS,
+    MessageStatus,
+)
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers, status
@@ -77,6 +85,32 @@ class ScenarioRefSerializer(serializers.Serializer):
     scenario_type = serializers.CharField()
 
 
+class CitationSerializer(serializers.Serializer):
+    """gaji_contracts.conversations.Citation: a passage of the novel an answer's prompt held."""
+
+    passage_id = serializers.CharField(
+        max_length=MAX_PASSAGE_ID_CHARS, help_text="The passage's id in the ai service's vector store"
+    )
+    chapter = serializers.IntegerField(min_value=0, help_text="The chapter's number in the novel")
+    chapter_title = serializers.CharField(max_length=MAX_CHAPTER_TITLE_CHARS, allow_blank=True)
+    chunk_index = serializers.IntegerField(min_value=0, help_text="The passage's position in the novel")
+    quote = serializers.CharField(
+        max_length=MAX_CITATION_QUOTE_CHARS,
+        help_text="The start of the passage as the model read it (condensed passages: the condensed "
+        "text), cut at a word boundary with an ellipsis",
+    )
+
+
+def citations_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=CitationSerializer(),
+        max_length=MAX_CITATIONS,
+        help_text="The passages of the novel the answer's prompt held, in the order it numbered them "
+        "([1], [2], ...); [] for user messages and answers without grounding",
+        **kwargs,
+    )
+
+
 class ConversationMessageSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     role = serializers.CharField()
@@ -88,6 +122,7 @@ class ConversationMessageSerializer(serializers.Serializer):
     grounded = serializers.BooleanField(
         allow_null=True, help_text="Passages of the novel reached the model (null until answered)"
     )
+    citations = citations_field()
     position = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -438,6 +473,33 @@ class MessageCancelApi(APIView):
                 {"message_id": message.id, "status": message.status, "cancel_requested": True}
             ).data,
             status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class MessageCitationsSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=[s.value for s in MessageStatus])
+    citations = citations_field()
+
+
+class MessageCitationsApi(APIView):
+    @extend_schema(
+        operation_id="conversations_message_citations",
+        responses={200: MessageCitationsSerializer, **errors(404)},
+        auth=[],
+        description="The passages of the novel an answer is grounded in: those its prompt held, in the "
+        "order the prompt numbered them ([1], [2], ...), each with its chapter, the chapter's title, its "
+        "position in the novel and a short quote of the text the model read. [] while the answer is not "
+        "finished and for an answer without grounding (no ingested novel, passages unavailable). Readable "
+        "by anyone who can read the conversation. 404 unless the message is in this conversation; 400 "
+        "for a user message.",
+    )
+    def get(self, request, conversation_id, message_id):
+        message = services.message_citations(conversation_id=conversation_id, message_id=message_id)
+        return Response(
+            MessageCitationsSerializer(
+                {"message_id": message.id, "status": message.status, "citations": message.citations}
+            ).data
         )
 
 

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from common.exceptions import ApplicationError, validation_message
 from common.schema import errors
 from conversations import selectors, services
+from conversations.apis import citations_field
 from internal.apis import InternalApiView, parse_contract
 
 CONTEXT_MAX_MESSAGES = 100
@@ -85,6 +86,7 @@ class InternalMessagePersistApi(InternalApiView):
                 "grounded": serializers.BooleanField(required=False, allow_null=True),
                 "attempt": serializers.IntegerField(required=False),
                 "error_code": serializers.CharField(required=False),
+                "citations": citations_field(required=False),
             },
         ),
         responses={
@@ -99,8 +101,10 @@ class InternalMessagePersistApi(InternalApiView):
             **errors(401, 403, 404),
         },
         description="Store a pending assistant message's final content and status, idempotently by "
-        "`message_id` (a retry answers `applied: false` and changes nothing). 404 when the conversation "
-        "or the message in it is gone (deleted meanwhile): do not retry. Service token only.",
+        "`message_id` (a retry answers `applied: false` and changes nothing), with the `citations` of the "
+        "passages its prompt held (at most 20; a malformed one is a 400 and nothing is stored). 404 when "
+        "the conversation or the message in it is gone (deleted meanwhile): do not retry. Service token "
+        "only.",
     )
     def post(self, request, conversation_id):
         result = parse_contract(AssistantMessageResult, request.data)

@@ -74,6 +74,10 @@ class Message(models.Model):
     degraded = models.BooleanField(default=False)
     # Whether passages of the novel reached the model (null: not answered yet).
     grounded = models.BooleanField(null=True, blank=True)
+    # The passages of the novel the answer's prompt held, in their [1], [2], ...
+    # order: gaji_contracts.conversations.Citation objects ([] for user messages
+    # and ungrounded answers).
+    citations = models.JSONField(default=list, db_default=[], blank=True)
     # Regenerating an answer bumps the attempt; results of older attempts are ignored.
     attempt = models.PositiveIntegerField(default=1)
     error_code = models.CharField(max_length=50, blank=True, default="")

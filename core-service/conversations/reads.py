@@ -25,8 +25,8 @@ CONVERSATION_SQL = """
 """
 # Newest first by position (the unique index), turned to oldest first below.
 MESSAGES_SQL = """
-    SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded, l.position,
-           m.created_at, m.updated_at, m.completed_at
+    SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded,
+           m.citations::text, l.position, m.created_at, m.updated_at, m.completed_at
     FROM conversation_message_links l
     JOIN conversations_message m ON m.id = l.message_id
     WHERE l.conversation_id = %s
@@ -36,7 +36,7 @@ MESSAGES_SQL = """
 
 
 def message_document(row) -> dict:
-    (mid, role, content, status, model, tokens, degraded, grounded, position, created, updated,
+    (mid, role, content, status, model, tokens, degraded, grounded, citations, position, created, updated,
      completed) = row  # fmt: skip
     return {
         "id": str(mid),
@@ -47,6 +47,7 @@ def message_document(row) -> dict:
         "total_tokens": tokens,
         "degraded": degraded,
         "grounded": grounded,
+        "citations": orjson.Fragment(citations),
         "position": position,
         "created_at": iso(created),
         "updated_at": iso(updated),

@@ -80,6 +80,20 @@ def position_of(conversation_id, message_id) -> int:
     return position
 
 
+def message_in(conversation_id, message_id) -> Message:
+    """A message shown in this conversation, with its position (404 when the
+    conversation does not show it, or either does not exist)."""
+    link = (
+        ConversationMessageLink.objects.filter(conversation_id=conversation_id, message_id=message_id)
+        .select_related("message")
+        .first()
+    )
+    if link is None:
+        raise Http404
+    link.message.position = link.position
+    return link.message
+
+
 @dataclass(frozen=True)
 class MessageWindow:
     messages: list[Message]

@@ -331,6 +331,18 @@ def stream_url_for(*, user_id, conversation_id, message_id) -> tuple[str, dateti
     return url, datetime.fromtimestamp(expires, UTC)
 
 
+def message_citations(*, conversation_id, message_id) -> Message:
+    """An answer of this conversation, for its citations (readable by anyone,
+    as the conversation is): 404 unless the message is linked here, 400 for a
+    user message."""
+    message = selectors.message_in(conversation_id, message_id)
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError(
+            "Only an answer cites passages.", details={"message_id": ["Not an assistant message."]}
+        )
+    return message
+
+
 def message_stream(*, conversation_id, message_id, user) -> tuple[Message, str, datetime]:
     """A new stream ticket for one of the owner's answers: a reader who
     reloads the page, or whose ticket expired, opens the stream again (ai
@@ -435,6 +447,7 @@ def message_regenerate(
         assistant.total_tokens = None
         assistant.degraded = False
         assistant.grounded = None
+        assistant.citations = []
         assistant.completed_at = None
         assistant.model = model or ""
         assistant.save()
@@ -506,6 +519,7 @@ def assistant_message_persist(*, conversation_id, result: AssistantMessageResult
     message.total_tokens = result.total_tokens
     message.degraded = result.degraded
     message.grounded = result.grounded
+    message.citations = [c.model_dump(mode="json") for c in result.citations]
     message.error_code = result.error_code
     message.completed_at = timezone.now()
     message.save()

@@ -109,6 +109,16 @@ def condense(passage: str, query: str, *, count_tokens: Callable[[str], int], bu
 
 
 @dataclass(frozen=True)
+class KeptPassage:
+    """A passage that reached the prompt: its index in `passages`, the text
+    the model saw (condensed or whole) and whether it was condensed."""
+
+    index: int
+    text: str
+    condensed: bool = False
+
+
+@dataclass(frozen=True)
 class Persona:
     name: str  # "Elizabeth Bennet", or "the narrator"
     description: str = ""
@@ -147,13 +157,17 @@ def build_messages(
     count_tokens: Callable[[str], int],
     budget: int,
     grounding_tokens: int | None = None,
+    kept: list[KeptPassage] | None = None,
 ) -> list[ChatMessage]:
     """Messages for the model, within `budget` tokens (the window minus the
     answer's room). Passages get at most `grounding_tokens` (and half of
     what the instructions and message leave): taken whole in rank order,
     the first that does not fit is condensed to its most related
     sentences, the rest dropped. Then history is trimmed from the oldest
-    (keeping the first exchange)."""
+    (keeping the first exchange).
+
+    `kept`, when given, is filled with the passages that reached the
+    prompt, in the order they are numbered [1], [2], ... there."""
     system = system_prompt(story=story, brief=brief, persona=persona)
     overhead = 8  # chat-template tokens per message
 
@@ -164,19 +178,22 @@ def build_messages(
     if remaining < 0:
         raise ValueError("the prompt budget cannot hold the instructions and the message")
     kept_passages: list[str] = []
+    used: list[KeptPassage] = []
     passage_budget = remaining // 2
     if grounding_tokens is not None:
         passage_budget = min(passage_budget, grounding_tokens)
-    for passage in passages:
+    for index, passage in enumerate(passages):
         if cost(passage) > passage_budget:
             room = passage_budget - overhead
             if room >= MIN_CONDENSED_TOKENS:
                 short = condense(passage, user_message, count_tokens=count_tokens, budget=room)
                 if short:
                     kept_passages.append(short)
+                    used.append(KeptPassage(index, short, condensed=True))
                     remaining -= cost(short)
             break
         kept_passages.append(passage)
+        used.append(KeptPassage(index, passage))
         passage_budget -= cost(passage)
         remaining -= cost(passage)
     turns = list(history)
@@ -184,6 +201,8 @@ def build_messages(
         # Keep the first exchange; drop the oldest turn after it.
         drop = 2 if len(turns) > 2 else 0
         turns.pop(drop)
+    if kept is not None:
+        kept[:] = used
     final = user_message
     if kept_passages:
         quoted = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))

@@ -311,9 +311,10 @@ async def stream(
     last_event_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> EventSourceResponse:
     """Events: `message_chunk {content, delta}`, `message_complete {message_id,
-    role, content, total_tokens, model, degraded, status}`, `error {code,
-    message}`, `not_resumable` when the stream has expired. Resume with the
-    `Last-Event-ID` header or `last_event_id`; heartbeats carry no id."""
+    role, content, total_tokens, model, degraded, grounded, status,
+    citations}`, `error {code, message}`, `not_resumable` when the stream
+    has expired. Resume with the `Last-Event-ID` header or `last_event_id`;
+    heartbeats carry no id."""
     conversation_id, message_id = conversation_id.lower(), message_id.lower()
     await _authorize(request, conversation_id, message_id, ticket)
     after = valid_event_id(request.headers.get("last-event-id") or last_event_id)

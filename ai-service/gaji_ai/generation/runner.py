@@ -4,7 +4,11 @@ retrieve passages (when the scenario's novel is ingested) -> grounded prompt
 within the model's window -> stream tokens into the Redis Stream, checking
 the cancel flag between tokens -> persist the answer on core (idempotent,
 retried while core is down) -> `message_complete` only after the save; if
-it finally fails, an `error` event (the text stays in the stream)."""
+it finally fails, an `error` event (the text stays in the stream).
+
+The saved answer and `message_complete` cite the passages its prompt held
+(`citations`, in their [1], [2], ... order), each with a short quote of the
+text the model saw."""
 
 from __future__ import annotations
 
@@ -16,11 +20,20 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import httpx
 import redis
-from gaji_contracts.conversations import AssistantMessageResult, GenerationRequest
+from gaji_contracts.conversations import (
+    CITATION_QUOTE_CHARS,
+    MAX_CHAPTER_TITLE_CHARS,
+    MAX_CITATIONS,
+    AssistantMessageResult,
+    Citation,
+    GenerationRequest,
+)
+from pydantic import ValidationError
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
@@ -28,7 +41,7 @@ from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
 from gaji_ai.embeddings import dense_embedder
 from gaji_ai.generation import tracking
-from gaji_ai.generation.prompt import Persona, Turn, build_messages, render_brief
+from gaji_ai.generation.prompt import KeptPassage, Persona, Turn, build_messages, render_brief
 from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter, complete_data
 from gaji_ai.llm.providers import (
     ChatMessage,
@@ -120,6 +133,71 @@ def persona_from(name: str, profiles: list[dict]) -> Persona:
     )
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage of the novel and where it is in the book."""
+
+    text: str
+    passage_id: str = ""
+    chapter: int = 0
+    chapter_title: str = ""
+    chunk_index: int = 0
+
+    @classmethod
+    def of(cls, point_id: object, payload: dict[str, Any]) -> Passage:
+        return cls(
+            text=str(payload.get("text") or ""),
+            passage_id=str(point_id),
+            chapter=_count(payload.get("chapter")),
+            chapter_title=str(payload.get("chapter_title") or ""),
+            chunk_index=_count(payload.get("chunk_index")),
+        )
+
+    @classmethod
+    def parse(cls, item: str | dict[str, Any]) -> Passage:
+        """From the pre-grounding payload (a bare text: an older API process)."""
+        if isinstance(item, str):
+            return cls(item)
+        return cls(**{name: item[name] for name in cls.__dataclass_fields__ if name in item})
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def quote_of(text: str, limit: int = CITATION_QUOTE_CHARS) -> str:
+    """The start of `text` verbatim, cut at a word boundary with an ellipsis
+    when longer than `limit` characters."""
+    text = text.replace("\x00", "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    head = cut[:space] if space >= limit // 2 else text[:limit]
+    return head.rstrip(" \t\n,;:-\u2014") + "…"
+
+
+def citations_of(passages: list[Passage], kept: list[KeptPassage]) -> list[Citation]:
+    """The citations of the passages that reached the prompt, in prompt order."""
+    citations = []
+    for item in kept[:MAX_CITATIONS]:
+        passage = passages[item.index]
+        title = passage.chapter_title.replace("\x00", "")[:MAX_CHAPTER_TITLE_CHARS]
+        try:
+            citations.append(
+                Citation(
+                    passage_id=passage.passage_id,
+                    chapter=passage.chapter,
+                    chapter_title=title,
+                    chunk_index=passage.chunk_index,
+                    quote=quote_of(item.text),
+                )
+            )
+        except ValidationError as exc:  # a point without an id: cited by nobody
+            logger.warning("passage %r cannot be cited: %s", passage.passage_id, exc)
+    return citations
+
+
 def _story(request: GenerationRequest) -> str:
     return request.scenario.base_story.replace("-", " ").replace("_", " ").title()
 
@@ -135,7 +213,7 @@ async def grounding(
     store: VectorStore | None = None,
     *,
     degrade: bool = True,
-) -> tuple[Persona, list[str]]:
+) -> tuple[Persona, list[Passage]]:
     """The persona (with its profile when the novel is ingested) and the
     passages retrieved for the user's message. A vector store outage
     degrades to the brief alone rather than failing the turn (or raises
@@ -159,7 +237,8 @@ async def grounding(
             profiles, result = [], await search
         else:
             profiles, result = await asyncio.gather(_cast(store, novel_id), search)
-        return persona_from(name, profiles), [h.payload.get("text", "") for h in result.hits]
+        passages = [Passage.of(h.id, h.payload) for h in result.hits]
+        return persona_from(name, profiles), [p for p in passages if p.text.strip()]
     except VectorStoreError:
         if not degrade:
             raise
@@ -224,7 +303,7 @@ class Prompt:
     settings: Settings
     request: GenerationRequest
     persona: Persona
-    passages: list[str]
+    passages: list[Passage]
 
     @classmethod
     async def gather(
@@ -234,18 +313,25 @@ class Prompt:
         return cls(settings, request, persona, passages)
 
     def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
+        return self.fit(provider)[0]
+
+    def fit(self, provider: LLMProvider) -> tuple[list[ChatMessage], list[Citation]]:
+        """The messages for this provider, and the citations of the passages they hold."""
         request = self.request
-        return build_messages(
+        kept: list[KeptPassage] = []
+        messages = build_messages(
             story=_story(request),
             brief=render_brief(request.scenario.scenario_type, request.scenario.parameters),
             persona=self.persona,
-            passages=self.passages,
+            passages=[p.text for p in self.passages],
             history=[Turn(m.role.value, m.content) for m in request.recent_messages],
             user_message=request.user_message,
             count_tokens=_count_tokens(provider),
             budget=self.settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32,
             grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
+            kept=kept,
         )
+        return messages, citations_of(self.passages, kept)
 
 
 # -- grounding started by the API at enqueue ----------------------------------------
@@ -277,7 +363,7 @@ async def pre_ground(
                 "description": persona.description,
                 "traits": list(persona.traits),
             },
-            "passages": passages,
+            "passages": [asdict(p) for p in passages],
         }
     except Exception as exc:  # the worker grounds it itself
         logger.warning("pre-grounding %s failed: %r", request.assistant_message_id, exc)
@@ -291,7 +377,7 @@ async def pre_ground(
 
 async def _pre_grounded(
     settings: Settings, redis_client: redis.Redis, request: GenerationRequest
-) -> tuple[Persona, list[str]] | None:
+) -> tuple[Persona, list[Passage]] | None:
     """Worker side: the API's grounding of this turn, if it comes in time."""
     if request.novel_id is None:
         return None  # nothing to fetch: grounding is immediate
@@ -302,14 +388,18 @@ async def _pre_grounded(
         return None
     if not item:
         return None
-    payload = json.loads(item[1])
-    if payload.get("failed"):
+    try:
+        payload = json.loads(item[1])
+        if payload.get("failed"):
+            return None
+        persona = payload["persona"]
+        return (
+            Persona(persona["name"], persona["description"], tuple(persona["traits"])),
+            [Passage.parse(passage) for passage in payload["passages"]],
+        )
+    except (ValueError, KeyError, TypeError) as exc:  # unreadable: ground the turn here
+        logger.warning("pre-grounding of %s unreadable: %r", request.assistant_message_id, exc)
         return None
-    persona = payload["persona"]
-    return (
-        Persona(persona["name"], persona["description"], tuple(persona["traits"])),
-        list(payload["passages"]),
-    )
 
 
 def _count_tokens(provider: LLMProvider) -> Callable[[str], int]:
@@ -374,13 +464,15 @@ async def generate(
         # answer is ungrounded, and correct core if the store holds none.
         await _check_missing(core, store, str(request.novel_id))
     first_at = None
-    messages_for = prompt.messages_for
     degraded = False
     content, tokens, status, error_code = "", 0, "completed", ""
+    # The citations of the prompt that reached the model (the fallback's, if it ran).
+    citations: list[Citation] = []
     try:
         try:
+            messages, citations = prompt.fit(provider)
             first, rest = _first_then_rest(
-                provider.stream(messages_for(provider), model=model, max_tokens=MAX_ANSWER_TOKENS)
+                provider.stream(messages, model=model, max_tokens=MAX_ANSWER_TOKENS)
             )
         except ProviderError:
             if provider.name == "local" or not settings.llm.llm_fallback_local:
@@ -390,9 +482,8 @@ async def generate(
             )
             provider, degraded = local_fallback(settings), True
             model = provider.default_model
-            first, rest = _first_then_rest(
-                provider.stream(messages_for(provider), max_tokens=MAX_ANSWER_TOKENS)
-            )
+            messages, citations = prompt.fit(provider)
+            first, rest = _first_then_rest(provider.stream(messages, max_tokens=MAX_ANSWER_TOKENS))
         next_check = 0.0
         for delta in _chain(first, rest):
             # The cancel flag is read at most every CANCEL_POLL_SECONDS (one
@@ -430,6 +521,8 @@ async def generate(
         attempt=request.attempt,
         error_code=error_code,
         grounded=bool(prompt.passages),
+        # An answer without a word cites nothing.
+        citations=citations if content else [],
     )
     if await persist(core, request, result):
         if status == "failed":

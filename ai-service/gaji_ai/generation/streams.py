@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from gaji_contracts.conversations import AssistantMessageResult
+from gaji_contracts.conversations import AssistantMessageResult, MessageComplete
 from redis.asyncio import Redis as AsyncRedis
 
 MAXLEN = 20_000
@@ -149,17 +149,10 @@ class StreamReader:
 
 
 def complete_data(result: AssistantMessageResult) -> dict[str, Any]:
-    """The `message_complete` event's data: the answer as saved on core."""
-    return {
-        "message_id": str(result.message_id),
-        "role": "assistant",
-        "content": result.content,
-        "total_tokens": result.total_tokens,
-        "model": result.model,
-        "degraded": result.degraded,
-        "grounded": result.grounded,
-        "status": result.status,
-    }
+    """The `message_complete` event's data (gaji_contracts MessageComplete):
+    the answer as saved on core, with the citations of the passages its
+    prompt held."""
+    return MessageComplete.of(result).model_dump(mode="json")
 
 
 def comes_after(event_id: str, after: str | None) -> bool:

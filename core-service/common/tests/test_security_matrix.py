@@ -119,6 +119,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", CONV + "/messages/<uuid:message_id>/regenerate"): OWNER,
     ("POST", CONV + "/messages/<uuid:message_id>/cancel"): OWNER,
     ("POST", CONV + "/messages/<uuid:message_id>/stream"): OWNER,
+    ("GET", CONV + "/messages/<uuid:message_id>/citations"): PUBLIC,
     ("POST", CONV + "/fork"): Rule(Access.AUTHENTICATED, note="anyone may fork a (public) root"),
     ("GET", CONV + "/tree"): PUBLIC,
     ("POST", CONV + "/like"): Rule(Access.AUTHENTICATED, note="the caller's own like; the counter is public"),

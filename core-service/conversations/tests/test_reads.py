@@ -18,6 +18,17 @@ from conversations.models import Message
 from conversations.tests.helpers import add_exchanges, make_conversation
 from scenarios.services import scenario_delete
 
+CITED = [
+    {
+        "passage_id": "p-1",
+        "chapter": 3,
+        "chapter_title": "Chapter 3",
+        "chunk_index": 40,
+        "quote": "Mr. \u201cD\u201d…",
+    },
+    {"passage_id": "p-2", "chapter": 0, "chapter_title": "", "chunk_index": 0, "quote": "Front matter."},
+]
+
 
 def same_as_serializer(conversation_id) -> dict:
     got = orjson.loads(orjson.dumps(reads.conversation_document(conversation_id)))
@@ -35,9 +46,10 @@ def test_a_conversation_with_messages_in_every_state(user):
     services._append(services._locked(conversation.id), [pending])
     Message.objects.filter(id=pending.id).update(
         status=MessageStatus.FAILED.value, grounded=False, total_tokens=7, degraded=True, model="m",
-        completed_at=timezone.now(),
+        completed_at=timezone.now(), citations=CITED,
     )  # fmt: skip
     body = same_as_serializer(conversation.id)
+    assert body["messages"][-1]["citations"] == CITED and body["messages"][0]["citations"] == []
     assert [m["content"] for m in body["messages"][:4]] == [f"message {i}" for i in range(4)]
     assert body["messages"][-1]["status"] == "failed" and body["messages_truncated"] is False
 

@@ -5,8 +5,12 @@ core -> ai   POST /api/ai/internal/generations/{message_id}/cancel          -> C
 core -> ai   GET  /api/ai/models                                            -> ModelList
 ai -> core   GET  /api/internal/conversations/{id}/context               -> ConversationContext
 ai -> core   POST /api/internal/conversations/{id}/messages  AssistantMessageResult -> PersistResult
+             (with the `citations` of the passages the answer's prompt held)
 ai -> core   POST /api/internal/conversations/{id}/turns     TurnCreate -> 201 GenerationRequest
              (the direct ai endpoint: core stores the turn, ai queues it)
+
+The stream's `message_complete` event carries MessageComplete: the answer as
+saved on core, with the same citations.
 
 The browser opens the ai stream with a short-lived ticket core signs with its
 JWT key (StreamTicketClaims); ai verifies it through core's JWKS like any
@@ -20,7 +24,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_USER_MESSAGE_CHARS = 4000
 # An assistant answer is bounded by the model's output budget; this cap only
@@ -30,6 +34,14 @@ FORK_MESSAGE_WINDOW = 6
 GENERATIONS_PATH = "/api/ai/internal/generations"
 MODELS_PATH = "/api/ai/models"
 MAX_CHARACTER_NAME_CHARS = 100
+# An answer cites the passages its prompt held (a handful); these caps only
+# bound what a caller may store. ai trims a quote to CITATION_QUOTE_CHARS
+# (plus an ellipsis); core accepts a little more.
+MAX_CITATIONS = 20
+CITATION_QUOTE_CHARS = 200
+MAX_CITATION_QUOTE_CHARS = 300
+MAX_CHAPTER_TITLE_CHARS = 300
+MAX_PASSAGE_ID_CHARS = 100
 
 STREAM_TICKET_AUDIENCE = "gaji-stream"
 STREAM_TICKET_TYPE = "stream_ticket"
@@ -64,6 +76,37 @@ class MessageStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({MessageStatus.COMPLETED, MessageStatus.CANCELLED, MessageStatus.FAILED})
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store U+0000 in text or jsonb.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+class Citation(BaseModel):
+    """A passage of the novel an answer's prompt held, numbered [1], [2], ...
+    in the prompt in this list's order. `quote` is the passage's text as the
+    model saw it (condensed passages: the condensed text), trimmed at a word
+    boundary with an ellipsis."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passage_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_PASSAGE_ID_CHARS), AfterValidator(_no_nul)
+    ] = Field(description="The passage's point id in the vector store")
+    chapter: int = Field(ge=0, le=1_000_000)
+    chapter_title: Annotated[
+        str, StringConstraints(max_length=MAX_CHAPTER_TITLE_CHARS), AfterValidator(_no_nul)
+    ] = ""
+    chunk_index: int = Field(ge=0, le=100_000_000)
+    quote: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_CITATION_QUOTE_CHARS), AfterValidator(_no_nul)
+    ]
+
+
+Citations = Annotated[list[Citation], Field(max_length=MAX_CITATIONS)]
 
 
 class ChatMessage(BaseModel):
@@ -167,6 +210,37 @@ class AssistantMessageResult(BaseModel):
         default=None,
         description="Whether passages of the novel reached the model (None: not known yet)",
     )
+    citations: Citations = Field(
+        default_factory=list,
+        description="The passages the answer's prompt held, in their prompt order ([] when ungrounded)",
+    )
+
+
+class MessageComplete(BaseModel):
+    """The stream's `message_complete` event: the answer as saved on core."""
+
+    message_id: UUID
+    role: Literal["assistant"] = "assistant"
+    content: str
+    total_tokens: int
+    model: str
+    degraded: bool
+    grounded: bool | None
+    status: Literal["streaming", "completed", "cancelled", "failed"]
+    citations: list[Citation] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: AssistantMessageResult) -> MessageComplete:
+        return cls(
+            message_id=result.message_id,
+            content=result.content,
+            total_tokens=result.total_tokens,
+            model=result.model,
+            degraded=result.degraded,
+            grounded=result.grounded,
+            status=result.status,
+            citations=result.citations,
+        )
 
 
 class PersistResult(BaseModel):

@@ -19,6 +19,7 @@ const MSG = 'a0a0a0a0-0000-4000-8000-000000000002';
 const URL1 = `http://ai.test:8000/api/ai/conversations/${CONV}/stream?message_id=${MSG}&ticket=T1`;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const LATER = new Date(NOW + 5 * 60_000).toISOString();
+const CITATION = { passage_id: 'p-1', chapter: 3, chapter_title: 'Chapter 3', chunk_index: 40, quote: 'She is tolerable…' };
 
 function setup(overrides: Partial<AnswerStreamOptions> = {}) {
   const updates: AnswerState[] = [];
@@ -192,7 +193,7 @@ describe('AnswerStream', () => {
   it('polls the history when no fresh ticket can be had (404)', async () => {
     const history: HistoryMessage[] = [
       { status: 'streaming', content: '' },
-      { status: 'completed', content: 'The whole answer.', grounded: true },
+      { status: 'completed', content: 'The whole answer.', grounded: true, citations: [CITATION] },
     ];
     const pollMessage = vi.fn(async () => history.shift() ?? null);
     const { state } = setup({ renewTicket: async () => null, pollMessage, streamExpiresAt: new Date(NOW - 1).toISOString() });
@@ -201,7 +202,7 @@ describe('AnswerStream', () => {
     expect(pollMessage).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(1000);
     expect(pollMessage).toHaveBeenCalledTimes(2);
-    expect(state()).toMatchObject({ phase: 'done', status: 'completed', text: 'The whole answer.', grounded: true });
+    expect(state()).toMatchObject({ phase: 'done', status: 'completed', text: 'The whole answer.', grounded: true, citations: [CITATION] });
     expect(readPersistedStream(CONV)).toBeNull();
   });
 
@@ -220,7 +221,7 @@ describe('AnswerStream', () => {
         degraded: false,
         grounded: true,
         status: 'completed',
-        passages: [{ chapter: 3, text: 'She is tolerable…' }],
+        citations: [CITATION, { chapter: 'three', quote: 42 }, null],
       },
       '1-1',
     );
@@ -231,7 +232,8 @@ describe('AnswerStream', () => {
       grounded: true,
       model: 'smollm2',
     });
-    expect(state().passages).toEqual([{ chapter: 3, text: 'She is tolerable…' }]);
+    // Well-formed citations only, in the order the prompt numbered them.
+    expect(state().citations).toEqual([CITATION]);
     expect(es.closed).toBe(true);
     expect(sessionStorage.getItem(streamStorageKey(CONV))).toBeNull();
     expect(updates[updates.length - 1].phase).toBe('done');
@@ -245,7 +247,7 @@ describe('AnswerStream', () => {
     const es = FakeEventSource.last;
     es.chunk('1-0', 'Half an');
     es.emit('message_complete', { content: 'Half an', status: 'cancelled', grounded: false }, '1-1');
-    expect(state()).toMatchObject({ status: 'cancelled', text: 'Half an', phase: 'done', grounded: false });
+    expect(state()).toMatchObject({ status: 'cancelled', text: 'Half an', phase: 'done', grounded: false, citations: [] });
   });
 
   it('keeps listening after an error that a message_complete follows', () => {

@@ -3,7 +3,7 @@
  *
  * The ai service writes each answer to a Redis Stream and serves it as SSE:
  * `message_chunk {content, delta}` (content = the text so far),
- * `message_complete {message_id, content, status, grounded, ...}`,
+ * `message_complete {message_id, content, status, grounded, citations, ...}`,
  * `error {code, message}` and `not_resumable`. Event ids are Redis stream
  * ids (`<ms>-<seq>`), so "after the last one applied" is exact:
  *
@@ -19,7 +19,7 @@
  *   reopen the stream from the start and rebuild the text (`fromStart`).
  */
 
-import type { MessageStatus, StreamTicket } from './types';
+import type { Citation, MessageStatus, StreamTicket } from './types';
 
 export const EVENT_SOURCE_CLOSED = 2;
 
@@ -153,12 +153,23 @@ export interface EventSourceLike {
 
 export type EventSourceFactory = (url: string) => EventSourceLike;
 
-export interface StreamPassage {
-  text?: string;
-  chapter?: number;
-  chapter_title?: string;
-  similarity_score?: number;
-  [key: string]: unknown;
+/** The well-formed citations of an event or a message (anything else is dropped). */
+export function citationsOf(value: unknown): Citation[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (c): c is Citation =>
+      !!c &&
+      typeof c === 'object' &&
+      typeof (c as Citation).quote === 'string' &&
+      typeof (c as Citation).chapter === 'number' &&
+      typeof (c as Citation).passage_id === 'string',
+  ).map((c) => ({
+    passage_id: c.passage_id,
+    chapter: c.chapter,
+    chapter_title: typeof c.chapter_title === 'string' ? c.chapter_title : '',
+    chunk_index: typeof c.chunk_index === 'number' ? c.chunk_index : 0,
+    quote: c.quote,
+  }));
 }
 
 export type StreamPhase = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'done';
@@ -173,7 +184,8 @@ export interface AnswerState {
   grounded: boolean | null;
   degraded: boolean;
   model: string | null;
-  passages: StreamPassage[];
+  /** The passages the answer is grounded in (from `message_complete`). */
+  citations: Citation[];
 }
 
 /** What polling the history answers: the message, or null when it is gone. */
@@ -183,6 +195,7 @@ export interface HistoryMessage {
   grounded?: boolean | null;
   degraded?: boolean;
   model?: string;
+  citations?: Citation[];
 }
 
 export interface AnswerStreamOptions {
@@ -272,7 +285,7 @@ export class AnswerStream {
       grounded: null,
       degraded: false,
       model: null,
-      passages: [],
+      citations: [],
     };
   }
 
@@ -436,7 +449,6 @@ export class AnswerStream {
     this.advance(event);
     const data = parseData(event) ?? {};
     const status = typeof data.status === 'string' && isTerminal(data.status) ? (data.status as MessageStatus) : 'completed';
-    const passages = Array.isArray(data.passages) ? data.passages : Array.isArray(data.citations) ? data.citations : [];
     this.state = {
       ...this.state,
       text: typeof data.content === 'string' ? data.content : this.state.text,
@@ -444,7 +456,7 @@ export class AnswerStream {
       grounded: typeof data.grounded === 'boolean' ? data.grounded : this.state.grounded,
       degraded: data.degraded === true,
       model: typeof data.model === 'string' ? data.model : this.state.model,
-      passages: passages.filter((p): p is StreamPassage => !!p && typeof p === 'object'),
+      citations: citationsOf(data.citations),
       // A failure explained by an earlier error event keeps that error.
       error: status === 'completed' ? null : this.state.error,
     };
@@ -523,6 +535,7 @@ export class AnswerStream {
         grounded: message.grounded ?? this.state.grounded,
         degraded: message.degraded ?? this.state.degraded,
         model: message.model ?? this.state.model,
+        citations: citationsOf(message.citations),
         error: message.status === 'completed' ? null : this.state.error,
       };
       this.finish();

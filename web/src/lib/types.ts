@@ -166,6 +166,16 @@ export interface Ancestors {
 
 export type MessageStatus = 'pending' | 'streaming' | 'completed' | 'failed' | 'cancelled';
 
+/** A passage of the novel an answer's prompt held (numbered [1], [2], ... in
+ * the prompt in list order), with the start of the text the model read. */
+export interface Citation {
+  passage_id: string;
+  chapter: number;
+  chapter_title: string;
+  chunk_index: number;
+  quote: string;
+}
+
 export interface ChatMessage {
   id: string;
   role: 'user' | 'assistant' | string;
@@ -175,6 +185,8 @@ export interface ChatMessage {
   total_tokens?: number | null;
   degraded?: boolean;
   grounded?: boolean | null;
+  /** The passages the answer is grounded in ([] for user messages and ungrounded answers). */
+  citations?: Citation[];
   position?: number;
   created_at?: string;
   updated_at?: string;

@@ -164,6 +164,51 @@ describe('<ConversationPage>', () => {
     expect(input).toHaveValue('');
   });
 
+  it('shows the sources an answer cites, from the stream and from the history', async () => {
+    const user = userEvent.setup();
+    const cited: ChatMessage = {
+      id: 'm-asst-1',
+      role: 'assistant',
+      content: 'Good evening.',
+      status: 'completed',
+      grounded: true,
+      citations: [{ passage_id: 'p-0', chapter: 1, chapter_title: '', chunk_index: 0, quote: 'It is a truth universally acknowledged…' }],
+    };
+    renderPage([history[0], cited]);
+    const first = await screen.findByTestId('assistant-message');
+    expect(within(first).getByTestId('source')).toHaveTextContent('Ch. 1: “It is a truth universally acknowledged…”');
+
+    await user.type(screen.getByTestId('message-input'), 'Would you marry for comfort?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const es = FakeEventSource.last;
+    const answer = () => screen.getAllByTestId('assistant-message')[1];
+    act(() => es.chunk('1-0', 'Only a comfortable home.'));
+    expect(within(answer()).queryByTestId('sources')).toBeNull(); // not while it streams
+    const citations = [
+      { passage_id: 'p-22', chapter: 22, chapter_title: 'Chapter 22', chunk_index: 388, quote: 'I am not romantic, you know; I never was…' },
+      { passage_id: 'p-6', chapter: 6, chapter_title: 'Chapter 6', chunk_index: 101, quote: 'Happiness in marriage is entirely a matter of chance.' },
+    ];
+    act(() => es.emit('message_complete', { content: 'Only a comfortable home.', status: 'completed', grounded: true, citations }, '1-1'));
+    const sources = within(answer()).getByTestId('sources');
+    expect(within(sources).getByText('Sources')).toBeInTheDocument();
+    expect(within(sources).getAllByTestId('source').map((li) => li.textContent)).toEqual([
+      'Ch. 22 — Chapter 22: “I am not romantic, you know; I never was…”',
+      'Ch. 6 — Chapter 6: “Happiness in marriage is entirely a matter of chance.”',
+    ]);
+  });
+
+  it('shows no sources for an answer without grounding', async () => {
+    const user = userEvent.setup();
+    renderPage(history);
+    await user.type(await screen.findByTestId('message-input'), 'Hello?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    act(() => FakeEventSource.last.emit('message_complete', { content: 'Hello.', status: 'completed', grounded: false, citations: [] }, '1-0'));
+    expect(screen.getAllByTestId('assistant-message')[1]).toHaveAttribute('data-status', 'completed');
+    expect(screen.queryByTestId('sources')).toBeNull();
+  });
+
   it('stops an answer with the Stop button', async () => {
     const user = userEvent.setup();
     const server = renderPage(history);

@@ -19,7 +19,7 @@ import {
   type AnswerState,
   type HistoryMessage,
 } from '../lib/stream';
-import type { ChatMessage, ChatTurn, Conversation } from '../lib/types';
+import type { ChatMessage, ChatTurn, Citation, Conversation } from '../lib/types';
 
 const MAX_MESSAGE = 4000;
 const MAX_CHARACTER = 100;
@@ -67,7 +67,14 @@ export function ConversationPage() {
         pollMessage: async (): Promise<HistoryMessage | null> => {
           const message = await findMessage(api, id, start.assistantMessageId);
           return message
-            ? { status: message.status, content: message.content, grounded: message.grounded, degraded: message.degraded, model: message.model }
+            ? {
+                status: message.status,
+                content: message.content,
+                grounded: message.grounded,
+                degraded: message.degraded,
+                model: message.model,
+                citations: message.citations,
+              }
             : null;
         },
         onUpdate: (state) => {
@@ -76,7 +83,14 @@ export function ConversationPage() {
             setMessages((all) =>
               all.map((m) =>
                 m.id === state.messageId
-                  ? { ...m, content: state.text, status: state.status, grounded: state.grounded ?? m.grounded, degraded: state.degraded || m.degraded }
+                  ? {
+                      ...m,
+                      content: state.text,
+                      status: state.status,
+                      grounded: state.grounded ?? m.grounded,
+                      degraded: state.degraded || m.degraded,
+                      citations: state.citations,
+                    }
                   : m,
               ),
             );
@@ -138,7 +152,7 @@ export function ConversationPage() {
   const onTurn = (turn: ChatTurn, content: string | null) => {
     setMessages((all) => {
       if (content === null) {
-        return all.map((m) => (m.id === turn.assistant_message_id ? { ...m, content: '', status: 'pending' as const } : m));
+        return all.map((m) => (m.id === turn.assistant_message_id ? { ...m, content: '', status: 'pending' as const, citations: [] } : m));
       }
       return [
         ...all.filter((m) => m.id !== turn.message_id && m.id !== turn.assistant_message_id),
@@ -340,19 +354,7 @@ function MessageItem({
           {live.error.message}
         </p>
       )}
-      {live && live.passages.length > 0 && (
-        <details className="citations">
-          <summary>Passages used ({live.passages.length})</summary>
-          <ol>
-            {live.passages.map((p, i) => (
-              <li key={i} className="small">
-                {typeof p.chapter === 'number' && <strong>Chapter {p.chapter}: </strong>}
-                {typeof p.text === 'string' ? p.text : JSON.stringify(p)}
-              </li>
-            ))}
-          </ol>
-        </details>
-      )}
+      {!inProgress && text && message.citations && message.citations.length > 0 && <Sources citations={message.citations} />}
       <div className="message-actions">
         {canStop && inProgress && (
           <button type="button" className="secondary small" onClick={stop} disabled={stopping} data-testid="stop-button">
@@ -366,6 +368,28 @@ function MessageItem({
         )}
       </div>
     </li>
+  );
+}
+
+/** "Ch. 6 — Chapter 6: “It is a truth…”" */
+function citationLabel(citation: Citation): string {
+  const title = citation.chapter_title.trim();
+  return `Ch. ${citation.chapter}${title ? ` — ${title}` : ''}: “${citation.quote}”`;
+}
+
+/** The passages of the novel an answer is grounded in, in the order the prompt numbered them. */
+function Sources({ citations }: { citations: Citation[] }) {
+  return (
+    <section className="citations" aria-label="Sources" data-testid="sources">
+      <p className="small muted">Sources</p>
+      <ol>
+        {citations.map((c, i) => (
+          <li key={`${c.passage_id}-${i}`} className="small" data-testid="source">
+            {citationLabel(c)}
+          </li>
+        ))}
+      </ol>
+    </section>
   );
 }
 
