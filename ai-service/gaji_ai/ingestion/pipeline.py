@@ -22,7 +22,8 @@ from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
 
 from gaji_ai.clients.core import CoreClient, CoreUnavailable
 from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
-from gaji_ai.ingestion.characters import CharacterProfile, extract_cast
+from gaji_ai.ingestion.cast_llm import Describer, configured_describer, describe_cast
+from gaji_ai.ingestion.characters import Cast, CharacterProfile, extract_cast
 from gaji_ai.ingestion.chunking import Passage, chunk_chapters
 from gaji_ai.ingestion.jobs import Job, now
 from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
@@ -114,10 +115,29 @@ def _passage_point(novel_id: str, title: str, passage: Passage, dense: list[floa
     )
 
 
-def _character_point(novel_id: str, profile: CharacterProfile, dense: list[float]) -> VectorPoint:
+def cast_profiles(
+    body: str, chapters: list[Chapter], mode: str = "full", describer: Describer | None = None
+) -> tuple[list[CharacterProfile], Cast]:
+    """The cast an ingestion stores: the top 30 characters (12 in `quick`
+    mode), their descriptions rewritten by `describer` when one is given
+    (a remote LLM: gaji_ai.ingestion.cast_llm). eval/cast_eval.py measures it."""
+    cast = extract_cast(body, chapters)
+    profiles = cast.characters[: 12 if mode == "quick" else 30]
+    if describer is not None:
+        describe_cast(profiles, describer)
+    return profiles, cast
+
+
+def _character_point(
+    novel_id: str, profile: CharacterProfile, dense: list[float], ids: dict[str, str] | None = None
+) -> VectorPoint:
+    """A character's point; its id is stable (uuid5 of the novel and the
+    name), so re-ingesting replaces it; `ids` names the other stored
+    characters' ids for its relationships (null for one not stored)."""
+    ids = ids or {}
     text = f"{profile.name}. {profile.description}"
     return VectorPoint(
-        id=character_id(novel_id, profile.name),
+        id=ids.get(profile.name) or character_id(novel_id, profile.name),
         dense=dense,
         sparse=sparse_document(" ".join([text, *profile.aliases])),
         payload={
@@ -125,9 +145,16 @@ def _character_point(novel_id: str, profile: CharacterProfile, dense: list[float
             "name": profile.name,
             "aliases": profile.aliases,
             "description": profile.description,
+            "description_source": profile.description_source,
             "personality_traits": profile.personality_traits,
             "role": profile.role,
+            "gender": profile.gender,
+            "relationships": [
+                {"id": ids.get(r["name"]), "name": r["name"], "relation": r["relation"]}
+                for r in profile.relationships
+            ],
             "first_chapter": profile.first_chapter,
+            "first_appearance": profile.first_appearance,
             "mention_count": profile.mention_count,
             "dialogue_count": profile.dialogue_count,
         },
@@ -143,10 +170,11 @@ async def store_characters(
 ) -> None:
     await store.delete_novel(CHARACTERS, novel_id)
     if profiles:
+        ids = {p.name: character_id(novel_id, p.name) for p in profiles}
         vectors = await _embed(embedder, [f"{p.name}. {p.description}" for p in profiles])
         await store.upsert(
             CHARACTERS,
-            [_character_point(novel_id, p, v) for p, v in zip(profiles, vectors, strict=True)],
+            [_character_point(novel_id, p, v, ids) for p, v in zip(profiles, vectors, strict=True)],
         )
 
 
@@ -192,9 +220,9 @@ async def run_ingestion(
         job.progress.passages_processed += len(batch)
         save(job)  # also the job's heartbeat
 
-    cast = await asyncio.to_thread(extract_cast, document.body, chapters)
-    limit = 12 if job.extraction_mode == "quick" else 30
-    profiles = cast.characters[:limit]
+    profiles, cast = await asyncio.to_thread(
+        cast_profiles, document.body, chapters, job.extraction_mode, configured_describer()
+    )
     await store_characters(novel_id=job.novel_id, profiles=profiles, store=store, embedder=embedder)
     job.progress.characters_extracted = len(profiles)
     job.progress.locations_extracted = len(cast.locations)
@@ -280,8 +308,9 @@ async def run_extraction(
             )
         )
         body += text + "\n\n"
-    cast = await asyncio.to_thread(extract_cast, body, rebuilt)
-    profiles = cast.characters[: 12 if job.extraction_mode == "quick" else 30]
+    profiles, cast = await asyncio.to_thread(
+        cast_profiles, body, rebuilt, job.extraction_mode, configured_describer()
+    )
     await store_characters(novel_id=novel_id, profiles=profiles, store=store, embedder=embedder)
     job.progress.characters_extracted = len(profiles)
     job.progress.locations_extracted = len(cast.locations)

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
+from gaji_contracts.characters import Character, CharacterRelationship, FirstAppearance
 from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.novels import NovelVectors
 from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageInfo
@@ -377,30 +378,27 @@ async def extract_characters(
     )
 
 
-class Character(BaseModel):
-    vectordb_id: str
-    novel_id: str
-    name: str
-    aliases: list[str]
-    description: str
-    personality_traits: list[str]
-    role: str
-    first_chapter: int
-    mention_count: int
-
-
 def _character(hit) -> Character:
+    """A stored character point as the API shows it (points stored before
+    relationships and first appearances existed read with empty ones)."""
     p = hit.payload
+    first = p.get("first_appearance") or None
     return Character(
+        id=hit.id,
         vectordb_id=hit.id,
         novel_id=p.get("novel_id", ""),
         name=p.get("name", ""),
         aliases=p.get("aliases", []),
         description=p.get("description", ""),
+        description_source=p.get("description_source", "text"),
         personality_traits=p.get("personality_traits", []),
         role=p.get("role", "supporting"),
+        gender=p.get("gender", ""),
+        relationships=[CharacterRelationship(**r) for r in p.get("relationships", [])],
         first_chapter=p.get("first_chapter", 0),
+        first_appearance=FirstAppearance(**first) if first else None,
         mention_count=p.get("mention_count", 0),
+        dialogue_count=p.get("dialogue_count", 0),
     )
 
 
@@ -414,9 +412,12 @@ async def novel_characters(
     user: CurrentUser,
     store: VectorStoreDep,
 ) -> list[Character]:
-    """The novel's cast, most mentioned first (for a cast picker)."""
+    """The novel's cast, most mentioned first (for a cast picker): each with
+    its `id` (as GET /api/ai/characters/{id} takes it), aliases, a
+    description chosen from the novel, traits, relationships to the others
+    and first appearance."""
     with store_unavailable_as_503():
-        hits = await store.scroll(CHARACTERS, novel_id=novel_id, limit=100)
+        hits = await store.scroll(CHARACTERS, novel_id=novel_id.lower(), limit=100)
     if not hits:
         raise AppError(404, ErrorCode.NOT_FOUND, "No characters for this novel (not ingested?).")
     return sorted((_character(h) for h in hits), key=lambda c: -c.mention_count)
@@ -452,8 +453,10 @@ async def character(
     user: CurrentUser,
     store: VectorStoreDep,
 ) -> Character:
+    """One character by its id (the `id` of an entry of
+    GET /api/ai/novels/{novel_id}/characters), with the same body."""
     with store_unavailable_as_503():
-        hit = await store.get(CHARACTERS, vectordb_id)
+        hit = await store.get(CHARACTERS, vectordb_id.lower())
     if hit is None:
         raise AppError(404, ErrorCode.NOT_FOUND, "No such character.")
     return _character(hit)
