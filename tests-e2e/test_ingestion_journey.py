@@ -45,6 +45,9 @@ def test_staff_ingest_a_novel_and_readers_see_its_cast(stack, core, ai, staff_to
     assert final["status"] == "completed", final
     total = final["progress"]["passages_total"]
     assert total > 100 and final["progress"]["passages_processed"] == total
+    # Every passage's sentences were also stored as two-sentence windows.
+    windows = final["progress"]["windows_total"]
+    assert windows > total and final["progress"]["windows_processed"] == windows
     # Progress moved while the job ran (a front-end can draw a bar from it).
     assert any(0 < s["progress"]["passages_processed"] < total for s in seen if s["status"] == "processing")
     assert final["progress"]["characters_extracted"] > 5

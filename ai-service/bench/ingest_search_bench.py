@@ -72,12 +72,13 @@ from gaji_ai.embeddings import (  # noqa: E402
 )
 from gaji_ai.ingestion import pipeline  # noqa: E402
 from gaji_ai.ingestion.characters import extract_cast  # noqa: E402
-from gaji_ai.ingestion.chunking import Passage, chunk_chapters  # noqa: E402
+from gaji_ai.ingestion.chunking import Passage, chunk_chapters, sentence_windows  # noqa: E402
 from gaji_ai.ingestion.jobs import INITIAL_CHARS_PER_SECOND, estimate_minutes  # noqa: E402
 from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg  # noqa: E402
 from gaji_ai.vectors.store import (  # noqa: E402
     CHARACTERS,
     PASSAGES,
+    WINDOWS,
     EdgeVectorStore,
     SearchFilter,
     VectorPoint,
@@ -335,6 +336,29 @@ async def ingest_pride(embedder: LocalEmbedder, folder: Path) -> tuple[dict, Nov
         f"{len(passages) / embed_s:.1f} passages/s, batch {BATCH}, {embedder.name}"
     )
 
+    # Two-sentence windows, as pipeline.store_passages stores them.
+    t = time.perf_counter()
+    windows = sentence_windows(document.body, chapters, passages)
+    stages.add("windows", time.perf_counter() - t, f"{len(windows)} windows")
+    await store.delete_novel(WINDOWS, novel_id)
+    for start in range(0, len(windows), BATCH * 4):
+        batch = windows[start : start + BATCH * 4]
+        t = time.perf_counter()
+        batch_vectors = await pipeline._embed(embedder, [w.text for w in batch])
+        stages.add("embed windows", time.perf_counter() - t)
+        t = time.perf_counter()
+        await store.upsert(
+            WINDOWS,
+            [
+                pipeline._window_point(novel_id, w, v)
+                for w, v in zip(batch, batch_vectors, strict=True)
+            ],
+        )
+        stages.add("upsert windows", time.perf_counter() - t)
+    stages.notes["embed windows"] = (
+        f"{len(windows) / stages.seconds['embed windows']:.1f} windows/s, batch {BATCH * 4}"
+    )
+
     t = time.perf_counter()
     cast = await asyncio.to_thread(extract_cast, document.body, chapters)
     profiles = cast.characters[:30]  # extraction_mode "full"
@@ -346,6 +370,7 @@ async def ingest_pride(embedder: LocalEmbedder, folder: Path) -> tuple[dict, Nov
     stages.add("characters: embed + upsert", time.perf_counter() - t)
     t = time.perf_counter()
     await store.optimize(PASSAGES)
+    await store.optimize(WINDOWS)
     stages.add("optimize", time.perf_counter() - t)
     t = time.perf_counter()
     stored = await store.count(PASSAGES, novel_id)

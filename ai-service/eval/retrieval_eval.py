@@ -1,18 +1,21 @@
-"""Retrieval quality: dense-only vs hybrid (dense + BM25 fused by RRF).
+"""Retrieval quality: dense-only, RRF (dense + BM25 over passages, the ranking
+before issue 16) and fused (BM25 over passages + dense over two-sentence
+windows, z-scored and summed: what the API answers with).
 
     cd ai-service && ../.venv/bin/python eval/retrieval_eval.py    (or `make eval-retrieval`)
 
 The five novels in data/novels are ingested in-process into a temporary
 Qdrant Edge store, exactly as the ingestion pipeline does it (decode ->
-strip_gutenberg -> split_chapters -> chunk_chapters -> all-MiniLM dense
-vectors + BM25 sparse vectors -> the pipeline's own point payload), without
-core or Celery. Each novel's id is uuid5 of its file stem.
+strip_gutenberg -> split_chapters -> chunk_chapters -> the pipeline's own
+`store_passages`: passages with all-MiniLM dense + BM25 sparse vectors, and
+their two-sentence windows with dense vectors), without core or Celery.
+Each novel's id is uuid5 of its file stem.
 
 eval/questions.json holds the set: a list of {"novel": file stem, "question",
 "answer": verbatim snippet, "kind": "named" (the question names a rare
 person, place or word) or "paraphrase" (a reader's wording)}. Every
-question is asked twice through `search_passages` (top_k=5, filtered to the
-question's novel): with `hybrid=False` (dense only) and `hybrid=True`.
+question is asked three times through `search_passages` (top_k=5, filtered to
+the question's novel): `method="dense"`, `"rrf"` and `"fused"`.
 
 Relevance rule. A question's `answer` is a verbatim snippet (8-25 words) of
 the novel; it is checked against the decoded, whitespace-normalised body
@@ -87,10 +90,10 @@ if str(AI_ROOT) not in sys.path:
 
 from gaji_ai.embeddings import LocalEmbedder, count_tokens
 from gaji_ai.ingestion.chunking import Passage, chunk_chapters
-from gaji_ai.ingestion.pipeline import _passage_point
-from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
+from gaji_ai.ingestion.pipeline import store_passages
+from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
 from gaji_ai.search.service import search_passages
-from gaji_ai.vectors.store import PASSAGES, EdgeVectorStore
+from gaji_ai.vectors.store import PASSAGES, WINDOWS, EdgeVectorStore
 
 NOVELS_DIR = REPO_ROOT / "data" / "novels"
 QUESTIONS = HERE / "questions.json"
@@ -109,8 +112,8 @@ TOP_K = 5
 PARTIAL_FRACTION = 0.6
 MIN_WORDS, MAX_WORDS = 8, 25
 BATCH = 64
-METHODS = (("dense", False), ("hybrid", True))
-LABELS = {"dense": "dense-only", "hybrid": "hybrid (RRF)"}
+METHODS = (("dense", "dense"), ("rrf", "rrf"), ("fused", "fused"))
+LABELS = {"dense": "dense-only", "rrf": "RRF (before)", "fused": "fused"}
 
 
 def normalize(text: str) -> str:
@@ -147,6 +150,8 @@ class Novel:
     title: str
     body: str  # whitespace-normalised
     passages: list[Passage] = field(default_factory=list)
+    text: str = ""  # the body as the pipeline reads it
+    chapters: list[Chapter] = field(default_factory=list)
 
 
 def load_novels() -> dict[str, Novel]:
@@ -160,6 +165,8 @@ def load_novels() -> dict[str, Novel]:
             title=document.metadata.title or stem.replace("-", " ").title(),
             body=normalize(document.body),
             passages=chunk_chapters(document.body, chapters, count_tokens),
+            text=document.body,
+            chapters=chapters,
         )
     return novels
 
@@ -198,27 +205,43 @@ class Timings:
     embedding_s: float = 0.0
     upsert_s: float = 0.0  # BM25 document vectors + Qdrant upsert
     optimize_s: float = 0.0
+    windows: int = 0
+
+
+class _TimedEmbedder:
+    """The embedder, its time counted apart from the store's."""
+
+    def __init__(self, inner: LocalEmbedder, timings: Timings) -> None:
+        self.name, self._inner, self._timings = inner.name, inner, timings
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        began = time.perf_counter()
+        try:
+            return self._inner.embed(texts)
+        finally:
+            self._timings.embedding_s += time.perf_counter() - began
 
 
 async def index(store: EdgeVectorStore, embedder: LocalEmbedder, novels: dict[str, Novel]):
     timings = Timings()
+    timed = _TimedEmbedder(embedder, timings)
     for novel in novels.values():
-        for start in range(0, len(novel.passages), BATCH):
-            batch = novel.passages[start : start + BATCH]
-            began = time.perf_counter()
-            vectors = embedder.embed([p.text for p in batch])
-            embedded = time.perf_counter()
-            await store.upsert(
-                PASSAGES,
-                [
-                    _passage_point(novel.id, novel.title, p, v)
-                    for p, v in zip(batch, vectors, strict=True)
-                ],
-            )
-            timings.embedding_s += embedded - began
-            timings.upsert_s += time.perf_counter() - embedded
+        began, embedding_before = time.perf_counter(), timings.embedding_s
+        timings.windows += await store_passages(
+            novel_id=novel.id,
+            title=novel.title,
+            body=novel.text,
+            chapters=novel.chapters,
+            passages=novel.passages,
+            store=store,
+            embedder=timed,
+            batch_size=BATCH,
+        )
+        spent = time.perf_counter() - began
+        timings.upsert_s += spent - (timings.embedding_s - embedding_before)
     began = time.perf_counter()
     await store.optimize(PASSAGES)
+    await store.optimize(WINDOWS)
     timings.optimize_s = time.perf_counter() - began
     for novel in novels.values():
         stored = await store.count(PASSAGES, novel.id)
@@ -232,7 +255,7 @@ class Outcome:
     rank: int | None  # 1-based rank of the first relevant hit in the top k
     chunks: list[int]  # chunk_index of each hit, in order
     search_ms: float  # embedding_ms + store_ms, as search_passages reports them
-    embedding_ms: float = 0.0  # query embedding (dense, plus BM25 when hybrid)
+    embedding_ms: float = 0.0  # query embedding (dense, plus BM25 unless dense-only)
     store_ms: float = 0.0  # the vector-store search
     total_ms: float = 0.0  # wall clock around search_passages
 
@@ -240,7 +263,7 @@ class Outcome:
 async def evaluate(store, embedder, novels, questions) -> dict[str, list[Outcome]]:
     results: dict[str, list[Outcome]] = {name: [] for name, _ in METHODS}
     for q in questions:
-        for name, hybrid in METHODS:
+        for name, method in METHODS:
             began = time.perf_counter()
             found = await search_passages(
                 store=store,
@@ -248,7 +271,7 @@ async def evaluate(store, embedder, novels, questions) -> dict[str, list[Outcome
                 query=q.question,
                 novel_id=novels[q.novel].id,
                 top_k=TOP_K,
-                hybrid=hybrid,
+                method=method,
             )
             total_ms = (time.perf_counter() - began) * 1000
             rank = next(
@@ -294,11 +317,13 @@ def report(novels, questions, results, timings: Timings, load_s: float, chunk_s:
 
     print("Indexing (in-process Qdrant Edge, all-MiniLM-L6-v2 on CPU)")
     print(f"  passages            {total_passages:>8}")
+    print(f"  windows             {timings.windows:>8}")
     print(f"  model load          {load_s:>8.1f} s")
     print(f"  chunking            {chunk_s:>8.1f} s")
     print(
         f"  embedding           {timings.embedding_s:>8.1f} s"
-        f"   ({total_passages / max(timings.embedding_s, 1e-9):.0f} passages/s)"
+        f"   (passages and windows: "
+        f"{(total_passages + timings.windows) / max(timings.embedding_s, 1e-9):.0f}/s)"
     )
     print(f"  BM25 + upsert       {timings.upsert_s:>8.1f} s")
     print(f"  optimize (HNSW)     {timings.optimize_s:>8.1f} s")
@@ -332,26 +357,25 @@ def report(novels, questions, results, timings: Timings, load_s: float, chunk_s:
     breakdown("per question kind", lambda q: q.kind)
 
     for name, _ in METHODS:
-        other = "hybrid" if name == "dense" else "dense"
         missed = [i for i, o in enumerate(results[name]) if o.rank is None]
         print(f"\nMissed by {LABELS[name]} ({len(missed)}):")
         for i in missed:
-            q, there = questions[i], results[other][i].rank
+            q = questions[i]
+            others = ", ".join(
+                f"{LABELS[o]}: {f'rank {results[o][i].rank}' if results[o][i].rank else 'missed'}"
+                for o, _ in METHODS
+                if o != name
+            )
             print(
                 f"  [{q.novel}] {q.question}\n"
-                f"      answer in chunk {gold[i] or 'NONE'}; got {results[name][i].chunks}; "
-                f"{LABELS[other]}: {f'rank {there}' if there else 'missed'}"
+                f"      answer in chunk {gold[i] or 'NONE'}; "
+                f"got {results[name][i].chunks}; {others}"
             )
 
-    better = sum(
-        (h.rank or 99) < (d.rank or 99)
-        for d, h in zip(results["dense"], results["hybrid"], strict=True)
-    )
-    worse = sum(
-        (h.rank or 99) > (d.rank or 99)
-        for d, h in zip(results["dense"], results["hybrid"], strict=True)
-    )
-    print(f"\nhybrid ranks the answer higher on {better} questions, lower on {worse}.")
+    pairs = list(zip(results["rrf"], results["fused"], strict=True))
+    better = sum((f.rank or 99) < (r.rank or 99) for r, f in pairs)
+    worse = sum((f.rank or 99) > (r.rank or 99) for r, f in pairs)
+    print(f"\nfused ranks the answer higher than RRF on {better} questions, lower on {worse}.")
     unreachable = [i for i, chunks in gold.items() if not chunks]
     if unreachable:
         print(f"{len(unreachable)} question(s) have no passage matching the rule (chunking):")
@@ -448,7 +472,7 @@ def split_report(
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Retrieval quality: dense-only vs hybrid, with a held-out split.",
+        description="Retrieval quality: dense-only, RRF and fused, with a held-out split.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -14,6 +14,7 @@ from gaji_ai.embeddings import DENSE_SIZE, sparse_document, sparse_query
 from gaji_ai.vectors.store import (
     CHARACTERS,
     PASSAGES,
+    WINDOWS,
     EdgeVectorStore,
     SearchFilter,
     ServerVectorStore,
@@ -124,3 +125,51 @@ async def test_delete_novel_and_scroll(store):
 async def test_unknown_collection_is_refused(store):
     with pytest.raises(KeyError):
         await store.count("secrets")
+
+
+async def test_bm25_only_search_and_get_answer_cosines(store):
+    """`fusion=False` ranks by BM25 alone (a passage without the word is not a
+    hit, however close its vector) and still gives each hit its cosine; `get`
+    with a query vector gives the point's cosine to it."""
+    await store.upsert(
+        PASSAGES,
+        [
+            point("a", 0, "The housekeeper praised her master at Pemberley.", unit(0)),
+            point("a", 1, "A fine morning for a walk.", unit(1)),
+        ],
+    )
+    hits = await store.search(
+        PASSAGES,
+        dense=unit(1),
+        sparse=sparse_query("Pemberley"),
+        where=SearchFilter("a"),
+        limit=5,
+        fusion=False,
+    )
+    assert [h.payload["chunk_index"] for h in hits] == [0]
+    assert hits[0].dense_score == pytest.approx(0.0) and hits[0].score > 0
+    none = await store.search(
+        PASSAGES,
+        dense=unit(1),
+        sparse=sparse_query("the of"),  # stop words only: no BM25 terms
+        where=SearchFilter("a"),
+        limit=5,
+        fusion=False,
+    )
+    assert none == []
+    found = await store.get(PASSAGES, str(uuid.uuid5(uuid.NAMESPACE_URL, "a/1")), dense=unit(1))
+    assert found.dense_score == pytest.approx(1.0)
+    plain = await store.get(PASSAGES, str(uuid.uuid5(uuid.NAMESPACE_URL, "a/1")))
+    assert plain.dense_score is None
+
+
+async def test_windows_are_a_collection_of_their_own(store):
+    window = VectorPoint(
+        str(uuid.uuid4()), unit(3), {"novel_id": "a", "chapter": 1, "passage_ids": ["p"]}
+    )
+    await store.upsert(WINDOWS, [window])
+    assert await store.count(WINDOWS, "a") == 1 and await store.count(PASSAGES, "a") == 0
+    hits = await store.search(WINDOWS, dense=unit(3), sparse=None, where=SearchFilter("a"), limit=5)
+    assert hits[0].payload["passage_ids"] == ["p"] and hits[0].score == pytest.approx(1.0)
+    await store.delete_novel(WINDOWS, "a")
+    assert await store.count(WINDOWS, "a") == 0

@@ -9,7 +9,7 @@ import pytest
 
 from gaji_ai.embeddings import DENSE_SIZE, sparse_document, sparse_query
 from gaji_ai.main import create_app
-from gaji_ai.vectors.store import PASSAGES, RemoteVectorStore, SearchFilter, VectorPoint
+from gaji_ai.vectors.store import PASSAGES, WINDOWS, RemoteVectorStore, SearchFilter, VectorPoint
 
 from support import SERVICE_TOKEN, running
 
@@ -134,3 +134,45 @@ async def test_vectors_qdrant_cannot_take_are_400(app_and_remote, route, body, f
     # ... and the store still answers.
     count = await client.post("/api/ai/internal/vectors/characters/count", json={}, headers=service)
     assert count.status_code == 200 and count.json() == {"count": 0}
+
+
+async def test_a_worker_searches_bm25_only_and_windows_and_gets_cosines(app_and_remote):
+    """What the fused passage search asks a worker's store: BM25 only over
+    passages (with each hit's cosine), dense over windows, and a passage by id
+    with its cosine to the query."""
+    _, remote = app_and_remote
+    texts = ["Darcy at Pemberley.", "Rain in Meryton."]
+    points = [
+        VectorPoint(
+            f"00000000-0000-0000-0000-{i:012d}",
+            unit(i),
+            {"novel_id": "n", "chapter": 1, "text": text},
+            sparse_document(text),
+        )
+        for i, text in enumerate(texts)
+    ]
+    await remote.upsert(PASSAGES, points)
+    window = VectorPoint(
+        "00000000-0000-0000-0001-000000000000",
+        unit(1),
+        {"novel_id": "n", "chapter": 1, "passage_ids": [points[1].id]},
+    )
+    await remote.upsert(WINDOWS, [window])
+    lexical = await remote.search(
+        PASSAGES,
+        dense=unit(1),
+        sparse=sparse_query("Pemberley"),
+        where=SearchFilter("n"),
+        limit=5,
+        fusion=False,
+    )
+    assert [h.payload["text"] for h in lexical] == ["Darcy at Pemberley."]  # BM25 only
+    assert lexical[0].dense_score == pytest.approx(0.0)  # its cosine to unit(1)
+    windows = await remote.search(
+        WINDOWS, dense=unit(1), sparse=None, where=SearchFilter("n"), limit=300
+    )
+    assert windows[0].payload["passage_ids"] == [points[1].id]
+    hit = await remote.get(PASSAGES, points[1].id, dense=unit(1))
+    assert hit.dense_score == pytest.approx(1.0) and hit.payload["text"] == "Rain in Meryton."
+    await remote.delete_novel(WINDOWS, "n")
+    assert await remote.count(WINDOWS, "n") == 0

@@ -11,6 +11,7 @@ split at word boundaries.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -172,3 +173,59 @@ def chunk_chapters(
         ):
             emit(chapter, [s for s, _ in current])
     return passages
+
+
+DEFAULT_WINDOW_SENTENCES = 2
+
+
+@dataclass(frozen=True)
+class Window:
+    """A few consecutive sentences of one chapter: what a question is matched
+    against (retrieve small), while the passages holding it are what a search
+    returns (return the surrounding window)."""
+
+    window_index: int  # 0, 1, ... over the whole novel
+    chapter: int
+    text: str
+    passages: tuple[int, ...]  # chunk_index of every passage holding one of its sentences
+
+
+def sentence_windows(
+    body: str,
+    chapters: list[Chapter],
+    passages: list[Passage],
+    *,
+    size: int = DEFAULT_WINDOW_SENTENCES,
+) -> list[Window]:
+    """Every run of `size` consecutive sentences of a chapter (stride 1), with
+    the passages it belongs to. A chapter shorter than `size` sentences is one
+    window."""
+    by_chapter: dict[int, list[Passage]] = {}
+    for passage in passages:
+        by_chapter.setdefault(passage.chapter, []).append(passage)
+    windows: list[Window] = []
+    for chapter in chapters:
+        spans = [span for span, _ in _paragraph_sentences(body, chapter)]
+        held = by_chapter.get(chapter.number, [])
+        if not spans or not held:
+            continue
+        starts = [p.start for p in held]
+        owners = []
+        for span in spans:
+            # Passages are in order and overlap by a sentence or so: the
+            # owners of a sentence are the last few starting at or before it.
+            last = bisect.bisect_right(starts, span.start) - 1
+            owners.append(
+                tuple(
+                    held[k].chunk_index
+                    for k in range(max(0, last - 2), min(len(held), last + 2))
+                    if held[k].start < span.end and span.start < held[k].end
+                )
+            )
+        for first in range(max(1, len(spans) - size + 1)):
+            run = range(first, min(first + size, len(spans)))
+            text = " ".join(" ".join(body[spans[i].start : spans[i].end].split()) for i in run)
+            chunks = tuple(sorted({c for i in run for c in owners[i]}))
+            if text and chunks:
+                windows.append(Window(len(windows), chapter.number, text, chunks))
+    return windows

@@ -36,6 +36,9 @@ def now() -> datetime:
 class Progress(BaseModel):
     passages_processed: int = 0
     passages_total: int = 0
+    # Two-sentence windows (embedded after the passages; see search/service.py).
+    windows_processed: int = 0
+    windows_total: int = 0
     characters_extracted: int = 0
     locations_extracted: int = 0
     events_extracted: int = 0

@@ -24,10 +24,10 @@ from gaji_ai.clients.core import CoreClient, CoreUnavailable
 from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
 from gaji_ai.ingestion.cast_llm import Describer, configured_describer, describe_cast
 from gaji_ai.ingestion.characters import Cast, CharacterProfile, extract_cast
-from gaji_ai.ingestion.chunking import Passage, chunk_chapters
+from gaji_ai.ingestion.chunking import Passage, Window, chunk_chapters, sentence_windows
 from gaji_ai.ingestion.jobs import Job, now
 from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
-from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorPoint, VectorStore
+from gaji_ai.vectors.store import CHARACTERS, PASSAGES, WINDOWS, VectorPoint, VectorStore
 
 logger = logging.getLogger("gaji_ai.ingestion")
 T = TypeVar("T")
@@ -113,6 +113,63 @@ def _passage_point(novel_id: str, title: str, passage: Passage, dense: list[floa
             "end_offset": passage.end,
         },
     )
+
+
+def window_id(novel_id: str, window_index: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{novel_id}:window:{window_index}"))
+
+
+def _window_point(novel_id: str, window: Window, dense: list[float]) -> VectorPoint:
+    return VectorPoint(
+        id=window_id(novel_id, window.window_index),
+        dense=dense,
+        payload={
+            "novel_id": novel_id,
+            "chapter": window.chapter,
+            "window_index": window.window_index,
+            "chunk_indexes": list(window.passages),
+            "passage_ids": [passage_id(novel_id, c) for c in window.passages],
+        },
+    )
+
+
+async def store_passages(
+    *,
+    novel_id: str,
+    title: str,
+    body: str,
+    chapters: list[Chapter],
+    passages: list[Passage],
+    store: VectorStore,
+    embedder: DenseEmbedder,
+    batch_size: int = 64,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> int:
+    """A novel's passages (dense + BM25) and their sentence windows (dense),
+    replacing any earlier ones. `progress("passages" | "windows", done,
+    total)` after each batch. Returns how many windows were stored."""
+    # Replace, never duplicate: this novel's previous vectors go first.
+    await store.delete_novel(PASSAGES, novel_id)
+    await store.delete_novel(WINDOWS, novel_id)
+    for start in range(0, len(passages), batch_size):
+        batch = passages[start : start + batch_size]
+        vectors = await _embed(embedder, [p.text for p in batch])
+        await store.upsert(
+            PASSAGES,
+            [_passage_point(novel_id, title, p, v) for p, v in zip(batch, vectors, strict=True)],
+        )
+        if progress:
+            progress("passages", start + len(batch), len(passages))
+    windows = sentence_windows(body, chapters, passages)
+    for start in range(0, len(windows), batch_size * 4):
+        batch = windows[start : start + batch_size * 4]
+        vectors = await _embed(embedder, [w.text for w in batch])
+        await store.upsert(
+            WINDOWS, [_window_point(novel_id, w, v) for w, v in zip(batch, vectors, strict=True)]
+        )
+        if progress:
+            progress("windows", start + len(batch), len(windows))
+    return len(windows)
 
 
 def cast_profiles(
@@ -205,20 +262,25 @@ async def run_ingestion(
     passages = chunk_chapters(document.body, chapters, count_tokens)
     job.progress.passages_total = len(passages)
     save(job)
-    # Replace, never duplicate: this novel's previous vectors go first.
-    await store.delete_novel(PASSAGES, job.novel_id)
-    for start in range(0, len(passages), batch_size):
-        batch = passages[start : start + batch_size]
-        vectors = await _embed(embedder, [p.text for p in batch])
-        await store.upsert(
-            PASSAGES,
-            [
-                _passage_point(job.novel_id, job.title or "", p, v)
-                for p, v in zip(batch, vectors, strict=True)
-            ],
-        )
-        job.progress.passages_processed += len(batch)
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if kind == "passages":
+            job.progress.passages_processed = done
+        else:
+            job.progress.windows_processed, job.progress.windows_total = done, total
         save(job)  # also the job's heartbeat
+
+    await store_passages(
+        novel_id=job.novel_id,
+        title=job.title or "",
+        body=document.body,
+        chapters=chapters,
+        passages=passages,
+        store=store,
+        embedder=embedder,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
     profiles, cast = await asyncio.to_thread(
         cast_profiles, document.body, chapters, job.extraction_mode, configured_describer()
@@ -228,6 +290,7 @@ async def run_ingestion(
     job.progress.locations_extracted = len(cast.locations)
     save(job)
     await store.optimize(PASSAGES)
+    await store.optimize(WINDOWS)
 
     stored = await store.count(PASSAGES, job.novel_id)
     if stored != len(passages):

@@ -49,7 +49,7 @@ from gaji_ai.ingestion.jobs import (
     rate_key,
     save_new_job,
 )
-from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStoreError
+from gaji_ai.vectors.store import CHARACTERS, PASSAGES, WINDOWS, VectorStoreError
 
 router = APIRouter(tags=["novels"])
 
@@ -474,6 +474,7 @@ async def delete_novel_vectors(
         removed = await store.count(PASSAGES, novel_id.lower())
         await store.delete_novel(PASSAGES, novel_id.lower())
         await store.delete_novel(CHARACTERS, novel_id.lower())
+        await store.delete_novel(WINDOWS, novel_id.lower())
     checker = getattr(request.app.state, "novel_checker", None)
     if checker is not None:
         checker.invalidate()

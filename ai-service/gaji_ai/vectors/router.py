@@ -18,6 +18,7 @@ from gaji_ai.embeddings import DENSE_SIZE, Sparse
 from gaji_ai.vectors.store import (
     CHARACTERS,
     PASSAGES,
+    WINDOWS,
     Hit,
     SearchFilter,
     VectorPoint,
@@ -26,7 +27,7 @@ from gaji_ai.vectors.store import (
 
 router = APIRouter(prefix="/vectors", tags=["internal"])
 
-Collection = Annotated[Literal["novel_passages", "characters"], Path()]
+Collection = Annotated[Literal["novel_passages", "characters", "passage_windows"], Path()]
 MAX_POINTS = 256
 # Vectors are float32 in Qdrant. Embeddings are unit vectors and BM25 weights
 # are small; a bound far above both keeps every score finite (an infinite one
@@ -78,11 +79,13 @@ class SearchIn(BaseModel):
     novel_id: str | None = Field(default=None, max_length=64)
     chapter_from: int | None = None
     chapter_to: int | None = None
-    limit: int = Field(default=10, ge=1, le=200)
+    limit: int = Field(default=10, ge=1, le=500)
+    fusion: bool = True  # False with a sparse vector: BM25 only
 
 
 class GetIn(BaseModel):
     id: PointId
+    dense: Dense | None = None  # answer the point's cosine to it as dense_score
 
 
 class ScrollIn(BaseModel):
@@ -117,7 +120,7 @@ async def _guard(coro):
 ERRORS = error_responses(400, 401, 403, 404, 413, 503)
 # Routes with a JSON body also refuse other content types (JsonBody).
 JSON_ERRORS = error_responses(400, 401, 403, 404, 413, 415, 503)
-assert {PASSAGES, CHARACTERS} == {"novel_passages", "characters"}
+assert {PASSAGES, CHARACTERS, WINDOWS} == {"novel_passages", "characters", "passage_windows"}
 
 
 @router.post("/{collection}/upsert", dependencies=[JsonBody], responses=JSON_ERRORS)
@@ -147,7 +150,12 @@ async def search(collection: Collection, body: SearchIn, store: VectorStoreDep) 
     where = SearchFilter(body.novel_id, body.chapter_from, body.chapter_to)
     hits = await _guard(
         store.search(
-            collection, dense=body.dense, sparse=_sparse(body.sparse), where=where, limit=body.limit
+            collection,
+            dense=body.dense,
+            sparse=_sparse(body.sparse),
+            where=where,
+            limit=body.limit,
+            fusion=body.fusion,
         )
     )
     return {"hits": [_hit(h) for h in hits]}
@@ -155,7 +163,7 @@ async def search(collection: Collection, body: SearchIn, store: VectorStoreDep) 
 
 @router.post("/{collection}/get", dependencies=[JsonBody], responses=JSON_ERRORS)
 async def get(collection: Collection, body: GetIn, store: VectorStoreDep) -> dict:
-    hit = await _guard(store.get(collection, body.id))
+    hit = await _guard(store.get(collection, body.id, dense=body.dense))
     return {"hit": _hit(hit) if hit else None}
 
 

@@ -8,11 +8,13 @@
 - `ServerVectorStore`: a Qdrant server through qdrant-client when QDRANT_URL
   is set; then every process (API and workers) talks to it directly.
 
-Collections: `novel_passages` and `characters`, each with a dense vector
-(`dense`, 384-d cosine, all-MiniLM-L6-v2) and a sparse BM25 vector (`bm25`,
-IDF applied by the engine), and payload indexes on `novel_id` (and
-`chapter`). A search fuses the dense and the BM25 rankings with reciprocal
-rank fusion; `dense_score` is each hit's cosine similarity to the query.
+Collections: `novel_passages`, `characters` and `passage_windows`, each
+with a dense vector (`dense`, 384-d cosine, all-MiniLM-L6-v2) and a sparse
+BM25 vector (`bm25`, IDF applied by the engine; windows carry none), and
+payload indexes on `novel_id` (and `chapter`). A search is dense only (no
+sparse vector), BM25 only (`fusion=False`), or fuses the dense and the BM25
+rankings with reciprocal rank fusion; `dense_score` is each hit's cosine
+similarity to the query.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ from gaji_ai.embeddings import DENSE_SIZE, Sparse
 
 PASSAGES = "novel_passages"
 CHARACTERS = "characters"
-COLLECTIONS = (PASSAGES, CHARACTERS)
+# Runs of two sentences of each passage (dense only): what a question is
+# matched against before the passages holding them are returned.
+WINDOWS = "passage_windows"
+COLLECTIONS = (PASSAGES, CHARACTERS, WINDOWS)
 DENSE, SPARSE = "dense", "bm25"
 # Candidates each ranking contributes before fusion.
 PREFETCH_FACTOR, PREFETCH_MIN = 4, 40
@@ -106,8 +111,11 @@ class VectorStore(Protocol):
         sparse: Sparse | None,
         where: SearchFilter,
         limit: int,
+        fusion: bool = True,
     ) -> list[Hit]: ...
-    async def get(self, collection: str, point_id: str) -> Hit | None: ...
+    async def get(
+        self, collection: str, point_id: str, *, dense: list[float] | None = None
+    ) -> Hit | None: ...
     async def scroll(self, collection: str, *, novel_id: str, limit: int) -> list[Hit]: ...
     async def optimize(self, collection: str) -> None: ...
 
@@ -119,6 +127,14 @@ def _check_collection(collection: str) -> None:
 
 def _dot(a: list[float], b: list[float]) -> float:
     return float(sum(x * y for x, y in zip(a, b, strict=False)))
+
+
+def _hit(point, dense: list[float] | None) -> Hit:
+    """A found point (Edge or server) as a Hit, with its cosine to `dense`
+    when it came with its dense vector."""
+    vector = point.vector.get(DENSE) if dense and isinstance(point.vector, dict) else None
+    cosine = _dot(dense, vector) if dense and vector else None
+    return Hit(str(point.id), getattr(point, "score", 1.0), dict(point.payload or {}), cosine)
 
 
 # -- Qdrant Edge -----------------------------------------------------------------
@@ -239,10 +255,25 @@ class EdgeVectorStore:
             lambda: self._shard(collection).count(CountRequest(exact=True, filter=where))
         )
 
-    async def search(self, collection, *, dense, sparse, where, limit) -> list[Hit]:
+    async def search(self, collection, *, dense, sparse, where, limit, fusion=True) -> list[Hit]:
         def run() -> list[Hit]:
             shard = self._shard(collection)
             flt = _edge_filter(where)
+            if sparse is not None and not fusion:
+                if not sparse.indices:
+                    return []
+                found = shard.query(
+                    QueryRequest(
+                        limit=limit,
+                        query=Query.Nearest(
+                            SparseVector(sparse.indices, sparse.values), using=SPARSE
+                        ),
+                        filter=flt,
+                        with_payload=True,
+                        with_vector=[DENSE],
+                    )
+                )
+                return [_hit(p, dense) for p in found]
             if sparse is None or not sparse.indices:
                 found = shard.query(
                     QueryRequest(
@@ -272,27 +303,20 @@ class EdgeVectorStore:
                     with_vector=[DENSE],
                 )
             )
-            hits = []
-            for p in found:
-                vector = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
-                hits.append(
-                    Hit(
-                        str(p.id),
-                        p.score,
-                        dict(p.payload or {}),
-                        _dot(dense, vector) if vector else None,
-                    )
-                )
-            return hits
+            return [_hit(p, dense) for p in found]
 
         return await self._run(run)
 
-    async def get(self, collection: str, point_id: str) -> Hit | None:
+    async def get(self, collection: str, point_id: str, *, dense=None) -> Hit | None:
         def run() -> Hit | None:
             found = self._shard(collection).retrieve(
-                [point_id], with_payload=True, with_vector=False
+                [point_id], with_payload=True, with_vector=[DENSE] if dense else False
             )
-            return Hit(str(found[0].id), 1.0, dict(found[0].payload or {})) if found else None
+            if not found:
+                return None
+            hit = _hit(found[0], dense)
+            hit.score = 1.0
+            return hit
 
         return await self._run(run)
 
@@ -432,9 +456,24 @@ class ServerVectorStore:
         )
         return result.count
 
-    async def search(self, collection, *, dense, sparse, where, limit) -> list[Hit]:
+    async def search(self, collection, *, dense, sparse, where, limit, fusion=True) -> list[Hit]:
         name = await self._collection(collection)
         flt = _server_filter(where)
+        if sparse is not None and not fusion:
+            if not sparse.indices:
+                return []
+            result = await self._call(
+                self._client.query_points(
+                    name,
+                    query=qm.SparseVector(indices=sparse.indices, values=sparse.values),
+                    using=SPARSE,
+                    query_filter=flt,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=[DENSE],
+                )
+            )
+            return [_hit(p, dense) for p in result.points]
         if sparse is None or not sparse.indices:
             result = await self._call(
                 self._client.query_points(
@@ -461,23 +500,20 @@ class ServerVectorStore:
                 with_vectors=[DENSE],
             )
         )
-        hits = []
-        for p in result.points:
-            vector = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
-            hits.append(
-                Hit(
-                    str(p.id),
-                    p.score,
-                    dict(p.payload or {}),
-                    _dot(dense, vector) if vector else None,
-                )
-            )
-        return hits
+        return [_hit(p, dense) for p in result.points]
 
-    async def get(self, collection: str, point_id: str) -> Hit | None:
+    async def get(self, collection: str, point_id: str, *, dense=None) -> Hit | None:
         name = await self._collection(collection)
-        found = await self._call(self._client.retrieve(name, ids=[point_id], with_payload=True))
-        return Hit(str(found[0].id), 1.0, dict(found[0].payload or {})) if found else None
+        found = await self._call(
+            self._client.retrieve(
+                name, ids=[point_id], with_payload=True, with_vectors=[DENSE] if dense else False
+            )
+        )
+        if not found:
+            return None
+        hit = _hit(found[0], dense)
+        hit.score = 1.0
+        return hit
 
     async def scroll(self, collection: str, *, novel_id: str, limit: int) -> list[Hit]:
         name = await self._collection(collection)
@@ -563,7 +599,7 @@ class RemoteVectorStore:
     async def count(self, collection: str, novel_id: str | None = None) -> int:
         return (await self._post(f"/{collection}/count", {"novel_id": novel_id}))["count"]
 
-    async def search(self, collection, *, dense, sparse, where, limit) -> list[Hit]:
+    async def search(self, collection, *, dense, sparse, where, limit, fusion=True) -> list[Hit]:
         body = {
             "dense": dense,
             "sparse": {"indices": sparse.indices, "values": sparse.values} if sparse else None,
@@ -571,11 +607,12 @@ class RemoteVectorStore:
             "chapter_from": where.chapter_from,
             "chapter_to": where.chapter_to,
             "limit": limit,
+            "fusion": fusion,
         }
         return [Hit(**hit) for hit in (await self._post(f"/{collection}/search", body))["hits"]]
 
-    async def get(self, collection: str, point_id: str) -> Hit | None:
-        hit = (await self._post(f"/{collection}/get", {"id": point_id}))["hit"]
+    async def get(self, collection: str, point_id: str, *, dense=None) -> Hit | None:
+        hit = (await self._post(f"/{collection}/get", {"id": point_id, "dense": dense}))["hit"]
         return Hit(**hit) if hit else None
 
     async def scroll(self, collection: str, *, novel_id: str, limit: int) -> list[Hit]:
