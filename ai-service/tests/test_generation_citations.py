@@ -17,7 +17,7 @@ from redis.asyncio import Redis as AsyncRedis
 from gaji_ai.generation import runner
 from gaji_ai.generation.prompt import KeptPassage, Persona, build_messages
 from gaji_ai.generation.runner import Passage, citations_of, quote_of
-from gaji_ai.vectors.store import Hit, VectorStoreError
+from gaji_ai.vectors.store import WINDOWS, Hit, VectorStoreError
 
 from support import TEST_REDIS_URL
 
@@ -62,10 +62,15 @@ class Store:
     async def scroll(self, collection, *, novel_id, limit):
         return []
 
-    async def search(self, collection, *, dense, sparse, where, limit):
+    async def search(self, collection, *, dense, sparse, where, limit, fusion=True):
         if self.broken:
             raise VectorStoreError("down")
+        if collection == WINDOWS:
+            return []  # no windows: the search uses the passages' own vectors
         return self.points[:limit]
+
+    async def get(self, collection, point_id, *, dense=None):
+        return next((p for p in self.points if p.id == point_id), None)
 
     async def count(self, collection, novel_id):
         if self.broken:

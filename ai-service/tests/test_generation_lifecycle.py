@@ -639,13 +639,16 @@ class FakeStore:
             )
         ]
 
-    async def search(self, collection, *, dense, sparse, where, limit):
-        from gaji_ai.vectors.store import Hit, VectorStoreError
+    async def search(self, collection, *, dense, sparse, where, limit, fusion=True):
+        from gaji_ai.vectors.store import WINDOWS, Hit, VectorStoreError
 
-        self.calls += 1
+        if sparse is not None:  # once per passage search (its BM25 half)
+            self.calls += 1
         if self.broken:
             raise VectorStoreError("down")
-        return [Hit("p1", 1.0, {"text": "Charlotte accepted Mr. Collins for a home."})]
+        if collection == WINDOWS:
+            return []  # no windows: the search uses the passages' own vectors
+        return [Hit("p1", 1.0, {"text": "Charlotte accepted Mr. Collins for a home."}, 1.0)]
 
     async def close(self):
         pass

@@ -71,6 +71,8 @@ def main() -> None:
         status = httpx.get(f"{AI}/api/ai/novels/status/{job['job_id']}", headers=headers, timeout=10).json()
         progress = status["progress"]
         line = f"{status['status']}: {progress['passages_processed']}/{progress['passages_total']} passages"
+        if progress.get("windows_total"):
+            line += f", {progress['windows_processed']}/{progress['windows_total']} sentence windows"
         if line != last:
             print(f"demo novel {SLUG}: {line}", flush=True)
             last = line
