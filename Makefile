@@ -20,7 +20,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -146,6 +146,9 @@ bench-chat: setup ## Chat turns: first token through the platform vs the provide
 
 eval-retrieval: deps ## Retrieval quality: recall@5 and MRR, dense-only vs hybrid (ai-service/eval)
 	cd ai-service && ../$(PY) eval/retrieval_eval.py
+
+eval-cast: deps ## Cast extraction quality: precision/recall of extracted names vs the hand-listed casts of the five novels (ai-service/eval)
+	cd ai-service && ../$(PY) eval/cast_eval.py
 
 clean: ## Remove the virtualenv and local state (keeps the llama.cpp wheel cache)
 	rm -rf $(VENV) var
