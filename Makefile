@@ -144,7 +144,7 @@ bench-local-model: deps ## First-token p50/p95 of the local model per llama.cpp 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py
 
-eval-retrieval: deps ## Retrieval quality: recall@5 and MRR, dense-only vs hybrid (ai-service/eval)
+eval-retrieval: deps ## Retrieval quality: recall@5 and MRR per novel and split, dense-only vs RRF vs fused, latency by stage (ai-service/eval)
 	cd ai-service && ../$(PY) eval/retrieval_eval.py
 
 eval-cast: deps ## Cast extraction quality: precision/recall of extracted names vs the hand-listed casts of the five novels (ai-service/eval)
