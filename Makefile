@@ -20,7 +20,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -140,6 +140,9 @@ bench-floor: setup ## Core against a minimal reference service (bench/floor) on 
 
 bench-local-model: deps ## First-token p50/p95 of the local model per llama.cpp build and extra-buffer setting (each in its own process); BUILDS="name=dir ..." adds builds
 	$(PY) ai-service/bench/local_model_bench.py $(foreach b,$(BUILDS),--build $(b))
+
+bench-grounding: deps ## First-token p50/p95 of the local model with 96, 256 and 512 grounding tokens, prompt cache off and on (interleaved conversations, each setting in its own process)
+	$(PY) ai-service/bench/grounding_bench.py
 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py

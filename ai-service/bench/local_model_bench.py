@@ -85,6 +85,21 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def machine_description() -> str:
+    """Cores, CPU model and the instruction sets llama.cpp cares about."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    extras = [f for f in ("avx512f", "amx_int8", "avx2") if f" {f}" in cpuinfo]
+    return f"{os.cpu_count()} x {cpu} ({', '.join(extras)})"
+
+
 def measure(name: str, path: str | None, extra: str, runs: int) -> dict:
     env = dict(os.environ)
     if path:
@@ -139,18 +154,7 @@ def main() -> None:
                 print(f"{name:<12} {extra:<12} {row['outcome']}", flush=True)
     out = ROOT / "var" / "bench" / "local_model.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown CPU",
-    )
-    flags = Path("/proc/cpuinfo").read_text()
-    extras = [f for f in ("avx512f", "amx_int8", "avx2") if f" {f}" in flags]
-    machine = f"{os.cpu_count()} x {cpu} ({', '.join(extras)})"
-    body = {"runs": args.runs, "cpu": machine, "rows": rows}
+    body = {"runs": args.runs, "cpu": machine_description(), "rows": rows}
     out.write_text(json.dumps(body, indent=2) + "\n")
 
 

@@ -50,7 +50,10 @@ LLM_THREADS           llama.cpp threads of the local model [all cores]
 LLM_LOCAL_EXTRA_BUFTS auto | on | off: llama.cpp's extra buffer types (AMX, repacked
                       weights); auto: as setup's self-test found safe on this CPU
                       and build (var/llm-local.json), else off [auto]
-LLM_GROUNDING_TOKENS  most prompt tokens of retrieved passages; 0: 96 local, 1024 remote [0]
+LLM_GROUNDING_TOKENS  most prompt tokens of retrieved passages; 0: 256 local, 1024 remote [0]
+LLM_PROMPT_CACHE_BYTES  the local model's prompt cache per worker process: llama.cpp
+                      states after each answer, so a conversation's next turn
+                      evaluates only its new tokens; 0 turns it off [268435456]
 GENERATION_START_TIMEOUT_SECONDS  a queued turn ends failed if no chat worker lives this long [300]
 GENERATION_QUEUE_TIMEOUT_SECONDS  ... or once it waited this long in a busy queue [1800]
 GENERATION_REAPER_SECONDS  how often the API looks for turns whose worker died [5]
@@ -69,6 +72,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SERVICE_TOKEN = "dev-service-token-not-for-production"
 MIN_PRODUCTION_TOKEN_LENGTH = 32
+# Passage tokens per prompt when LLM_GROUNDING_TOKENS is 0 (automatic).
+LOCAL_GROUNDING_TOKENS = 256
+REMOTE_GROUNDING_TOKENS = 1024
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Field names are the environment variable names, lower-cased, so a reader can
@@ -164,6 +170,8 @@ class LLMSettings(BaseSettings):
     # Passages cost the local model ~5 ms per token before its first answer
     # token on 2 cores: keep them tight there (0 = automatic).
     llm_grounding_tokens: int = Field(default=0, ge=0, le=16384)
+    # With the prompt cache a turn pays only for its new tokens (bench/REPORT.md).
+    llm_prompt_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0, le=64 * 1024**3)
     generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
     generation_queue_timeout_seconds: float = Field(default=1800.0, ge=1)
     generation_reaper_seconds: float = Field(default=5.0, gt=0, le=300)
@@ -171,7 +179,7 @@ class LLMSettings(BaseSettings):
     def grounding_tokens(self, provider_name: str) -> int:
         if self.llm_grounding_tokens:
             return self.llm_grounding_tokens
-        return 96 if provider_name == "local" else 1024
+        return LOCAL_GROUNDING_TOKENS if provider_name == "local" else REMOTE_GROUNDING_TOKENS
 
     def model_list(self) -> list[str]:
         return [m.strip() for m in self.llm_model.split(",") if m.strip()]

@@ -84,6 +84,7 @@ def local_fallback(settings: Settings) -> LLMProvider:
                 n_ctx=settings.llm.llm_context_tokens,
                 n_threads=settings.llm.llm_threads,
                 extra_bufts=settings.llm.llm_local_extra_bufts,
+                prompt_cache_bytes=settings.llm.llm_prompt_cache_bytes,
             )
         return _providers["local"]
 

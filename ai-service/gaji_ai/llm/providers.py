@@ -62,12 +62,21 @@ class LocalProvider:
     default_model = LOCAL_MODEL
 
     def __init__(
-        self, *, n_ctx: int = 2048, n_threads: int | None = None, extra_bufts: str = "auto"
+        self,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        extra_bufts: str = "auto",
+        prompt_cache_bytes: int = 0,
     ) -> None:
         self.models = [LOCAL_MODEL]
         self.n_ctx = n_ctx
         self._n_threads = n_threads
         self._extra_bufts = extra_bufts
+        # States after each answer, so a conversation's next prompt starts
+        # from its cached prefix (gaji_ai.llm.prompt_cache); 0 = off.
+        self.prompt_cache_bytes = prompt_cache_bytes
+        self.prompt_cache = None
         self._llm = None
         self._lock = threading.Lock()
 
@@ -84,6 +93,11 @@ class LocalProvider:
                 n_threads=self._n_threads,
                 verbose=False,
             )
+            if self.prompt_cache_bytes > 0:
+                from gaji_ai.llm.prompt_cache import CompactPromptCache
+
+                self.prompt_cache = CompactPromptCache(self.prompt_cache_bytes)
+                self._llm.set_cache(self.prompt_cache)
         return self._llm
 
     def warm(self) -> None:
@@ -246,6 +260,7 @@ def build_provider(settings) -> LLMProvider:
             n_ctx=config.llm_context_tokens,
             n_threads=config.llm_threads,
             extra_bufts=config.llm_local_extra_bufts,
+            prompt_cache_bytes=config.llm_prompt_cache_bytes,
         )
     models = config.model_list()
     if not config.llm_base_url or not models:
