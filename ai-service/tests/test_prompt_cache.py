@@ -12,7 +12,7 @@ from gaji_ai.config import Settings
 from gaji_ai.generation import runner
 from gaji_ai.generation.runner import local_fallback
 from gaji_ai.llm.prompt_cache import CompactPromptCache, compact, state_bytes
-from gaji_ai.llm.providers import ChatMessage, LocalProvider, build_provider
+from gaji_ai.llm.providers import ChatMessage, LocalProvider, ProviderError, build_provider
 
 VOCAB = 1000
 
@@ -121,3 +121,46 @@ def test_interleaved_conversations_restore_their_own_state_and_answer_the_same()
     plain = LocalProvider(n_ctx=1024)
     assert play(plain) == with_cache
     assert plain.prompt_cache is None
+
+
+def test_a_cached_state_that_will_not_load_costs_the_reader_nothing(monkeypatch):
+    """llama.cpp refusing a cached state (RuntimeError from load_state) must
+    not fail the turn: the cache is emptied and the turn runs cold."""
+    provider = LocalProvider(n_ctx=1024, prompt_cache_bytes=64 * 1024 * 1024)
+    first = conversation("Elizabeth Bennet", "What do you think of Mr. Darcy?")
+    other = conversation("Jane Bennet", "How is Mr. Bingley?")
+    answer = "".join(provider.stream(first, max_tokens=8, temperature=0.0))
+    "".join(provider.stream(other, max_tokens=8, temperature=0.0))
+    assert len(provider.prompt_cache.cache_state) == 2
+    llm = provider._loaded()
+    calls = []
+
+    def broken(state):
+        calls.append(state)
+        raise RuntimeError("Failed to set llama state data")
+
+    monkeypatch.setattr(llm, "load_state", broken)
+    follow = [*first, ChatMessage("assistant", answer), ChatMessage("user", "And his aunt?")]
+    text = "".join(provider.stream(follow, max_tokens=8, temperature=0.0))
+    assert calls, "the follow-up should have tried its cached state"
+    assert text.strip()
+    # The cache was emptied, then refilled by the cold turn.
+    assert len(provider.prompt_cache.cache_state) == 1
+    monkeypatch.undo()
+    plain = LocalProvider(n_ctx=1024)
+    assert "".join(plain.stream(follow, max_tokens=8, temperature=0.0)) == text
+
+
+def test_a_failure_without_a_cache_to_drop_is_reported_once(monkeypatch):
+    provider = LocalProvider(n_ctx=512)
+    llm = provider._loaded()
+    calls = []
+
+    def broken(**kwargs):
+        calls.append(kwargs)
+        raise RuntimeError("llama_decode returned -1")
+
+    monkeypatch.setattr(llm, "create_chat_completion", broken)
+    with pytest.raises(ProviderError, match="llama_decode"):
+        list(provider.stream(conversation("Jane Bennet", "Hello?"), max_tokens=4))
+    assert len(calls) == 1

@@ -110,21 +110,37 @@ class LocalProvider:
 
     def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7) -> Iterator[str]:
         with self._lock:
-            try:
-                chunks = self._loaded().create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],
-                    stream=True,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    # A 135M model easily loops ("no, no, no, ..."); this curbs it.
-                    repeat_penalty=REPEAT_PENALTY,
-                )
-                for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        yield delta
-            except (ValueError, RuntimeError) as exc:
-                raise ProviderError(f"local model failed: {exc}") from exc
+            payload = [{"role": m.role, "content": m.content} for m in messages]
+            started = False
+            for attempt in (1, 2):
+                try:
+                    chunks = self._loaded().create_chat_completion(
+                        messages=payload,
+                        stream=True,
+                        max_tokens=max_tokens,
+                        temperature=temperature,
+                        # A 135M model easily loops ("no, no, no, ..."); this curbs it.
+                        repeat_penalty=REPEAT_PENALTY,
+                    )
+                    for chunk in chunks:
+                        delta = chunk["choices"][0]["delta"].get("content")
+                        if delta:
+                            started = True
+                            yield delta
+                    return
+                except (ValueError, RuntimeError) as exc:
+                    if attempt == 1 and not started and self._drop_prompt_cache():
+                        continue  # a cached state that would not load: once more, cold
+                    raise ProviderError(f"local model failed: {exc}") from exc
+
+    def _drop_prompt_cache(self) -> bool:
+        """Empty the prompt cache and the context; False if there was nothing to drop."""
+        cache = self.prompt_cache
+        if cache is None or not cache.cache_state:
+            return False
+        cache.cache_state.clear()
+        self._llm.reset()
+        return True
 
 
 def _sse_data(response: httpx.Response) -> Iterator[str]:
