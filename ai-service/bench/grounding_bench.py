@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ai-service"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_model_bench import machine_description, pct  # noqa: E402
+from local_model_bench import machine_description, pct, run_child  # noqa: E402
 
 NOVEL = ROOT / "data" / "novels" / "pride-and-prejudice.txt"
 STORY = "Pride and Prejudice"
@@ -170,15 +168,11 @@ def measure(budget: int, cache: bool, args: argparse.Namespace) -> dict:
         "--answer-tokens",
         str(args.answer_tokens),
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     row: dict = {"budget": budget, "cache": "on" if cache else "off"}
-    if done.returncode != 0:
-        if done.returncode < 0:
-            row["outcome"] = f"crashed ({signal.Signals(-done.returncode).name})"
-        else:
-            row["outcome"] = f"failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+    result, failure = run_child(argv, timeout=3600)
+    if failure:
+        row["outcome"] = failure
         return row
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     row.update(outcome="ok", hits=result["hits"], misses=result["misses"])
     row.update(summarise(result["rows"]))
     return row

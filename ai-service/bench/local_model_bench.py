@@ -100,20 +100,27 @@ def machine_description() -> str:
     return f"{os.cpu_count()} x {cpu} ({', '.join(extras)})"
 
 
+def run_child(argv: list[str], *, env: dict | None = None, timeout: float) -> tuple[dict, str]:
+    """Run a measuring subprocess: (its last stdout line as JSON, "") or
+    ({}, how it ended: crashed with a signal, or failed with its stderr)."""
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode < 0:
+        return {}, f"crashed ({signal.Signals(-done.returncode).name})"
+    if done.returncode != 0:
+        return {}, f"failed ({done.returncode}): {done.stderr.strip()[-300:]}"
+    return json.loads(done.stdout.strip().splitlines()[-1]), ""
+
+
 def measure(name: str, path: str | None, extra: str, runs: int) -> dict:
     env = dict(os.environ)
     if path:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [path, env.get("PYTHONPATH")]))
     argv = [sys.executable, __file__, "--child", extra, "--runs", str(runs)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
     row = {"build": name, "extra_bufts": extra}
-    if done.returncode != 0:
-        if done.returncode < 0:
-            row["outcome"] = f"crashed ({signal.Signals(-done.returncode).name})"
-        else:
-            row["outcome"] = f"failed ({done.returncode}): {done.stderr.strip()[-200:]}"
+    result, failure = run_child(argv, env=env, timeout=900)
+    if failure:
+        row["outcome"] = failure
         return row
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     firsts = result["first_ms"]
     features = [f for f in ("AVX512", "AMX_INT8", "AVX2") if f"{f} = 1" in result["system_info"]]
     row.update(
