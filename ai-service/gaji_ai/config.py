@@ -167,10 +167,11 @@ class LLMSettings(BaseSettings):
     # A remote provider failing before its first token: answer with the local
     # model instead (the message is marked degraded).
     llm_fallback_local: bool = True
-    # Passages cost the local model ~5 ms per token before its first answer
-    # token on 2 cores: keep them tight there (0 = automatic).
+    # Every new prompt token costs the local model milliseconds before its first
+    # answer token on 2 cores: with the prompt cache below a follow-up pays only
+    # for its new tokens, which leaves room for 256 (0 = automatic).
     llm_grounding_tokens: int = Field(default=0, ge=0, le=16384)
-    # With the prompt cache a turn pays only for its new tokens (bench/REPORT.md).
+    # llama.cpp states kept per worker process (gaji_ai.llm.prompt_cache); 0 = off.
     llm_prompt_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0, le=64 * 1024**3)
     generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
     generation_queue_timeout_seconds: float = Field(default=1800.0, ge=1)

@@ -72,6 +72,15 @@ def test_a_state_larger_than_the_capacity_is_not_kept():
         CompactPromptCache(0)
 
 
+def test_the_local_model_reads_256_passage_tokens_by_default(monkeypatch):
+    monkeypatch.delenv("LLM_GROUNDING_TOKENS", raising=False)
+    llm = Settings().llm
+    assert llm.grounding_tokens("local") == 256
+    assert llm.grounding_tokens("openai") == 1024
+    monkeypatch.setenv("LLM_GROUNDING_TOKENS", "512")
+    assert Settings().llm.grounding_tokens("local") == 512
+
+
 def test_settings_turn_the_cache_on_by_default_and_zero_turns_it_off(monkeypatch):
     monkeypatch.delenv("LLM_PROMPT_CACHE_BYTES", raising=False)
     on = build_provider(Settings())
