@@ -11,7 +11,7 @@ from llama_cpp import LlamaState
 from gaji_ai.config import Settings
 from gaji_ai.generation import runner
 from gaji_ai.generation.runner import local_fallback
-from gaji_ai.llm.prompt_cache import CompactPromptCache, compact, state_bytes
+from gaji_ai.llm.prompt_cache import CompactPromptCache, CompactStateLlama, compact, state_bytes
 from gaji_ai.llm.providers import ChatMessage, LocalProvider, ProviderError, build_provider
 
 VOCAB = 1000
@@ -130,6 +130,21 @@ def test_interleaved_conversations_restore_their_own_state_and_answer_the_same()
     plain = LocalProvider(n_ctx=1024)
     assert play(plain) == with_cache
     assert plain.prompt_cache is None
+
+
+def test_the_model_saves_the_last_logits_row_only_and_keeps_its_own():
+    """Saving a state after an answer copies one row of logits, not every
+    evaluated token's (~100 MB), and leaves the model's logits as they were."""
+    provider = LocalProvider(n_ctx=1024, prompt_cache_bytes=64 * 1024 * 1024)
+    "".join(provider.stream(conversation("Jane Bennet", "Hello?"), max_tokens=4))
+    llm = provider._loaded()
+    assert isinstance(llm, CompactStateLlama)
+    before = llm.scores.shape
+    saved = llm.save_state()
+    assert saved.scores.shape == (1, before[1]) and saved.n_tokens == llm.n_tokens
+    assert np.array_equal(saved.scores[0], llm.scores[min(llm.n_tokens, before[0]) - 1])
+    assert llm.scores.shape == before
+    assert not isinstance(LocalProvider(n_ctx=512)._loaded(), CompactStateLlama)
 
 
 def test_a_cached_state_that_will_not_load_costs_the_reader_nothing(monkeypatch):

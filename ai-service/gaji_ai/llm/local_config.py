@@ -83,10 +83,11 @@ def extra_bufts_allowed(setting: str | None = None, path: Path = RECORD_PATH) ->
 _patch_lock = threading.Lock()
 
 
-def load_llama(model_path: str, *, use_extra_bufts: bool, **kwargs):
-    """`llama_cpp.Llama(...)` with the model parameter `use_extra_bufts` set
-    (Llama's constructor does not expose it; it reads the library's default
-    parameters, which are wrapped for the duration of the load)."""
+def load_llama(model_path: str, *, use_extra_bufts: bool, llama_class=None, **kwargs):
+    """`llama_cpp.Llama(...)` (or `llama_class`, a subclass) with the model
+    parameter `use_extra_bufts` set (Llama's constructor does not expose it;
+    it reads the library's default parameters, which are wrapped for the
+    duration of the load)."""
     import llama_cpp
     import llama_cpp.llama as llama_module
 
@@ -100,6 +101,6 @@ def load_llama(model_path: str, *, use_extra_bufts: bool, **kwargs):
 
         llama_module.llama_cpp.llama_model_default_params = params
         try:
-            return llama_cpp.Llama(model_path=model_path, **kwargs)
+            return (llama_class or llama_cpp.Llama)(model_path=model_path, **kwargs)
         finally:
             llama_module.llama_cpp.llama_model_default_params = original

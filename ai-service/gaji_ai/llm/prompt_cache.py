@@ -18,14 +18,16 @@ never read back for a prefix: `generate` re-evaluates from the matched
 prefix, and a restored state is always re-evaluated (`_requires_eval`).
 `CompactPromptCache` keeps only the last row (`load_state` broadcasts it)
 and counts everything it holds against `capacity_bytes`, evicting the
-least recently used states first."""
+least recently used states first. `CompactStateLlama` saves that row only
+in the first place: `Llama.save_state` would copy all of them (~100 MB,
+30-290 ms measured) at the end of every answer, under the model's lock."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from llama_cpp import LlamaRAMCache, LlamaState
+from llama_cpp import Llama, LlamaRAMCache, LlamaState
 
 
 def state_bytes(state: LlamaState) -> int:
@@ -45,6 +47,20 @@ def compact(state: LlamaState) -> LlamaState:
         llama_state_size=state.llama_state_size,
         seed=state.seed,
     )
+
+
+class CompactStateLlama(Llama):
+    """`Llama` whose saved states hold the logits of their last token only."""
+
+    def save_state(self) -> LlamaState:
+        full = self.scores
+        last = min(self.n_tokens, len(full))
+        # save_state copies `_scores`, i.e. scores[:n_tokens]: show it one row.
+        self.scores = full[max(last - 1, 0) : last]
+        try:
+            return super().save_state()
+        finally:
+            self.scores = full
 
 
 class CompactPromptCache(LlamaRAMCache):

@@ -83,19 +83,19 @@ class LocalProvider:
     def _loaded(self):
         if self._llm is None:
             from gaji_ai.llm.local_config import extra_bufts_allowed, load_llama
+            from gaji_ai.llm.prompt_cache import CompactPromptCache, CompactStateLlama
 
             # Extra buffer types (AMX, repacked weights) only where setup's
             # self-test ran a generation with them on this CPU and build.
             self._llm = load_llama(
                 local_model_path(),
                 use_extra_bufts=extra_bufts_allowed(self._extra_bufts),
+                llama_class=CompactStateLlama if self.prompt_cache_bytes > 0 else None,
                 n_ctx=self.n_ctx,
                 n_threads=self._n_threads,
                 verbose=False,
             )
             if self.prompt_cache_bytes > 0:
-                from gaji_ai.llm.prompt_cache import CompactPromptCache
-
                 self.prompt_cache = CompactPromptCache(self.prompt_cache_bytes)
                 self._llm.set_cache(self.prompt_cache)
         return self._llm
