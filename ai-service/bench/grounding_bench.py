@@ -41,6 +41,7 @@ from local_model_bench import machine_description, pct, run_child  # noqa: E402
 NOVEL = ROOT / "data" / "novels" / "pride-and-prejudice.txt"
 STORY = "Pride and Prejudice"
 CACHE_BYTES = 256 * 1024 * 1024
+CONTEXT_TOKENS = 2048  # LLM_CONTEXT_TOKENS' default
 READERS = [
     ("Elizabeth Bennet", "decision", "to accept Mr. Collins", "to refuse Mr. Collins"),
     ("Jane Bennet", "temper", "suspicious of everyone", "trusting"),
@@ -67,7 +68,7 @@ def child(budget: int, cache: bool, conversations: int, turns: int, answer_token
         build_messages,
         render_brief,
     )
-    from gaji_ai.generation.runner import MAX_ANSWER_TOKENS
+    from gaji_ai.generation.runner import prompt_budget
     from gaji_ai.ingestion.chunking import chunk_chapters
     from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
     from gaji_ai.llm.providers import LocalProvider
@@ -84,7 +85,7 @@ def child(budget: int, cache: bool, conversations: int, turns: int, answer_token
         return [chunks[i].text for i in ranked[:3]]
 
     provider = LocalProvider(
-        n_ctx=2048,
+        n_ctx=CONTEXT_TOKENS,
         n_threads=os.cpu_count(),
         prompt_cache_bytes=CACHE_BYTES if cache else 0,
     )
@@ -108,7 +109,7 @@ def child(budget: int, cache: bool, conversations: int, turns: int, answer_token
                 history=histories[reader],
                 user_message=question,
                 count_tokens=provider.count_tokens,
-                budget=2048 - MAX_ANSWER_TOKENS - 32,
+                budget=prompt_budget(CONTEXT_TOKENS),
                 grounding_tokens=budget,
                 kept=kept,
             )

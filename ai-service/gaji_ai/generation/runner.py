@@ -62,6 +62,11 @@ UNSAVED = "unsaved"  # generate()'s result when core never took the answer
 UNSAVED_TTL_SECONDS = 3600
 
 
+def prompt_budget(context_tokens: int) -> int:
+    """Prompt tokens a model window holds: the answer's room and a margin left out."""
+    return context_tokens - MAX_ANSWER_TOKENS - 32
+
+
 def unsaved_key(prefix: str, message_id: str, attempt: int) -> str:
     return f"{prefix}:gen:{message_id}:unsaved:{attempt}"
 
@@ -328,7 +333,7 @@ class Prompt:
             history=[Turn(m.role.value, m.content) for m in request.recent_messages],
             user_message=request.user_message,
             count_tokens=_count_tokens(provider),
-            budget=self.settings.llm.llm_context_tokens - MAX_ANSWER_TOKENS - 32,
+            budget=prompt_budget(self.settings.llm.llm_context_tokens),
             grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
             kept=kept,
         )
