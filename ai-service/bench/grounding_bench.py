@@ -216,7 +216,7 @@ def main() -> None:
                 f"{budget:>9} {row['cache']:>6} {row['grounding_tokens_mean']:>11} "
                 f"{row['prompt_tokens_mean']:>10} "
                 f"{row['first_p50_ms']:>8} {row['first_p95_ms']:>8} {row['opening_p50_ms']:>11} "
-                f"{row['follow_up_p50_ms']:>10} {row['follow_up_p95_ms']:>10}",
+                f"{row['follow_up_p50_ms'] or '-':>10} {row['follow_up_p95_ms'] or '-':>10}",
                 flush=True,
             )
     out = ROOT / "var" / "bench" / "grounding.json"
