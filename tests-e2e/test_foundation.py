@@ -24,6 +24,8 @@ def test_both_services_are_live_and_ready(core, ai):
     assert checks["core"]["ok"] is True
     assert checks["redis"]["ok"] is True
     assert checks["vector_store"]["ok"] is True
+    # The local engine (llama-server) is loaded and answering.
+    assert checks["llm_engine"]["ok"] is True
 
 
 def test_ai_verifies_core_issued_token_through_jwks(core, ai, reader):

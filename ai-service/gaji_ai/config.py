@@ -39,19 +39,29 @@ NOVEL_CHECK_SECONDS   how often core's ingested novels are checked against the v
                       (a novel whose passages are gone becomes `missing` on core) [300]
 NOVEL_CHECK_ENABLED   run that check (and report it in /readyz) [true]
 AI_INTERNAL_URL       how workers reach this API's internal vector endpoints [http://127.0.0.1:8000]
-LLM_PROVIDER          local | openai | anthropic [local: llama.cpp on the bundled SmolLM2]
+LLM_PROVIDER          local | openai | anthropic [local: the local engine, llama-server]
+LLM_LOCAL_MODEL       the local chat model (python -m gaji_ai.llm.models list):
+                      qwen2.5-coder-1.5b-instruct | qwen2.5-coder-0.5b-instruct |
+                      smollm2-135m-instruct [qwen2.5-coder-1.5b-instruct]
+LLM_LOCAL_ENGINE      server (llama-server, one supervised process for every worker)
+                      | inprocess (llama-cpp-python in each chat worker: the fallback) [server]
+LLM_ENGINE_HOST       where the local engine listens [127.0.0.1]
+LLM_ENGINE_PORT       ... its port [8090]
+LLM_ENGINE_SLOTS      parallel slots (streams decoded together; each has its own
+                      LLM_CONTEXT_TOKENS window) [4]
+LLM_ENGINE_CACHE_MIB  the engine's RAM prompt cache shared by the slots, MiB [256]
 LLM_BASE_URL          the remote provider's base URL (openai: .../v1) [unset]
 LLM_API_KEY           its key [unset]
 LLM_MODEL             comma-separated models a request may choose; the first is the default [unset]
 LLM_TIMEOUT_SECONDS   remote provider timeout [60]
-LLM_CONTEXT_TOKENS    the local model's context window [2048]
+LLM_CONTEXT_TOKENS    the local model's context window (per engine slot) [2048]
 LLM_FALLBACK_LOCAL    a remote provider failing before its first token falls back to local [true]
 LLM_THREADS           llama.cpp threads of the local model [all cores]
 LLM_LOCAL_EXTRA_BUFTS auto | on | off: llama.cpp's extra buffer types (AMX, repacked
                       weights); auto: as setup's self-test found safe on this CPU
                       and build (var/llm-local.json), else off [auto]
 LLM_GROUNDING_TOKENS  most prompt tokens of retrieved passages; 0: 256 local, 1024 remote [0]
-LLM_PROMPT_CACHE_BYTES  the local model's prompt cache per worker process: llama.cpp
+LLM_PROMPT_CACHE_BYTES  (inprocess engine) the prompt cache per worker process: llama.cpp
                       states after each answer, so a conversation's next turn
                       evaluates only its new tokens; 0 turns it off [268435456]
 GENERATION_START_TIMEOUT_SECONDS  a queued turn ends failed if no chat worker lives this long [300]
@@ -69,6 +79,9 @@ from typing import Literal
 from gaji_contracts.cors import DEFAULT_WEB_ORIGINS, parse_web_origins
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gaji_ai.llm.models import CATALOGUE as LOCAL_MODELS
+from gaji_ai.llm.models import DEFAULT_MODEL as DEFAULT_LOCAL_MODEL
 
 DEV_SERVICE_TOKEN = "dev-service-token-not-for-production"
 MIN_PRODUCTION_TOKEN_LENGTH = 32
@@ -159,6 +172,13 @@ class LLMSettings(BaseSettings):
     # Comma-separated; the first is the default (ignored by `local`).
     llm_model: str = ""
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The local model (gaji_ai.llm.models) and how it runs (gaji_ai.llm.engine).
+    llm_local_model: str = DEFAULT_LOCAL_MODEL
+    llm_local_engine: Literal["server", "inprocess"] = "server"
+    llm_engine_host: str = "127.0.0.1"
+    llm_engine_port: int = Field(default=8090, ge=1, le=65535)
+    llm_engine_slots: int = Field(default=4, ge=1, le=64)
+    llm_engine_cache_mib: int = Field(default=256, ge=0, le=65536)
     llm_context_tokens: int = Field(default=2048, ge=256, le=32768)
     # llama.cpp threads for the local model (its own default is half the cores).
     llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
@@ -176,6 +196,17 @@ class LLMSettings(BaseSettings):
     generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
     generation_queue_timeout_seconds: float = Field(default=1800.0, ge=1)
     generation_reaper_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    @field_validator("llm_local_model")
+    @classmethod
+    def _known_local_model(cls, value: str) -> str:
+        if value not in LOCAL_MODELS:
+            raise ValueError(f"unknown local model; choose one of: {', '.join(LOCAL_MODELS)}")
+        return value
+
+    @property
+    def engine_url(self) -> str:
+        return f"http://{self.llm_engine_host}:{self.llm_engine_port}"
 
     def grounding_tokens(self, provider_name: str) -> int:
         if self.llm_grounding_tokens:

@@ -95,6 +95,10 @@ def test_settings(
             "embeddings_preload": False,
             # The periodic novel check calls core; tests that want it turn it on.
             "novel_check_enabled": False,
+            # The smallest real model, in-process; the engine's own tests
+            # start a real llama-server (tests/test_engine.py).
+            "llm_local_engine": "inprocess",
+            "llm_local_model": "smollm2-135m-instruct",
         }
         fields.update(overrides)
         return build_settings(**fields)

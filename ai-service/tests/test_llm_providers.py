@@ -10,13 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from gaji_ai.llm.providers import (
     AnthropicProvider,
     ChatMessage,
+    EngineProvider,
     LocalProvider,
     OpenAIProvider,
     ProviderError,
+    StructuredOutputUnsupported,
     build_provider,
     local_model_path,
 )
@@ -157,7 +160,9 @@ def test_unreachable_providers_fail_cleanly():
 def test_provider_is_chosen_by_environment():
     from support import build_settings
 
-    assert isinstance(build_provider(build_settings()), LocalProvider)
+    # local: the engine (llama-server) by default, in this process on request
+    assert isinstance(build_provider(build_settings()), EngineProvider)
+    assert isinstance(build_provider(build_settings(llm_local_engine="inprocess")), LocalProvider)
     remote = build_provider(
         build_settings(
             llm_provider="openai", llm_base_url="http://x/v1", llm_model="a, b", llm_api_key="k"
@@ -219,3 +224,109 @@ def test_a_stalling_provider_fails_after_its_timeout_instead_of_hanging(after_fi
     finally:
         server.close()
     assert received == (WORDS[:1] if after_first_delta else [])
+
+
+# -- structured output (JSON that follows a schema) ---------------------------
+
+
+class Mood(BaseModel):
+    speaker: str = Field(max_length=40)
+    mood: str = Field(pattern="^(happy|sad)$")
+
+
+class JsonServer:
+    """An OpenAI-compatible server answering one JSON completion (or refusing)."""
+
+    def __init__(self, *, content: str = "", status: int = 200, finish: str = "stop") -> None:
+        self.requests: list[dict] = []
+        server_self = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server_self.requests.append(
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                )
+                if status == 200:
+                    body = {"choices": [{"message": {"content": content}, "finish_reason": finish}]}
+                else:
+                    body = {"error": {"message": "Unrecognized request argument: response_format"}}
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.provider = OpenAIProvider(
+            base_url=f"http://127.0.0.1:{self.server.server_address[1]}/v1",
+            api_key="sk-secret-key",
+            models=["m"],
+            timeout=5,
+        )
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self) -> JsonServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_json_output_asks_for_the_schema_and_returns_the_validated_model():
+    with JsonServer(content='{"speaker": "Elizabeth", "mood": "happy"}') as server:
+        answer = server.provider.complete_json(MESSAGES, Mood)
+        sent = server.requests[0]
+    assert answer == Mood(speaker="Elizabeth", mood="happy")
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"] == Mood.model_json_schema()
+    assert sent["temperature"] == 0.0 and "stream" not in sent
+
+
+def test_a_plain_json_schema_gives_the_parsed_value():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with JsonServer(content='{"n": 3}') as server:
+        assert server.provider.complete_json(MESSAGES, schema) == {"n": 3}
+        assert server.requests[0]["response_format"]["json_schema"]["schema"] == schema
+
+
+def test_a_server_refusing_response_format_is_a_clear_unsupported_error_without_the_key():
+    with JsonServer(status=400) as server, pytest.raises(StructuredOutputUnsupported) as caught:
+        server.provider.complete_json(MESSAGES, Mood)
+    assert "structured output" in str(caught.value) and "response_format" in str(caught.value)
+    assert "sk-secret-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "finish", "message"),
+    [
+        ("Elizabeth is happy.", "stop", "did not answer with JSON"),
+        ('{"speaker": "Elizabeth", "mood": "furious"}', "stop", "does not follow the schema"),
+        ('{"speaker": "Eliza', "length", "ran out of tokens"),
+    ],
+)
+def test_an_answer_that_is_not_the_schema_is_a_provider_error(content, finish, message):
+    with (
+        JsonServer(content=content, finish=finish) as server,
+        pytest.raises(ProviderError, match=message),
+    ):
+        server.provider.complete_json(MESSAGES, Mood)
+
+
+def test_anthropic_says_it_does_not_support_structured_output():
+    claude = AnthropicProvider(base_url="http://127.0.0.1:1", api_key="k", models=["c"], timeout=1)
+    with pytest.raises(StructuredOutputUnsupported, match="does not support JSON-schema"):
+        claude.complete_json(MESSAGES, Mood)
+
+
+def test_the_in_process_model_follows_a_schema_too():
+    answer = LocalProvider(n_ctx=512).complete_json(
+        [ChatMessage("user", "Elizabeth smiles. Give speaker and mood as JSON.")],
+        Mood,
+        max_tokens=48,
+    )
+    assert isinstance(answer, Mood)

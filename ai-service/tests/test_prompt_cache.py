@@ -82,7 +82,9 @@ def test_the_local_model_reads_256_passage_tokens_by_default(monkeypatch):
 
 
 def test_settings_turn_the_cache_on_by_default_and_zero_turns_it_off(monkeypatch):
+    """The in-process engine's cache (LLM_LOCAL_ENGINE=inprocess, the fallback)."""
     monkeypatch.delenv("LLM_PROMPT_CACHE_BYTES", raising=False)
+    monkeypatch.setenv("LLM_LOCAL_ENGINE", "inprocess")
     on = build_provider(Settings())
     assert isinstance(on, LocalProvider) and on.prompt_cache_bytes == 256 * 1024 * 1024
     monkeypatch.setenv("LLM_PROMPT_CACHE_BYTES", "0")

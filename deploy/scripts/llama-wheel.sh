@@ -13,59 +13,23 @@
 # cache copied to (or shared with) another machine is only ever used for
 # what it was built for:
 #
-#   x86-64-v4  v3 plus AVX-512 F/CD/VL/DQ/BW, never AMX (opt-in only: about 8 %
-#              faster first token on an AVX-512 Xeon, bench/REPORT.md)
-#   x86-64-v3  AVX, AVX2, FMA, F16C, BMI2 (x86 CPUs since 2013/2017)
-#   x86-64-v2  SSE4.2 only
-#   x86-64     no SIMD beyond the x86-64 baseline
-#   generic    other architectures: the compiler's baseline for them
+#   (profiles and their defines: deploy/scripts/llama-profile.sh)
 #
 # PROFILE (or LLAMA_PROFILE) forces one; by default the best the CPU has,
 # up to x86-64-v3 (AVX2 kernels are llama.cpp's most exercised x86 path).
-# The self-test (deploy/scripts/llm_selftest.py) runs a real generation in a
+# The self-test (python -m gaji_ai.llm.selftest) runs a real generation in a
 # subprocess afterwards and falls back to a lower profile if this one crashes.
 set -euo pipefail
-if [ "${1:-}" = "--detect" ]; then DETECT_ONLY=1; set -- "" "" "" "${2:-}"; fi
+. "$(dirname "$0")/llama-profile.sh"
+if [ "${1:-}" = "--detect" ]; then llama_profile_detect; exit 0; fi
 VENV=$1
 VERSION=$2
 CACHE=$3
 PROFILE=${4:-${LLAMA_PROFILE:-}}
 PY="$VENV/bin/python"
-
-cpu_has() {  # every flag named is in /proc/cpuinfo
-  local flag
-  for flag in "$@"; do
-    grep -qwm1 "$flag" /proc/cpuinfo 2>/dev/null || return 1
-  done
-}
-
-if [ -z "$PROFILE" ]; then
-  case "$(uname -m)" in
-    x86_64)
-      if cpu_has avx avx2 fma f16c bmi2; then PROFILE=x86-64-v3
-      elif cpu_has sse4_2; then PROFILE=x86-64-v2
-      else PROFILE=x86-64; fi ;;
-    *) PROFILE=generic ;;
-  esac
-fi
-if [ -n "${DETECT_ONLY:-}" ]; then echo "$PROFILE"; exit 0; fi
-
-defines=(GGML_NATIVE=OFF)
-avx512=OFF
-case "$PROFILE" in
-  x86-64-v4)
-    if ! cpu_has avx512f avx512cd avx512vl avx512dq avx512bw; then
-      echo "this CPU lacks AVX-512 (F/CD/VL/DQ/BW): x86-64-v4 would not run here" >&2; exit 2
-    fi
-    avx512=ON ;;
-  x86-64-v3) ;;  # GGML_NATIVE=OFF enables exactly AVX/AVX2/FMA/F16C/BMI2 (+SSE4.2)
-  x86-64-v2) defines+=(GGML_AVX=OFF GGML_AVX2=OFF GGML_FMA=OFF GGML_F16C=OFF GGML_BMI2=OFF) ;;
-  x86-64) defines+=(GGML_SSE42=OFF GGML_AVX=OFF GGML_AVX2=OFF GGML_FMA=OFF GGML_F16C=OFF GGML_BMI2=OFF) ;;
-  generic) ;;
-  *) echo "unknown llama.cpp profile '$PROFILE' (x86-64-v4, x86-64-v3, x86-64-v2, x86-64, generic)" >&2; exit 2 ;;
-esac
-# Never for this CPU only: AMX stays off in every profile, AVX-512 but in v4.
-defines+=(GGML_AVX512=$avx512 GGML_AMX_TILE=OFF GGML_AMX_INT8=OFF GGML_AMX_BF16=OFF)
+PROFILE=${PROFILE:-$(llama_profile_detect)}
+llama_profile_defines "$PROFILE" || exit 2
+defines=("${DEFINES[@]}")
 
 key="$(uname -m) $VERSION $PROFILE ${defines[*]}"
 hash=$(printf '%s' "$key" | sha256sum | cut -c1-10)

@@ -3,11 +3,14 @@
 #
 #   deploy/scripts/llm-check.sh VENV VERSION CACHE_DIR
 #
-# Installs the portable llama.cpp wheel (deploy/scripts/llama-wheel.sh), then
-# runs one real generation in a subprocess (python -m gaji_ai.llm.selftest).
-# If it crashes with llama.cpp's extra buffer types, the self-test switches
-# them off; if it crashes without them too, the wheel is rebuilt for the next
-# lower CPU profile and tested again. Says so on the console either way.
+# Installs the portable llama.cpp wheel (deploy/scripts/llama-wheel.sh) and
+# llama-server (deploy/scripts/llama-server.sh, the local engine) built for
+# the same profile, then runs one real generation with each, in a subprocess
+# (python -m gaji_ai.llm.selftest, and --engine on the smallest model).
+# If it crashes with llama.cpp's extra buffer types (weight repacking), the
+# self-test switches them off; if it crashes without them too, both are
+# rebuilt for the next lower CPU profile and tested again. Says so on the
+# console either way.
 set -euo pipefail
 VENV=$1
 VERSION=$2
@@ -30,8 +33,12 @@ done
 
 for profile in "${ladder[@]}"; do
   "$HERE/llama-wheel.sh" "$VENV" "$VERSION" "$CACHE" "$profile"
+  "$HERE/llama-server.sh" "$VENV" "$VERSION" "$CACHE" "$profile"
   status=0
   (cd "$ROOT/ai-service" && "$PY" -m gaji_ai.llm.selftest) || status=$?
+  if [ "$status" -eq 0 ]; then
+    (cd "$ROOT/ai-service" && "$PY" -m gaji_ai.llm.selftest --engine smollm2-135m-instruct) || status=$?
+  fi
   if [ "$status" -eq 0 ]; then
     exit 0
   fi

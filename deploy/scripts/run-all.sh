@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start core (:8080), ai (:8000) and the two Celery workers (chat, ingestion)
-# with prefixed logs; Ctrl-C (or any one of them dying) stops them all.
+# Start core (:8080), ai (:8000), the local engine (llama-server :8090, under
+# its supervisor) and the two Celery workers (chat, ingestion) with prefixed
+# logs; Ctrl-C (or any one of them dying) stops them all. The engine itself
+# is restarted by its supervisor when it dies (gaji_ai.llm.engine).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -32,11 +34,25 @@ start core env -C "$ROOT/core-service" CORE_BIND="127.0.0.1:$CORE_PORT" AI_BASE_
 start ai env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE \
   WEB_ORIGINS="${WEB_ORIGINS:-http://127.0.0.1:$CORE_PORT,http://localhost:$CORE_PORT}" \
   "$VENV/uvicorn" gaji_ai.main:app --host 127.0.0.1 --port "$AI_PORT" --no-access-log --no-proxy-headers
-# Two workers, one per queue: a long ingest never delays a chat turn.
+# The local engine: one copy of the model for every chat worker process.
+engine=0
+if [ "${LLM_LOCAL_ENGINE:-server}" = "server" ] \
+  && { [ "${LLM_PROVIDER:-local}" = "local" ] || [ "${LLM_FALLBACK_LOCAL:-true}" = "true" ]; }; then
+  engine=1
+  start engine env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE "$VENV/python" -m gaji_ai.llm.engine
+fi
+# Two workers, one per queue: a long ingest never delays a chat turn. With
+# the engine, a chat worker process only waits on it: one per engine slot
+# (LLM_ENGINE_SLOTS) keeps every slot busy; in-process, each holds a model.
+chat_workers=${WORKER_CONCURRENCY:-$([ "$engine" = 1 ] && echo "${LLM_ENGINE_SLOTS:-4}" || echo 1)}
 start worker-chat env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
   "$VENV/celery" -A gaji_ai.worker worker -Q generation -n chat@%h --loglevel INFO \
-  --concurrency "${WORKER_CONCURRENCY:-1}"
+  --concurrency "$chat_workers"
+# Ingestion (torch embeddings) yields the CPU to the engine: llama.cpp's
+# threads wait on each other, so a busy core beside them costs every stream
+# (deploy/scripts/ingest-priority.sh; bench/REPORT.md "Engine beside ingestion").
 start worker-ingest env -C "$ROOT/ai-service" -u DJANGO_SETTINGS_MODULE AI_INTERNAL_URL="http://127.0.0.1:$AI_PORT" \
+  "$ROOT/deploy/scripts/ingest-priority.sh" \
   "$VENV/celery" -A gaji_ai.worker worker -Q ingestion -n ingest@%h --loglevel INFO --concurrency 1
 
 # The demo novel, ingested through the API like any staff upload (once).
@@ -49,6 +65,7 @@ Gaji is starting:
   web app  http://127.0.0.1:$CORE_PORT/   <- readers open this
   core     http://127.0.0.1:$CORE_PORT   (Swagger UI /swagger-ui.html, admin /admin/)
   ai       http://127.0.0.1:$AI_PORT   (docs /docs)
+  engine   http://127.0.0.1:${LLM_ENGINE_PORT:-8090}   (llama-server, model ${LLM_LOCAL_MODEL:-qwen2.5-coder-1.5b-instruct}; /health, /metrics)
   workers  Celery: chat@ (queue generation), ingest@ (queue ingestion)
 Press Ctrl-C to stop them all.
 MSG

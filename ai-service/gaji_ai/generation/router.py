@@ -57,7 +57,7 @@ from gaji_ai.generation.streams import (
     ends_stream,
     valid_event_id,
 )
-from gaji_ai.llm.providers import LOCAL_MODEL, ChatMessage, ProviderError
+from gaji_ai.llm.providers import ChatMessage, LocalProvider, ProviderError
 
 router = APIRouter(tags=["chat"])
 internal_router = APIRouter(tags=["internal"])
@@ -78,7 +78,7 @@ SSE_RESPONSES = {200: {"content": {"text/event-stream": {}}}}
 
 def configured_models(settings: Settings) -> list[str]:
     if settings.llm.llm_provider == "local":
-        return [LOCAL_MODEL]
+        return [settings.llm.llm_local_model]
     return settings.llm.model_list()
 
 
@@ -474,9 +474,10 @@ async def llm_test(
             deltas = provider.stream([ChatMessage("user", prompt)], max_tokens=LLM_TEST_TOKENS)
             return "".join(itertools.islice(deltas, LLM_TEST_TOKENS))
 
-        if provider.name == "local":
+        if isinstance(provider, LocalProvider):
             # Native code that can crash runs in a child process: never in
-            # the API process, which owns the vector store.
+            # the API process, which owns the vector store (the engine is a
+            # process of its own already).
             from gaji_ai.llm.selftest import ask_in_child
 
             try:

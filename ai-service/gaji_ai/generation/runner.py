@@ -46,8 +46,8 @@ from gaji_ai.generation.streams import CHUNK, COMPLETE, ERROR, StreamWriter, com
 from gaji_ai.llm.providers import (
     ChatMessage,
     LLMProvider,
-    LocalProvider,
     ProviderError,
+    build_local_provider,
     build_provider,
 )
 from gaji_ai.search.service import search_passages
@@ -85,12 +85,7 @@ def provider_for(settings: Settings) -> LLMProvider:
 def local_fallback(settings: Settings) -> LLMProvider:
     with _providers_lock:
         if "local" not in _providers:
-            _providers["local"] = LocalProvider(
-                n_ctx=settings.llm.llm_context_tokens,
-                n_threads=settings.llm.llm_threads,
-                extra_bufts=settings.llm.llm_local_extra_bufts,
-                prompt_cache_bytes=settings.llm.llm_prompt_cache_bytes,
-            )
+            _providers["local"] = build_local_provider(settings)
         return _providers["local"]
 
 

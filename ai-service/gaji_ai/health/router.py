@@ -27,6 +27,12 @@ async def healthz() -> Liveness:
 NOVELS_MAX_AGE_SECONDS = 30.0
 
 
+def uses_engine(settings) -> bool:
+    """Chat turns need the local engine (LLM_PROVIDER=local on llama-server)."""
+    llm = settings.llm
+    return llm.llm_provider == "local" and llm.llm_local_engine == "server"
+
+
 @router.get(
     "/readyz",
     response_model=Readiness,
@@ -40,13 +46,15 @@ async def readyz(
     core: CoreClientDep,
     settings: SettingsDep,
 ) -> Readiness:
-    """Every store reachable; `novels` lists core's ingested novels whose
+    """Every store reachable, and the local engine loaded where chat turns
+    use it (`llm_engine`); `novels` lists core's ingested novels whose
     passages the vector store does not hold (core says `missing` for them)."""
     checks = await check_readiness(
         redis=redis,
         vector_store=vector_store,
         core=core,
         timeout_seconds=settings.app.http_timeout_seconds,
+        engine_url=settings.llm.engine_url if uses_engine(settings) else None,
     )
     if not all(result.ok for result in checks.values()):
         raise AppError(

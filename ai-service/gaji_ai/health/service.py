@@ -6,11 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from gaji_contracts.health import CheckResult
 from redis.asyncio import Redis
 
 from gaji_ai.clients.core import CoreClient
+from gaji_ai.llm.engine import check_health
 from gaji_ai.vectors.store import VectorStore
 
 logger = logging.getLogger(__name__)
@@ -36,13 +38,21 @@ async def _timed(check: Check, timeout_seconds: float) -> CheckResult:
 
 
 async def check_readiness(
-    *, redis: Redis, vector_store: VectorStore, core: CoreClient, timeout_seconds: float
+    *,
+    redis: Redis,
+    vector_store: VectorStore,
+    core: CoreClient,
+    timeout_seconds: float,
+    engine_url: str | None = None,
 ) -> dict[str, CheckResult]:
-    """Run the checks concurrently, each bounded by `timeout_seconds`."""
+    """Run the checks concurrently, each bounded by `timeout_seconds`;
+    `engine_url`: the local engine answers its /health (model loaded)."""
     checks: dict[str, Check] = {
         "redis": redis.ping,
         "vector_store": vector_store.ping,
         "core": core.health,
     }
+    if engine_url:
+        checks["llm_engine"] = partial(check_health, engine_url)
     results = await asyncio.gather(*(_timed(check, timeout_seconds) for check in checks.values()))
     return dict(zip(checks, results, strict=True))

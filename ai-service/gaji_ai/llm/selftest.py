@@ -3,6 +3,13 @@ process, so that a crash of the native code cannot take anything else down.
 
     python -m gaji_ai.llm.selftest            # test (unless already done), record
     python -m gaji_ai.llm.selftest --force    # test again
+    python -m gaji_ai.llm.selftest --engine MODEL [--force]
+                                              # the same through llama-server
+
+`--engine` starts the engine's binary on a free port with MODEL, streams one
+answer through the OpenAI-compatible API (EngineProvider, the chat workers'
+path), and records in var/llm-engine.json whether weight repacking (the
+engine's extra buffer types) is safe for this CPU, binary and model.
 
 It tries llama.cpp with its extra buffer types first (fastest), and if the
 child dies (SIGSEGV, SIGILL, an abort) or hangs, without them. The outcome
@@ -18,13 +25,15 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gaji_ai.llm import local_config
+from gaji_ai.llm import engine, local_config
+from gaji_ai.llm.providers import ChatMessage, EngineProvider, ProviderError
 
 CHILD_TIMEOUT_SECONDS = 180
 PROMPT = [{"role": "user", "content": "Say hello to Elizabeth Bennet in one sentence."}]
@@ -69,6 +78,7 @@ def _ask(prompt: str, tokens: int) -> None:
 
     llm = get_settings().llm
     provider = LocalProvider(
+        model=llm.llm_local_model,
         n_ctx=llm.llm_context_tokens,
         n_threads=llm.llm_threads,
         extra_bufts=llm.llm_local_extra_bufts,
@@ -183,12 +193,124 @@ def self_test(
     return ALL_CRASHED
 
 
+def engine_run(
+    model: str, repack: bool, *, binary: str | None = None, timeout: float = CHILD_TIMEOUT_SECONDS
+) -> tuple[bool, dict]:
+    """(worked, details) of one streamed answer from a fresh llama-server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = engine.EngineConfig(
+        model=model,
+        port=port,
+        slots=1,
+        context_per_slot=512,
+        threads=os.cpu_count() or 1,
+        cache_ram_mib=0,
+        repack=repack,
+        binary=binary or "",
+    )
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        config.argv(),
+        env=config.environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if not engine.wait_healthy(config.url, timeout, process):
+            process.poll()
+            return False, {"outcome": describe(process.returncode, timeout), **_tail(process)}
+        loaded = time.perf_counter()
+        provider = EngineProvider(base_url=config.url, model=model, timeout=timeout)
+        first, text = None, ""
+        try:
+            for delta in provider.stream(
+                [ChatMessage(**message) for message in PROMPT], max_tokens=16, temperature=0.0
+            ):
+                first = first or time.perf_counter()
+                text += delta
+        except ProviderError:
+            process.poll()
+            return False, {"outcome": describe(process.returncode, timeout), **_tail(process)}
+        if not text.strip():
+            return False, {"outcome": "failed (no text)"}
+        return True, {
+            "load_ms": round((loaded - started) * 1000, 1),
+            "first_token_ms": round(((first or loaded) - loaded) * 1000, 1),
+            "text": text[:80],
+        }
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _tail(process: subprocess.Popen) -> dict:
+    if process.poll() is None:
+        return {}
+    lines = (process.stderr.read() if process.stderr else "").strip().splitlines()
+    return {"last_line": lines[-1][:300]} if lines else {}
+
+
+def engine_self_test(
+    model: str,
+    record_path: Path | None = None,
+    *,
+    force: bool = False,
+    say=print,
+    binary: str | None = None,
+    timeout: float = CHILD_TIMEOUT_SECONDS,
+) -> int:
+    record_path = record_path or engine.RECORD_PATH
+    known = engine.read_record(record_path)
+    if not force and model in known:
+        say(f"local engine: self-test passed for {model} on this CPU and build")
+        return 0
+    tried = []
+    for repack in (True, False):
+        label = "with weight repacking" if repack else "without weight repacking"
+        worked, details = engine_run(model, repack, binary=binary, timeout=timeout)
+        tried.append({"repack": repack, **details})
+        if worked:
+            say(
+                f"local engine: {model} answered {label} (load {details['load_ms']:.0f} ms, "
+                f"first token {details['first_token_ms']:.0f} ms)"
+            )
+            try:
+                record = json.loads(record_path.read_text())
+            except (OSError, ValueError):
+                record = {}
+            if not isinstance(record, dict) or not known:
+                record = {}  # another CPU or binary: start afresh
+            record.update(cpu=local_config.cpu_signature(), binary=engine.binary_signature(binary))
+            record.setdefault("models", {})[model] = {
+                "repack": repack,
+                "tested_at": datetime.now(UTC).isoformat(),
+                "tried": tried,
+            }
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = record_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            os.replace(tmp, record_path)
+            return 0
+        say(f"local engine: one answer {label} {details['outcome']}; switching configuration")
+    say(f"local engine: every configuration failed for {model} with this build")
+    return ALL_CRASHED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", choices=["on", "off"], help=argparse.SUPPRESS)
     parser.add_argument("--ask", help=argparse.SUPPRESS)
     parser.add_argument("--tokens", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="test again even if recorded")
+    parser.add_argument("--engine", metavar="MODEL", help="self-test llama-server with MODEL")
     parser.add_argument("--record", type=Path, default=local_config.RECORD_PATH)
     args = parser.parse_args(argv)
     if args.child:
@@ -197,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.ask is not None:
         _ask(args.ask, args.tokens)
         return 0
+    if args.engine:
+        return engine_self_test(
+            args.engine, force=args.force, say=lambda line: print(line, flush=True)
+        )
     return self_test(args.record, force=args.force, say=lambda line: print(line, flush=True))
 
 

@@ -1,0 +1,257 @@
+"""The local engine: llama-server built by setup, supervised, serving chat
+turns and JSON-schema output on a real (small) model; a crash mid-answer
+ends that turn `failed`, the supervisor brings the server back and the next
+turn (and a regenerate) is answered."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from chat_support import FakeCore, request, stream_of
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from gaji_ai.generation import runner
+from gaji_ai.health.service import check_readiness
+from gaji_ai.llm import engine, models
+from gaji_ai.llm.providers import (
+    ChatMessage,
+    EngineProvider,
+    ProviderError,
+    build_provider,
+)
+
+from support import TEST_REDIS_URL, build_settings
+
+SMALL = models.SMALLEST_MODEL
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Running:
+    """A supervisor in a thread, its server on a free port."""
+
+    def __init__(self, **overrides) -> None:
+        fields = {
+            "model": SMALL,
+            "port": free_port(),
+            "slots": 2,
+            "context_per_slot": 1024,
+            "threads": 2,
+            "cache_ram_mib": 64,
+        }
+        fields.update(overrides)
+        self.config = engine.EngineConfig(**fields)
+        self.lines: list[str] = []
+        self.supervisor = engine.Supervisor(self.config, say=self.lines.append)
+        self.thread = threading.Thread(target=self.supervisor.run, daemon=True)
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        assert engine.wait_healthy(self.config.url, timeout=120), self.lines
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.supervisor.stop()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+    def server_pid(self) -> int:
+        return self.supervisor.process.pid
+
+    def provider(self) -> EngineProvider:
+        return EngineProvider(base_url=self.config.url, model=SMALL, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def live():
+    with Running() as running:
+        yield running
+
+
+PROMPT = [ChatMessage("user", "Say hello to Elizabeth Bennet in one sentence.")]
+
+
+def test_setup_installed_a_portable_llama_server_next_to_the_interpreter():
+    binary = Path(engine.binary_path())
+    assert binary.is_file() and os.access(binary, os.X_OK)
+    profile, _hash, _digest = engine.binary_signature().split()
+    assert profile in {"x86-64-v4", "x86-64-v3", "x86-64-v2", "x86-64", "generic"}
+
+
+def test_the_command_line_splits_the_window_per_slot_and_bounds_the_ram_cache():
+    config = engine.EngineConfig(
+        model=SMALL, port=9999, slots=3, context_per_slot=1500, threads=2, cache_ram_mib=128
+    )
+    argv = config.argv()
+
+    def value(flag: str) -> str:
+        return argv[argv.index(flag) + 1]
+
+    assert (value("--parallel"), value("--ctx-size"), value("--cache-ram")) == ("3", "4500", "128")
+    assert value("--host") == "127.0.0.1" and value("--alias") == SMALL
+    assert "--no-webui" in argv and "--no-repack" not in argv
+    assert "--no-repack" in engine.EngineConfig(model=SMALL, repack=False).argv()
+    assert config.environment()["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_repacking_follows_the_self_test_record_of_this_cpu_binary_and_model(tmp_path):
+    record = tmp_path / "engine.json"
+    assert engine.repack_allowed("auto", SMALL, record) is False  # nothing recorded: off
+    record.write_text(
+        json.dumps(
+            {
+                "cpu": engine.cpu_signature(),
+                "binary": engine.binary_signature(),
+                "models": {SMALL: {"repack": True}},
+            }
+        )
+    )
+    assert engine.repack_allowed("auto", SMALL, record) is True
+    assert engine.repack_allowed("auto", "qwen2.5-coder-0.5b-instruct", record) is False
+    assert engine.repack_allowed("off", SMALL, record) is False
+    record.write_text(json.dumps({"cpu": "another", "binary": engine.binary_signature()}))
+    assert engine.repack_allowed("auto", SMALL, record) is False
+    assert engine.repack_allowed("on", SMALL, record) is True
+
+
+def test_the_local_provider_is_the_engine_unless_inprocess_is_asked_for():
+    served = build_provider(build_settings(llm_local_model=SMALL, llm_engine_port=8123))
+    assert isinstance(served, EngineProvider)
+    assert served.name == "local" and served.models == [SMALL]
+    assert served._url == "http://127.0.0.1:8123/v1/chat/completions"
+    inprocess = build_provider(build_settings(llm_local_engine="inprocess"))
+    assert type(inprocess).__name__ == "LocalProvider"
+    with pytest.raises(ValueError, match="unknown local model"):
+        build_settings(llm_local_model="gpt-5")
+
+
+def test_the_engine_streams_an_answer_and_counts_tokens_with_the_models_vocabulary(live):
+    provider = live.provider()
+    text = "".join(provider.stream(PROMPT, max_tokens=16, temperature=0.0))
+    assert text.strip()
+    assert 3 <= provider.count_tokens("Elizabeth Bennet of Longbourn") <= 12
+
+
+class Verdict(BaseModel):
+    speaker: str = Field(max_length=40)
+    mood: str = Field(pattern="^(happy|sad|angry)$")
+    certainty: int = Field(ge=1, le=5)
+
+
+def test_json_schema_output_follows_the_schema(live):
+    provider = live.provider()
+    messages = [
+        ChatMessage(
+            "user",
+            "Elizabeth laughs at Mr. Darcy's proposal. Reply as JSON with speaker, "
+            "mood and certainty.",
+        )
+    ]
+    for _ in range(3):
+        verdict = provider.complete_json(messages, Verdict, max_tokens=96)
+        assert isinstance(verdict, Verdict)
+    raw = provider.complete_json(
+        messages,
+        {
+            "type": "object",
+            "properties": {"names": {"type": "array", "items": {"type": "string"}, "maxItems": 2}},
+            "required": ["names"],
+            "additionalProperties": False,
+        },
+        max_tokens=64,
+    )
+    assert set(raw) == {"names"} and isinstance(raw["names"], list)
+
+
+async def test_ai_readiness_reports_the_engine(live):
+
+    class Up:
+        async def ping(self):
+            return True
+
+        async def health(self):
+            return True
+
+    async def checks(url):
+        redis = Redis.from_url(TEST_REDIS_URL)
+        try:
+            return await check_readiness(
+                redis=redis, vector_store=Up(), core=Up(), timeout_seconds=2, engine_url=url
+            )
+        finally:
+            await redis.aclose()
+
+    ready = await checks(live.config.url)
+    assert ready["llm_engine"].ok
+    down = await checks(f"http://127.0.0.1:{free_port()}")
+    assert not down["llm_engine"].ok and down["llm_engine"].error
+
+
+def kill_when_streaming(running: Running, started: threading.Event):
+    """Kill the server (SIGKILL) once the first token has been produced."""
+    started.wait(60)
+    os.kill(running.server_pid(), signal.SIGKILL)
+
+
+async def test_a_killed_engine_fails_the_turn_then_comes_back_and_answers_the_next(
+    env, monkeypatch
+):
+    """The crash path: SIGKILL mid-answer. The turn ends `failed` with the
+    partial text kept and a PROVIDER_ERROR event; the supervisor restarts the
+    server; a regenerate of the same message and the next turn complete."""
+    settings, client, prefix = env
+    with Running(slots=1) as running:
+        provider = running.provider()
+        started = threading.Event()
+        original = provider.stream
+
+        def stream(messages, **kwargs):
+            for delta in original(messages, **kwargs):
+                started.set()
+                yield delta
+                time.sleep(0.05)  # room for the kill to land mid-answer
+
+        monkeypatch.setattr(provider, "stream", stream)
+        runner._providers["main"] = provider
+        killer = threading.Thread(target=kill_when_streaming, args=(running, started), daemon=True)
+        killer.start()
+        core = FakeCore()
+        turn = request()
+        first_pid = running.server_pid()
+        status = await runner.generate(settings, turn, redis_client=client, core=core)
+        killer.join(10)
+        assert status == "failed"
+        saved = core.saved[-1]
+        assert saved.status == "failed" and saved.error_code == "PROVIDER_ERROR"
+        events = [event for event, _ in stream_of(client, prefix, turn.assistant_message_id)]
+        assert "error" in events and events[-1] == "message_complete"
+
+        # The supervisor restarts it; /health says when it is back.
+        assert engine.wait_healthy(running.config.url, timeout=120)
+        assert running.server_pid() != first_pid and running.supervisor.restarts == 1
+        assert any("killed by SIGKILL" in line for line in running.lines)
+
+        monkeypatch.setattr(provider, "stream", original)
+        again = turn.model_copy(update={"attempt": 2})
+        assert await runner.generate(settings, again, redis_client=client, core=core) == "completed"
+        assert core.saved[-1].status == "completed" and core.saved[-1].content.strip()
+        nxt = request()
+        assert await runner.generate(settings, nxt, redis_client=client, core=core) == "completed"
+
+
+def test_a_provider_error_is_raised_while_the_engine_is_down():
+    provider = EngineProvider(base_url=f"http://127.0.0.1:{free_port()}", model=SMALL, timeout=5)
+    with pytest.raises(ProviderError, match="local engine unreachable"):
+        list(provider.stream(PROMPT, max_tokens=4))
