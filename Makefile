@@ -23,7 +23,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-engine bench-contention eval-models bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -151,6 +151,16 @@ bench-local-model: deps ## First-token p50/p95 of the local model per llama.cpp 
 
 bench-grounding: deps ## First-token p50/p95 of the local model with 96, 256 and 512 grounding tokens, prompt cache off and on (interleaved conversations, each setting in its own process)
 	$(PY) ai-service/bench/grounding_bench.py
+
+bench-engine: local-model ## Many readers at once: the local engine (llama-server, LLM_ENGINE_SLOTS slots) against the in-process worker, 1/4/8/16/50 streams, first turns and follow-ups, floor, prompt share, memory
+	$(PY) ai-service/bench/engine_bench.py --slots $${LLM_ENGINE_SLOTS:-4}
+
+bench-contention: local-model ## The engine beside ingestion: chat tokens/s alone, next to an ingest at normal priority, and at the idle priority make run uses
+	$(PY) ai-service/bench/contention_bench.py
+
+eval-models: local-model ## Which local model follows a what-if: first person, premise, on topic, repetition, first token and tokens/s per model (TUNE/TEST prompts; every model in the catalogue that is set up)
+	@for m in qwen2.5-coder-0.5b-instruct; do cd ai-service && ../$(PY) -m gaji_ai.llm.models ensure $$m >/dev/null; cd ..; done
+	$(PY) ai-service/eval/model_eval.py
 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py

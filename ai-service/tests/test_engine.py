@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -255,3 +257,33 @@ def test_a_provider_error_is_raised_while_the_engine_is_down():
     provider = EngineProvider(base_url=f"http://127.0.0.1:{free_port()}", model=SMALL, timeout=5)
     with pytest.raises(ProviderError, match="local engine unreachable"):
         list(provider.stream(PROMPT, max_tokens=4))
+
+
+PRIORITY = Path(__file__).resolve().parents[2] / "deploy" / "scripts" / "ingest-priority.sh"
+REPORT = (
+    "import os, pathlib; group = pathlib.Path('/proc/self/autogroup');"
+    "print(os.getpid(), os.getsid(0), os.getpriority(os.PRIO_PROCESS, 0),"
+    " os.sched_getscheduler(0), group.read_text().split()[-1] if group.exists() else '-')"
+)
+
+
+def run_priority(**env) -> list[str]:
+    done = subprocess.run(
+        [str(PRIORITY), sys.executable, "-c", REPORT],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_ingestion_runs_at_idle_priority_in_a_session_of_its_own():
+    pid, sid, nice, policy, group_nice = run_priority()
+    assert pid == sid  # its own session, so its own autogroup
+    assert int(nice) == 19 and int(policy) == os.SCHED_IDLE
+    assert group_nice in {"19", "-"}  # niced too, where the kernel has autogroups
+    pid, sid, nice, policy, _ = run_priority(INGEST_PRIORITY="normal")
+    assert pid != sid and int(nice) == os.getpriority(os.PRIO_PROCESS, 0)
+    assert int(policy) == os.SCHED_OTHER

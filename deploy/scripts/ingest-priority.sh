@@ -11,7 +11,9 @@
 # INGEST_PRIORITY=normal runs the command unchanged.
 set -euo pipefail
 if [ "${INGEST_PRIORITY:-idle}" = "normal" ]; then exec "$@"; fi
-if [ "${_GAJI_LOW_PRIORITY:-}" != 1 ] && command -v setsid >/dev/null 2>&1; then
+# A session of our own (unless we lead one already: setsid would fork then).
+if [ "${_GAJI_LOW_PRIORITY:-}" != 1 ] && command -v setsid >/dev/null 2>&1 \
+  && [ "$(ps -o sid= -p $$ | tr -d ' ')" != "$$" ]; then
   _GAJI_LOW_PRIORITY=1 exec setsid "$0" "$@"
 fi
 # Our own session's group: raising its nice needs no privilege.

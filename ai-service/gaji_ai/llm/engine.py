@@ -131,6 +131,9 @@ class EngineConfig:
             "--jinja",
             "--no-webui",
             "--metrics",
+            # Warnings and errors only: per-request timings are in /metrics.
+            "--verbosity",
+            "2",
             *([] if self.repack else ["--no-repack"]),
         ]
 
