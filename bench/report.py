@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "var" / "bench"
 OUT = ROOT / "bench" / "REPORT.md"
+KEEP_MARKER = "<!-- sections below are kept by bench/report.py -->"
 
 SOURCES = {
     "auth_social.json": "make bench-auth",
@@ -397,6 +398,10 @@ framework) serving the same SQL, counting and JSON on the same database (checked
 measuring), one server at a time; `BENCH_DB`/`BENCH_SCENARIOS` for other sizes.
 
 {floor_section()}"""
+    # Sections measured by hand-run benchmarks (grounding, retrieval, the
+    # engine) follow the marker and are kept as they are.
+    if OUT.exists() and KEEP_MARKER in OUT.read_text():
+        text = text.rstrip() + "\n\n" + KEEP_MARKER + OUT.read_text().split(KEEP_MARKER, 1)[1]
     OUT.write_text(text)
     print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} rows)")
 

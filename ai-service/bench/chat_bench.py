@@ -13,7 +13,8 @@ What it does:
    through the staff API, and creates a grounded what-if scenario on it
    (CHARACTER_CHANGE on Alice: the persona's profile and three passages
    retrieved per message go into every prompt).
-2. For each provider - `local` (llama.cpp on SmolLM2-135M, the default) and
+2. For each provider - `local` (the stack's local engine, llama-server on
+   SmolLM2-135M; `make bench-engine` measures the default model) and
    `scripted` (a fast OpenAI-compatible server in this process, streaming
    64 tokens with no delay, so the platform's own cost is all that shows):
    a. platform: BENCH_TURNS turns, one after another, each in a new
@@ -24,7 +25,7 @@ What it does:
       carries the first exchange as history), timed the same way.
    b. direct: the same questions, the prompt built by the worker's own code
       (gaji_ai.generation.runner.Prompt: same persona, passages, budget),
-      sent straight to the same provider in this process; time to the first
+      sent straight to the same provider (the same engine) from this process; time to the first
       delta and tokens/s. The p50/p95 difference is the platform's overhead
       (core's write and enqueue, the queue, retrieval, Redis, SSE).
    c. concurrency: BENCH_CONCURRENT (50) turns sent at once, 50 streams
@@ -32,10 +33,10 @@ What it does:
       deltas must add up to the saved content (no delta lost or doubled).
 3. Prints one table and writes var/bench/ai_chat.json.
 
-The worker has one process (as `make run`), so with 50 turns at once the
-first tokens of later turns wait for earlier answers: that column measures
-queueing, not the model. The direct calls run in this process while the
-stack is idle. It prints numbers; it asserts only correctness.
+The e2e stack runs one chat worker process and an engine of 2 slots, so
+with 50 turns at once the first tokens of later turns wait for earlier
+answers: that column measures queueing, not the model. The direct calls
+run in this process while the stack is idle. It prints numbers; it asserts only correctness.
 """
 
 from __future__ import annotations
@@ -410,11 +411,14 @@ def main() -> None:
         platform = Platform(stack, token, scenario["id"])
         settings, build = prompt_builder(stack, scenario, novel_id)
 
-        from gaji_ai.llm.providers import LocalProvider, OpenAIProvider
+        from gaji_ai.llm.providers import EngineProvider, OpenAIProvider
 
         if "local" in PROVIDERS:
-            local = LocalProvider(
-                n_ctx=settings.llm.llm_context_tokens, n_threads=settings.llm.llm_threads
+            # The stack's engine (llama-server), as the chat worker reaches it.
+            local = EngineProvider(
+                base_url=stack.engine_url,
+                model=stack.env["LLM_LOCAL_MODEL"],
+                timeout=settings.llm.llm_timeout_seconds,
             )
             results.append(run_provider("local", platform, local, build(local)))
             del local

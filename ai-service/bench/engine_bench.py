@@ -100,10 +100,13 @@ FOLLOW_UPS = [
 ]
 
 
-def questions(n: int, pool: list[str]) -> list[str]:
+def questions(n: int, pool: list[str], burst: str = "") -> list[str]:
+    """n readers' questions; `burst` makes every burst's questions its own, so
+    no burst finds another's prompts in the engine's cache."""
     out = []
     for i in range(n):
-        out.append(pool[(i // len(SUBJECTS)) % len(pool)].format(s=SUBJECTS[i % len(SUBJECTS)]))
+        ask = pool[(i // len(SUBJECTS)) % len(pool)].format(s=SUBJECTS[i % len(SUBJECTS)])
+        out.append(f"(Reader {burst}{i + 1}) {ask}" if burst else ask)
     return out
 
 
@@ -261,7 +264,8 @@ def run_engine(args, passages: Passages) -> dict:
         for n in args.streams:
             # Another scenario's prompt in between, so no burst starts warm.
             engine_turn(config.url, args.model, build(count, passages, f"Reset {n}.", []), 1)
-            firsts = [build(count, passages, q, []) for q in questions(n, ASKS)]
+            asked = questions(n, ASKS, f"E{n}-")
+            firsts = [build(count, passages, q, []) for q in asked]
             results, t0, end = burst(
                 lambda m: engine_turn(config.url, args.model, m, args.answer_tokens), firsts
             )
@@ -271,11 +275,11 @@ def run_engine(args, passages: Passages) -> dict:
             print(row_line("engine", first_row), flush=True)
             history = {
                 i: [Turn("user", q), Turn("assistant", r["text"])]
-                for i, (q, r) in enumerate(zip(questions(n, ASKS), results, strict=False))
+                for i, (q, r) in enumerate(zip(asked, results, strict=False))
             }
             follow = [
                 build(count, passages, q, history.get(i, []))
-                for i, q in enumerate(questions(n, FOLLOW_UPS))
+                for i, q in enumerate(questions(n, FOLLOW_UPS, f"E{n}-"))
             ]
             results, t0, end = burst(
                 lambda m: engine_turn(config.url, args.model, m, args.answer_tokens), follow
@@ -327,7 +331,8 @@ def run_inprocess(args, passages: Passages) -> dict:
 
     rows = []
     for n in args.inprocess_streams:
-        firsts = [build(count, passages, q, []) for q in questions(n, ASKS)]
+        asked = questions(n, ASKS, f"P{n}-")
+        firsts = [build(count, passages, q, []) for q in asked]
         results, t0, end = burst(one, firsts)
         first_row = summarize(results, t0, end, n, 0)
         first_row["kind"] = "first turns"
@@ -335,11 +340,11 @@ def run_inprocess(args, passages: Passages) -> dict:
         print(row_line("in-process", first_row), flush=True)
         history = {
             i: [Turn("user", q), Turn("assistant", r["text"])]
-            for i, (q, r) in enumerate(zip(questions(n, ASKS), results, strict=False))
+            for i, (q, r) in enumerate(zip(asked, results, strict=False))
         }
         follow = [
             build(count, passages, q, history.get(i, []))
-            for i, q in enumerate(questions(n, FOLLOW_UPS))
+            for i, q in enumerate(questions(n, FOLLOW_UPS, f"P{n}-"))
         ]
         results, t0, end = burst(one, follow)
         follow_row = summarize(results, t0, end, n, 0)

@@ -90,6 +90,12 @@ def test_setup_installed_a_portable_llama_server_next_to_the_interpreter():
     assert binary.is_file() and os.access(binary, os.X_OK)
     profile, _hash, _digest = engine.binary_signature().split()
     assert profile in {"x86-64-v4", "x86-64-v3", "x86-64-v2", "x86-64", "generic"}
+    # Built for the profile, never for this CPU only: no -march=native, no AMX,
+    # AVX-512 only in the opt-in v4 profile; no HTTPS, no downloaded web UI.
+    flags = (binary.parent.parent / ".llama-server-build").read_text().split()
+    assert {"GGML_NATIVE=OFF", "GGML_AMX_INT8=OFF", "GGML_AMX_TILE=OFF"} <= set(flags)
+    assert ("GGML_AVX512=ON" in flags) == (profile == "x86-64-v4")
+    assert {"LLAMA_OPENSSL=OFF", "LLAMA_BUILD_UI=OFF", "LLAMA_USE_PREBUILT_UI=OFF"} <= set(flags)
 
 
 def test_the_command_line_splits_the_window_per_slot_and_bounds_the_ram_cache():

@@ -56,7 +56,9 @@ fi
 # Install it unless this very binary is what the venv already has.
 marker="$VENV/.llama-server"
 want="$PROFILE $hash $(sha256sum "$dir/llama-server" | cut -c1-16)"
-if [ "$(cat "$marker" 2>/dev/null || true)" != "$want" ] || [ ! -x "$VENV/bin/llama-server" ]; then
+if [ "$(cat "$marker" 2>/dev/null || true)" != "$want" ] || [ ! -x "$VENV/bin/llama-server" ] \
+  || [ ! -f "$VENV/.llama-server-build" ]; then
   install -m 0755 "$dir/llama-server" "$VENV/bin/llama-server"
+  cp "$dir/BUILD-KEY" "$VENV/.llama-server-build"  # the flags it was built with
   printf '%s\n' "$want" > "$marker"
 fi
