@@ -105,3 +105,36 @@ def test_a_new_pool_process_is_up_before_its_models_have_loaded(monkeypatch):
     assert worker.wait_for_models(timeout=30) is True
     assert warmed.is_set()
     assert celery_app.conf.worker_proc_alive_timeout >= 30
+
+
+def test_a_chat_worker_on_the_engine_loads_no_embedder_but_an_ingest_worker_does(monkeypatch):
+    """One chat worker process per engine slot: each must stay small (no
+    torch model in it); the embedder still preloads where ingestion runs."""
+    import gaji_ai.embeddings
+    from gaji_ai import worker
+    from gaji_ai.generation import runner
+
+    from support import build_settings
+
+    loaded: list[str] = []
+
+    class Embedder:
+        def warm(self):
+            loaded.append("embedder")
+
+    class Provider:
+        def warm(self):
+            loaded.append("provider")
+
+    monkeypatch.setattr(gaji_ai.embeddings, "dense_embedder", lambda settings: Embedder())
+    monkeypatch.setattr(runner, "provider_for", lambda settings: Provider())
+    on_engine = build_settings(llm_local_engine="server", embeddings_preload=True)
+    for queues, engine_settings, expected in (
+        ({"generation"}, on_engine, ["provider"]),
+        ({"ingestion"}, on_engine, ["embedder"]),
+        ({"generation"}, build_settings(llm_local_engine="inprocess"), ["embedder", "provider"]),
+    ):
+        loaded.clear()
+        monkeypatch.setattr(worker, "_consumed_queues", queues)
+        worker._load_models(engine_settings)
+        assert loaded == expected, (queues, loaded)
