@@ -4,6 +4,7 @@ per process), in one run on this machine (issue 22).
 
     python ai-service/bench/engine_bench.py [--model NAME] [--streams 1,4,8,16,50]
         [--slots 4] [--answer-tokens 64] [--inprocess-streams 1,4,8] [--no-inprocess]
+        [--no-follow-ups] [--tag NAME]
 
 Every turn is built as the chat worker builds it (`build_messages`: the
 what-if brief and persona, the conversation so far, up to 256 passage
@@ -273,6 +274,8 @@ def run_engine(args, passages: Passages) -> dict:
             first_row["kind"] = "first turns"
             rows.append(first_row)
             print(row_line("engine", first_row), flush=True)
+            if args.no_follow_ups:
+                continue
             history = {
                 i: [Turn("user", q), Turn("assistant", r["text"])]
                 for i, (q, r) in enumerate(zip(asked, results, strict=False))
@@ -378,6 +381,7 @@ def main() -> int:
     parser.add_argument("--streams", default="1,4,8,16,50")
     parser.add_argument("--inprocess-streams", default="1,4,8")
     parser.add_argument("--no-inprocess", action="store_true")
+    parser.add_argument("--no-follow-ups", action="store_true", help="first turns only")
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--cache-mib", type=int, default=256)
     parser.add_argument("--answer-tokens", type=int, default=64)
