@@ -152,6 +152,14 @@ def run_child(
     return False, {"outcome": describe(done.returncode), "last_line": tail[0][:300]}
 
 
+def write_record(path: Path, record: dict) -> None:
+    """Replace the record file atomically (a reader never sees half of it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
 def self_test(
     record_path: Path,
     *,
@@ -181,10 +189,7 @@ def self_test(
                 "tested_at": datetime.now(UTC).isoformat(),
                 "tried": tried,
             }
-            record_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = record_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
-            os.replace(tmp, record_path)
+            write_record(record_path, record)
             return 0
         say(f"local model: one generation {label} {details['outcome']}; switching configuration")
     say("local model: every configuration crashed with this llama.cpp build")
@@ -294,10 +299,7 @@ def engine_self_test(
                 "tested_at": datetime.now(UTC).isoformat(),
                 "tried": tried,
             }
-            record_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = record_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
-            os.replace(tmp, record_path)
+            write_record(record_path, record)
             return 0
         say(f"local engine: one answer {label} {details['outcome']}; switching configuration")
     say(f"local engine: every configuration failed for {model} with this build")
