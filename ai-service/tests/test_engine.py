@@ -293,3 +293,44 @@ def test_ingestion_runs_at_idle_priority_in_a_session_of_its_own():
     pid, sid, nice, policy, _ = run_priority(INGEST_PRIORITY="normal")
     assert pid != sid and int(nice) == os.getpriority(os.PRIO_PROCESS, 0)
     assert int(policy) == os.SCHED_OTHER
+
+
+def fake_binary(tmp_path: Path, crash_unless: str | None) -> str:
+    """A llama-server stand-in that dies with SIGSEGV (as llama.cpp's extra
+    buffer types did on one CPU) unless its command line holds `crash_unless`,
+    in which case it runs the real server."""
+    script = tmp_path / "llama-server"
+    real = engine.binary_path()
+    condition = (
+        f'case " $* " in *" {crash_unless} "*) exec "{real}" "$@";; esac\n' if crash_unless else ""
+    )
+    script.write_text(f"#!/bin/sh\n{condition}kill -SEGV $$\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_the_engine_self_test_turns_repacking_off_when_the_server_crashes_with_it(tmp_path):
+    from gaji_ai.llm import selftest
+
+    record = tmp_path / "engine.json"
+    lines: list[str] = []
+    binary = fake_binary(tmp_path, crash_unless="--no-repack")
+    assert (
+        selftest.engine_self_test(SMALL, record, say=lines.append, binary=binary, timeout=60) == 0
+    )
+    saved = json.loads(record.read_text())
+    outcome = saved["models"][SMALL]
+    assert outcome["repack"] is False
+    assert outcome["tried"][0]["outcome"] == "crashed (SIGSEGV)"
+    assert any("with weight repacking crashed (SIGSEGV)" in line for line in lines)
+
+
+def test_the_engine_self_test_reports_a_build_that_always_crashes(tmp_path):
+    from gaji_ai.llm import selftest
+
+    record = tmp_path / "engine.json"
+    lines: list[str] = []
+    binary = fake_binary(tmp_path, crash_unless=None)
+    status = selftest.engine_self_test(SMALL, record, say=lines.append, binary=binary, timeout=60)
+    assert status == selftest.ALL_CRASHED and not record.exists()
+    assert "every configuration failed" in lines[-1]
