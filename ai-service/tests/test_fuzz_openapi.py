@@ -228,6 +228,9 @@ def world(services, tmp_path) -> Iterator[tuple[Any, str]]:
         embeddings_preload=False,
         novel_data_dir=tmp_path / "novels",
         upload_dir=tmp_path / "uploads",
+        # No engine runs here: /readyz would be 503 (tests/test_engine.py covers it).
+        llm_local_engine="inprocess",
+        llm_local_model="smollm2-135m-instruct",
     )
     app = create_app(settings)
     token = services["key"].token(sub=STAFF_ID, username="fuzzer", is_staff=True)  # 10 minutes
