@@ -259,10 +259,32 @@ async def test_a_killed_engine_fails_the_turn_then_comes_back_and_answers_the_ne
         assert await runner.generate(settings, nxt, redis_client=client, core=core) == "completed"
 
 
-def test_a_provider_error_is_raised_while_the_engine_is_down():
-    provider = EngineProvider(base_url=f"http://127.0.0.1:{free_port()}", model=SMALL, timeout=5)
+def test_a_provider_error_is_raised_when_the_engine_stays_down():
+    provider = EngineProvider(
+        base_url=f"http://127.0.0.1:{free_port()}", model=SMALL, timeout=5, wait_seconds=1.0
+    )
+    started = time.monotonic()
     with pytest.raises(ProviderError, match="local engine unreachable"):
         list(provider.stream(PROMPT, max_tokens=4))
+    assert 1.0 <= time.monotonic() - started < 10  # it waited, then gave up
+
+
+def test_a_turn_starting_while_the_engine_restarts_waits_for_it():
+    """The supervisor's restart window: refused connections, then a loading
+    model (503), then the answer; the turn sees only the answer."""
+    port = free_port()
+    provider = EngineProvider(
+        base_url=f"http://127.0.0.1:{port}", model=SMALL, timeout=60, wait_seconds=120
+    )
+    late = Running(port=port)
+    starter = threading.Timer(1.5, late.thread.start)
+    starter.start()
+    try:
+        text = "".join(provider.stream(PROMPT, max_tokens=8, temperature=0.0))
+        assert text.strip()
+    finally:
+        starter.join()
+        late.__exit__()
 
 
 PRIORITY = Path(__file__).resolve().parents[2] / "deploy" / "scripts" / "ingest-priority.sh"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -391,8 +392,13 @@ class EngineProvider(OpenAIProvider):
     name = "local"
     label = "local engine"
 
-    def __init__(self, *, base_url: str, model: str, timeout: float) -> None:
+    def __init__(
+        self, *, base_url: str, model: str, timeout: float, wait_seconds: float = 30.0
+    ) -> None:
         super().__init__(base_url=base_url + "/v1", api_key=None, models=[model], timeout=timeout)
+        # A turn that starts while the supervisor restarts the engine (or while
+        # it loads the model) waits for it this long before failing.
+        self.wait_seconds = wait_seconds
         self._vocab = None
         self._vocab_lock = threading.Lock()
 
@@ -418,9 +424,30 @@ class EngineProvider(OpenAIProvider):
 
     def stream(self, messages, *, model=None, max_tokens=256, temperature=0.7) -> Iterator[str]:
         # The engine serves exactly one model, under its catalogue name.
-        return super().stream(
-            messages, model=self.default_model, max_tokens=max_tokens, temperature=temperature
-        )
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            started = False
+            try:
+                for delta in super().stream(
+                    messages,
+                    model=self.default_model,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                ):
+                    started = True
+                    yield delta
+                return
+            except ProviderError as exc:
+                # Down or loading before the first token: wait for it; a
+                # failure once the answer has begun ends the turn.
+                if started or not _engine_not_up(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def _engine_not_up(exc: ProviderError) -> bool:
+    """Refused connection (restarting) or 503 (loading the model)."""
+    return isinstance(exc.__cause__, httpx.ConnectError) or "answered 503" in str(exc)
 
 
 def build_local_provider(settings) -> LLMProvider:
