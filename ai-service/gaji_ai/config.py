@@ -205,6 +205,11 @@ class LLMSettings(BaseSettings):
         return value
 
     @property
+    def uses_engine(self) -> bool:
+        """Chat turns run on the local engine (LLM_PROVIDER=local on llama-server)."""
+        return self.llm_provider == "local" and self.llm_local_engine == "server"
+
+    @property
     def engine_url(self) -> str:
         return f"http://{self.llm_engine_host}:{self.llm_engine_port}"
 

@@ -123,11 +123,6 @@ def _consumes_ingestion() -> bool:
     return INGESTION_QUEUE in _consumed_queues or not _consumed_queues
 
 
-def _uses_engine(settings: Settings) -> bool:
-    llm = settings.llm
-    return llm.llm_provider == "local" and llm.llm_local_engine == "server"
-
-
 # Set while no load is in progress (also outside pool processes, e.g. tests).
 _models_ready = threading.Event()
 _models_ready.set()
@@ -174,7 +169,7 @@ def _load_models(settings: Settings) -> None:
         # A chat-only worker on the engine holds no model: its processes (one
         # per engine slot) stay small, and the embedder loads on first use
         # (grounding normally happens in the API process, before the queue).
-        light = _consumes_generation() and not _consumes_ingestion() and _uses_engine(settings)
+        light = _consumes_generation() and not _consumes_ingestion() and settings.llm.uses_engine
         if settings.embeddings.embeddings_preload:
             if not light:
                 from gaji_ai.embeddings import dense_embedder

@@ -27,12 +27,6 @@ async def healthz() -> Liveness:
 NOVELS_MAX_AGE_SECONDS = 30.0
 
 
-def uses_engine(settings) -> bool:
-    """Chat turns need the local engine (LLM_PROVIDER=local on llama-server)."""
-    llm = settings.llm
-    return llm.llm_provider == "local" and llm.llm_local_engine == "server"
-
-
 @router.get(
     "/readyz",
     response_model=Readiness,
@@ -54,7 +48,7 @@ async def readyz(
         vector_store=vector_store,
         core=core,
         timeout_seconds=settings.app.http_timeout_seconds,
-        engine_url=settings.llm.engine_url if uses_engine(settings) else None,
+        engine_url=settings.llm.engine_url if settings.llm.uses_engine else None,
     )
     if not all(result.ok for result in checks.values()):
         raise AppError(
