@@ -24,7 +24,7 @@ What it does:
       Then a follow-up question in each of those conversations (its prompt
       carries the first exchange as history), timed the same way.
    b. direct: the same questions, the prompt built by the worker's own code
-      (gaji_ai.generation.runner.Prompt: same persona, passages, budget),
+      (gaji_ai.generation.grounding: same persona, passages, budget),
       sent straight to the same provider (the same engine) from this process; time to the first
       delta and tokens/s. The p50/p95 difference is the platform's overhead
       (core's write and enqueue, the queue, retrieval, Redis, SSE).
@@ -229,7 +229,9 @@ def prompt_builder(stack, scenario: dict, novel_id: str):
     from gaji_contracts.conversations import GenerationRequest
 
     from gaji_ai.config import get_settings
-    from gaji_ai.generation.runner import Prompt
+    from gaji_ai.generation.grounding import ground
+    from gaji_ai.generation.task import Prompt, TurnTask
+    from gaji_ai.vectors.store import worker_vector_store
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -250,8 +252,17 @@ def prompt_builder(stack, scenario: dict, novel_id: str):
                 },
                 novel_id=novel_id,
             )
-            prompt = asyncio.run(Prompt.gather(settings, request))
-            return prompt.messages_for(provider)
+
+            async def grounded() -> TurnTask:
+                store = worker_vector_store(settings)  # the stack's, through its API
+                try:
+                    return TurnTask(
+                        request=request, grounding=await ground(settings, request, store)
+                    )
+                finally:
+                    await store.close()
+
+            return Prompt(settings, asyncio.run(grounded())).messages_for(provider)
 
         return prompt_for
 

@@ -50,9 +50,9 @@ from gaji_ai.generation.prompt import (  # noqa: E402
     Turn,
     _words,
     build_messages,
+    prompt_budget,
     render_brief,
 )
-from gaji_ai.generation.runner import prompt_budget  # noqa: E402
 from gaji_ai.ingestion.chunking import chunk_chapters  # noqa: E402
 from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg  # noqa: E402
 from gaji_ai.llm import engine, models  # noqa: E402

@@ -66,9 +66,9 @@ def child(budget: int, cache: bool, conversations: int, turns: int, answer_token
         Turn,
         _words,
         build_messages,
+        prompt_budget,
         render_brief,
     )
-    from gaji_ai.generation.runner import prompt_budget
     from gaji_ai.ingestion.chunking import chunk_chapters
     from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg
     from gaji_ai.llm.providers import LocalProvider

@@ -33,8 +33,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "ai-service"))
 
-from gaji_ai.generation.prompt import Persona, build_messages, render_brief  # noqa: E402
-from gaji_ai.generation.runner import MAX_ANSWER_TOKENS, prompt_budget  # noqa: E402
+from gaji_ai.generation.prompt import (  # noqa: E402
+    MAX_ANSWER_TOKENS,
+    Persona,
+    build_messages,
+    prompt_budget,
+    render_brief,
+)
 from gaji_ai.ingestion.text import decode  # noqa: E402
 from gaji_ai.llm import engine, models  # noqa: E402
 from gaji_ai.llm.providers import EngineProvider  # noqa: E402

@@ -92,7 +92,7 @@ from gaji_ai.embeddings import LocalEmbedder, count_tokens
 from gaji_ai.ingestion.chunking import Passage, chunk_chapters
 from gaji_ai.ingestion.pipeline import store_passages
 from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
-from gaji_ai.search.service import search_passages
+from gaji_ai.retrieval.service import search_passages
 from gaji_ai.vectors.store import PASSAGES, WINDOWS, EdgeVectorStore
 
 NOVELS_DIR = REPO_ROOT / "data" / "novels"

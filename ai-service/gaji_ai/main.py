@@ -34,16 +34,18 @@ from gaji_ai.common.ratelimit import RateLimiter, RateLimitMiddleware
 from gaji_ai.config import Settings, get_settings
 from gaji_ai.diagnostics.router import router as diagnostics_router
 from gaji_ai.embeddings import dense_embedder
+from gaji_ai.generation.direct import router as direct_router
 from gaji_ai.generation.reaper import run_reaper
 from gaji_ai.generation.router import internal_router as generation_internal_router
 from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.ingestion.router import router as ingestion_router
 from gaji_ai.novels.reconcile import NovelChecker
 from gaji_ai.novels.router import internal_router as novels_internal_router
 from gaji_ai.novels.router import router as novels_router
-from gaji_ai.search.router import internal_router as search_internal_router
-from gaji_ai.search.router import router as search_router
+from gaji_ai.retrieval.router import internal_router as search_internal_router
+from gaji_ai.retrieval.router import router as search_router
 from gaji_ai.vectors.router import router as vectors_router
 from gaji_ai.vectors.store import open_vector_store
 
@@ -147,9 +149,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # token, every public route refuses it.
     public = APIRouter(prefix=PUBLIC_PREFIX, dependencies=[Depends(reject_service_token)])
     public.include_router(auth_router)
+    public.include_router(ingestion_router)
     public.include_router(novels_router)
     public.include_router(search_router)
     public.include_router(generation_router)
+    public.include_router(direct_router)
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)

@@ -11,8 +11,11 @@ import redis as sync_redis
 from gaji_contracts.conversations import GenerationRequest
 
 from gaji_ai.clients.core import CoreUnavailable
-from gaji_ai.generation.streams import StreamWriter
+from gaji_ai.generation import turn
+from gaji_ai.generation.grounding import ground
+from gaji_ai.generation.task import TurnTask, ungrounded
 from gaji_ai.llm.providers import ProviderError
+from gaji_ai.streams.stream import StreamWriter
 
 from support import TEST_REDIS_URL
 
@@ -53,6 +56,17 @@ class FakeCore:
                 self.down -= 1
                 raise CoreUnavailable("down")
             self.saved.append(result)
+
+
+async def run_turn(settings, request, *, redis_client, core, store=None) -> str:
+    """A turn as the platform runs it: grounded on the API side (in `store`;
+    without one, by the brief alone), then generated on the worker side."""
+    if store is None:
+        grounding = ungrounded(request)
+    else:
+        grounding = await ground(settings, request, store, core=core)
+    task = TurnTask(request=request, grounding=grounding)
+    return await turn.generate(settings, task, redis_client=redis_client, core=core)
 
 
 def request(**overrides) -> GenerationRequest:

@@ -8,6 +8,10 @@ import os
 # Before gaji_ai is imported: its modules build settings at import time.
 os.environ.setdefault("GAJI_ENV", "test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+# The smallest real model, always: child processes (the staff LLM check, the
+# self-test) read the environment, where `make` exports the default model,
+# which a fresh machine has not fetched (only `make run` does).
+os.environ["LLM_LOCAL_MODEL"] = "smollm2-135m-instruct"
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -127,13 +131,14 @@ def env(test_settings, redis_prefix, monkeypatch):
     """For the chat-turn tests: settings, a Redis client and the test's key
     prefix; no persistence retry delays, the cancel flag read before every
     token, no provider left over from another test."""
-    from gaji_ai.generation import runner
+    from gaji_ai.generation import outcome, turn
+    from gaji_ai.llm import registry
 
-    monkeypatch.setattr(runner, "PERSIST_DELAYS", (0, 0, 0))
-    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0)  # check before every token
-    runner._providers.clear()
+    monkeypatch.setattr(outcome, "PERSIST_DELAYS", (0, 0, 0))
+    monkeypatch.setattr(turn, "CANCEL_POLL_SECONDS", 0)  # check before every token
+    registry.clear()
     settings = test_settings()
     client = SyncRedis.from_url(TEST_REDIS_URL)
     yield settings, client, redis_prefix
-    runner._providers.clear()
+    registry.clear()
     client.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from gaji_ai.main import create_app
-from gaji_ai.worker import celery_app
+from gaji_ai.taskqueue import celery_app
 
 from support import SERVICE_AUTH, bearer, running
 

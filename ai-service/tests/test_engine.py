@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from chat_support import FakeCore, request, stream_of
+from chat_support import FakeCore, request, run_turn, stream_of
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from gaji_ai.generation import runner
 from gaji_ai.health.service import check_readiness
-from gaji_ai.llm import engine, models
+from gaji_ai.llm import engine, models, registry
 from gaji_ai.llm.providers import (
     ChatMessage,
     EngineProvider,
@@ -232,13 +231,13 @@ async def test_a_killed_engine_fails_the_turn_then_comes_back_and_answers_the_ne
                 time.sleep(0.05)  # room for the kill to land mid-answer
 
         monkeypatch.setattr(provider, "stream", stream)
-        runner._providers["main"] = provider
+        registry._providers["main"] = provider
         killer = threading.Thread(target=kill_when_streaming, args=(running, started), daemon=True)
         killer.start()
         core = FakeCore()
         turn = request()
         first_pid = running.server_pid()
-        status = await runner.generate(settings, turn, redis_client=client, core=core)
+        status = await run_turn(settings, turn, redis_client=client, core=core)
         killer.join(10)
         assert status == "failed"
         saved = core.saved[-1]
@@ -253,10 +252,10 @@ async def test_a_killed_engine_fails_the_turn_then_comes_back_and_answers_the_ne
 
         monkeypatch.setattr(provider, "stream", original)
         again = turn.model_copy(update={"attempt": 2})
-        assert await runner.generate(settings, again, redis_client=client, core=core) == "completed"
+        assert await run_turn(settings, again, redis_client=client, core=core) == "completed"
         assert core.saved[-1].status == "completed" and core.saved[-1].content.strip()
         nxt = request()
-        assert await runner.generate(settings, nxt, redis_client=client, core=core) == "completed"
+        assert await run_turn(settings, nxt, redis_client=client, core=core) == "completed"
 
 
 def test_a_provider_error_is_raised_when_the_engine_stays_down():

@@ -51,14 +51,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from gaji_ai.embeddings import dense_embedder
-from gaji_ai.generation import router as generation_router
-from gaji_ai.generation import runner
-from gaji_ai.generation.streams import CHUNK, COMPLETE, StreamWriter
+from gaji_ai.generation.task import TurnTask
 from gaji_ai.ingestion.characters import CharacterProfile
 from gaji_ai.ingestion.chunking import Passage
 from gaji_ai.ingestion.pipeline import _character_point, _passage_point
+from gaji_ai.llm import registry
 from gaji_ai.main import create_app
-from gaji_ai.worker import celery_app
+from gaji_ai.streams.stream import CHUNK, COMPLETE, StreamWriter
+from gaji_ai.taskqueue import GENERATE_TASK, celery_app
 
 from support import SERVICE_TOKEN, TEST_REDIS_URL, CoreStub, SigningKey, build_settings, serving
 
@@ -181,9 +181,9 @@ def services() -> Iterator[dict[str, Any]]:
 
     def instant_worker(name: str, args: list, **kwargs: Any) -> None:
         """A chat turn is answered at once, so its stream ends; other tasks are dropped."""
-        if name != generation_router.GENERATE_TASK:
+        if name != GENERATE_TASK:
             return
-        message_id = str(GenerationRequest.model_validate(args[0]).assistant_message_id)
+        message_id = str(TurnTask.parse(args[0]).request.assistant_message_id)
         writer = StreamWriter(redis, prefix[0])
         writer.append(message_id, CHUNK, {"content": "Hello.", "delta": "Hello."})
         writer.append(message_id, COMPLETE, {"message_id": message_id, "content": "Hello."})
@@ -194,7 +194,7 @@ def services() -> Iterator[dict[str, Any]]:
         core.routes[context] = lambda method, body: (200, {"owner": {"id": STAFF_ID}})
         core.routes[f"/api/internal/conversations/{CONVERSATION_ID}/turns"] = _turn
         patch.setattr(celery_app, "send_task", instant_worker)
-        patch.setitem(runner._providers, "main", Scripted(["Hello ", "there."]))
+        patch.setitem(registry._providers, "main", Scripted(["Hello ", "there."]))
         # The model loads once per process (~7 s on 2 cores): not inside the
         # first search request, whose read timeout it would exceed.
         dense_embedder(build_settings(embeddings_preload=False)).warm()

@@ -8,22 +8,23 @@ import uuid
 
 import pytest
 import redis as sync_redis
-from chat_support import FakeCore, Scripted, fill, parse, request, stream_of, ticket
+from chat_support import FakeCore, Scripted, fill, parse, request, run_turn, stream_of, ticket
 
-from gaji_ai.generation import runner
-from gaji_ai.generation.streams import StreamWriter
+from gaji_ai.generation import keys
+from gaji_ai.llm import registry
 from gaji_ai.main import create_app
-from gaji_ai.worker import celery_app
+from gaji_ai.streams.stream import StreamWriter
+from gaji_ai.taskqueue import celery_app
 
 from support import SERVICE_TOKEN, TEST_REDIS_URL, running
 
 
 async def test_tokens_stream_in_order_then_complete_after_the_save(env):
     settings, client, prefix = env
-    provider = runner._providers["main"] = Scripted(["I ", "do ", "not."])
+    provider = registry._providers["main"] = Scripted(["I ", "do ", "not."])
     core = FakeCore()
     turn = request()
-    assert await runner.generate(settings, turn, redis_client=client, core=core) == "completed"
+    assert await run_turn(settings, turn, redis_client=client, core=core) == "completed"
     events = stream_of(client, prefix, turn.assistant_message_id)
     assert [e for e, _ in events] == ["message_chunk"] * 3 + ["message_complete"]
     assert '"delta": "do "' in events[1][1] and '"content": "I do not."' in events[3][1]
@@ -48,9 +49,9 @@ async def test_cancel_stops_between_tokens_and_keeps_the_partial_text(env):
         if i == 2:
             client.set(f"{prefix}:gen:{turn.assistant_message_id}:cancel", "1")
 
-    runner._providers["main"] = Scripted(["a ", "b ", "c ", "d "], on_token=cancel_at)
+    registry._providers["main"] = Scripted(["a ", "b ", "c ", "d "], on_token=cancel_at)
     core = FakeCore()
-    assert await runner.generate(settings, turn, redis_client=client, core=core) == "cancelled"
+    assert await run_turn(settings, turn, redis_client=client, core=core) == "cancelled"
     assert (core.saved[0].status, core.saved[0].content) == ("cancelled", "a b ")
     assert stream_of(client, prefix, turn.assistant_message_id)[-1][0] == "message_complete"
     assert not writer.cancelled(str(turn.assistant_message_id))
@@ -58,22 +59,22 @@ async def test_cancel_stops_between_tokens_and_keeps_the_partial_text(env):
 
 async def test_core_down_is_retried_then_reported(env):
     settings, client, prefix = env
-    runner._providers["main"] = Scripted(["ok"])
+    registry._providers["main"] = Scripted(["ok"])
     core = FakeCore(down=2)
     turn = request()
-    assert await runner.generate(settings, turn, redis_client=client, core=core) == "completed"
+    assert await run_turn(settings, turn, redis_client=client, core=core) == "completed"
     assert (
         len(core.saved) == 1
         and stream_of(client, prefix, turn.assistant_message_id)[-1][0] == "message_complete"
     )
     never = FakeCore(down=99)
     lost = request()
-    assert await runner.generate(settings, lost, redis_client=client, core=never) == "unsaved"
+    assert await run_turn(settings, lost, redis_client=client, core=never) == "unsaved"
     events = stream_of(client, prefix, lost.assistant_message_id)
     assert events[-1][0] == "error" and "PERSIST_FAILED" in events[-1][1]
     assert "message_complete" not in [e for e, _ in events]
     # The answer is kept for the reaper to save once core is back.
-    kept = client.get(runner.unsaved_key(prefix, str(lost.assistant_message_id), 1))
+    kept = client.get(keys.unsaved(prefix, str(lost.assistant_message_id), 1))
     assert b'"content":"ok"' in kept
 
 
@@ -81,20 +82,20 @@ async def test_remote_failure_before_the_first_token_falls_back_to_local_degrade
     settings, client, _ = env
     remote = Scripted([], fail_first=True)
     remote.name = "openai"
-    runner._providers["main"] = remote
-    runner._providers["local"] = Scripted(["local ", "answer"])
+    registry._providers["main"] = remote
+    registry._providers["local"] = Scripted(["local ", "answer"])
     core = FakeCore()
-    assert await runner.generate(settings, request(), redis_client=client, core=core) == "completed"
+    assert await run_turn(settings, request(), redis_client=client, core=core) == "completed"
     assert core.saved[0].degraded is True and core.saved[0].content == "local answer"
 
 
 async def test_provider_failure_marks_the_answer_failed(env):
     settings, client, prefix = env
-    failing = runner._providers["main"] = Scripted([], fail_first=True)
+    failing = registry._providers["main"] = Scripted([], fail_first=True)
     failing.name = "local"  # the local model itself failed: nothing to fall back to
     core = FakeCore()
     turn = request()
-    assert await runner.generate(settings, turn, redis_client=client, core=core) == "failed"
+    assert await run_turn(settings, turn, redis_client=client, core=core) == "failed"
     assert core.saved[0].error_code == "PROVIDER_ERROR"
     assert [e for e, _ in stream_of(client, prefix, turn.assistant_message_id)] == [
         "error",
@@ -179,7 +180,7 @@ async def test_enqueue_checks_the_model_and_queues(api, monkeypatch):
     )
     assert (
         sent[0][0] == "gaji.generation.generate"
-        and sent[0][1][0]["user_message"] == "Do you regret it?"
+        and sent[0][1][0]["request"]["user_message"] == "Do you regret it?"
     )
     wrong = await client.post(
         "/api/ai/internal/generations", json={**body, "model": "gpt-9"}, headers=service

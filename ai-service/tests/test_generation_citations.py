@@ -11,12 +11,14 @@ import re
 import uuid
 
 import pytest
-from chat_support import FakeCore, Scripted, request, stream_of
+from chat_support import FakeCore, Scripted, request, run_turn, stream_of
 from redis.asyncio import Redis as AsyncRedis
 
-from gaji_ai.generation import runner
+from gaji_ai.generation.grounding import ground
 from gaji_ai.generation.prompt import KeptPassage, Persona, build_messages
-from gaji_ai.generation.runner import Passage, citations_of, quote_of
+from gaji_ai.generation.task import Passage, TurnTask, citations_of, quote_of
+from gaji_ai.generation.turn import generate
+from gaji_ai.llm import registry
 from gaji_ai.vectors.store import WINDOWS, Hit, VectorStoreError
 
 from support import TEST_REDIS_URL
@@ -84,12 +86,6 @@ class Store:
 class OneVector:
     def embed(self, texts):
         return [[0.1] * 384 for _ in texts]
-
-
-@pytest.fixture(autouse=True)
-def no_waiting(monkeypatch):
-    """Turns the API did not pre-ground are grounded by the worker at once."""
-    monkeypatch.setattr(runner, "PREGROUND_WAIT_SECONDS", 0.05)
 
 
 @pytest.fixture
@@ -207,12 +203,11 @@ async def test_message_complete_and_the_saved_answer_cite_exactly_the_prompts_pa
     settings = settings.model_copy(
         update={"llm": settings.llm.model_copy(update={"llm_grounding_tokens": 60})}
     )
-    provider = runner._providers["main"] = Scripted(["I ", "do ", "not."])
+    provider = registry._providers["main"] = Scripted(["I ", "do ", "not."])
     core = FakeCore()
     turn = grounded_turn()
     assert (
-        await runner.generate(settings, turn, redis_client=client, core=core, store=Store())
-        == "completed"
+        await run_turn(settings, turn, redis_client=client, core=core, store=Store()) == "completed"
     )
 
     in_prompt = numbered(provider.prompts[0])
@@ -243,13 +238,11 @@ async def test_message_complete_and_the_saved_answer_cite_exactly_the_prompts_pa
 
 async def test_every_passage_that_fits_is_cited_in_rank_order(env):
     settings, client, prefix = env
-    provider = runner._providers["main"] = Scripted(["Yes."])
+    provider = registry._providers["main"] = Scripted(["Yes."])
     turn = grounded_turn()
     # Both short: whatever the budget, both fit; LAST ranks first here.
     points = [Hit(POINTS[2].id, 0.9, POINTS[2].payload), Hit(POINTS[0].id, 0.5, POINTS[0].payload)]
-    await runner.generate(
-        settings, turn, redis_client=client, core=FakeCore(), store=Store(points=points)
-    )
+    await run_turn(settings, turn, redis_client=client, core=FakeCore(), store=Store(points=points))
     assert numbered(provider.prompts[0]) == [LAST, SHORT]
     cited = completed(client, prefix, turn)["citations"]
     assert [(c["passage_id"], c["quote"]) for c in cited] == [
@@ -265,16 +258,16 @@ async def test_the_fallback_models_prompt_is_the_one_cited(env):
     )
     remote = Scripted([], fail_first=True)
     remote.name = "openai"
-    runner._providers["main"] = remote
+    registry._providers["main"] = remote
 
     class Wordy(Scripted):
         def count_tokens(self, text):
             return 3 * len(text.split())  # the long passage cannot even be condensed
 
-    local = runner._providers["local"] = Wordy(["Yes."])
+    local = registry._providers["local"] = Wordy(["Yes."])
     core = FakeCore()
     turn = grounded_turn()
-    await runner.generate(settings, turn, redis_client=client, core=core, store=Store())
+    await run_turn(settings, turn, redis_client=client, core=core, store=Store())
     assert len(numbered(remote.prompts[0])) == 2 and numbered(local.prompts[0]) == [SHORT]
     assert [c["passage_id"] for c in completed(client, prefix, turn)["citations"]] == [POINTS[0].id]
     assert core.saved[0].degraded is True and len(core.saved[0].citations) == 1
@@ -282,15 +275,13 @@ async def test_the_fallback_models_prompt_is_the_one_cited(env):
 
 async def test_an_answer_without_grounding_cites_nothing(env):
     settings, client, prefix = env
-    runner._providers["main"] = Scripted(["Hello."])
+    registry._providers["main"] = Scripted(["Hello."])
     no_novel = request()
-    await runner.generate(settings, no_novel, redis_client=client, core=FakeCore())
+    await run_turn(settings, no_novel, redis_client=client, core=FakeCore())
     assert completed(client, prefix, no_novel)["citations"] == []
     core = FakeCore()
     store_down = grounded_turn()
-    await runner.generate(
-        settings, store_down, redis_client=client, core=core, store=Store(broken=True)
-    )
+    await run_turn(settings, store_down, redis_client=client, core=core, store=Store(broken=True))
     event = completed(client, prefix, store_down)
     assert event["citations"] == [] and event["grounded"] is False
     assert core.saved[0].citations == []
@@ -298,10 +289,10 @@ async def test_an_answer_without_grounding_cites_nothing(env):
 
 async def test_a_failed_answer_without_text_cites_nothing_a_cancelled_one_keeps_them(env):
     settings, client, prefix = env
-    failing = runner._providers["main"] = Scripted([], fail_first=True)
+    failing = registry._providers["main"] = Scripted([], fail_first=True)
     failing.name = "local"
     failed = grounded_turn()
-    await runner.generate(settings, failed, redis_client=client, core=FakeCore(), store=Store())
+    await run_turn(settings, failed, redis_client=client, core=FakeCore(), store=Store())
     assert completed(client, prefix, failed)["citations"] == []
 
     turn = grounded_turn()
@@ -310,45 +301,24 @@ async def test_a_failed_answer_without_text_cites_nothing_a_cancelled_one_keeps_
         if i == 1:
             client.set(f"{prefix}:gen:{turn.assistant_message_id}:cancel", "1")
 
-    runner._providers["main"] = Scripted(["Not ", "at ", "all."], on_token=cancel_at)
+    registry._providers["main"] = Scripted(["Not ", "at ", "all."], on_token=cancel_at)
     points = [POINTS[0]]
-    await runner.generate(
-        settings, turn, redis_client=client, core=FakeCore(), store=Store(points=points)
-    )
+    await run_turn(settings, turn, redis_client=client, core=FakeCore(), store=Store(points=points))
     event = completed(client, prefix, turn)
     assert event["status"] == "cancelled" and event["content"] == "Not "
     assert [c["passage_id"] for c in event["citations"]] == [POINTS[0].id]
 
 
-async def test_the_apis_grounding_carries_where_each_passage_is(env, aredis):
+async def test_the_tasks_grounding_carries_where_each_passage_is(env):
     settings, client, prefix = env
     turn = grounded_turn()
-    await runner.pre_ground(settings, aredis, Store(points=[POINTS[0]]), turn)
-    runner._providers["main"] = Scripted(["Yes."])
-
-    class Untouchable(Store):
-        async def search(self, *args, **kwargs):
-            raise AssertionError("the worker grounded the turn again")
-
-    await runner.generate(settings, turn, redis_client=client, core=FakeCore(), store=Untouchable())
+    found = await ground(settings, turn, Store(points=[POINTS[0]]))
+    # As the broker carries it (JSON), then answered by the worker.
+    task = TurnTask.parse(
+        json.loads(json.dumps(TurnTask(request=turn, grounding=found).model_dump(mode="json")))
+    )
+    registry._providers["main"] = Scripted(["Yes."])
+    await generate(settings, task, redis_client=client, core=FakeCore())
     [cited] = completed(client, prefix, turn)["citations"]
     assert (cited["passage_id"], cited["chapter"], cited["chunk_index"]) == (POINTS[0].id, 22, 388)
-
-
-async def test_an_older_api_processs_grounding_still_answers(env):
-    # Bare passage texts (before citations): the prompt holds them; nothing
-    # says where they are, so nothing is cited rather than a wrong place.
-    settings, client, prefix = env
-    turn = grounded_turn()
-    payload = {
-        "persona": {"name": "Charlotte Lucas", "description": "", "traits": []},
-        "passages": [SHORT],
-    }
-    client.rpush(runner.pregrounding_key(prefix, turn), json.dumps(payload))
-    provider = runner._providers["main"] = Scripted(["Yes."])
-    status = await runner.generate(
-        settings, turn, redis_client=client, core=FakeCore(), store=Store(broken=True)
-    )
-    assert status == "completed"
-    assert numbered(provider.prompts[0]) == [SHORT]
-    assert completed(client, prefix, turn)["citations"] == []
+    assert cited["chapter_title"] == "Chapter 22"

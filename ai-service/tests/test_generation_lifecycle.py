@@ -7,6 +7,7 @@ once with no delta lost."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -14,15 +15,20 @@ import uuid
 
 import pytest
 import redis as sync_redis
-from chat_support import FakeCore, Scripted, parse, request, stream_of, ticket
+from chat_support import FakeCore, Scripted, parse, request, run_turn, stream_of, ticket
 from gaji_contracts.conversations import AssistantMessageResult, GenerationRequest
 from redis.asyncio import Redis as AsyncRedis
 
-from gaji_ai.generation import reaper, runner, tracking
-from gaji_ai.generation.streams import StreamReader
+from gaji_ai.generation import grounding, keys, outcome, reaper, tracking
+from gaji_ai.generation import turn as worker_turn
+from gaji_ai.generation import turns as api_turns
+from gaji_ai.generation.prompt import persona_name
+from gaji_ai.generation.task import TurnTask
+from gaji_ai.llm import registry
 from gaji_ai.llm.providers import ProviderError
 from gaji_ai.main import create_app
-from gaji_ai.worker import celery_app
+from gaji_ai.streams.stream import StreamReader
+from gaji_ai.taskqueue import GENERATE_TASK, celery_app
 
 from support import SERVICE_AUTH, TEST_REDIS_URL, bearer, running
 
@@ -70,9 +76,9 @@ async def test_a_silent_worker_is_reaped_failed_with_its_partial_text(env, aredi
     assert 0 < client.ttl(f"{prefix}:gen:{turn.message_id}") <= 3600
     # Celery redelivers the dead worker's task: it is skipped, not generated twice.
     assert not tracking.Heartbeat(client, prefix, turn).claim()
-    runner._providers["main"] = Scripted(["never"])
-    assert runner.run_generation(settings, req.model_dump(mode="json")) == "skipped"
-    assert runner._providers["main"].prompts == []
+    registry._providers["main"] = Scripted(["never"])
+    assert worker_turn.run_generation(settings, req.model_dump(mode="json")) == "skipped"
+    assert registry._providers["main"].prompts == []
     # Regenerate (the next attempt) is claimed normally.
     again = tracking.Heartbeat(
         client, prefix, tracking.Turn(turn.message_id, 2, turn.conversation_id)
@@ -112,45 +118,45 @@ async def test_a_redelivered_turn_of_a_crashed_process_ends_lost_at_once(env, ar
     await StreamReader(aredis, prefix).append(
         turn.message_id, "message_chunk", {"content": "I was", "delta": "I was"}
     )
-    context = runner.worker_context(settings)
+    context = worker_turn.worker_context(settings)
     core = FakeCore()
     monkeypatch.setattr(context, "core", core)
-    runner._providers["main"] = Scripted(["never"])
+    registry._providers["main"] = Scripted(["never"])
     payload = req.model_dump(mode="json")
     waited = []  # the models are not even waited for: the turn ends at once
     lost = await asyncio.to_thread(
-        runner.run_generation, settings, payload, ready=lambda: waited.append(1)
+        worker_turn.run_generation, settings, payload, ready=lambda: waited.append(1)
     )
     assert lost == "lost" and waited == []
-    assert runner._providers["main"].prompts == []
+    assert registry._providers["main"].prompts == []
     saved = core.saved[0]
     assert (saved.status, saved.error_code, saved.content) == ("failed", "WORKER_LOST", "I was")
     events = stream_of(client, prefix, turn.message_id)
     assert [e for e, _ in events] == ["message_chunk", "error", "message_complete"]
     # Nothing is left for the reaper, and a further redelivery is skipped.
     assert await reaper.reap_once(aredis, prefix, core) == 0
-    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "skipped"
+    assert await asyncio.to_thread(worker_turn.run_generation, settings, payload) == "skipped"
     assert len(core.saved) == 1
-    await asyncio.to_thread(runner.close_worker_context)
+    await asyncio.to_thread(worker_turn.close_worker_context)
 
 
 async def test_a_claimed_turn_waits_for_the_models_before_generating(env, aredis, monkeypatch):
     settings, _client, prefix = env
     req = request()
     await tracking.register(aredis, prefix, turn_of(req), start_timeout=60)
-    context = runner.worker_context(settings)
+    context = worker_turn.worker_context(settings)
     monkeypatch.setattr(context, "core", FakeCore())
-    provider = runner._providers["main"] = Scripted(["Yes."])
+    provider = registry._providers["main"] = Scripted(["Yes."])
     seen_before = []
     payload = req.model_dump(mode="json")
     done = await asyncio.to_thread(
-        runner.run_generation,
+        worker_turn.run_generation,
         settings,
         payload,
         ready=lambda: seen_before.append(len(provider.prompts)),
     )
     assert done == "completed" and seen_before == [0] and len(provider.prompts) == 1
-    await asyncio.to_thread(runner.close_worker_context)
+    await asyncio.to_thread(worker_turn.close_worker_context)
 
 
 async def test_a_redelivered_turn_whose_process_lives_is_left_to_it(env, aredis, monkeypatch):
@@ -164,16 +170,16 @@ async def test_a_redelivered_turn_whose_process_lives_is_left_to_it(env, aredis,
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         _claimed_by(monkeypatch, client, prefix, turn, alive.pid)
-        runner._providers["main"] = Scripted(["never"])
+        registry._providers["main"] = Scripted(["never"])
         payload = req.model_dump(mode="json")
-        assert await asyncio.to_thread(runner.run_generation, settings, payload) == "skipped"
-        assert runner._providers["main"].prompts == []
+        assert await asyncio.to_thread(worker_turn.run_generation, settings, payload) == "skipped"
+        assert registry._providers["main"].prompts == []
         # Still in flight: its owner's heartbeat (or the reaper) decides.
-        assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is not None
+        assert await aredis.zscore(keys.inflight(prefix), turn.member) is not None
     finally:
         alive.kill()
         alive.wait()
-        await asyncio.to_thread(runner.close_worker_context)
+        await asyncio.to_thread(worker_turn.close_worker_context)
 
 
 def test_owner_checks_never_end_a_turn_they_cannot_prove_dead():
@@ -198,7 +204,7 @@ async def test_a_beating_worker_is_left_alone(env, aredis):
     finally:
         alive.stop()
     assert core.saved == []
-    assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is None
+    assert await aredis.zscore(keys.inflight(prefix), turn.member) is None
 
 
 async def test_a_turn_no_worker_started_ends_failed_after_the_start_timeout(env, aredis):
@@ -221,12 +227,12 @@ async def test_a_turn_queued_behind_a_live_worker_waits_instead_of_failing(env, 
         # Deadline passed, but a chat worker lives: the queue is busy, not lost.
         assert await reaper.reap_once(aredis, prefix, core, queue_timeout=60) == 0
         assert core.saved == []
-        score = await aredis.zscore(tracking.inflight_key(prefix), turn.member)
+        score = await aredis.zscore(keys.inflight(prefix), turn.member)
         assert score > time.time() + 10  # looked at again later
         # A worker then claims it: from now on only its heartbeat counts.
         claimed = tracking.Heartbeat(client, prefix, turn, interval=3600, grace=0)
         assert claimed.claim()
-        assert await aredis.hget(tracking.queued_key(prefix), turn.member) is None
+        assert await aredis.hget(keys.queued_at(prefix), turn.member) is None
         assert await reaper.reap_once(aredis, prefix, core, queue_timeout=60) == 1
     finally:
         beat.stop()
@@ -247,7 +253,7 @@ async def test_a_turn_queued_behind_a_live_worker_waits_instead_of_failing(env, 
 
 async def test_core_down_while_reaping_is_retried_later_and_saved_once(env, aredis, monkeypatch):
     _, client, prefix = env
-    monkeypatch.setattr(reaper, "CORE_RETRY_SECONDS", 0)
+    monkeypatch.setattr(outcome, "CORE_RETRY_SECONDS", 0)
     turn = turn_of(request())
     await tracking.register(aredis, prefix, turn, start_timeout=0)
     core = FakeCore(down=1)
@@ -260,13 +266,13 @@ async def test_core_down_while_reaping_is_retried_later_and_saved_once(env, ared
 
 async def test_two_reapers_never_end_the_same_turn_twice(env, aredis):
     _, _, prefix = env
-    turns = [turn_of(request()) for _ in range(20)]
-    for turn in turns:
-        await tracking.register(aredis, prefix, turn, start_timeout=0)
+    queued = [turn_of(request()) for _ in range(20)]
+    for one in queued:
+        await tracking.register(aredis, prefix, one, start_timeout=0)
     core = FakeCore()
     counts = await asyncio.gather(*(reaper.reap_once(aredis, prefix, core) for _ in range(4)))
     assert sum(counts) == 20
-    assert sorted(str(r.message_id) for r in core.saved) == sorted(t.message_id for t in turns)
+    assert sorted(str(r.message_id) for r in core.saved) == sorted(t.message_id for t in queued)
 
 
 def test_a_real_generation_leaves_the_inflight_set(env, core_stub):
@@ -276,14 +282,14 @@ def test_a_real_generation_leaves_the_inflight_set(env, core_stub):
     core_stub.routes[f"/api/internal/conversations/{req.conversation_id}/messages"] = (
         lambda method, body: (saved.append(body), (200, {**body, "applied": True}))[1]
     )
-    client.zadd(tracking.inflight_key(prefix), {turn_of(req).member: time.time() + 60})
-    runner._providers["main"] = Scripted(["Fine."])
-    assert runner.run_generation(settings, req.model_dump(mode="json")) == "completed"
+    client.zadd(keys.inflight(prefix), {turn_of(req).member: time.time() + 60})
+    registry._providers["main"] = Scripted(["Fine."])
+    assert worker_turn.run_generation(settings, req.model_dump(mode="json")) == "completed"
     assert [(s["status"], s["content"]) for s in saved] == [
         ("streaming", ""),
         ("completed", "Fine."),
     ]
-    assert client.zcard(tracking.inflight_key(prefix)) == 0
+    assert client.zcard(keys.inflight(prefix)) == 0
 
 
 # -- cancel before a worker starts --------------------------------------------------
@@ -303,9 +309,9 @@ async def test_a_cancel_sent_while_the_turn_is_queued_is_honoured(env, monkeypat
         assert (
             await api.post(f"/api/ai/internal/generations/{message}/cancel", headers=SERVICE_AUTH)
         ).json() == {"message_id": message, "cancel_requested": True}
-    runner._providers["main"] = Scripted(["a ", "b "])
+    registry._providers["main"] = Scripted(["a ", "b "])
     core = FakeCore()
-    assert await runner.generate(settings, req, redis_client=client, core=core) == "cancelled"
+    assert await run_turn(settings, req, redis_client=client, core=core) == "cancelled"
     assert (core.saved[0].status, core.saved[0].content) == ("cancelled", "")
     assert [e for e, _ in stream_of(client, prefix, message)] == ["message_complete"]
 
@@ -341,14 +347,14 @@ async def direct(env, core_stub, published_key, monkeypatch):
 
     core_stub.routes[f"/api/internal/conversations/{conversation}/turns"] = turns
     core_stub.routes[f"/api/internal/conversations/{conversation}/messages"] = persist
-    runner._providers["main"] = Scripted(["Quite ", "so, ", "sir."])
+    registry._providers["main"] = Scripted(["Quite ", "so, ", "sir."])
 
     def send_task(name, args):
-        req = GenerationRequest.model_validate(args[0])
+        task = TurnTask.parse(args[0])
 
         def work():
             worker_redis = sync_redis.Redis.from_url(TEST_REDIS_URL)
-            asyncio.run(runner.generate(settings, req, redis_client=worker_redis, core=saved))
+            asyncio.run(worker_turn.generate(settings, task, redis_client=worker_redis, core=saved))
             worker_redis.close()
 
         threading.Thread(target=work, daemon=True).start()
@@ -377,7 +383,7 @@ async def test_the_direct_endpoint_stores_the_turn_and_streams_the_answer(direct
     assert all(f.get("id") for f in frames[1:])  # resumable on /stream
     assert stored[0]["content"] == "Are you proud?" and stored[0]["character"] == "Mr. Darcy"
     assert saved.saved[0].content == "Quite so, sir."
-    assert "You are Mr. Darcy" in runner._providers["main"].prompts[0][0].content
+    assert "You are Mr. Darcy" in registry._providers["main"].prompts[0][0].content
 
 
 async def test_the_direct_endpoint_refuses_what_it_should(direct):
@@ -435,7 +441,7 @@ async def test_the_direct_endpoint_says_503_when_core_or_the_queue_is_down(direc
 
 async def test_llm_test_answers_staff_with_a_preview(env, published_key):
     settings, _, _ = env
-    runner._providers["main"] = Scripted(["Hello ", "there."])
+    registry._providers["main"] = Scripted(["Hello ", "there."])
     async with running(create_app(settings)) as api:
         staff = bearer(published_key.token(is_staff=True))
         ok = await api.post("/api/ai/llm/test", headers=staff)
@@ -449,7 +455,7 @@ async def test_llm_test_answers_staff_with_a_preview(env, published_key):
         )
         custom = await api.post("/api/ai/llm/test", json={"prompt": "Hi"}, headers=staff)
         assert custom.status_code == 200
-        assert runner._providers["main"].prompts[-1][0].content == "Hi"
+        assert registry._providers["main"].prompts[-1][0].content == "Hi"
         reader = bearer(published_key.token())
         assert (await api.post("/api/ai/llm/test", headers=reader)).status_code == 403
         assert (await api.post("/api/ai/llm/test")).status_code == 401
@@ -465,7 +471,7 @@ async def test_llm_test_reports_a_failing_provider_as_502_without_the_key(env, p
             raise ProviderError("openai provider answered 401: bad key")
             yield  # pragma: no cover
 
-    runner._providers["main"] = Refusing([])
+    registry._providers["main"] = Refusing([])
     async with running(create_app(settings)) as api:
         response = await api.post(
             "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
@@ -482,7 +488,7 @@ async def test_llm_test_runs_the_local_model_in_a_child_process(env, published_k
 
     settings, _, _ = env
     local = LocalProvider(n_ctx=512)
-    runner._providers["main"] = local
+    registry._providers["main"] = local
     async with running(create_app(settings)) as api:
         response = await api.post(
             "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
@@ -504,7 +510,7 @@ async def test_a_local_model_crash_in_the_llm_test_is_a_502_and_the_api_lives(
     crash.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
     monkeypatch.setattr(selftest, "CHILD", [sys.executable, str(crash), "--child"])
     settings, _, _ = env
-    runner._providers["main"] = LocalProvider(n_ctx=512)
+    registry._providers["main"] = LocalProvider(n_ctx=512)
     async with running(create_app(settings)) as api:
         response = await api.post(
             "/api/ai/llm/test", headers=bearer(published_key.token(is_staff=True))
@@ -537,31 +543,29 @@ CAST = [
 
 
 def test_the_addressed_character_wins_then_the_scenarios_then_the_narrator():
-    assert runner.persona_name(request(character="  Lizzy ")) == "Lizzy"
-    assert runner.persona_name(request()) == "Charlotte Lucas"
+    assert persona_name(request(character="  Lizzy ")) == "Lizzy"
+    assert persona_name(request()) == "Charlotte Lucas"
     other = request()
     other.scenario.scenario_type = "EVENT_ALTERATION"
-    assert runner.persona_name(other) == "the narrator"
+    assert persona_name(other) == "the narrator"
 
 
 def test_a_name_or_alias_finds_the_profile():
-    assert runner.persona_from("Lizzy", CAST).name == "Elizabeth Bennet"
-    darcy = runner.persona_from("darcy", CAST)
+    assert grounding.persona_from("Lizzy", CAST).name == "Elizabeth Bennet"
+    darcy = grounding.persona_from("darcy", CAST)
     assert (darcy.name, darcy.traits) == ("Mr. Darcy", ("proud", "reserved"))
     assert "Pemberley" in darcy.description
-    assert runner.persona_from("Fitzwilliam", CAST).name == "Mr. Darcy"
-    assert runner.persona_from("Mr Darcy", CAST).name == "Mr. Darcy"
-    assert runner.persona_from("Captain Nemo", CAST).description == ""
-    assert runner.persona_from("the narrator", CAST).name == "the narrator"
+    assert grounding.persona_from("Fitzwilliam", CAST).name == "Mr. Darcy"
+    assert grounding.persona_from("Mr Darcy", CAST).name == "Mr. Darcy"
+    assert grounding.persona_from("Captain Nemo", CAST).description == ""
+    assert grounding.persona_from("the narrator", CAST).name == "the narrator"
 
 
 async def test_an_ungrounded_turn_speaks_as_the_addressed_character(env):
     settings, client, _ = env
-    provider = runner._providers["main"] = Scripted(["Indeed."])
+    provider = registry._providers["main"] = Scripted(["Indeed."])
     turn = request(character="Mr. Bennet")
-    assert await runner.generate(settings, turn, redis_client=client, core=FakeCore()) == (
-        "completed"
-    )
+    assert await run_turn(settings, turn, redis_client=client, core=FakeCore()) == ("completed")
     assert provider.prompts[0][0].content.startswith("You are Mr. Bennet")
 
 
@@ -571,13 +575,13 @@ async def test_an_ungrounded_turn_speaks_as_the_addressed_character(env):
 async def test_fifty_concurrent_streams_all_complete_and_lose_no_delta(env, published_key):
     settings, _client, prefix = env
     words = [f"w{i} " for i in range(40)]
-    runner._providers["main"] = Scripted(words)
+    registry._providers["main"] = Scripted(words)
     turns = [request() for _ in range(50)]
 
     def worker(req):
         worker_redis = sync_redis.Redis.from_url(TEST_REDIS_URL)
         time.sleep(0.05)  # subscribers are already waiting
-        asyncio.run(runner.generate(settings, req, redis_client=worker_redis, core=FakeCore()))
+        asyncio.run(run_turn(settings, req, redis_client=worker_redis, core=FakeCore()))
         worker_redis.close()
 
     app = create_app(settings)
@@ -612,7 +616,7 @@ async def test_fifty_concurrent_streams_all_complete_and_lose_no_delta(env, publ
         assert deltas == words
 
 
-# -- grounding started by the API at enqueue -------------------------------------------
+# -- grounding, done by the API when it accepts the turn -------------------------------------------
 
 
 class FakeStore:
@@ -659,44 +663,68 @@ class OneVector:
         return [[0.1] * 384 for _ in texts]
 
 
-async def test_the_worker_takes_the_grounding_the_api_started(env, aredis, monkeypatch):
-    settings, client, prefix = env
-    monkeypatch.setattr(runner, "dense_embedder", lambda settings: OneVector())
+async def test_the_api_grounds_the_turn_once_and_the_task_carries_it(env, aredis, monkeypatch):
+    settings, client, _prefix = env
+    monkeypatch.setattr(grounding, "dense_embedder", lambda settings: OneVector())
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: sent.append((name, args)))
     req = request(novel_id=uuid.uuid4())
     api_store = FakeStore()
-    await runner.pre_ground(settings, aredis, api_store, req)
+    await api_turns.queue_generation(settings, aredis, api_store, FakeCore(), req)
     assert api_store.calls == 2  # cast and passages, in the API process
-    provider = runner._providers["main"] = Scripted(["Yes."])
-    worker_store = FakeStore()
+    [(name, [payload])] = sent
+    assert name == GENERATE_TASK
+    task = TurnTask.parse(json.loads(json.dumps(payload)))  # as the broker carries it
+    assert task.request == req
+    assert [p.passage_id for p in task.grounding.passages] == ["p1"]
+    # The worker's side has nothing to ground with: no vector store at all.
+    assert "store" not in {f.name for f in dataclasses.fields(worker_turn.WorkerContext)}
+    provider = registry._providers["main"] = Scripted(["Yes."])
     core = FakeCore()
-    assert (
-        await runner.generate(settings, req, redis_client=client, core=core, store=worker_store)
-        == "completed"
-    )
-    assert worker_store.calls == 0  # the worker did not ground it again
+    assert await worker_turn.generate(settings, task, redis_client=client, core=core) == "completed"
     system, final = provider.prompts[0][0].content, provider.prompts[0][-1].content
     assert "Elizabeth's sensible friend." in system
     assert "Charlotte accepted Mr. Collins for a home." in final
-    assert not client.exists(runner.pregrounding_key(prefix, req))  # taken
+    assert core.saved[0].grounded is True and core.saved[0].citations[0].passage_id == "p1"
 
 
-async def test_without_the_apis_grounding_the_worker_grounds_itself(env, aredis, monkeypatch):
+async def test_a_store_outage_or_a_slow_store_answers_from_the_brief(env, aredis, monkeypatch):
     settings, client, _ = env
-    monkeypatch.setattr(runner, "dense_embedder", lambda settings: OneVector())
-    monkeypatch.setattr(runner, "PREGROUND_WAIT_SECONDS", 0.1)
-    runner._providers["main"] = Scripted(["Yes."])
-    # The API's grounding failed: it says so, and the worker does not wait.
-    failed = request(novel_id=uuid.uuid4())
-    await runner.pre_ground(settings, aredis, FakeStore(broken=True), failed)
-    store = FakeStore()
-    await runner.generate(settings, failed, redis_client=client, core=FakeCore(), store=store)
-    assert store.calls == 2
-    # Nothing came at all (say, the API restarted): the worker waits briefly.
-    silent = request(novel_id=uuid.uuid4())
-    store = FakeStore()
-    await runner.generate(settings, silent, redis_client=client, core=FakeCore(), store=store)
-    assert store.calls == 2
-    assert "Charlotte accepted Mr. Collins" in runner._providers["main"].prompts[-1][-1].content
+    monkeypatch.setattr(grounding, "dense_embedder", lambda settings: OneVector())
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: sent.append(args[0]))
+    broken = request(novel_id=uuid.uuid4())
+    await api_turns.queue_generation(settings, aredis, FakeStore(broken=True), FakeCore(), broken)
+
+    class Slow(FakeStore):
+        async def search(self, *args, **kwargs):
+            await asyncio.sleep(5)
+
+    monkeypatch.setattr(api_turns, "GROUNDING_TIMEOUT_SECONDS", 0.05)
+    slow = request(novel_id=uuid.uuid4())
+    await api_turns.queue_generation(settings, aredis, Slow(), FakeCore(), slow)
+    for payload in sent:
+        task = TurnTask.parse(payload)
+        assert task.grounding.passages == []
+        assert task.grounding.persona.name == "Charlotte Lucas"  # the scenario's character
+        registry._providers["main"] = Scripted(["Yes."])
+        core = FakeCore()
+        status = await worker_turn.generate(settings, task, redis_client=client, core=core)
+        assert status == "completed"
+        assert core.saved[0].grounded is False
+
+
+async def test_a_task_queued_by_an_older_api_process_is_still_answered(env):
+    """Before an upgrade the task was the bare GenerationRequest: answered
+    from the brief rather than lost."""
+    settings, client, _prefix = env
+    req = request(novel_id=uuid.uuid4())
+    task = TurnTask.parse(req.model_dump(mode="json"))
+    assert task.request == req and task.grounding.passages == []
+    provider = registry._providers["main"] = Scripted(["Yes."])
+    status = await worker_turn.generate(settings, task, redis_client=client, core=FakeCore())
+    assert status == "completed"
+    assert "Charlotte Lucas" in provider.prompts[0][0].content
 
 
 async def test_redis_lost_mid_answer_still_saves_the_answer_on_core(env):
@@ -717,11 +745,11 @@ async def test_redis_lost_mid_answer_still_saves_the_answer_on_core(env):
         def __getattr__(self, name):
             return getattr(self.real, name)
 
-    runner._providers["main"] = Scripted(["It ", "was ", "a ", "fine ", "ball."])
+    registry._providers["main"] = Scripted(["It ", "was ", "a ", "fine ", "ball."])
     core = FakeCore()
     req = request()
     flaky = Flaky(client)
-    assert await runner.generate(settings, req, redis_client=flaky, core=core) == "completed"
+    assert await run_turn(settings, req, redis_client=flaky, core=core) == "completed"
     assert (core.saved[0].status, core.saved[0].content) == ("completed", "It was a fine ball.")
     assert flaky.writes == 3  # it stopped writing to the stream after the failure
     assert len(stream_of(client, prefix, req.assistant_message_id)) == 2
@@ -735,23 +763,23 @@ async def test_an_answer_core_could_not_take_is_saved_once_core_is_back(env, are
     path = f"/api/internal/conversations/{req.conversation_id}/messages"
     core_stub.routes[path] = lambda method, body: (503, {"code": "SERVICE_UNAVAILABLE"})
     await tracking.register(aredis, prefix, turn, start_timeout=60)
-    runner._providers["main"] = Scripted(["All ", "is ", "well."])
+    registry._providers["main"] = Scripted(["All ", "is ", "well."])
     # The worker streams the whole answer, but core is down through every retry.
     payload = req.model_dump(mode="json")
-    assert await asyncio.to_thread(runner.run_generation, settings, payload) == "unsaved"
-    assert await aredis.zscore(tracking.inflight_key(prefix), turn.member) is not None
-    await aredis.zadd(tracking.inflight_key(prefix), {turn.member: 0})  # the grace has passed
+    assert await asyncio.to_thread(worker_turn.run_generation, settings, payload) == "unsaved"
+    assert await aredis.zscore(keys.inflight(prefix), turn.member) is not None
+    await aredis.zadd(keys.inflight(prefix), {turn.member: 0})  # the grace has passed
     down = FakeCore(down=1)
     assert await reaper.reap_once(aredis, prefix, down) == 0  # core still away: later
     assert down.saved == []
-    await aredis.zadd(tracking.inflight_key(prefix), {turn.member: 0})
+    await aredis.zadd(keys.inflight(prefix), {turn.member: 0})
     back = FakeCore()
     assert await reaper.reap_once(aredis, prefix, back) == 1
     assert (back.saved[0].status, back.saved[0].content) == ("completed", "All is well.")
     events = stream_of(client, prefix, turn.message_id)
     assert [e for e, _ in events][-2:] == ["error", "message_complete"]
     assert '"status": "completed"' in events[-1][1]
-    assert not client.exists(runner.unsaved_key(prefix, turn.message_id, 1))
+    assert not client.exists(keys.unsaved(prefix, turn.message_id, 1))
     assert saved == []
 
 

@@ -10,13 +10,13 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from gaji_ai.generation.streams import (
+from gaji_ai.generation import keys
+from gaji_ai.streams.stream import (
     CHUNK,
     COMPLETE,
     StreamReader,
     StreamWriter,
     comes_after,
-    stream_key,
     valid_event_id,
 )
 
@@ -71,7 +71,7 @@ async def test_finished_streams_expire_and_cancel_is_a_flag(pair, redis_prefix):
     await reader.request_cancel("m3")
     assert writer.cancelled("m3")
     writer.finish("m3", ttl_seconds=30)
-    assert 0 < client.ttl(stream_key(redis_prefix, "m3")) <= 30 and not writer.cancelled("m3")
+    assert 0 < client.ttl(keys.stream(redis_prefix, "m3")) <= 30 and not writer.cancelled("m3")
     # A regenerated answer is queued with a fresh stream and no stale cancel.
     await reader.request_cancel("m3")
     await reader.reset("m3")
@@ -97,7 +97,7 @@ async def test_a_tail_never_misses_an_end_that_lands_between_its_read_and_its_lo
     """The blocking read times out empty; before the tail looks at the latest
     entry, the whole answer lands. The tail must still deliver it: before
     the fix it saw `message_complete` as the latest entry and ended silently."""
-    from gaji_ai.generation.router import tail
+    from gaji_ai.streams.sse import tail
 
     from support import build_settings
 

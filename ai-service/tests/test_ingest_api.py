@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from gaji_ai.ingestion.jobs import Job, estimate_minutes, job_key, now, rate_key
-from gaji_ai.worker import celery_app
+from gaji_ai.taskqueue import celery_app
 
 from support import TEST_REDIS_URL, bearer
 

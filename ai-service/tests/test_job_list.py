@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from gaji_ai.ingestion import jobs
 from gaji_ai.ingestion.jobs import JOB_TTL_SECONDS, Job, job_index_key, job_key, now
-from gaji_ai.worker import celery_app
+from gaji_ai.taskqueue import celery_app
 
 from support import SERVICE_AUTH, TEST_REDIS_URL, bearer
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from chat_support import FakeCore, Scripted, request
+from chat_support import FakeCore, Scripted, request, run_turn
 from gaji_contracts.novels import Novel
 
 from gaji_ai.clients.core import CoreClient
-from gaji_ai.generation import runner
+from gaji_ai.llm import registry
 from gaji_ai.novels.reconcile import NovelChecker, reconcile
 from gaji_ai.vectors.store import PASSAGES, EdgeVectorStore, VectorPoint
 
@@ -133,9 +133,9 @@ async def test_a_turn_on_a_novel_the_store_does_not_hold_is_ungrounded_and_core_
     settings, client, _prefix = env
     lost = novel("completed", 885, slug="pride-and-prejudice")
     core = NovelsCore([lost])
-    runner._providers["main"] = Scripted(["I am ", "Charlotte."])
+    registry._providers["main"] = Scripted(["I am ", "Charlotte."])
     req = request(novel_id=lost.id)
-    status = await runner.generate(settings, req, redis_client=client, core=core, store=store)
+    status = await run_turn(settings, req, redis_client=client, core=core, store=store)
     assert status == "completed"
     assert core.saved[-1].grounded is False
     assert core.updates == [(str(lost.id), "missing")]
@@ -146,9 +146,9 @@ async def test_a_turn_with_passages_is_grounded(env, store):
     held = novel("completed", 3)
     await hold(store, held.id, 3)
     core = NovelsCore([held])
-    runner._providers["main"] = Scripted(["Yes."])
+    registry._providers["main"] = Scripted(["Yes."])
     req = request(novel_id=held.id)
-    await runner.generate(settings, req, redis_client=client, core=core, store=store)
+    await run_turn(settings, req, redis_client=client, core=core, store=store)
     assert core.saved[-1].grounded is True
     assert core.updates == []
 
@@ -156,8 +156,8 @@ async def test_a_turn_with_passages_is_grounded(env, store):
 async def test_a_turn_on_a_story_without_a_novel_is_ungrounded(env):
     settings, client, _prefix = env
     core = NovelsCore([])
-    runner._providers["main"] = Scripted(["Hm."])
-    await runner.generate(settings, request(), redis_client=client, core=core)
+    registry._providers["main"] = Scripted(["Hm."])
+    await run_turn(settings, request(), redis_client=client, core=core)
     assert core.saved[-1].grounded is False
 
 

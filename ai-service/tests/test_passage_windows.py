@@ -18,7 +18,7 @@ from gaji_ai.embeddings import DENSE_SIZE, LocalEmbedder, count_tokens
 from gaji_ai.ingestion.chunking import chunk_chapters, sentence_windows, sentences
 from gaji_ai.ingestion.pipeline import passage_id, store_passages
 from gaji_ai.ingestion.text import Chapter
-from gaji_ai.search.service import _zscores, search_passages
+from gaji_ai.retrieval.service import _zscores, search_passages
 from gaji_ai.vectors.store import PASSAGES, WINDOWS, EdgeVectorStore, SearchFilter
 
 NOVEL = str(uuid.uuid4())

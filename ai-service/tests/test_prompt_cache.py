@@ -9,10 +9,10 @@ import pytest
 from llama_cpp import LlamaState
 
 from gaji_ai.config import Settings
-from gaji_ai.generation import runner
-from gaji_ai.generation.runner import local_fallback
+from gaji_ai.llm import registry
 from gaji_ai.llm.prompt_cache import CompactPromptCache, CompactStateLlama, compact, state_bytes
 from gaji_ai.llm.providers import ChatMessage, LocalProvider, ProviderError, build_provider
+from gaji_ai.llm.registry import local_fallback
 
 VOCAB = 1000
 
@@ -90,7 +90,7 @@ def test_settings_turn_the_cache_on_by_default_and_zero_turns_it_off(monkeypatch
     monkeypatch.setenv("LLM_PROMPT_CACHE_BYTES", "0")
     assert build_provider(Settings()).prompt_cache_bytes == 0
     # The local fallback behind a remote provider takes the same setting.
-    monkeypatch.setattr(runner, "_providers", {})
+    monkeypatch.setattr(registry, "_providers", {})
     monkeypatch.setenv("LLM_PROMPT_CACHE_BYTES", "1048576")
     assert local_fallback(Settings()).prompt_cache_bytes == 1048576
     monkeypatch.setenv("LLM_PROMPT_CACHE_BYTES", "-1")

@@ -10,8 +10,8 @@ import pytest
 
 from gaji_ai.embeddings import LocalEmbedder, sparse_document
 from gaji_ai.main import create_app
+from gaji_ai.taskqueue import celery_app
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorPoint
-from gaji_ai.worker import celery_app
 
 from support import SERVICE_TOKEN, bearer, running
 

@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
 from gaji_ai.main import create_app
-from gaji_ai.worker import celery_app
+from gaji_ai.taskqueue import celery_app
 
 from support import SERVICE_AUTH, SERVICE_TOKEN, TEST_REDIS_URL, SigningKey, bearer, running
 

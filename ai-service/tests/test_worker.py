@@ -83,7 +83,6 @@ def test_a_new_pool_process_is_up_before_its_models_have_loaded(monkeypatch):
     the models load in the background, and a job waits for them."""
     import threading
 
-    import gaji_ai.embeddings
     from gaji_ai import worker
 
     release = threading.Event()
@@ -94,7 +93,7 @@ def test_a_new_pool_process_is_up_before_its_models_have_loaded(monkeypatch):
             release.wait(30)  # as slow as the test wants
             warmed.set()
 
-    monkeypatch.setattr(gaji_ai.embeddings, "dense_embedder", lambda settings: SlowEmbedder())
+    monkeypatch.setattr(worker, "dense_embedder", lambda settings: SlowEmbedder())
     monkeypatch.setattr(worker, "_consumes_generation", lambda: False)
     worker._preload_models()  # returns while the model is still loading
     try:
@@ -110,9 +109,7 @@ def test_a_new_pool_process_is_up_before_its_models_have_loaded(monkeypatch):
 def test_a_chat_worker_on_the_engine_loads_no_embedder_but_an_ingest_worker_does(monkeypatch):
     """One chat worker process per engine slot: each must stay small (no
     torch model in it); the embedder still preloads where ingestion runs."""
-    import gaji_ai.embeddings
     from gaji_ai import worker
-    from gaji_ai.generation import runner
 
     from support import build_settings
 
@@ -126,8 +123,8 @@ def test_a_chat_worker_on_the_engine_loads_no_embedder_but_an_ingest_worker_does
         def warm(self):
             loaded.append("provider")
 
-    monkeypatch.setattr(gaji_ai.embeddings, "dense_embedder", lambda settings: Embedder())
-    monkeypatch.setattr(runner, "provider_for", lambda settings: Provider())
+    monkeypatch.setattr(worker, "dense_embedder", lambda settings: Embedder())
+    monkeypatch.setattr(worker, "provider_for", lambda settings: Provider())
     on_engine = build_settings(llm_local_engine="server", embeddings_preload=True)
     for queues, engine_settings, expected in (
         ({"generation"}, on_engine, ["provider"]),

@@ -286,7 +286,7 @@ def get_conversation(cid: str, query: dict, environ: dict):
             return 404, {"status": 404}
         messages = conn.execute(
             "SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded,"
-            " l.position, m.created_at, m.updated_at, m.completed_at"
+            " l.position, m.created_at, m.updated_at, m.completed_at, m.citations"
             " FROM conversation_message_links l JOIN conversations_message m ON m.id = l.message_id"
             " WHERE l.conversation_id = %s ORDER BY l.position DESC LIMIT %s",
             [row[0], DETAIL_MESSAGES],
@@ -320,6 +320,7 @@ def get_conversation(cid: str, query: dict, environ: dict):
                 "total_tokens": m[5],
                 "degraded": m[6],
                 "grounded": m[7],
+                "citations": m[12],
                 "position": m[8],
                 "created_at": iso(m[9]),
                 "updated_at": iso(m[10]),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from gaji_ai.common.dependencies import JsonBody
 from gaji_ai.common.errors import error_responses
+from gaji_ai.deps import JsonBody
 
 router = APIRouter(tags=["internal"])
 

@@ -21,7 +21,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gaji_ai.llm.providers import ChatMessage
+from gaji_contracts.conversations import GenerationRequest
+
+from gaji_ai.llm.providers import ChatMessage, LLMProvider
+
+# An answer's length in tokens; the prompt leaves it room in the window.
+MAX_ANSWER_TOKENS = 200
+
+
+def prompt_budget(context_tokens: int) -> int:
+    """Prompt tokens a model window holds: the answer's room and a margin left out."""
+    return context_tokens - MAX_ANSWER_TOKENS - 32
+
+
+def count_tokens_of(provider: LLMProvider) -> Callable[[str], int]:
+    """The provider's own token count, else about four characters a token."""
+    counter = getattr(provider, "count_tokens", None)
+    return counter if counter else (lambda text: max(1, len(text) // 4))
+
+
+NARRATOR = "the narrator"
+
+
+def persona_name(request: GenerationRequest) -> str:
+    """Whom the reader speaks to: the character they address, else the
+    scenario's character, else the narrator."""
+    if request.character and request.character.strip():
+        return request.character.strip()
+    parameters = request.scenario.parameters
+    if request.scenario.scenario_type == "CHARACTER_CHANGE" and parameters.get("character"):
+        return str(parameters["character"])
+    return NARRATOR
+
 
 ALTERATIONS = {
     "prevent": "never happened",

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import redis
 from redis.asyncio import Redis as AsyncRedis
 
+from gaji_ai.generation import keys
+
 HEARTBEAT_SECONDS = 2.0
 HEARTBEAT_GRACE_SECONDS = 15.0
 WORKER_BEAT_SECONDS = 5.0
@@ -92,29 +94,6 @@ return reaped
 """
 
 
-def inflight_key(prefix: str) -> str:
-    return f"{prefix}:gen:inflight"
-
-
-def queued_key(prefix: str) -> str:
-    """Hash: turn -> when it was queued (until a worker claims it)."""
-    return f"{prefix}:gen:queued-at"
-
-
-def workers_key(prefix: str) -> str:
-    """Sorted set: live chat worker -> until when it counts as alive."""
-    return f"{prefix}:gen:workers"
-
-
-def reaped_key(prefix: str, message_id: str, attempt: int) -> str:
-    return f"{prefix}:gen:{message_id}:reaped:{attempt}"
-
-
-def claimed_key(prefix: str, message_id: str, attempt: int) -> str:
-    """Which process claimed this attempt (`host:pid`)."""
-    return f"{prefix}:gen:{message_id}:claimed:{attempt}"
-
-
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -141,9 +120,9 @@ def reap_now(client: redis.Redis, prefix: str, turn: Turn) -> bool:
         client.eval(
             _REAP_ONE,
             3,
-            inflight_key(prefix),
-            queued_key(prefix),
-            reaped_key(prefix, turn.message_id, turn.attempt),
+            keys.inflight(prefix),
+            keys.queued_at(prefix),
+            keys.reaped(prefix, turn.message_id, turn.attempt),
             turn.member,
             REAPED_TTL_SECONDS,
         )
@@ -174,8 +153,8 @@ async def register(client: AsyncRedis, prefix: str, turn: Turn, *, start_timeout
     (or, while it waits in a busy queue, a chat worker must be alive)."""
     now = time.time()
     async with client.pipeline(transaction=True) as pipe:
-        pipe.hset(queued_key(prefix), turn.member, now)
-        pipe.zadd(inflight_key(prefix), {turn.member: now + start_timeout})
+        pipe.hset(keys.queued_at(prefix), turn.member, now)
+        pipe.zadd(keys.inflight(prefix), {turn.member: now + start_timeout})
         await pipe.execute()
 
 
@@ -196,10 +175,10 @@ class WorkerBeat:
     def _beat(self) -> None:
         with contextlib.suppress(redis.RedisError):
             self._redis.zadd(
-                workers_key(self._prefix), {self._name: time.time() + WORKER_GRACE_SECONDS}
+                keys.workers(self._prefix), {self._name: time.time() + WORKER_GRACE_SECONDS}
             )
             # Forget workers that stopped beating long ago.
-            self._redis.zremrangebyscore(workers_key(self._prefix), "-inf", time.time() - 3600)
+            self._redis.zremrangebyscore(keys.workers(self._prefix), "-inf", time.time() - 3600)
 
     def _run(self) -> None:
         while not self._stopped.wait(WORKER_BEAT_SECONDS):
@@ -208,7 +187,7 @@ class WorkerBeat:
     def stop(self) -> None:
         self._stopped.set()
         with contextlib.suppress(redis.RedisError):
-            self._redis.zrem(workers_key(self._prefix), self._name)
+            self._redis.zrem(keys.workers(self._prefix), self._name)
 
 
 class Heartbeat:
@@ -239,8 +218,8 @@ class Heartbeat:
 
     def _keys(self) -> list[str]:
         return [
-            inflight_key(self._prefix),
-            reaped_key(self._prefix, self._turn.message_id, self._turn.attempt),
+            keys.inflight(self._prefix),
+            keys.reaped(self._prefix, self._turn.message_id, self._turn.attempt),
         ]
 
     def claim(self) -> bool:
@@ -250,8 +229,8 @@ class Heartbeat:
             _CLAIM,
             4,
             *self._keys(),
-            queued_key(self._prefix),
-            claimed_key(self._prefix, self._turn.message_id, self._turn.attempt),
+            keys.queued_at(self._prefix),
+            keys.claimed(self._prefix, self._turn.message_id, self._turn.attempt),
             self._turn.member,
             time.time() + self._grace,
             this_process(),
@@ -283,7 +262,7 @@ class Heartbeat:
             return
         # On failure the reaper finds it later; the status saved on core wins.
         with contextlib.suppress(redis.RedisError):
-            self._redis.zrem(inflight_key(self._prefix), self._turn.member)
+            self._redis.zrem(keys.inflight(self._prefix), self._turn.member)
 
 
 async def reap_due(
@@ -294,12 +273,12 @@ async def reap_due(
     due = await client.eval(
         _REAP,
         3,
-        inflight_key(prefix),
-        queued_key(prefix),
-        workers_key(prefix),
+        keys.inflight(prefix),
+        keys.queued_at(prefix),
+        keys.workers(prefix),
         time.time(),
         limit,
-        f"{prefix}:gen:",
+        keys.turn_prefix(prefix),
         REAPED_TTL_SECONDS,
         queue_timeout,
         QUEUED_RECHECK_SECONDS,
@@ -309,4 +288,4 @@ async def reap_due(
 
 async def retry_later(client: AsyncRedis, prefix: str, turn: Turn, *, delay: float) -> None:
     """The reaper could not save the failure yet (core down): try again later."""
-    await client.zadd(inflight_key(prefix), {turn.member: time.time() + delay})
+    await client.zadd(keys.inflight(prefix), {turn.member: time.time() + delay})

@@ -10,9 +10,9 @@ from gaji_contracts.errors import ErrorCode
 from gaji_contracts.health import Liveness, Readiness, ServiceHealth
 
 from gaji_ai import __version__
-from gaji_ai.common.dependencies import CoreClientDep, RedisDep, SettingsDep, VectorStoreDep
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.logging import SERVICE_NAME
+from gaji_ai.deps import CoreClientDep, RedisDep, SettingsDep, VectorStoreDep
 from gaji_ai.health.service import check_readiness
 
 router = APIRouter(tags=["health"])

@@ -21,7 +21,9 @@ import logging
 import re
 from collections.abc import Callable
 
+from gaji_ai.config import get_settings
 from gaji_ai.ingestion.characters import CharacterProfile
+from gaji_ai.llm.providers import ChatMessage, ProviderError, build_provider
 
 logger = logging.getLogger("gaji_ai.ingestion")
 
@@ -62,8 +64,6 @@ def accept(profile: CharacterProfile, text: str) -> str | None:
 
 
 def llm_describer(provider, *, max_tokens: int = 160) -> Describer:
-    from gaji_ai.llm.providers import ChatMessage, ProviderError
-
     def describe(profile: CharacterProfile) -> str | None:
         if not profile.evidence:
             return None
@@ -82,13 +82,9 @@ def configured_describer(settings=None) -> Describer | None:
     """The remote LLM's describer when one is configured; None for the local
     model (see the module's docstring), and when it cannot be built."""
     if settings is None:
-        from gaji_ai.config import get_settings
-
         settings = get_settings()
     if settings.llm.llm_provider == "local":
         return None
-    from gaji_ai.llm.providers import build_provider
-
     try:
         return llm_describer(build_provider(settings))
     except ValueError as exc:

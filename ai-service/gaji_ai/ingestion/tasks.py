@@ -1,14 +1,16 @@
-"""The worker side of an ingestion job (Celery task `gaji.ingestion.ingest_novel`)."""
+"""The worker side of an ingestion job (the ingestion queue's task)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import redis
+from celery import Celery
 
 from gaji_ai.clients.core import CoreClient, CoreError
 from gaji_ai.config import Settings
@@ -23,9 +25,18 @@ from gaji_ai.ingestion.jobs import (
     rate_key,
 )
 from gaji_ai.ingestion.pipeline import IngestionFailed, mark_failed, run_extraction, run_ingestion
+from gaji_ai.taskqueue import INGEST_TASK
 from gaji_ai.vectors.store import VectorStoreError, worker_vector_store
 
 logger = logging.getLogger("gaji_ai.ingestion")
+
+
+def register(celery: Celery, settings: Settings, ready: Callable[[], object]) -> None:
+    @celery.task(name=INGEST_TASK, shared=False)
+    def ingest_novel(job_id: str) -> str:
+        """Ingest a novel; the job's state is in Redis (gaji_ai.ingestion.jobs)."""
+        ready()
+        return run_job(settings, job_id)
 
 
 def run_job(settings: Settings, job_id: str) -> str:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import httpx
 
+from gaji_ai.config import get_settings
 from gaji_ai.llm import models
 from gaji_ai.llm.local_config import cpu_signature
 
@@ -262,8 +263,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", action="store_true", help="print the command line and exit")
     args = parser.parse_args(argv)
-    from gaji_ai.config import get_settings
-
     config = EngineConfig.from_settings(get_settings())
     try:
         command = config.argv()

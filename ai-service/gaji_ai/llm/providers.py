@@ -26,6 +26,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from gaji_ai.llm import models
+from gaji_ai.llm.local_config import extra_bufts_allowed, load_llama
 
 REPEAT_PENALTY = 1.15
 JSON_MAX_TOKENS = 512
@@ -132,7 +133,7 @@ class LocalProvider:
 
     def _loaded(self):
         if self._llm is None:
-            from gaji_ai.llm.local_config import extra_bufts_allowed, load_llama
+            # Imports llama_cpp (native): only where the model is loaded.
             from gaji_ai.llm.prompt_cache import CompactPromptCache, CompactStateLlama
 
             # Extra buffer types (AMX, repacked weights) only where setup's

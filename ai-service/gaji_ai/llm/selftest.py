@@ -32,8 +32,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gaji_ai.config import get_settings
 from gaji_ai.llm import engine, local_config
-from gaji_ai.llm.providers import ChatMessage, EngineProvider, ProviderError
+from gaji_ai.llm.providers import (
+    ChatMessage,
+    EngineProvider,
+    LocalProvider,
+    ProviderError,
+    local_model_path,
+)
 
 CHILD_TIMEOUT_SECONDS = 180
 PROMPT = [{"role": "user", "content": "Say hello to Elizabeth Bennet in one sentence."}]
@@ -42,8 +49,6 @@ ALL_CRASHED = 3
 
 def _child(use_extra_bufts: bool) -> None:
     """Runs in the child: load, generate, print timings as JSON."""
-    from gaji_ai.llm.providers import local_model_path
-
     started = time.perf_counter()
     llm = local_config.load_llama(
         local_model_path(), use_extra_bufts=use_extra_bufts, n_ctx=512, verbose=False
@@ -73,9 +78,6 @@ def _child(use_extra_bufts: bool) -> None:
 def _ask(prompt: str, tokens: int) -> None:
     """Runs in a child for the staff LLM test: the local model's first
     `tokens` tokens for `prompt`, as JSON (a crash kills only the child)."""
-    from gaji_ai.config import get_settings
-    from gaji_ai.llm.providers import ChatMessage, LocalProvider
-
     llm = get_settings().llm
     provider = LocalProvider(
         model=llm.llm_local_model,

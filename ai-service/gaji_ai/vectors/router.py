@@ -11,9 +11,9 @@ from fastapi import APIRouter, Path
 from gaji_contracts.errors import ErrorCode
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gaji_ai.common.dependencies import JsonBody, VectorStoreDep
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
+from gaji_ai.deps import JsonBody, VectorStoreDep
 from gaji_ai.embeddings import DENSE_SIZE, Sparse
 from gaji_ai.vectors.store import (
     CHARACTERS,

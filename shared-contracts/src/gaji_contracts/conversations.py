@@ -26,6 +26,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from gaji_contracts.text import no_nul
+
 MAX_USER_MESSAGE_CHARS = 4000
 # An assistant answer is bounded by the model's output budget; this cap only
 # keeps a runaway or hostile caller from storing megabytes.
@@ -78,13 +80,6 @@ class MessageStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({MessageStatus.COMPLETED, MessageStatus.CANCELLED, MessageStatus.FAILED})
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store U+0000 in text or jsonb.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 class Citation(BaseModel):
     """A passage of the novel an answer's prompt held, numbered [1], [2], ...
     in the prompt in this list's order. `quote` is the passage's text as the
@@ -94,15 +89,15 @@ class Citation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     passage_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_PASSAGE_ID_CHARS), AfterValidator(_no_nul)
+        str, StringConstraints(min_length=1, max_length=MAX_PASSAGE_ID_CHARS), AfterValidator(no_nul)
     ] = Field(description="The passage's point id in the vector store")
     chapter: int = Field(ge=0, le=1_000_000)
     chapter_title: Annotated[
-        str, StringConstraints(max_length=MAX_CHAPTER_TITLE_CHARS), AfterValidator(_no_nul)
+        str, StringConstraints(max_length=MAX_CHAPTER_TITLE_CHARS), AfterValidator(no_nul)
     ] = ""
     chunk_index: int = Field(ge=0, le=100_000_000)
     quote: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_CITATION_QUOTE_CHARS), AfterValidator(_no_nul)
+        str, StringConstraints(min_length=1, max_length=MAX_CITATION_QUOTE_CHARS), AfterValidator(no_nul)
     ]
 
 

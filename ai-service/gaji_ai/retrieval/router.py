@@ -10,11 +10,11 @@ from gaji_contracts.errors import ErrorCode
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller
-from gaji_ai.common.dependencies import JsonBody, VectorStoreDep
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
+from gaji_ai.deps import JsonBody, VectorStoreDep
 from gaji_ai.embeddings import dense_embedder
-from gaji_ai.search.service import search_passages
+from gaji_ai.retrieval.service import search_passages
 from gaji_ai.vectors.store import PASSAGES, VectorStoreError
 
 router = APIRouter(tags=["search"])

@@ -3,6 +3,8 @@ the JSON content-type check of JSON endpoints."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from email.message import Message
 from typing import Annotated
 
@@ -13,7 +15,7 @@ from redis.asyncio import Redis
 from gaji_ai.clients.core import CoreClient
 from gaji_ai.common.errors import AppError
 from gaji_ai.config import Settings
-from gaji_ai.vectors.store import VectorStore
+from gaji_ai.vectors.store import VectorStore, VectorStoreError
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -61,3 +63,14 @@ def require_json_body(request: Request) -> None:
 
 
 JsonBody = Depends(require_json_body)
+
+
+@contextlib.contextmanager
+def store_unavailable_as_503() -> Iterator[None]:
+    """A vector store outage is a 503 envelope, never a 500."""
+    try:
+        yield
+    except VectorStoreError as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
+        ) from exc

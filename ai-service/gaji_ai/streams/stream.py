@@ -1,11 +1,12 @@
-"""A generation's events in a Redis Stream keyed by the assistant message id.
+"""An answer's events in a Redis Stream keyed by the assistant message id.
 
 The worker appends (`StreamWriter`, sync); the SSE endpoint replays from a
 `Last-Event-ID` and tails (`StreamReader`, async). Stream ids are the SSE
 event ids, so a reconnect resumes exactly after the last event received:
 every delta once, in order. Streams are bounded (MAXLEN) and expire
 STREAM_TTL_SECONDS after the generation ends; a cancel is a flag the worker
-checks between tokens."""
+checks between tokens, and the `queued` flag tells a stream not started yet
+from an expired one. The events' payloads are gaji_contracts.streams models."""
 
 from __future__ import annotations
 
@@ -16,30 +17,33 @@ from typing import Any
 
 import redis
 from gaji_contracts.conversations import AssistantMessageResult, MessageComplete
+from gaji_contracts.streams import (
+    ERROR,
+    ERRORS_BEFORE_COMPLETE,
+    MESSAGE_CHUNK,
+    MESSAGE_COMPLETE,
+    MessageChunk,
+    StreamError,
+    StreamErrorCode,
+    stream_error,
+)
+from pydantic import BaseModel
 from redis.asyncio import Redis as AsyncRedis
+
+from gaji_ai.generation import keys
 
 MAXLEN = 20_000
 STREAM_TTL_SECONDS = 3600
+QUEUED_TTL_SECONDS = 3600
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
-CHUNK, COMPLETE, ERROR = "message_chunk", "message_complete", "error"
+CHUNK, COMPLETE = MESSAGE_CHUNK, MESSAGE_COMPLETE
 TERMINAL = {COMPLETE, ERROR}
-# These errors are followed by a message_complete (failed, or for
-# PERSIST_FAILED the answer once core took it); any other ends the stream.
-ERRORS_BEFORE_COMPLETE = {"PROVIDER_ERROR", "WORKER_LOST", "PERSIST_FAILED"}
 
 
 def ends_stream(event: StreamEvent) -> bool:
     return event.event == COMPLETE or (
         event.event == ERROR and event.data.get("code") not in ERRORS_BEFORE_COMPLETE
     )
-
-
-def stream_key(prefix: str, message_id: str) -> str:
-    return f"{prefix}:gen:{message_id}"
-
-
-def cancel_key(prefix: str, message_id: str) -> str:
-    return f"{prefix}:gen:{message_id}:cancel"
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,19 @@ def valid_event_id(value: str | None) -> str | None:
     return value if value and EVENT_ID.match(value) else None
 
 
-def _entry(event: str, data: dict[str, Any]) -> dict[str, str]:
+def _entry(event: str, data: dict[str, Any] | BaseModel) -> dict[str, str]:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
     return {"event": event, "data": json.dumps(data)}
+
+
+def chunk(content: str, delta: str) -> MessageChunk:
+    return MessageChunk(content=content, delta=delta)
+
+
+def error(code: StreamErrorCode) -> StreamError:
+    """An `error` event's payload with the message readers see for `code`."""
+    return stream_error(code)
 
 
 class StreamWriter:
@@ -65,9 +80,9 @@ class StreamWriter:
         self._redis = client
         self._prefix = prefix
 
-    def append(self, message_id: str, event: str, data: dict[str, Any]) -> str:
+    def append(self, message_id: str, event: str, data: dict[str, Any] | BaseModel) -> str:
         raw = self._redis.xadd(
-            stream_key(self._prefix, message_id),
+            keys.stream(self._prefix, message_id),
             _entry(event, data),
             maxlen=MAXLEN,
             approximate=True,
@@ -75,11 +90,11 @@ class StreamWriter:
         return _s(raw)
 
     def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
-        self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
-        self._redis.delete(cancel_key(self._prefix, message_id))
+        self._redis.expire(keys.stream(self._prefix, message_id), ttl_seconds)
+        self._redis.delete(keys.cancel(self._prefix, message_id))
 
     def cancelled(self, message_id: str) -> bool:
-        return bool(self._redis.exists(cancel_key(self._prefix, message_id)))
+        return bool(self._redis.exists(keys.cancel(self._prefix, message_id)))
 
 
 class StreamReader:
@@ -92,14 +107,14 @@ class StreamReader:
         self._prefix = prefix
 
     async def exists(self, message_id: str) -> bool:
-        return bool(await self._redis.exists(stream_key(self._prefix, message_id)))
+        return bool(await self._redis.exists(keys.stream(self._prefix, message_id)))
 
     async def read(
         self, message_id: str, after: str | None, *, block_ms: int = 0, count: int = 500
     ) -> list[StreamEvent]:
         """Events after `after` (from the start when None); waits up to
         `block_ms` for new ones when there are none yet."""
-        key = stream_key(self._prefix, message_id)
+        key = keys.stream(self._prefix, message_id)
         result = await self._redis.xread({key: after or "0-0"}, count=count, block=block_ms or None)
         events = []
         for _, entries in result or []:
@@ -114,7 +129,7 @@ class StreamReader:
 
     async def last(self, message_id: str) -> StreamEvent | None:
         """The stream's latest event (None when the stream does not exist)."""
-        entries = await self._redis.xrevrange(stream_key(self._prefix, message_id), count=1)
+        entries = await self._redis.xrevrange(keys.stream(self._prefix, message_id), count=1)
         for raw_id, fields in entries:
             fields = {_s(k): _s(v) for k, v in fields.items()}
             return StreamEvent(
@@ -122,21 +137,28 @@ class StreamReader:
             )
         return None
 
+    async def mark_queued(self, message_id: str, ttl_seconds: int = QUEUED_TTL_SECONDS) -> None:
+        await self._redis.set(keys.queued(self._prefix, message_id), "1", ex=ttl_seconds)
+
+    async def queued(self, message_id: str) -> bool:
+        """Whether the turn was queued (an empty stream then waits for its worker)."""
+        return bool(await self._redis.exists(keys.queued(self._prefix, message_id)))
+
     async def request_cancel(self, message_id: str, ttl_seconds: int = 600) -> None:
-        await self._redis.set(cancel_key(self._prefix, message_id), "1", ex=ttl_seconds)
+        await self._redis.set(keys.cancel(self._prefix, message_id), "1", ex=ttl_seconds)
 
     async def reset(self, message_id: str) -> None:
         """At enqueue: a (re)generated answer starts a fresh stream, with no
         cancel left over (a cancel sent after this, even before a worker
         starts the turn, is honoured)."""
         await self._redis.delete(
-            stream_key(self._prefix, message_id), cancel_key(self._prefix, message_id)
+            keys.stream(self._prefix, message_id), keys.cancel(self._prefix, message_id)
         )
 
-    async def append(self, message_id: str, event: str, data: dict[str, Any]) -> str:
+    async def append(self, message_id: str, event: str, data: dict[str, Any] | BaseModel) -> str:
         """The API process's writes (the reaper ending a dead worker's turn)."""
         raw = await self._redis.xadd(
-            stream_key(self._prefix, message_id),
+            keys.stream(self._prefix, message_id),
             _entry(event, data),
             maxlen=MAXLEN,
             approximate=True,
@@ -144,8 +166,8 @@ class StreamReader:
         return _s(raw)
 
     async def finish(self, message_id: str, ttl_seconds: int = STREAM_TTL_SECONDS) -> None:
-        await self._redis.expire(stream_key(self._prefix, message_id), ttl_seconds)
-        await self._redis.delete(cancel_key(self._prefix, message_id))
+        await self._redis.expire(keys.stream(self._prefix, message_id), ttl_seconds)
+        await self._redis.delete(keys.cancel(self._prefix, message_id))
 
 
 def complete_data(result: AssistantMessageResult) -> dict[str, Any]:

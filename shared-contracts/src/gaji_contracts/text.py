@@ -1,0 +1,35 @@
+"""The one rule for text a reader sends: no NUL (PostgreSQL cannot store
+U+0000 in text or jsonb), not blank, surrounding whitespace dropped.
+
+`CleanText` is the pydantic type (both services' models use it);
+`clean_text` is the same rule as a function, for DRF serializers and
+anything else that is not pydantic."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+NUL = "\x00"
+NUL_MESSAGE = "must not contain NUL characters"
+BLANK_MESSAGE = "must not be blank"
+
+
+def no_nul(value: str) -> str:
+    """Refuse U+0000; the text is kept as is otherwise (titles, quotes, ids)."""
+    if NUL in value:
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
+def clean_text(value: str) -> str:
+    """Refuse U+0000 and blank text; return it stripped."""
+    no_nul(value)
+    if not value.strip():
+        raise ValueError(BLANK_MESSAGE)
+    return value.strip()
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
+NoNulText = Annotated[str, AfterValidator(no_nul)]
