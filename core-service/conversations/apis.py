@@ -6,11 +6,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from gaji_contracts.conversations import (
-    MAX_CHAPTER_TITLE_CHARS,
     MAX_CHARACTER_NAME_CHARS,
-    MAX_CITATION_QUOTE_CHARS,
-    MAX_CITATIONS,
-    MAX_PASSAGE_ID_CHARS,
     MAX_USER_MESSAGE_CHARS,
     MessageStatus,
 )
@@ -23,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import StrictSerializer
 from common.exceptions import ApplicationError
+from common.fields import CitationsField
 from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate, shared_count
 from common.request_id import request_id_of
 from common.schema import errors
@@ -85,32 +82,6 @@ class ScenarioRefSerializer(serializers.Serializer):
     scenario_type = serializers.CharField()
 
 
-class CitationSerializer(serializers.Serializer):
-    """gaji_contracts.conversations.Citation: a passage of the novel an answer's prompt held."""
-
-    passage_id = serializers.CharField(
-        max_length=MAX_PASSAGE_ID_CHARS, help_text="The passage's id in the ai service's vector store"
-    )
-    chapter = serializers.IntegerField(min_value=0, help_text="The chapter's number in the novel")
-    chapter_title = serializers.CharField(max_length=MAX_CHAPTER_TITLE_CHARS, allow_blank=True)
-    chunk_index = serializers.IntegerField(min_value=0, help_text="The passage's position in the novel")
-    quote = serializers.CharField(
-        max_length=MAX_CITATION_QUOTE_CHARS,
-        help_text="The start of the passage as the model read it (condensed passages: the condensed "
-        "text), cut at a word boundary with an ellipsis",
-    )
-
-
-def citations_field(**kwargs) -> serializers.ListField:
-    return serializers.ListField(
-        child=CitationSerializer(),
-        max_length=MAX_CITATIONS,
-        help_text="The passages of the novel the answer's prompt held, in the order it numbered them "
-        "([1], [2], ...); [] for user messages and answers without grounding",
-        **kwargs,
-    )
-
-
 class ConversationMessageSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     role = serializers.CharField()
@@ -122,7 +93,7 @@ class ConversationMessageSerializer(serializers.Serializer):
     grounded = serializers.BooleanField(
         allow_null=True, help_text="Passages of the novel reached the model (null until answered)"
     )
-    citations = citations_field()
+    citations = CitationsField()
     position = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -479,7 +450,7 @@ class MessageCancelApi(APIView):
 class MessageCitationsSerializer(serializers.Serializer):
     message_id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=[s.value for s in MessageStatus])
-    citations = citations_field()
+    citations = CitationsField()
 
 
 class MessageCitationsApi(APIView):

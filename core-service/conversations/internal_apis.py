@@ -4,25 +4,24 @@ storing a turn for ai's direct endpoint."""
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from gaji_contracts.conversations import (
-    MAX_CHARACTER_NAME_CHARS,
-    MAX_USER_MESSAGE_CHARS,
     AssistantMessageResult,
     ConversationContext,
     ConversationRef,
+    GenerationRequest,
     NovelRef,
     OwnerRef,
+    PersistResult,
     TurnCreate,
 )
+from gaji_contracts.text import NUL_MESSAGE, clean_text
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from common.exceptions import ApplicationError, validation_message
 from common.schema import errors
 from conversations import selectors, services
-from conversations.apis import citations_field
 from internal.apis import InternalApiView, parse_contract
 
 CONTEXT_MAX_MESSAGES = 100
@@ -34,8 +33,8 @@ class InternalConversationContextApi(InternalApiView):
 
     @extend_schema(
         operation_id="internal_conversation_context",
-        parameters=[OpenApiParameter("messages", int, default=20, description="last N messages, 0-100")],
-        responses={200: OpenApiTypes.OBJECT, **errors(401, 403, 404)},
+        parameters=[QuerySerializer],
+        responses={200: ConversationContext, **errors(401, 403, 404)},
         description="Scenario, novel, owner and the last N messages (oldest first): the shared-contracts "
         "model gaji_contracts.conversations.ConversationContext. Service token only.",
     )
@@ -73,31 +72,9 @@ class InternalConversationContextApi(InternalApiView):
 class InternalMessagePersistApi(InternalApiView):
     @extend_schema(
         operation_id="internal_conversation_persist_message",
-        request=inline_serializer(
-            "AssistantMessageResult",
-            {
-                "message_id": serializers.UUIDField(),
-                "role": serializers.ChoiceField(choices=["assistant"]),
-                "content": serializers.CharField(),
-                "status": serializers.ChoiceField(choices=["streaming", "completed", "cancelled", "failed"]),
-                "model": serializers.CharField(),
-                "total_tokens": serializers.IntegerField(),
-                "degraded": serializers.BooleanField(),
-                "grounded": serializers.BooleanField(required=False, allow_null=True),
-                "attempt": serializers.IntegerField(required=False),
-                "error_code": serializers.CharField(required=False),
-                "citations": citations_field(required=False),
-            },
-        ),
+        request=AssistantMessageResult,
         responses={
-            200: inline_serializer(
-                "PersistResult",
-                {
-                    "message_id": serializers.UUIDField(),
-                    "status": serializers.CharField(),
-                    "applied": serializers.BooleanField(),
-                },
-            ),
+            200: PersistResult,
             **errors(401, 403, 404),
         },
         description="Store a pending assistant message's final content and status, idempotently by "
@@ -116,31 +93,21 @@ def _text(field: str, value: str | None) -> str | None:
     """Stripped; blank or holding NUL (PostgreSQL text cannot) is a 400, as on the public routes."""
     if value is None:
         return None
-    value = value.strip()
-    problem = "This field may not be blank." if not value else None
-    if "\x00" in value:
-        problem = "Must not contain NUL characters."
-    if problem:
+    try:
+        return clean_text(value)
+    except ValueError as exc:
+        problem = (
+            "Must not contain NUL characters." if str(exc) == NUL_MESSAGE else "This field may not be blank."
+        )
         details = {field: [problem]}
-        raise ApplicationError(validation_message(details), details=details)
-    return value
+        raise ApplicationError(validation_message(details), details=details) from exc
 
 
 class InternalTurnCreateApi(InternalApiView):
     @extend_schema(
         operation_id="internal_conversation_create_turn",
-        request=inline_serializer(
-            "TurnCreate",
-            {
-                "user_id": serializers.UUIDField(),
-                "content": serializers.CharField(max_length=MAX_USER_MESSAGE_CHARS),
-                "model": serializers.CharField(max_length=100, required=False, allow_null=True),
-                "character": serializers.CharField(
-                    max_length=MAX_CHARACTER_NAME_CHARS, required=False, allow_null=True
-                ),
-            },
-        ),
-        responses={201: OpenApiTypes.OBJECT, **errors(401, 403, 404)},
+        request=TurnCreate,
+        responses={201: GenerationRequest, **errors(401, 403, 404)},
         description="Store a chat turn for `user_id` (ai's direct endpoint): the user message and a pending "
         "answer, exactly as the public send does. Answers 201 with the shared-contracts model "
         "gaji_contracts.conversations.GenerationRequest, which is not dispatched: the caller queues it. "
