@@ -13,6 +13,10 @@ from gaji_contracts.conversations import MAX_CITATIONS, Citation
 from pydantic import BaseModel
 from rest_framework import serializers
 
+# The contract models referenced by fields here; common.schema.contract_components
+# adds each as a component of the document.
+CONTRACT_COMPONENTS: tuple[type[BaseModel], ...] = (Citation,)
+
 
 def contract_schema(model: type[BaseModel]) -> dict[str, Any]:
     """A flat model's JSON schema (no nested models: nothing to reference)."""
@@ -24,7 +28,7 @@ def contract_schema(model: type[BaseModel]) -> dict[str, Any]:
 @extend_schema_field(
     {
         "type": "array",
-        "items": contract_schema(Citation),
+        "items": {"$ref": "#/components/schemas/Citation"},
         "maxItems": MAX_CITATIONS,
         "description": "The passages of the novel the answer's prompt held, in the order it numbered "
         "them ([1], [2], ...); [] for user messages and answers without grounding",

@@ -8,6 +8,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from common.fields import CONTRACT_COMPONENTS, contract_schema
+
 
 class GajiAutoSchema(AutoSchema):
     """Views nest their serializers (`RegisterApi.InputSerializer`); name each
@@ -84,3 +86,38 @@ def document_empty_query_values(result, generator, request, public):
                 if parameter.get("in") == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
     return result
+
+
+def _nullable(node):
+    """pydantic's JSON Schema as OpenAPI 3.0: `anyOf: [X, {type: null}]` as `X` +
+    `nullable`, `const` as a one-value enum, numeric exclusive bounds as flags."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable(value) for key, value in node.items()}
+    if "const" in node and "type" in node:  # JSON Schema's const is a one-value enum in 3.0
+        node["enum"] = [node.pop("const")]
+    for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), int | float) and not isinstance(node[bound], bool):
+            node[plain], node[bound] = node[bound], True
+    options = node.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del node["anyOf"]
+        if len(rest) == 1 and "$ref" not in rest[0]:
+            node = {**rest[0], **node}
+        else:
+            node["anyOf" if len(rest) > 1 else "allOf"] = rest
+        node["nullable"] = True
+    return node
+
+
+def contract_components(result, generator, request, public):
+    """Postprocessing hook: the shared-contracts models fields refer to
+    (common.fields) are components, and pydantic's null unions read as
+    OpenAPI 3.0 (`nullable`)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for model in CONTRACT_COMPONENTS:
+        schemas.setdefault(model.__name__, contract_schema(model))
+    return _nullable(result)
