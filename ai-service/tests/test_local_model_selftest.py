@@ -15,7 +15,7 @@ import llama_cpp
 import llama_cpp.llama as llama_module
 import pytest
 
-from gaji_ai.llm import local_config, selftest
+from gaji_ai.llm import local_config, providers, selftest
 from gaji_ai.llm.providers import LocalProvider, local_model_path
 
 CHILD = textwrap.dedent(
@@ -139,7 +139,7 @@ def test_the_local_provider_uses_the_configured_choice(monkeypatch):
         calls.append(use_extra_bufts)
         return object()
 
-    monkeypatch.setattr(local_config, "load_llama", fake_load)
+    monkeypatch.setattr(providers, "load_llama", fake_load)  # where the provider reads it
     LocalProvider(extra_bufts="off")._loaded()
     LocalProvider(extra_bufts="on")._loaded()
     assert calls == [False, True]
