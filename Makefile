@@ -23,7 +23,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-engine bench-contention eval-models bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web api-types web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-local-model bench-grounding bench-engine bench-contention eval-models bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -79,8 +79,12 @@ demo: db ## Demo staff user and reader (idempotent; credentials printed)
 web: ## Build the reader web app into web/dist when its sources changed (Node.js/npm from apt where missing)
 	@deploy/scripts/build-web.sh
 
-test-web: web ## The web app's unit tests (Vitest, jsdom)
+test-web: deps web ## The web app's unit tests (Vitest, jsdom), after checking its generated API types are current
+	@deploy/scripts/api-types.sh --check
 	cd web && npm test --silent
+
+api-types: deps web ## Regenerate the web app's API types from both OpenAPI documents (web/openapi, web/src/api)
+	@deploy/scripts/api-types.sh
 
 chromium: ## Debian's Chromium for the browser tests (apt-get where missing)
 	@deploy/scripts/ensure-chromium.sh

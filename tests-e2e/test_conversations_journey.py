@@ -112,7 +112,7 @@ def test_reader_converses_forks_likes_and_keeps_a_memo(stack, core, reader):
     assert fork.status_code == 201, fork.text
     assert [m["id"] for m in fork.json()["messages"]] == [m["id"] for m in history["content"]]
     again = core.post(f"/api/v1/conversations/{fork.json()['id']}/fork", json={}, headers=me)
-    assert again.status_code == 400 and again.json()["code"] == "FORK_DEPTH_EXCEEDED"
+    assert again.status_code == 409 and again.json()["code"] == "FORK_DEPTH_EXCEEDED"
 
     liked = core.post(f"/api/v1/conversations/{conversation_id}/like", headers=me).json()
     assert liked["total_likes"] == 1

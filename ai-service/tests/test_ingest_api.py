@@ -87,7 +87,6 @@ async def test_estimate_uses_the_rate_stored_by_finished_jobs(staff_client, sent
         "escape.txt",
         "/etc/passwd",
         "notes.pdf",
-        "missing.txt",
         "sub/../../secret.txt",
         "a\x00.txt",
     ],
@@ -99,6 +98,24 @@ async def test_paths_outside_the_data_directory_are_refused(staff_client, sent, 
         response.json()["code"] == "VALIDATION_ERROR"
         and "novel_file_path" in response.json()["details"]
     )
+    assert sent == []
+
+
+@pytest.mark.parametrize("path", ["missing.txt", "0" * 300 + ".txt"])  # the second: ENAMETOOLONG
+async def test_a_file_that_is_not_there_is_404(staff_client, sent, path):
+    response = await staff_client.post(INGEST, json={"novel_file_path": path})
+    assert response.status_code == 404, response.text
+    body = response.json()
+    assert body["code"] == "NOT_FOUND" and "novel_file_path" in body["details"]
+    assert sent == []
+
+
+async def test_a_body_that_is_not_utf8_is_malformed_json(staff_client, sent):
+    response = await staff_client.post(
+        INGEST, content=b"M\x1d\xbbv", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "MALFORMED_JSON"
     assert sent == []
 
 

@@ -11,16 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.serializers import (
-    HttpUrlField,
-    StrictSerializer,
-    validate_password_strength,
-)
+from accounts.serializers import HttpUrlField, validate_password_strength
 from accounts.tokens import jwks
 from accounts.validators import validate_username
 from common.auth import AnonymousOnlyAuthentication
 from common.exceptions import ApplicationError
 from common.schema import errors
+from common.serializers import StrictSerializer
 
 
 class TokensSerializer(serializers.Serializer):

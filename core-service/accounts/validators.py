@@ -18,3 +18,7 @@ def validate_username(value: str) -> str:
     if value.lower() in RESERVED_USERNAMES:
         raise ValidationError("This username is reserved.")
     return value
+
+
+# The rule for the API document; a reserved name (any case) is refused too.
+validate_username.openapi_pattern = USERNAME_RE.pattern

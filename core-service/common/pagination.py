@@ -15,8 +15,15 @@ MAX_PAGE_NUMBER = 10_000_000
 
 
 class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=0, max_value=MAX_PAGE_NUMBER, default=0)
-    size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+    """`?page=&size=`; a view's query serializer adds its filters by subclassing
+    it, and documents them with `extend_schema(parameters=[ThatSerializer])`."""
+
+    page = serializers.IntegerField(
+        min_value=0, max_value=MAX_PAGE_NUMBER, default=0, help_text="0-indexed page number"
+    )
+    size = serializers.IntegerField(
+        min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE, help_text="Items per page"
+    )
 
 
 @dataclass(frozen=True)

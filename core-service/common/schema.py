@@ -5,10 +5,13 @@ from __future__ import annotations
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance, get_doc
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from gaji_contracts.text import CLEAN_TEXT_PATTERN, NO_NUL_PATTERN
 from rest_framework import serializers
 
 from common.fields import CONTRACT_COMPONENTS, contract_schema
+from common.serializers import StrictSerializer
 
 
 class GajiAutoSchema(AutoSchema):
@@ -21,6 +24,47 @@ class GajiAutoSchema(AutoSchema):
         if "." not in qualname or "<locals>" in qualname:
             return super().get_serializer_name(serializer, direction)
         return "".join(part.removesuffix("Serializer") for part in qualname.split("."))
+
+    def _map_basic_serializer(self, serializer, direction):
+        """Request bodies state what the serializer refuses: unknown keys
+        (StrictSerializer), NUL characters and blank text (every CharField),
+        and rules of validators that carry an `openapi_pattern`."""
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction != "request":
+            return schema
+        serializer = force_instance(serializer)
+        if isinstance(serializer, StrictSerializer):
+            schema["additionalProperties"] = False
+            if schema.get("description") == get_doc(StrictSerializer):
+                del schema["description"]  # the base class's docstring, not this body's
+        for name, field in serializer.fields.items():
+            prop = schema.get("properties", {}).get(name)
+            if isinstance(prop, dict) and "oneOf" in prop:  # blank allowed: [the rule, {maxLength: 0}]
+                prop = prop["oneOf"][0]
+            pattern = text_pattern(field)
+            if isinstance(prop, dict) and prop.get("type") == "string" and pattern and "enum" not in prop:
+                if "pattern" not in prop or getattr(field, "openapi_pattern", None):
+                    prop["pattern"] = pattern
+                    prop.pop("format", None)  # the pattern is the stricter, exact rule
+        return schema
+
+
+def text_pattern(field) -> str | None:
+    """The JSON Schema pattern of what a DRF text field accepts, or None
+    (choices, formats and regex fields document themselves, unless the field
+    carries an `openapi_pattern` of its own)."""
+    if getattr(field, "openapi_pattern", None):
+        return field.openapi_pattern
+    if not isinstance(field, serializers.CharField) or isinstance(
+        field, serializers.EmailField | serializers.URLField | serializers.UUIDField | serializers.RegexField
+    ):
+        return None
+    for validator in field.validators:
+        if getattr(validator, "openapi_pattern", None):
+            return validator.openapi_pattern
+    if not field.allow_blank and field.trim_whitespace:
+        return CLEAN_TEXT_PATTERN
+    return NO_NUL_PATTERN
 
 
 class UserJWTScheme(SimpleJWTScheme):
@@ -120,4 +164,16 @@ def contract_components(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     for model in CONTRACT_COMPONENTS:
         schemas.setdefault(model.__name__, contract_schema(model))
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            _require_typed_bodies(operation.get("requestBody"))
     return _nullable(result)
+
+
+def _require_typed_bodies(body) -> None:
+    """A body given as one branch per type (common.fields.typed_scenario_body),
+    each branch with required fields, is itself required."""
+    for media in (body or {}).get("content", {}).values():
+        branches = media.get("schema", {}).get("oneOf")
+        if branches and all(branch.get("required") for branch in branches):
+            body["required"] = True

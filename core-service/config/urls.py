@@ -5,16 +5,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
-from accounts import apis as accounts
+from accounts import urls as accounts
 from common import health, webapp
-from common.fastget import fast_get
-from conversations import apis as conversations
-from conversations import internal_apis as internal_conversations
-from internal.apis import InternalHealthApi
-from novels import apis as novels
-from scenarios import apis as scenarios
-from scenarios import search_api
-from social import apis as social
+from conversations import urls as conversations
+from internal import urls as internal_health
+from novels import urls as novels
+from scenarios import urls as scenarios
+from social import urls as social
 
 
 def media(request, path: str):
@@ -36,74 +33,17 @@ class SchemaApi(SpectacularJSONAPIView):
 # Django tries these in order on every request: the hot read paths first
 # (resolving GET /scenarios/{id} from the 20th pattern cost ~0.3 ms).
 api_v1 = [
-    path("scenarios", fast_get(scenarios.ScenarioListCreateApi)),
-    path("scenarios/search", fast_get(search_api.ScenarioSearchApi)),
-    path("scenarios/<uuid:scenario_id>", fast_get(scenarios.ScenarioDetailApi)),
-    path("conversations", conversations.ConversationListCreateApi.as_view()),
-    path("conversations/<uuid:conversation_id>", fast_get(conversations.ConversationDetailApi)),
-    path("conversations/<uuid:conversation_id>/messages", conversations.MessageListSendApi.as_view()),
-    path("auth/register", accounts.RegisterApi.as_view()),
-    path("auth/login", accounts.LoginApi.as_view()),
-    path("auth/refresh", accounts.RefreshApi.as_view()),
-    path("auth/logout", accounts.LogoutApi.as_view()),
-    path("auth/jwks.json", accounts.JwksApi.as_view()),
-    path("users/profile", accounts.ProfileUpdateApi.as_view()),
-    path("users/profile/avatar", accounts.AvatarUploadApi.as_view()),
-    path("users/<uuid:user_id>/follow", social.FollowApi.as_view()),
-    path("users/<uuid:user_id>/unfollow", social.UnfollowApi.as_view()),
-    path("users/<uuid:user_id>/followers", social.FollowersApi.as_view()),
-    path("users/<uuid:user_id>/following", social.FollowingApi.as_view()),
-    path("users/<uuid:user_id>/is-following", social.IsFollowingApi.as_view()),
-    path("users/me/liked-conversations", conversations.LikedConversationsApi.as_view()),
-    path("users/<str:username>", accounts.UserProfileApi.as_view()),
-    path("novels", novels.NovelListApi.as_view()),
-    path("novels/<str:id_or_slug>", novels.NovelDetailApi.as_view()),
-    path("scenarios/<uuid:scenario_id>/fork", scenarios.ScenarioForkApi.as_view()),
-    path("scenarios/<uuid:scenario_id>/forks", scenarios.ScenarioForksApi.as_view()),
-    path("scenarios/<uuid:scenario_id>/fork-tree", scenarios.ScenarioForkTreeApi.as_view()),
-    path("scenarios/<uuid:scenario_id>/ancestors", scenarios.ScenarioAncestorsApi.as_view()),
-    path(
-        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/regenerate",
-        conversations.MessageRegenerateApi.as_view(),
-    ),
-    path(
-        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/cancel",
-        conversations.MessageCancelApi.as_view(),
-    ),
-    path(
-        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/stream",
-        conversations.MessageStreamApi.as_view(),
-    ),
-    path(
-        "conversations/<uuid:conversation_id>/messages/<uuid:message_id>/citations",
-        conversations.MessageCitationsApi.as_view(),
-    ),
-    path("conversations/<uuid:conversation_id>/fork", conversations.ConversationForkApi.as_view()),
-    path("conversations/<uuid:conversation_id>/tree", conversations.ConversationTreeApi.as_view()),
-    path("conversations/<uuid:conversation_id>/like", conversations.LikeApi.as_view()),
-    path("conversations/<uuid:conversation_id>/unlike", conversations.UnlikeApi.as_view()),
-    path("conversations/<uuid:conversation_id>/liked", conversations.LikedApi.as_view()),
-    path("conversations/<uuid:conversation_id>/memo", conversations.MemoApi.as_view()),
+    *scenarios.hot,
+    *conversations.hot,
+    *accounts.urlpatterns,
+    *social.urlpatterns,
+    *novels.urlpatterns,
+    *scenarios.urlpatterns,
+    *conversations.urlpatterns,
     path("openapi.json", SchemaApi.as_view(), name="schema"),
 ]
 
-internal = [
-    path("health", InternalHealthApi.as_view()),
-    path("novels", novels.InternalNovelCreateApi.as_view()),
-    path("novels/<str:novel_id>", novels.InternalNovelDetailApi.as_view()),
-    path(
-        "conversations/<uuid:conversation_id>/context",
-        internal_conversations.InternalConversationContextApi.as_view(),
-    ),
-    path(
-        "conversations/<uuid:conversation_id>/messages",
-        internal_conversations.InternalMessagePersistApi.as_view(),
-    ),
-    path(
-        "conversations/<uuid:conversation_id>/turns",
-        internal_conversations.InternalTurnCreateApi.as_view(),
-    ),
-]
+internal = [*internal_health.urlpatterns, *novels.internal, *conversations.internal]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),

@@ -4,7 +4,7 @@ list). Conversations are public to read; writing is the owner's."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from gaji_contracts.conversations import (
     MAX_CHARACTER_NAME_CHARS,
     MAX_USER_MESSAGE_CHARS,
@@ -17,18 +17,26 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.serializers import StrictSerializer
 from common.exceptions import ApplicationError
 from common.fields import CitationsField
-from common.pagination import PageInfo, PageRequest, page_info, page_serializer, paginate, shared_count
+from common.pagination import (
+    PageInfo,
+    PageQuerySerializer,
+    PageRequest,
+    page_info,
+    page_serializer,
+    paginate,
+    shared_count,
+)
 from common.request_id import request_id_of
 from common.schema import errors
+from common.serializers import StrictSerializer, parse_sort, sort_field
 from conversations import reads, selectors, services
 from conversations.models import Conversation, ConversationMemo
 from scenarios.apis import CreatorSerializer
 from scenarios.reads import json_response
 
-PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
+PAGE_PARAMS = [PageQuerySerializer]
 NUL = "\x00"
 
 
@@ -153,33 +161,19 @@ class ConversationListCreateApi(APIView):
         title = TitleField(required=False)
 
     class QuerySerializer(serializers.Serializer):
-        user_id = serializers.UUIDField(required=False)
-        scenario_id = serializers.UUIDField(required=False)
-        sort = serializers.CharField(required=False, default="updated_at,desc", max_length=50)
+        user_id = serializers.UUIDField(required=False, help_text="Only this user's conversations")
+        scenario_id = serializers.UUIDField(required=False, help_text="Only conversations on this scenario")
+        sort = sort_field(selectors.SORT_FIELDS, default="updated_at,desc")
 
         def validate_sort(self, value: str) -> tuple[str, bool]:
-            field, _, direction = value.partition(",")
-            direction = direction or "desc"
-            if field not in selectors.SORT_FIELDS or direction not in {"asc", "desc"}:
-                allowed = ", ".join(sorted(selectors.SORT_FIELDS))
-                raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
-            return field, direction == "desc"
+            return parse_sort(value)
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "POST" else []
 
     @extend_schema(
         operation_id="conversations_list",
-        parameters=[
-            OpenApiParameter("user_id", str, description="Only this user's conversations"),
-            OpenApiParameter("scenario_id", str, description="Only conversations on this scenario"),
-            OpenApiParameter(
-                "sort",
-                str,
-                description="field,direction; field in " + ", ".join(sorted(selectors.SORT_FIELDS)),
-            ),
-            *PAGE_PARAMS,
-        ],
+        parameters=[QuerySerializer, PageQuerySerializer],
         responses={200: ConversationPageSerializer, **errors()},
         auth=[],
         description="Public conversations, newest activity first by default. Without filters, "
@@ -310,28 +304,22 @@ class MessageListSendApi(APIView):
         character = character_field()
 
     class QuerySerializer(serializers.Serializer):
-        before = serializers.UUIDField(required=False)
-        after = serializers.UUIDField(required=False)
-
-        def validate(self, attrs):
-            if "before" in attrs and "after" in attrs:
-                raise serializers.ValidationError({"after": ["Use either before or after, not both."]})
-            return attrs
+        before = serializers.UUIDField(
+            required=False, help_text="A message id: the `size` messages before it"
+        )
+        after = serializers.UUIDField(required=False, help_text="A message id: the `size` messages after it")
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "POST" else []
 
     @extend_schema(
         operation_id="conversations_messages",
-        parameters=[
-            OpenApiParameter("before", str, description="A message id: the `size` messages before it"),
-            OpenApiParameter("after", str, description="A message id: the `size` messages after it"),
-            *PAGE_PARAMS,
-        ],
+        parameters=[QuerySerializer, PageQuerySerializer],
         responses={200: MessagePageSerializer, **errors(404)},
         auth=[],
         description="The conversation's history, oldest first: by page (`page`, `size`) or by cursor "
-        "(`before` or `after` a message id, with `size`). `cursors` gives the ids to continue with.",
+        "(`before` or `after` a message id, with `size`; with both, the first `size` messages between the "
+        "two). `cursors` gives the ids to continue with.",
     )
     def get(self, request, conversation_id):
         query = self.QuerySerializer(data=request.query_params)
@@ -456,7 +444,7 @@ class MessageCitationsSerializer(serializers.Serializer):
 class MessageCitationsApi(APIView):
     @extend_schema(
         operation_id="conversations_message_citations",
-        responses={200: MessageCitationsSerializer, **errors(404)},
+        responses={200: MessageCitationsSerializer, **errors(404, 409)},
         auth=[],
         description="The passages of the novel an answer is grounded in: those its prompt held, in the "
         "order the prompt numbered them ([1], [2], ...), each with its chapter, the chapter's title, its "
@@ -487,7 +475,7 @@ class MessageStreamApi(APIView):
     @extend_schema(
         operation_id="conversations_message_stream",
         request=None,
-        responses={200: MessageStreamSerializer, **errors(401, 403, 404)},
+        responses={200: MessageStreamSerializer, **errors(401, 403, 404, 409)},
         description="A fresh `stream_url` (new ticket) for one of your answers, in any state: after a page "
         "reload or an expired ticket the stream is opened again and replays from the start (or from "
         "`Last-Event-ID`) while ai keeps it; an older stream ends with `not_resumable`, and the stored "
@@ -514,8 +502,8 @@ class ConversationForkApi(APIView):
     @extend_schema(
         operation_id="conversations_fork",
         request=InputSerializer,
-        responses={201: ConversationSerializer, **errors(401, 404)},
-        description="Fork a root conversation (forks cannot be forked: 400 `FORK_DEPTH_EXCEEDED`). The fork "
+        responses={201: ConversationSerializer, **errors(401, 404, 409)},
+        description="Fork a root conversation (forks cannot be forked: 409 `FORK_DEPTH_EXCEEDED`). The fork "
         "shows the last min(6, total) messages of the source, shared rather than copied, and is yours.",
     )
     def post(self, request, conversation_id):
@@ -532,7 +520,9 @@ class ConversationForkApi(APIView):
 
 class ConversationTreeApi(APIView):
     class QuerySerializer(serializers.Serializer):
-        limit = serializers.IntegerField(min_value=1, max_value=selectors.TREE_CHILDREN_MAX, default=100)
+        limit = serializers.IntegerField(
+            min_value=1, max_value=selectors.TREE_CHILDREN_MAX, default=100, help_text="Children shown"
+        )
 
     @staticmethod
     def node(conversation: Conversation) -> dict:
@@ -548,7 +538,7 @@ class ConversationTreeApi(APIView):
 
     @extend_schema(
         operation_id="conversations_tree",
-        parameters=[OpenApiParameter("limit", int, default=100, description="children shown, 1-500")],
+        parameters=[QuerySerializer],
         responses={200: OpenApiTypes.OBJECT, **errors(404)},
         auth=[],
         description="This conversation with its forks as `children` (most liked first, at most `limit`). "

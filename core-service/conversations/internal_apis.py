@@ -75,13 +75,13 @@ class InternalMessagePersistApi(InternalApiView):
         request=AssistantMessageResult,
         responses={
             200: PersistResult,
-            **errors(401, 403, 404),
+            **errors(401, 403, 404, 409),
         },
         description="Store a pending assistant message's final content and status, idempotently by "
         "`message_id` (a retry answers `applied: false` and changes nothing), with the `citations` of the "
         "passages its prompt held (at most 20; a malformed one is a 400 and nothing is stored). 404 when "
-        "the conversation or the message in it is gone (deleted meanwhile): do not retry. Service token "
-        "only.",
+        "the conversation or the message in it is gone (deleted meanwhile), 409 when it is not an answer: "
+        "do not retry. Service token only.",
     )
     def post(self, request, conversation_id):
         result = parse_contract(AssistantMessageResult, request.data)

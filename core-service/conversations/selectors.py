@@ -103,8 +103,13 @@ class MessageWindow:
 
 def messages_around(conversation_id, *, before=None, after=None, size: int) -> MessageWindow:
     """Cursor paging: the `size` messages just before (or after) a message of
-    this conversation, oldest first, and whether more exist beyond them."""
+    this conversation, oldest first, and whether more exist beyond them.
+    With both, the first `size` messages between the two (neither included)."""
     links = links_of(conversation_id)
+    if before is not None and after is not None:
+        low, high = position_of(conversation_id, after), position_of(conversation_id, before)
+        page = list(links.filter(position__gt=low, position__lt=high)[:size])
+        return MessageWindow(_messages(page), older=True, newer=True)
     if before is not None:
         pivot = position_of(conversation_id, before)
         page = list(links.filter(position__lt=pivot).order_by("-position")[: size + 1])

@@ -46,7 +46,7 @@ from conversations.models import (
     ConversationMessageLink,
     Message,
 )
-from internal.ai_client import AiClient, AiInvalidModel, AiUnavailable
+from integrations.ai import AiClient, AiInvalidModel, AiUnavailable
 from scenarios.models import Scenario
 from scenarios.services import scenario_count_engagement
 
@@ -172,6 +172,7 @@ def conversation_fork(*, conversation_id, user, title: str | None = None) -> Con
     if source.depth >= 1:
         raise ApplicationError(
             "This conversation is already a fork; only root conversations can be forked (max depth 1).",
+            status=409,
             code=ErrorCode.FORK_DEPTH_EXCEEDED,
         )
     fork = Conversation.objects.create(
@@ -338,7 +339,10 @@ def message_citations(*, conversation_id, message_id) -> Message:
     message = selectors.message_in(conversation_id, message_id)
     if message.role != MessageRole.ASSISTANT.value:
         raise ApplicationError(
-            "Only an answer cites passages.", details={"message_id": ["Not an assistant message."]}
+            "Only an answer cites passages.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+            details={"message_id": ["Not an assistant message."]},
         )
     return message
 
@@ -352,7 +356,10 @@ def message_stream(*, conversation_id, message_id, user) -> tuple[Message, str, 
     message = Message.objects.get(id=message_id)
     if message.role != MessageRole.ASSISTANT.value:
         raise ApplicationError(
-            "Only an answer has a stream.", details={"message_id": ["Not an assistant message."]}
+            "Only an answer has a stream.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+            details={"message_id": ["Not an assistant message."]},
         )
     url, expires_at = stream_url_for(user_id=user.id, conversation_id=conversation_id, message_id=message.id)
     return message, url, expires_at
@@ -399,9 +406,14 @@ CANCELLABLE = (MessageStatus.PENDING.value, MessageStatus.STREAMING.value)
 
 
 def _check_answer(message: Message, allowed: tuple[str, ...], action: str) -> None:
-    """400 unless an assistant message; 409 unless in one of the `allowed` states."""
+    """409 unless an assistant message in one of the `allowed` states."""
     if message.role != MessageRole.ASSISTANT.value:
-        raise ApplicationError(f"Only an assistant message can be {action}.")
+        raise ApplicationError(
+            f"Only an assistant message can be {action}.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+            details={"message_id": ["Not an assistant message."]},
+        )
     if message.status not in allowed:
         raise ApplicationError(
             f"This answer is {message.status}; only {' or '.join(allowed)} answers can be {action}.",
@@ -492,6 +504,8 @@ def assistant_message_persist(*, conversation_id, result: AssistantMessageResult
     if message.role != MessageRole.ASSISTANT.value:
         raise ApplicationError(
             "Only an assistant message can be persisted.",
+            status=409,
+            code=ErrorCode.CONFLICT,
             details={"message_id": ["Not an assistant message."]},
         )
 

@@ -1,15 +1,15 @@
-"""Routes for the ai service only (service token, /api/internal/...)."""
+"""What every route for the ai service shares (service token, /api/internal/...):
+the view base, contract parsing, and the health route."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from gaji_contracts.errors import ErrorCode, error_details
 from gaji_contracts.health import ServiceHealth
 from pydantic import BaseModel, ValidationError
-from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -46,16 +46,7 @@ class InternalHealthApi(InternalApiView):
     @extend_schema(
         operation_id="internal_health",
         responses={
-            200: inline_serializer(
-                "ServiceHealth",
-                {
-                    "service": serializers.CharField(),
-                    "status": serializers.CharField(),
-                    "version": serializers.CharField(),
-                    "time": serializers.DateTimeField(),
-                    "request_id": serializers.CharField(),
-                },
-            ),
+            200: ServiceHealth,
             **errors(401, 403),
         },
         description="Proves the caller holds the service token. Service token only.",

@@ -3,13 +3,13 @@ novel API (/api/internal/novels)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.pagination import PageRequest, page_serializer, paginate
+from common.pagination import PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.schema import errors
 from internal.apis import InternalApiView, parse_contract
 from novels import selectors, services
@@ -34,6 +34,7 @@ class NovelSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields  # an answer's shape: every field is always there
 
 
 NovelPageSerializer = page_serializer("NovelPage", NovelSerializer)
@@ -42,16 +43,13 @@ NovelPageSerializer = page_serializer("NovelPage", NovelSerializer)
 class NovelListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=[s.value for s in IngestionStatus], required=False)
-        q = serializers.CharField(max_length=200, required=False)
+        q = serializers.CharField(
+            max_length=200, required=False, help_text="Matches title or author (case-insensitive)"
+        )
 
     @extend_schema(
         operation_id="novels_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=[s.value for s in IngestionStatus]),
-            OpenApiParameter("q", str, description="Matches title or author (case-insensitive)"),
-            OpenApiParameter("page", int, default=0),
-            OpenApiParameter("size", int, default=20),
-        ],
+        parameters=[FilterSerializer, PageQuerySerializer],
         responses={200: NovelPageSerializer, **errors()},
         auth=[],
     )
@@ -70,19 +68,18 @@ class NovelDetailApi(APIView):
 
 
 class InternalNovelCreateApi(InternalApiView):
+    class StatusSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=[s.value for s in IngestionStatus], required=False)
+
     @extend_schema(
         operation_id="internal_novels_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=[s.value for s in IngestionStatus]),
-            OpenApiParameter("page", int, default=0),
-            OpenApiParameter("size", int, default=20),
-        ],
+        parameters=[StatusSerializer, PageQuerySerializer],
         responses={200: NovelPageSerializer, **errors(401, 403)},
         description="Novels by ingestion status (the ai service checks that the completed ones "
         "are really in its vector store). Service token only.",
     )
     def get(self, request):
-        filters = NovelListApi.FilterSerializer(data=request.query_params)
+        filters = self.StatusSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         novels = selectors.novel_list(status=filters.validated_data.get("status"))
         body = paginate(novels, PageRequest.from_request(request), lambda n: NovelSerializer(n).data)
@@ -90,7 +87,7 @@ class InternalNovelCreateApi(InternalApiView):
 
     @extend_schema(
         operation_id="internal_novels_create",
-        request=NovelSerializer,
+        request=NovelCreate,
         responses={201: NovelSerializer, **errors(401, 403, 409)},
         description="Create a novel's metadata (ai service, during ingestion). Service token only.",
     )
@@ -110,7 +107,7 @@ class InternalNovelDetailApi(InternalApiView):
 
     @extend_schema(
         operation_id="internal_novels_update",
-        request=NovelSerializer,
+        request=NovelUpdate,
         responses={200: NovelSerializer, **errors(401, 403, 404)},
         description="Update ingestion status and counts (ai service). Service token only.",
     )

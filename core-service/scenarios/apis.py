@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
+from gaji_contracts.novels import SLUG_MAX_CHARS, SLUG_PATTERN
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.serializers import StrictSerializer
-from common.pagination import PageInfo, PageRequest, page_serializer, paginate
+from common.fields import typed_scenario_body
+from common.pagination import PageInfo, PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.schema import errors
+from common.serializers import StrictSerializer, parse_sort, sort_field
 from scenarios import reads, selectors, services
 from scenarios.models import Scenario
 
 TYPES = [t.value for t in ScenarioType]
-PAGE_PARAMS = [OpenApiParameter("page", int, default=0), OpenApiParameter("size", int, default=20)]
+PAGE_PARAMS = [PageQuerySerializer]
 
 
 class CreatorSerializer(serializers.Serializer):
@@ -59,31 +61,17 @@ def scenario_json(scenario: Scenario) -> dict:
 
 
 class ScenarioQuerySerializer(serializers.Serializer):
-    base_story = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100, required=False)
+    base_story = serializers.RegexField(SLUG_PATTERN, max_length=SLUG_MAX_CHARS, required=False)
     scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
     min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     creator_id = serializers.UUIDField(required=False)
-    sort = serializers.CharField(required=False, default="created_at,desc", max_length=50)
+    sort = sort_field(selectors.SORT_FIELDS, default="created_at,desc")
 
     def validate_sort(self, value: str) -> tuple[str, bool]:
-        field, _, direction = value.partition(",")
-        direction = direction or "desc"
-        if field not in selectors.SORT_FIELDS or direction not in {"asc", "desc"}:
-            allowed = ", ".join(sorted(selectors.SORT_FIELDS))
-            raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
-        return field, direction == "desc"
+        return parse_sort(value)
 
 
-LIST_PARAMS = [
-    OpenApiParameter("base_story", str),
-    OpenApiParameter("scenario_type", str, enum=TYPES),
-    OpenApiParameter("min_quality", float),
-    OpenApiParameter("creator_id", str),
-    OpenApiParameter(
-        "sort", str, description="field,direction; field in " + ", ".join(sorted(selectors.SORT_FIELDS))
-    ),
-    *PAGE_PARAMS,
-]
+LIST_PARAMS = [ScenarioQuerySerializer, PageQuerySerializer]
 
 
 class ScenarioListCreateApi(APIView):
@@ -123,7 +111,7 @@ class ScenarioListCreateApi(APIView):
 
     @extend_schema(
         operation_id="scenarios_create",
-        request=InputSerializer,
+        request=typed_scenario_body(base_story=True),
         responses={201: ScenarioSerializer, **errors(401, 422)},
     )
     def post(self, request):
@@ -148,9 +136,11 @@ class ScenarioDetailApi(APIView):
 
     @extend_schema(
         operation_id="scenarios_update",
-        request=UpdateSerializer,
-        responses={200: ScenarioSerializer, **errors(401, 403, 404, 422)},
-        description="Only `parameters` can change; a different base_story or scenario_type is a 400.",
+        request=typed_scenario_body(base_story=False),
+        responses={200: ScenarioSerializer, **errors(401, 403, 404, 409, 422)},
+        description="Only `parameters` can change: `scenario_type` (and `base_story`, if sent) must be the "
+        "scenario's own, or the answer is 409 `CONFLICT` (fork it instead). Sent without `scenario_type` "
+        "(accepted too), the parameters must fit the scenario's type (422 `PARAMETERS_INVALID`).",
     )
     def put(self, request, scenario_id):
         data = self.UpdateSerializer(data=request.data)
@@ -174,8 +164,10 @@ class ScenarioForkApi(APIView):
 
     @extend_schema(
         operation_id="scenarios_fork",
-        request=InputSerializer,
+        request=typed_scenario_body(base_story=None),
         responses={201: ScenarioSerializer, **errors(401, 404, 422)},
+        description="A fork of this scenario, of any type. Sent without `scenario_type` (accepted too), "
+        "the fork has its parent's type and the parameters must fit it (422 `PARAMETERS_INVALID`).",
     )
     def post(self, request, scenario_id):
         data = self.InputSerializer(data=request.data)
@@ -221,7 +213,7 @@ class ScenarioForkTreeApi(APIView):
 
     @extend_schema(
         operation_id="scenarios_fork_tree",
-        parameters=[OpenApiParameter("max_depth", int, default=10, description="1-50")],
+        parameters=[QuerySerializer],
         responses={200: OpenApiTypes.OBJECT, **errors(404)},
         auth=[],
         description="Nested `children` below this scenario (one recursive query); `depth` counts edges "

@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
+from gaji_contracts.novels import SLUG_MAX_CHARS, SLUG_PATTERN
 from gaji_contracts.scenarios import ScenarioType
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from common.pagination import EstimatedPageInfo, PageRequest
+from common.pagination import EstimatedPageInfo, PageQuerySerializer, PageRequest
 from common.schema import errors
+from common.serializers import parse_sort, sort_field
 from scenarios import search
-from scenarios.apis import PAGE_PARAMS, CreatorSerializer
+from scenarios.apis import CreatorSerializer
 
 TYPES = [t.value for t in ScenarioType]
-SORT_HELP = "field,direction; field in " + ", ".join(search.SORT_FIELDS) + "; direction asc or desc"
 
 
 class ScenarioSearchItemSerializer(serializers.Serializer):
@@ -48,13 +49,15 @@ class QueryBooleanField(serializers.BooleanField):
 
 
 class ScenarioSearchQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(min_length=1, max_length=200, required=False)
-    base_story = serializers.RegexField(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100, required=False)
+    q = serializers.CharField(
+        min_length=1, max_length=200, required=False, help_text="Search text (full text and trigram)"
+    )
+    base_story = serializers.RegexField(SLUG_PATTERN, max_length=SLUG_MAX_CHARS, required=False)
     scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
     min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     creator_id = serializers.UUIDField(required=False)
     has_forks = QueryBooleanField()
-    sort = serializers.CharField(required=False, default="relevance,desc", max_length=50)
+    sort = sort_field(search.SORT_FIELDS, default="relevance,desc")
 
     def validate_min_quality(self, value: float) -> float:
         if not math.isfinite(value):
@@ -62,12 +65,7 @@ class ScenarioSearchQuerySerializer(serializers.Serializer):
         return value
 
     def validate_sort(self, value: str) -> tuple[str, bool]:
-        field, _, direction = value.partition(",")
-        direction = direction or "desc"
-        if field not in search.SORT_FIELDS or direction not in {"asc", "desc"}:
-            allowed = ", ".join(search.SORT_FIELDS)
-            raise serializers.ValidationError(f"Use <field>,<asc|desc> with field one of: {allowed}.")
-        return field, direction == "desc"
+        return parse_sort(value)
 
 
 ScenarioSearchFacetsSerializer = inline_serializer(
@@ -98,16 +96,7 @@ ScenarioSearchPageSerializer = inline_serializer(
     },
 )
 
-SEARCH_PARAMS = [
-    OpenApiParameter("q", str, description="Search text, 1-200 characters (full text and trigram)"),
-    OpenApiParameter("base_story", str, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"),
-    OpenApiParameter("scenario_type", str, enum=TYPES),
-    OpenApiParameter("min_quality", float, description="0.0-1.0"),
-    OpenApiParameter("creator_id", str),
-    OpenApiParameter("has_forks", bool),
-    OpenApiParameter("sort", str, default="relevance,desc", description=SORT_HELP),
-    *PAGE_PARAMS,
-]
+SEARCH_PARAMS = [ScenarioSearchQuerySerializer, PageQuerySerializer]
 
 
 class ScenarioSearchApi(APIView):

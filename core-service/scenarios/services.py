@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from gaji_contracts.errors import ErrorCode
+from gaji_contracts.novels import SLUG_MAX_CHARS, SLUG_PATTERN
 from gaji_contracts.scenarios import ParameterErrors, ScenarioType, validate_parameters
 
 from common.exceptions import ApplicationError
@@ -16,7 +17,7 @@ from novels.selectors import novel_by_slug
 from scenarios.models import Scenario
 from scenarios.quality import quality_expression
 
-BASE_STORY_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+BASE_STORY_RE = re.compile(SLUG_PATTERN)
 
 
 def _checked_type(scenario_type) -> ScenarioType:
@@ -44,7 +45,8 @@ def _checked_parameters(scenario_type: ScenarioType, parameters) -> dict:
 
 
 def _checked_base_story(base_story: str) -> str:
-    if not isinstance(base_story, str) or not BASE_STORY_RE.match(base_story) or len(base_story) > 100:
+    valid = isinstance(base_story, str) and BASE_STORY_RE.match(base_story)
+    if not valid or len(base_story) > SLUG_MAX_CHARS:
         raise ApplicationError(
             "base_story must be a slug (lowercase letters, digits, '-' or '_', at most 100 chars).",
             details={"base_story": ["Must be a slug such as pride-and-prejudice."]},
@@ -81,7 +83,12 @@ def scenario_update(*, scenario: Scenario, user, data: dict) -> Scenario:
         if name in data and data[name] != getattr(scenario, name)
     }
     if immutable:
-        raise ApplicationError("base_story and scenario_type cannot be changed.", details=immutable)
+        raise ApplicationError(
+            "base_story and scenario_type cannot be changed.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+            details=immutable,
+        )
     if "parameters" not in data:
         raise ApplicationError("parameters is required.", details={"parameters": ["This field is required."]})
     scenario.parameters = _checked_parameters(ScenarioType(scenario.scenario_type), data["parameters"])

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get
-from common.pagination import PageRequest, page_serializer, paginate
+from common.pagination import PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.schema import errors
 from social import selectors, services
 
-PAGE_PARAMS = [
-    OpenApiParameter("page", int, description="0-indexed page number", default=0),
-    OpenApiParameter("size", int, description="Items per page (1-100)", default=20),
-]
+PAGE_PARAMS = [PageQuerySerializer]
 
 
 class FollowApi(APIView):
@@ -29,7 +26,7 @@ class FollowApi(APIView):
         is_mutual = serializers.BooleanField()
 
     @extend_schema(
-        operation_id="users_follow", request=None, responses={200: OutputSerializer, **errors(401, 404)}
+        operation_id="users_follow", request=None, responses={200: OutputSerializer, **errors(401, 404, 409)}
     )
     def post(self, request, user_id):
         target = user_get(user_id=user_id)

@@ -12,7 +12,7 @@ from social.selectors import follow_status
 
 def user_follow(*, follower, following) -> dict:
     if follower.id == following.id:
-        raise ApplicationError("You cannot follow yourself.", status=400, code=ErrorCode.VALIDATION_ERROR)
+        raise ApplicationError("You cannot follow yourself.", status=409, code=ErrorCode.CONFLICT)
     # INSERT ... ON CONFLICT DO NOTHING: repeating or racing creates one row.
     Follow.objects.bulk_create([Follow(follower=follower, following=following)], ignore_conflicts=True)
     state = follow_status(follower=follower, following=following)

@@ -12,12 +12,14 @@ import asyncio
 import json
 import math
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from gaji_contracts.errors import ErrorCode, error_details
+from gaji_contracts.novels import Slug
 from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
@@ -50,6 +52,9 @@ from gaji_ai.vectors.store import PASSAGES
 router = APIRouter(tags=["novels"])
 
 ALLOWED_SUFFIXES = {".txt", ".md"}
+INGEST_PATH_PATTERN = (
+    r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\u0000]*[^/\u0000]\.(?:[Tt][Xx][Tt]|[Mm][Dd])$"
+)
 MAX_PAGE_NUMBER = 10_000_000  # as on core
 
 
@@ -58,37 +63,68 @@ class IngestMetadata(BaseModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
     author: str | None = Field(default=None, max_length=200)
-    slug: str | None = Field(default=None, pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", max_length=100)
+    slug: Slug | None = None
     publication_year: int | None = Field(default=None, ge=-3000, le=2100)
     genre: str | None = Field(default=None, max_length=100)
     language: str | None = Field(default=None, max_length=20)
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` written in place: this body is
+    documented by hand (openapi_extra), where `#/$defs/...` would not resolve."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(
+                    {
+                        **defs[ref.removeprefix("#/$defs/")],
+                        **{k: v for k, v in node.items() if k != "$ref"},
+                    }
+                )
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(schema)
+
+
 class IngestByPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    novel_file_path: str = Field(min_length=1, max_length=1024)
+    novel_file_path: str = Field(
+        min_length=1,
+        max_length=1024,
+        # Documents what the route checks of the text itself: relative, no `..`
+        # step, a .txt or .md name with something before the suffix. (It must
+        # also name a file that exists, inside the novel data directory once
+        # links are resolved.)
+        json_schema_extra={"pattern": INGEST_PATH_PATTERN},
+    )
     metadata: IngestMetadata = Field(default_factory=IngestMetadata)
 
 
 class IngestAccepted(BaseModel):
     job_id: str
-    status: str
+    status: Literal["queued"]
     estimated_duration_minutes: float
     message: str
 
 
 class JobStatus(BaseModel):
     job_id: str
-    status: str
+    status: Literal["queued", "processing", "completed", "failed"]
     novel_id: str | None
     title: str | None
     progress: Progress
     error: str | None
     attempts: int
-    created_at: Any
-    updated_at: Any
-    completed_at: Any
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
 
 
 def _invalid(message: str, field: str) -> AppError:
@@ -97,18 +133,24 @@ def _invalid(message: str, field: str) -> AppError:
 
 def resolve_inside(data_dir: Path, requested: str) -> Path:
     """The file `requested` names, only if it resolves (symlinks followed)
-    to a regular .txt/.md file inside `data_dir`; anything else is a 400."""
+    to a regular .txt/.md file inside `data_dir`; a 404 when there is no such
+    file (a name too long for the file system included), a 400 otherwise."""
     if "\x00" in requested:
         raise _invalid("The path is not valid.", "novel_file_path")
+    missing = "No such file in the novel data directory."
     root = data_dir.resolve()
     candidate = Path(requested)
-    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        exists = target.is_file()
+    except OSError:  # ENAMETOOLONG and the like: nothing by that name can exist
+        raise AppError(404, ErrorCode.NOT_FOUND, missing, {"novel_file_path": [missing]}) from None
     if not target.is_relative_to(root):
         raise _invalid("The path must be inside the novel data directory.", "novel_file_path")
     if target.suffix.lower() not in ALLOWED_SUFFIXES:
         raise _invalid("Only .txt and .md files can be ingested.", "novel_file_path")
-    if not target.is_file():
-        raise _invalid("No such file in the novel data directory.", "novel_file_path")
+    if not exists:
+        raise AppError(404, ErrorCode.NOT_FOUND, missing, {"novel_file_path": [missing]})
     return target
 
 
@@ -126,7 +168,7 @@ def _metadata(raw: Any) -> IngestMetadata:
 async def _from_json(request: Request, settings) -> tuple[Path, IngestMetadata, bool]:
     try:
         body = IngestByPath.model_validate(json.loads(await request.body() or b"null"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):  # not JSON, or not UTF-8 text
         raise AppError(400, ErrorCode.MALFORMED_JSON, "Malformed JSON body.") from None
     except ValidationError as exc:
         details = error_details(exc.errors())
@@ -173,25 +215,32 @@ async def _from_upload(request: Request, settings) -> tuple[Path, IngestMetadata
     "/novels/ingest",
     status_code=202,
     response_model=IngestAccepted,
-    responses=error_responses(400, 401, 403, 413, 415, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 413, 415, 429, 503),
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
-                "application/json": {"schema": IngestByPath.model_json_schema()},
+                "application/json": {"schema": _inlined(IngestByPath.model_json_schema())},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
                         "required": ["file"],
                         "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "metadata": {
+                            "file": {
                                 "type": "string",
-                                "description": "JSON object, as for the path form",
+                                "format": "binary",
+                                "description": "A .txt or .md file (by the part's file name)",
+                            },
+                            "metadata": {
+                                **IngestMetadata.model_json_schema(),
+                                "description": "A JSON object, as for the path form",
                             },
                         },
-                    }
+                        "additionalProperties": False,
+                    },
+                    "encoding": {"metadata": {"contentType": "application/json"}},
                 },
-            }
+            },
         }
     },
 )

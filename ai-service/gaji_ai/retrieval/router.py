@@ -23,6 +23,9 @@ MAX_QUERY_CHARS = 2000
 
 
 class SearchFilters(BaseModel):
+    """`chapter_from` must not be after `chapter_to` (400): a rule between two
+    fields, which JSON Schema cannot state."""
+
     model_config = ConfigDict(extra="forbid")
 
     min_similarity: float | None = Field(default=None, ge=-1.0, le=1.0)

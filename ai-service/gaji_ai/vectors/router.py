@@ -41,8 +41,10 @@ SparseIndex = Annotated[int, Field(ge=0, le=2**32 - 1)]  # uint32
 
 
 class SparseIn(BaseModel):
-    """A sparse vector: one value per index, each index once. (Qdrant Edge
-    panics on an upsert whose lists differ in length.)"""
+    """A sparse vector: one value per index (the two lists have the same
+    length), each index once; 400 otherwise (Qdrant Edge panics on an upsert
+    whose lists differ in length). Rules between two fields, which JSON Schema
+    cannot state."""
 
     indices: list[SparseIndex] = Field(max_length=4096)
     values: list[Component] = Field(max_length=4096)
@@ -71,6 +73,10 @@ class UpsertIn(BaseModel):
 
 class NovelIn(BaseModel):
     novel_id: str | None = Field(default=None, max_length=64)
+
+
+class NovelRequired(BaseModel):
+    novel_id: str = Field(min_length=1, max_length=64)
 
 
 class SearchIn(BaseModel):
@@ -131,11 +137,7 @@ async def upsert(collection: Collection, body: UpsertIn, store: VectorStoreDep) 
 
 
 @router.post("/{collection}/delete", dependencies=[JsonBody], responses=JSON_ERRORS)
-async def delete(collection: Collection, body: NovelIn, store: VectorStoreDep) -> dict:
-    if not body.novel_id:
-        raise AppError(
-            400, ErrorCode.VALIDATION_ERROR, "novel_id is required.", {"novel_id": ["Required."]}
-        )
+async def delete(collection: Collection, body: NovelRequired, store: VectorStoreDep) -> dict:
     await _guard(store.delete_novel(collection, body.novel_id))
     return {"deleted": True}
 

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "scenarios",
     "conversations",
     "internal",
+    "integrations",
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from internal.ai_client import models_cache_key
-from internal.tests.stub_ai import StubAi
+from integrations.ai import models_cache_key
+from integrations.tests.stub_ai import StubAi
 
 
 @pytest.fixture

@@ -249,7 +249,7 @@ def test_regenerate_refuses_answers_that_are_not_failed_or_cancelled(user, stub_
     Message.objects.filter(id=turn["assistant_message_id"]).update(status="completed", content="done")
     assert_envelope(client.post(url), 409, "CONFLICT")
     user_url = f"{CONVERSATIONS}/{conversation.id}/messages/{turn['message_id']}/regenerate"
-    assert_envelope(client.post(user_url), 400)
+    assert_envelope(client.post(user_url), 409, "CONFLICT")  # a user message has no answer to redo
 
 
 def test_regenerate_is_owner_only_and_message_must_belong(make_user, stub_ai):
@@ -384,7 +384,7 @@ def test_streaming_progress_then_completion(user, stub_ai):
 def test_persist_refuses_user_messages_unknown_ids_and_other_conversations(user, stub_ai):
     conversation = make_conversation(user)
     turn = send(client_for(user), conversation).json()
-    assert_envelope(persist(conversation.id, **completion(turn["message_id"])), 400)
+    assert_envelope(persist(conversation.id, **completion(turn["message_id"])), 409, "CONFLICT")
     assert_envelope(persist(conversation.id, **completion(uuid.uuid4())), 404)
     other = make_conversation(user)
     assert_envelope(persist(other.id, **completion(turn["assistant_message_id"])), 404)

@@ -244,7 +244,7 @@ def test_cancel_is_the_owners_and_the_message_must_be_an_answer_here(make_user, 
     assert_envelope(cancel(client_for(owner), elsewhere, answer), 404)
     assert_envelope(client_for(owner).post(f"{CONVERSATIONS}/{uuid.uuid4()}/messages/{answer}/cancel"), 404)
     assert_envelope(cancel(client_for(owner), conversation, uuid.uuid4()), 404)
-    assert_envelope(cancel(client_for(owner), conversation, turn["message_id"]), 400)
+    assert_envelope(cancel(client_for(owner), conversation, turn["message_id"]), 409, "CONFLICT")
     assert stub_ai.cancels == []
 
 

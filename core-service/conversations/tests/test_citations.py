@@ -127,7 +127,7 @@ def test_unknown_or_elsewhere_messages_are_404_and_user_messages_400(user, answe
     assert_envelope(client.get(citations_url(uuid.uuid4(), turn["assistant_message_id"])), 404)
     elsewhere = make_conversation(user)
     assert_envelope(client.get(citations_url(elsewhere.id, turn["assistant_message_id"])), 404)
-    body = assert_envelope(client.get(citations_url(conversation.id, turn["message_id"])), 400)
+    body = assert_envelope(client.get(citations_url(conversation.id, turn["message_id"])), 409, "CONFLICT")
     assert "message_id" in body["details"]
     assert client.get(f"{CONVERSATIONS}/{conversation.id}/messages/not-a-uuid/citations").status_code == 404
 

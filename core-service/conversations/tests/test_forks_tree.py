@@ -98,7 +98,7 @@ def test_forking_a_fork_is_fork_depth_exceeded(make_user):
     add_exchanges(root, 2)
     fork = services.conversation_fork(conversation_id=root.id, user=forker)
     response = fork_via_api(client_for(owner), fork)
-    assert_envelope(response, 400, "FORK_DEPTH_EXCEEDED")
+    assert_envelope(response, 409, "FORK_DEPTH_EXCEEDED")
     assert Conversation.objects.count() == 2
     assert Scenario.objects.get(id=root.scenario_id).conversation_count == 2
 
@@ -157,8 +157,8 @@ def test_deleting_the_root_keeps_forks_and_their_shared_messages(make_user):
     assert [m["id"] for m in body["messages"]] == [str(m.id) for m in messages[4:] + own]
     assert body["message_count"] == 8
     # Still a fork: it cannot be forked.
-    assert_envelope(fork_via_api(client_for(owner), survivor), 400, "FORK_DEPTH_EXCEEDED")
-    assert_envelope(fork_via_api(client_for(forker), survivor), 400, "FORK_DEPTH_EXCEEDED")
+    assert_envelope(fork_via_api(client_for(owner), survivor), 409, "FORK_DEPTH_EXCEEDED")
+    assert_envelope(fork_via_api(client_for(forker), survivor), 409, "FORK_DEPTH_EXCEEDED")
     assert Scenario.objects.get(id=root.scenario_id).conversation_count == 1
 
 

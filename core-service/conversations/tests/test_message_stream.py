@@ -58,5 +58,5 @@ def test_only_the_owner_of_an_answer_linked_here(user, make_user, stub_ai):
 def test_a_user_message_has_no_stream(user):
     conversation = make_conversation(user)
     first, _ = add_exchanges(conversation, 2)
-    data = assert_envelope(stream(client_for(user), conversation.id, first.id), 400)
+    data = assert_envelope(stream(client_for(user), conversation.id, first.id), 409, "CONFLICT")
     assert "message_id" in data["details"]

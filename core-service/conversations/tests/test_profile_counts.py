@@ -175,7 +175,7 @@ def test_refused_writes_move_no_counter(make_user):
     fork = services.conversation_fork(conversation_id=root.id, user=other)
     services.like(user=other, conversation_id=root.id)
     before = Scenario.objects.get(id=scenario.id)
-    assert client_for(owner).post(f"{CONVERSATIONS}/{fork.id}/fork").status_code == 400
+    assert client_for(owner).post(f"{CONVERSATIONS}/{fork.id}/fork").status_code == 409
     assert client_for(other).delete(f"{CONVERSATIONS}/{root.id}").status_code == 403
     assert APIClient().post(f"{CONVERSATIONS}/{root.id}/like").status_code == 401
     bad = client_for(owner).post(CONVERSATIONS, {"scenario_id": str(scenario.id), "title": ""}, format="json")

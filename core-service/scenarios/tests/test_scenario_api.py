@@ -309,13 +309,14 @@ def test_put_with_the_same_immutable_values_is_allowed(auth_api, user):
         {"base_story": "lord_of_the_rings", "scenario_type": "SETTING_MODIFICATION"},
     ],
 )
-def test_put_changing_immutable_fields_is_400_and_changes_nothing(auth_api, user, change):
+def test_put_changing_immutable_fields_is_409_and_changes_nothing(auth_api, user, change):
     scenario = make_scenario(user)
     before = fetch(scenario.id)
     response = auth_api.put(
         f"{SCENARIOS}/{scenario.id}", {"parameters": NEW_PARAMETERS, **change}, format="json"
     )
-    data = assert_envelope(response, 400, "VALIDATION_ERROR")
+    # A conflict with the scenario as stored: the request itself is well formed.
+    data = assert_envelope(response, 409, "CONFLICT")
     assert set(data["details"]) == set(change)
     after = fetch(scenario.id)
     assert (after.base_story, after.scenario_type, after.parameters, after.updated_at) == (

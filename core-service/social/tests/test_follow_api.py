@@ -92,7 +92,7 @@ def test_follow_race_creates_one_row(make_user):
 
 
 def test_follow_self_refused(auth_api, user):
-    body = assert_envelope(auth_api.post(url(user, "follow")), 400, "VALIDATION_ERROR")
+    body = assert_envelope(auth_api.post(url(user, "follow")), 409, "CONFLICT")
     assert "yourself" in body["message"]
     assert not Follow.objects.exists()
 

@@ -24,9 +24,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gaji_contracts.text import no_nul
+from gaji_contracts.text import CleanText, NoNulText
 
 MAX_USER_MESSAGE_CHARS = 4000
 # An assistant answer is bounded by the model's output budget; this cap only
@@ -88,17 +88,13 @@ class Citation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    passage_id: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_PASSAGE_ID_CHARS), AfterValidator(no_nul)
-    ] = Field(description="The passage's point id in the vector store")
+    passage_id: Annotated[NoNulText, StringConstraints(min_length=1, max_length=MAX_PASSAGE_ID_CHARS)] = (
+        Field(description="The passage's point id in the vector store")
+    )
     chapter: int = Field(ge=0, le=1_000_000)
-    chapter_title: Annotated[
-        str, StringConstraints(max_length=MAX_CHAPTER_TITLE_CHARS), AfterValidator(no_nul)
-    ] = ""
+    chapter_title: Annotated[NoNulText, StringConstraints(max_length=MAX_CHAPTER_TITLE_CHARS)] = ""
     chunk_index: int = Field(ge=0, le=100_000_000)
-    quote: Annotated[
-        str, StringConstraints(min_length=1, max_length=MAX_CITATION_QUOTE_CHARS), AfterValidator(no_nul)
-    ]
+    quote: Annotated[NoNulText, StringConstraints(min_length=1, max_length=MAX_CITATION_QUOTE_CHARS)]
 
 
 Citations = Annotated[list[Citation], Field(max_length=MAX_CITATIONS)]
@@ -178,9 +174,9 @@ class TurnCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UUID
-    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)]
+    content: CleanText = Field(max_length=MAX_USER_MESSAGE_CHARS)
     model: str | None = Field(default=None, max_length=100)
-    character: str | None = Field(default=None, max_length=MAX_CHARACTER_NAME_CHARS)
+    character: CleanText | None = Field(default=None, max_length=MAX_CHARACTER_NAME_CHARS)
 
 
 class AssistantMessageResult(BaseModel):

@@ -37,7 +37,7 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UPSTREAM_ERROR = "UPSTREAM_ERROR"
     AI_UNAVAILABLE = "AI_UNAVAILABLE"  # 503: core could not hand a chat turn to the ai service
-    FORK_DEPTH_EXCEEDED = "FORK_DEPTH_EXCEEDED"  # 400: a conversation fork cannot be forked again
+    FORK_DEPTH_EXCEEDED = "FORK_DEPTH_EXCEEDED"  # 409: a conversation fork cannot be forked again
     INVALID_MODEL = "INVALID_MODEL"  # 400: a model not in GET /api/ai/models
 
 

@@ -9,8 +9,22 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$", min_length=1, max_length=100)
+from gaji_contracts.text import CLEAN_TEXT_PATTERN
+
+# A novel's slug, which is also a scenario's base_story: pride-and-prejudice.
+SLUG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+SLUG_MAX_CHARS = 100
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=SLUG_MAX_CHARS)]
+
+
+# Counts are PostgreSQL integers.
+MAX_COUNT = 2**31 - 1
+
+# Stripped, then 1-300 characters (the pattern: not blank, no NUL).
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    Field(json_schema_extra={"pattern": CLEAN_TEXT_PATTERN}),
 ]
 
 
@@ -58,7 +72,7 @@ class NovelCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    title: Title
     author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     slug: Slug | None = None
     publication_year: int | None = Field(default=None, ge=-3000, le=2100)
@@ -67,21 +81,31 @@ class NovelCreate(BaseModel):
     ingestion_status: IngestionStatus = IngestionStatus.PENDING
 
 
+def _left_out_is_unchanged(schema: dict) -> None:
+    """A field is left out to keep it: only publication_year may be sent as
+    null (core refuses null elsewhere), so only it is nullable here."""
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [])
+        if name != "publication_year" and {"type": "null"} in options:
+            (kept,) = [option for option in options if option != {"type": "null"}]
+            del prop["anyOf"]
+            prop.pop("default", None)
+            prop.update(kept)
+
+
 class NovelUpdate(BaseModel):
     """PATCH /api/internal/novels/{id}: only the fields sent change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_left_out_is_unchanged)
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)] | None = (
-        None
-    )
+    title: Title | None = None
     author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     publication_year: int | None = Field(default=None, ge=-3000, le=2100)
     genre: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
     ingestion_status: IngestionStatus | None = None
-    total_passages: int | None = Field(default=None, ge=0)
-    total_characters: int | None = Field(default=None, ge=0)
+    total_passages: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    total_characters: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     vectordb_collection_id: Annotated[str, StringConstraints(max_length=100)] | None = None
 
 

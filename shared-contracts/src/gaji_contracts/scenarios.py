@@ -13,9 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from gaji_contracts.errors import error_details
+from gaji_contracts.text import CLEAN_TEXT_PATTERN
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+# Stripped, then 1-200 / 1-1000 characters; the pattern (not blank, no NUL)
+# documents the rest of the rule in JSON Schema.
+_NOT_BLANK = Field(json_schema_extra={"pattern": CLEAN_TEXT_PATTERN})
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), _NOT_BLANK]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), _NOT_BLANK]
 
 
 class ScenarioType(StrEnum):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 NUL = "\x00"
 NUL_MESSAGE = "must not contain NUL characters"
@@ -31,5 +31,14 @@ def clean_text(value: str) -> str:
     return value.strip()
 
 
-CleanText = Annotated[str, AfterValidator(clean_text)]
-NoNulText = Annotated[str, AfterValidator(no_nul)]
+# The same rules as JSON Schema patterns (ECMA and Python regex alike), so an
+# OpenAPI document states them: no NUL anywhere; and at least one character
+# that is not whitespace.
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+CLEAN_TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
+# The pattern is documentation only (json_schema_extra): the validator is the rule.
+CleanText = Annotated[
+    str, AfterValidator(clean_text), Field(json_schema_extra={"pattern": CLEAN_TEXT_PATTERN})
+]
+NoNulText = Annotated[str, AfterValidator(no_nul), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})]

@@ -17,6 +17,7 @@ const novel: Novel = {
   ingestion_status: 'completed',
   total_passages: 885,
   total_characters: 30,
+  vectordb_collection_id: 'novel_passages',
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 };

@@ -11,7 +11,6 @@ import {
   checkBaseStory,
   emptyValues,
   mapServerErrors,
-  maxLength,
   optionLabel,
   valuesFromParameters,
   type FieldErrors,
@@ -103,7 +102,7 @@ function Field({
           name={field.name}
           type="text"
           value={text}
-          maxLength={maxLength('name')}
+          maxLength={field.maxLength}
           required={field.required}
           aria-invalid={invalid || undefined}
           aria-describedby={describedBy}
@@ -117,7 +116,7 @@ function Field({
             name={field.name}
             value={text}
             rows={3}
-            maxLength={maxLength('text')}
+            maxLength={field.maxLength}
             required={field.required}
             aria-invalid={invalid || undefined}
             aria-describedby={describedBy}
@@ -125,7 +124,7 @@ function Field({
             onChange={(e) => onChange(field.name, e.target.value)}
           />
           <span className="counter" aria-hidden="true">
-            {text.length} / {maxLength('text')}
+            {text.length} / {field.maxLength}
           </span>
         </>
       )}
@@ -164,9 +163,9 @@ function ListField({
               {field.label} {index + 1}
             </label>
             {itemKind === 'name' ? (
-              <input id={id} type="text" value={item} maxLength={maxLength('name')} disabled={disabled} onChange={(e) => set(index, e.target.value)} />
+              <input id={id} type="text" value={item} maxLength={field.maxLength} disabled={disabled} onChange={(e) => set(index, e.target.value)} />
             ) : (
-              <textarea id={id} rows={2} value={item} maxLength={maxLength('text')} disabled={disabled} onChange={(e) => set(index, e.target.value)} />
+              <textarea id={id} rows={2} value={item} maxLength={field.maxLength} disabled={disabled} onChange={(e) => set(index, e.target.value)} />
             )}
             <button
               type="button"

@@ -1,16 +1,15 @@
-/** The scenario parameter schemas of shared-contracts
- * (gaji_contracts/scenarios.py), field for field: required fields, enums,
- * length limits (Name 1-200, Text 1-1000, both stripped), list sizes. The
- * forms are built from these, and the same rules are checked before
- * sending; the server stays the judge (422 PARAMETERS_INVALID with
- * `details` keyed `parameters.<field>[.<index>]`). */
+/** The scenario forms: their words (labels, help) are written here; their
+ * rules (fields and order, required, choices, lengths, list sizes, the
+ * base_story slug) come from core's API document through the generated
+ * src/api/rules.ts, so they follow the shared-contracts models. The same rules
+ * are checked before sending; the server stays the judge (422
+ * PARAMETERS_INVALID with `details` keyed `parameters.<field>[.<index>]`). */
 
+import { BASE_STORY, SCENARIO_PARAMETERS } from '../api/rules';
 import type { ScenarioParameters, ScenarioType } from './types';
 
-export const NAME_MAX = 200;
-export const TEXT_MAX = 1000;
-export const BASE_STORY_MAX = 100;
-export const BASE_STORY_PATTERN = /^[a-z0-9]+(?:[-_][a-z0-9]+)*$/;
+export const BASE_STORY_MAX = BASE_STORY.maxLength;
+export const BASE_STORY_PATTERN = new RegExp(BASE_STORY.pattern);
 
 export type FieldKind = 'name' | 'text' | 'choice' | 'list';
 
@@ -20,6 +19,8 @@ export interface FieldSpec {
   kind: FieldKind;
   required: boolean;
   help?: string;
+  /** name/text: at most this many characters (a list: each item). */
+  maxLength?: number;
   /** choice: the allowed values. */
   options?: readonly string[];
   /** list: what each item is, and how many items at most. */
@@ -34,70 +35,82 @@ export interface TypeSpec {
   fields: FieldSpec[];
 }
 
-export const SCENARIO_TYPES: TypeSpec[] = [
-  {
-    type: 'CHARACTER_CHANGE',
+interface Words {
+  label: string;
+  description: string;
+  fields: Record<string, { label: string; help?: string }>;
+}
+
+/** A text of at most this many characters is a one-line input ("name"); a longer one a text area. */
+const ONE_LINE_MAX = 200;
+
+const WORDS: Record<ScenarioType, Words> = {
+  CHARACTER_CHANGE: {
     label: 'Character change',
     description: 'A character is different: their house, personality, skill or backstory.',
-    fields: [
-      { name: 'character', label: 'Character', kind: 'name', required: true, help: 'Who changes, e.g. Elizabeth Bennet.' },
-      {
-        name: 'property',
-        label: 'What changes',
-        kind: 'choice',
-        required: true,
-        options: ['house', 'personality', 'skill', 'backstory'],
-      },
-      { name: 'original_value', label: 'Originally', kind: 'text', required: false },
-      { name: 'new_value', label: 'Instead', kind: 'text', required: true },
-      { name: 'change_point', label: 'When it changes', kind: 'text', required: false },
-      { name: 'ripple_effects', label: 'Ripple effects', kind: 'list', item: 'text', maxItems: 10, required: false },
-    ],
+    fields: {
+      character: { label: 'Character', help: 'Who changes, e.g. Elizabeth Bennet.' },
+      property: { label: 'What changes' },
+      original_value: { label: 'Originally' },
+      new_value: { label: 'Instead' },
+      change_point: { label: 'When it changes' },
+      ripple_effects: { label: 'Ripple effects' },
+    },
   },
-  {
-    type: 'EVENT_ALTERATION',
+  EVENT_ALTERATION: {
     label: 'Event alteration',
     description: 'A key event is prevented, hastened, moved or ends differently.',
-    fields: [
-      { name: 'event', label: 'Event', kind: 'text', required: true },
-      { name: 'timeline_point', label: 'Timeline point', kind: 'name', required: false },
-      {
-        name: 'alteration_type',
-        label: 'Alteration',
-        kind: 'choice',
-        required: true,
-        options: ['prevent', 'accelerate', 'relocate', 'outcome_change'],
-      },
-      { name: 'original_outcome', label: 'Original outcome', kind: 'text', required: false },
-      { name: 'new_outcome', label: 'New outcome', kind: 'text', required: true },
-      {
-        name: 'affected_characters',
-        label: 'Affected characters',
-        kind: 'list',
-        item: 'name',
-        maxItems: 20,
-        required: false,
-      },
-    ],
+    fields: {
+      event: { label: 'Event' },
+      timeline_point: { label: 'Timeline point' },
+      alteration_type: { label: 'Alteration' },
+      original_outcome: { label: 'Original outcome' },
+      new_outcome: { label: 'New outcome' },
+      affected_characters: { label: 'Affected characters' },
+    },
   },
-  {
-    type: 'SETTING_MODIFICATION',
+  SETTING_MODIFICATION: {
     label: 'Setting modification',
     description: 'The world itself changes: a place, the era, magic or technology.',
-    fields: [
-      {
-        name: 'setting_element',
-        label: 'Setting element',
-        kind: 'choice',
-        required: true,
-        options: ['location', 'era', 'magic_system', 'technology'],
-      },
-      { name: 'scope', label: 'Scope', kind: 'choice', required: true, options: ['global', 'regional', 'local'] },
-      { name: 'change_description', label: 'What changes', kind: 'text', required: true },
-      { name: 'impact_level', label: 'Impact', kind: 'choice', required: true, options: ['minor', 'moderate', 'major'] },
-    ],
+    fields: {
+      setting_element: { label: 'Setting element' },
+      scope: { label: 'Scope' },
+      change_description: { label: 'What changes' },
+      impact_level: { label: 'Impact' },
+    },
   },
-];
+};
+
+interface FieldRule {
+  name: string;
+  required: boolean;
+  maxLength?: number;
+  options?: readonly string[];
+  maxItems?: number;
+  itemMaxLength?: number;
+}
+
+function textKind(maxLength: number | undefined): 'name' | 'text' {
+  return maxLength !== undefined && maxLength <= ONE_LINE_MAX ? 'name' : 'text';
+}
+
+function fieldSpec(rule: FieldRule, words: Words): FieldSpec {
+  // A field the contract has and these words do not still gets a form field, named as sent.
+  const { label, help } = words.fields[rule.name] ?? { label: optionLabel(rule.name) };
+  const base = { name: rule.name, label, help, required: rule.required };
+  if (rule.options) return { ...base, kind: 'choice', options: rule.options };
+  if (rule.maxItems !== undefined || rule.itemMaxLength !== undefined) {
+    return { ...base, kind: 'list', item: textKind(rule.itemMaxLength), maxItems: rule.maxItems, maxLength: rule.itemMaxLength };
+  }
+  return { ...base, kind: textKind(rule.maxLength), maxLength: rule.maxLength };
+}
+
+export const SCENARIO_TYPES: TypeSpec[] = (Object.keys(WORDS) as ScenarioType[]).map((type) => ({
+  type,
+  label: WORDS[type].label,
+  description: WORDS[type].description,
+  fields: (SCENARIO_PARAMETERS[type] as readonly FieldRule[]).map((rule) => fieldSpec(rule, WORDS[type])),
+}));
 
 export const TYPE_SPECS: Record<ScenarioType, TypeSpec> = Object.fromEntries(
   SCENARIO_TYPES.map((spec) => [spec.type, spec]),
@@ -109,10 +122,6 @@ export function typeLabel(type: string): string {
 
 export function optionLabel(value: string): string {
   return value.replace(/_/g, ' ');
-}
-
-export function maxLength(kind: 'name' | 'text'): number {
-  return kind === 'name' ? NAME_MAX : TEXT_MAX;
 }
 
 /** Form state: text fields as strings, lists as arrays of strings. */
@@ -148,7 +157,7 @@ export function buildParameters(type: ScenarioType, values: FormValues): { param
     const raw = values[field.name];
     if (field.kind === 'list') {
       const items = (Array.isArray(raw) ? raw : []).map((v) => v.trim()).filter(Boolean);
-      const limit = maxLength(field.item ?? 'text');
+      const limit = field.maxLength ?? Infinity;
       if (field.maxItems !== undefined && items.length > field.maxItems) add(field.name, `At most ${field.maxItems} items.`);
       items.forEach((item, index) => {
         if (item.length > limit) add(field.name, `Item ${index + 1}: at most ${limit} characters.`);
@@ -164,7 +173,7 @@ export function buildParameters(type: ScenarioType, values: FormValues): { param
     if (field.kind === 'choice') {
       if (!field.options?.includes(value)) add(field.name, `Must be one of: ${field.options?.join(', ')}.`);
     } else {
-      const limit = maxLength(field.kind);
+      const limit = field.maxLength ?? Infinity;
       if (value.length > limit) add(field.name, `At most ${limit} characters.`);
     }
     parameters[field.name] = value;

@@ -38,7 +38,7 @@ function conversation(messages: ChatMessage[]): Conversation {
       parameters: { character: 'Elizabeth Bennet', property: 'personality', new_value: 'Shy' },
       is_deleted: false,
     },
-    user: { id: OWNER, username: 'reader' },
+    user: { id: OWNER, username: 'reader', avatar_url: null },
     like_count: 2,
     message_count: messages.length,
     messages,

@@ -1,6 +1,7 @@
 /** A conversation: its history, the live answer (streamed, resumable),
  * stop/regenerate, likes, a private memo, forks and the fork tree. */
 
+import { CHARACTER_MAX, MEMO_MAX, MESSAGE_MAX } from '../api/rules';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
@@ -21,9 +22,9 @@ import {
 } from '../lib/stream';
 import type { ChatMessage, ChatTurn, Citation, Conversation } from '../lib/types';
 
-const MAX_MESSAGE = 4000;
-const MAX_CHARACTER = 100;
-const MAX_MEMO = 1000;
+const MAX_MESSAGE = MESSAGE_MAX;
+const MAX_CHARACTER = CHARACTER_MAX;
+const MAX_MEMO = MEMO_MAX;
 
 interface StreamStart {
   assistantMessageId: string;

@@ -208,9 +208,20 @@ function UploadForm({ onQueued }: { onQueued: (job: IngestJob) => void }) {
         status: accepted.status,
         novel_id: null,
         title: (metadata.title as string | undefined) ?? file.name,
-        progress: { passages_processed: 0, passages_total: 0, characters_extracted: 0, locations_extracted: 0, events_extracted: 0 },
+        progress: {
+          passages_processed: 0,
+          passages_total: 0,
+          windows_processed: 0,
+          windows_total: 0,
+          characters_extracted: 0,
+          locations_extracted: 0,
+          events_extracted: 0,
+        },
         error: null,
+        attempts: 0,
         created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
+        completed_at: null,
       });
       setFile(null);
       setMeta({});

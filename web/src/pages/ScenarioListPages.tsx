@@ -157,7 +157,7 @@ export function ScenarioSearchPage() {
   );
   const data = results.data;
   const typeFacets = data?.facets?.scenario_types ?? {};
-  const qualityFacets = data?.facets?.quality_ranges ?? {};
+  const qualityFacets: Record<string, number> = data?.facets?.quality_ranges ?? {};
 
   return (
     <section>

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from internal.ai_client import AiClient, AiUnavailable
+from integrations.ai import AiClient, AiUnavailable
 
 
 class StubAi:
@@ -103,8 +103,8 @@ def test_check_ai_command(stub_ai, settings, capsys):
 def chat_ai(settings):
     from django.core.cache import cache
 
-    from internal.ai_client import models_cache_key
-    from internal.tests.stub_ai import StubAi
+    from integrations.ai import models_cache_key
+    from integrations.tests.stub_ai import StubAi
 
     stub = StubAi(service_token=settings.SERVICE_TOKEN)
     cache.delete(models_cache_key(stub.url))

@@ -3,7 +3,7 @@ service token? Prints the ai's health, or exits 1 with the reason."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from internal.ai_client import AiClient, AiUnavailable
+from integrations.ai import AiClient, AiUnavailable
 
 
 class Command(BaseCommand):

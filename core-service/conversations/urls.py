@@ -1,0 +1,45 @@
+"""Conversation routes. `hot` (/api/v1/, the most used paths: config/urls.py
+puts them first), `urlpatterns` (/api/v1/) and `internal` (/api/internal/,
+the ai service's service token only)."""
+
+from django.urls import path
+
+from common.fastget import fast_get
+from conversations import apis, internal_apis
+
+MESSAGE = "conversations/<uuid:conversation_id>/messages/<uuid:message_id>"
+
+hot = [
+    path("conversations", apis.ConversationListCreateApi.as_view()),
+    path("conversations/<uuid:conversation_id>", fast_get(apis.ConversationDetailApi)),
+    path("conversations/<uuid:conversation_id>/messages", apis.MessageListSendApi.as_view()),
+]
+
+urlpatterns = [
+    path(f"{MESSAGE}/regenerate", apis.MessageRegenerateApi.as_view()),
+    path(f"{MESSAGE}/cancel", apis.MessageCancelApi.as_view()),
+    path(f"{MESSAGE}/stream", apis.MessageStreamApi.as_view()),
+    path(f"{MESSAGE}/citations", apis.MessageCitationsApi.as_view()),
+    path("conversations/<uuid:conversation_id>/fork", apis.ConversationForkApi.as_view()),
+    path("conversations/<uuid:conversation_id>/tree", apis.ConversationTreeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/like", apis.LikeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/unlike", apis.UnlikeApi.as_view()),
+    path("conversations/<uuid:conversation_id>/liked", apis.LikedApi.as_view()),
+    path("conversations/<uuid:conversation_id>/memo", apis.MemoApi.as_view()),
+    path("users/me/liked-conversations", apis.LikedConversationsApi.as_view()),
+]
+
+internal = [
+    path(
+        "conversations/<uuid:conversation_id>/context",
+        internal_apis.InternalConversationContextApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/messages",
+        internal_apis.InternalMessagePersistApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/turns",
+        internal_apis.InternalTurnCreateApi.as_view(),
+    ),
+]
