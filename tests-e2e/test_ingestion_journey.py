@@ -91,12 +91,17 @@ def test_ingest_refuses_readers_and_paths_outside_the_data_directory(ai, staff_t
         ).status_code
         == 403
     )
-    for path in ("../README.md", "/etc/passwd", "../../core-service/manage.py", "missing.txt"):
+    for path in ("../README.md", "/etc/passwd", "../../core-service/manage.py"):
         response = ai.post(
             "/api/ai/novels/ingest", json={"novel_file_path": path}, headers=bearer(staff_token)
         )
         assert response.status_code == 400, (path, response.text)
         assert response.json()["code"] == "VALIDATION_ERROR"
+    # A name inside the folder that is no file there: not found.
+    response = ai.post(
+        "/api/ai/novels/ingest", json={"novel_file_path": "missing.txt"}, headers=bearer(staff_token)
+    )
+    assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND", response.text
 
 
 def test_ai_is_the_truth_about_vectors(stack, core, ai, staff_token, reader):
