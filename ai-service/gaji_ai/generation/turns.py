@@ -78,26 +78,35 @@ async def queue_generation(
     core: CoreClient,
     request: GenerationRequest,
 ) -> None:
-    """A fresh stream, the turn registered for the reaper, the turn grounded,
-    then the Celery task (queue `generation`). 503 when Redis or the broker
-    is away."""
+    """A fresh stream and the turn registered for the reaper, while the turn
+    is grounded (both at once), then the Celery task (queue `generation`).
+    503 when Redis or the broker is away."""
     prefix = settings.rate_limit.rate_limit_prefix
     message_id = str(request.assistant_message_id)
-    stream = StreamReader(redis, prefix)
+
+    async def prepare() -> None:
+        stream = StreamReader(redis, prefix)
+        try:
+            await stream.reset(message_id)
+            await stream.mark_queued(message_id)
+            await tracking.register(
+                redis,
+                prefix,
+                tracking.Turn(message_id, request.attempt, str(request.conversation_id)),
+                start_timeout=settings.llm.generation_start_timeout_seconds,
+            )
+        except Exception as exc:
+            raise AppError(
+                503, ErrorCode.SERVICE_UNAVAILABLE, "The generation queue is unavailable."
+            ) from exc
+
     try:
-        await stream.reset(message_id)
-        await stream.mark_queued(message_id)
-        await tracking.register(
-            redis,
-            prefix,
-            tracking.Turn(message_id, request.attempt, str(request.conversation_id)),
-            start_timeout=settings.llm.generation_start_timeout_seconds,
-        )
-    except Exception as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "The generation queue is unavailable."
-        ) from exc
-    task = TurnTask(request=request, grounding=await grounded(settings, request, store, core))
+        async with asyncio.TaskGroup() as group:  # grounding never raises: it degrades
+            group.create_task(prepare())
+            grounding = group.create_task(grounded(settings, request, store, core))
+    except* AppError as refused:
+        raise refused.exceptions[0] from None
+    task = TurnTask(request=request, grounding=grounding.result())
     try:
         await send(GENERATE_TASK, task.model_dump(mode="json"))
     except Exception as exc:
