@@ -71,7 +71,7 @@ from gaji_ai.embeddings import (  # noqa: E402
     sparse_query,
 )
 from gaji_ai.ingestion import pipeline  # noqa: E402
-from gaji_ai.ingestion.characters import extract_cast  # noqa: E402
+from gaji_ai.ingestion.cast import extract_cast  # noqa: E402
 from gaji_ai.ingestion.chunking import Passage, chunk_chapters, sentence_windows  # noqa: E402
 from gaji_ai.ingestion.jobs import INITIAL_CHARS_PER_SECOND, estimate_minutes  # noqa: E402
 from gaji_ai.ingestion.text import decode, split_chapters, strip_gutenberg  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from gaji_ai.ingestion.characters import extract_cast
+from gaji_ai.ingestion.cast import extract_cast
 from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
 
 NOVELS = Path(__file__).resolve().parents[2] / "data" / "novels"

@@ -53,7 +53,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gaji_ai.embeddings import dense_embedder
 from gaji_ai.generation.task import TurnTask
-from gaji_ai.ingestion.characters import CharacterProfile
+from gaji_ai.ingestion.cast import CharacterProfile
 from gaji_ai.ingestion.chunking import Passage
 from gaji_ai.ingestion.pipeline import _character_point, _passage_point
 from gaji_ai.llm import registry

@@ -1,6 +1,6 @@
 """Character descriptions written by the configured LLM, when it is good enough.
 
-The extractor (gaji_ai.ingestion.characters) chooses, for each character, the
+The extractor (gaji_ai.ingestion.cast) chooses, for each character, the
 sentences of the novel that characterise them best. With a remote provider
 (LLM_PROVIDER=openai or anthropic) those sentences are handed to the model,
 which writes a two-sentence description from them and nothing else; the
@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 
 from gaji_ai.config import get_settings
-from gaji_ai.ingestion.characters import CharacterProfile
+from gaji_ai.ingestion.cast import CharacterProfile
 from gaji_ai.llm.providers import ChatMessage, ProviderError, build_provider
 
 logger = logging.getLogger("gaji_ai.ingestion")
