@@ -22,8 +22,8 @@ from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
 
 from gaji_ai.clients.core import CoreClient, CoreUnavailable
 from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
-from gaji_ai.ingestion.cast_llm import Describer, configured_describer, describe_cast
 from gaji_ai.ingestion.cast import Cast, CharacterProfile, extract_cast
+from gaji_ai.ingestion.cast_llm import Describer, configured_describer, describe_cast
 from gaji_ai.ingestion.chunking import Passage, Window, chunk_chapters, sentence_windows
 from gaji_ai.ingestion.jobs import Job, now
 from gaji_ai.ingestion.text import Chapter, decode, split_chapters, strip_gutenberg
