@@ -51,7 +51,9 @@ sys.path.insert(0, str(ROOT / "tests-e2e"))
 sys.path.insert(0, str(ROOT / "ai-service" / "bench"))
 
 from chat_bench import QUESTIONS, ScriptedOpenAI, bearer, pct, read_turn, setup  # noqa: E402
-from stack import start_stack  # noqa: E402
+from stack import start_stack, use_bench_redis  # noqa: E402
+
+use_bench_redis()  # not the e2e suite's database: a run beside `make test-e2e` stays apart
 
 USERS = int(os.environ.get("MIXED_USERS", "32"))
 SECONDS = float(os.environ.get("MIXED_SECONDS", "60"))

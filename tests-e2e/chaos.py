@@ -42,8 +42,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import ROOT, VENV_BIN, free_port, start_stack
+from stack import ROOT, VENV_BIN, free_port, start_stack, use_bench_redis
 from test_conversations_journey import read_stream
+
+use_bench_redis()  # not the e2e suite's database: a run beside `make test-e2e` stays apart
 
 ROWS: list[tuple[str, str, str, bool]] = []
 

@@ -28,7 +28,17 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 PG = os.environ.get("E2E_PG", "postgresql://postgres@127.0.0.1:5432")
+# The e2e suite's Redis database. Benchmarks and the chaos run start their
+# stacks on database 15 (BENCH_REDIS_URL below): two stacks on one database
+# share Celery's queues, and one stack's workers would take the other's tasks.
 REDIS_DB_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def use_bench_redis() -> None:
+    """Call before start_stack in a benchmark: its stack on its own database."""
+    global REDIS_DB_URL
+    REDIS_DB_URL = os.environ.get("BENCH_REDIS_URL", BENCH_REDIS_URL)
 
 
 def free_port() -> int:

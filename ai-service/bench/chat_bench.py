@@ -62,7 +62,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests-e2e"))
 sys.path.insert(0, str(ROOT / "ai-service"))
 
-from stack import VENV_BIN, start_stack  # noqa: E402
+from stack import VENV_BIN, start_stack, use_bench_redis  # noqa: E402
+
+use_bench_redis()  # not the e2e suite's database: a run beside `make test-e2e` stays apart
 
 TURNS = int(os.environ.get("BENCH_TURNS", "20"))
 PROVIDERS = os.environ.get("BENCH_PROVIDERS", "local,scripted").split(",")
