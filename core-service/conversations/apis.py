@@ -12,6 +12,7 @@ from gaji_contracts.conversations import (
 )
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.scenarios import ScenarioType
+from gaji_contracts.text import CLEAN_TEXT_PATTERN, NO_NUL_PATTERN
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -43,7 +44,12 @@ NUL = "\x00"
 class TextField(serializers.CharField):
     """A CharField that takes only strings (no 42 -> "42"), refuses NUL
     characters (PostgreSQL text cannot hold them) and, unless blank is
-    allowed, whitespace-only text even when it keeps whitespace as written."""
+    allowed, whitespace-only text even when it keeps whitespace as written.
+    The API document states the same rule (`openapi_pattern`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.openapi_pattern = NO_NUL_PATTERN if self.allow_blank else CLEAN_TEXT_PATTERN
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
