@@ -13,7 +13,7 @@ from chat_support import FakeCore, Scripted, fill, parse, request, run_turn, str
 from gaji_ai.generation import keys
 from gaji_ai.llm import registry
 from gaji_ai.main import create_app
-from gaji_ai.streams.stream import StreamWriter
+from gaji_ai.streams.stream import StreamReader, StreamWriter
 from gaji_ai.taskqueue import celery_app
 
 from support import SERVICE_TOKEN, TEST_REDIS_URL, running
@@ -204,3 +204,23 @@ async def test_cancel_sets_the_flag(api):
     assert response.status_code == 200
     writer = StreamWriter(sync_redis.Redis.from_url(TEST_REDIS_URL), prefix)
     assert writer.cancelled(message)
+
+
+async def test_enqueue_says_503_and_queues_nothing_when_the_stream_cannot_be_prepared(
+    api, monkeypatch
+):
+    client, _, _ = api
+    sent = []
+    monkeypatch.setattr(celery_app, "send_task", lambda name, args: sent.append((name, args)))
+
+    async def redis_away(self, message_id):
+        raise ConnectionError("Redis went away")
+
+    # The stream is prepared while the turn is grounded: its failure is the answer.
+    monkeypatch.setattr(StreamReader, "reset", redis_away)
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    body = request().model_dump(mode="json")
+    response = await client.post("/api/ai/internal/generations", json=body, headers=service)
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert sent == []
