@@ -31,27 +31,28 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-def sort_field(fields, *, default: str) -> serializers.CharField:
+class SortField(serializers.CharField):
     """`?sort=<field>[,asc|desc]` with field one of `fields` (direction desc
-    when left out); the rule is a pattern, so the API document states it.
-    The serializer's `validate_sort` turns the text into (field, descending)
-    with `parse_sort`."""
-    names = sorted(fields)
-    return serializers.CharField(
-        required=False,
-        default=default,
-        max_length=50,
-        validators=[
-            RegexValidator(
-                rf"^(?:{'|'.join(map(re.escape, names))})(?:,(?:asc|desc))?$",
-                message=f"Use <field>,<asc|desc> with field one of: {', '.join(names)}.",
-            )
-        ],
-        help_text=f"field,direction; field in {', '.join(names)}; direction asc or desc (desc if left out)",
-    )
+    when left out), validated as (field, descending). The rule is a pattern,
+    so the API document states it."""
 
+    def __init__(self, fields, *, default: str):
+        names = sorted(fields)
+        super().__init__(
+            required=False,
+            default=default,
+            max_length=50,
+            validators=[
+                RegexValidator(
+                    rf"^(?:{'|'.join(map(re.escape, names))})(?:,(?:asc|desc))?$",
+                    message=f"Use <field>,<asc|desc> with field one of: {', '.join(names)}.",
+                )
+            ],
+            help_text=f"field,direction; field in {', '.join(names)}; "
+            "direction asc or desc (desc if left out)",
+        )
 
-def parse_sort(value: str) -> tuple[str, bool]:
-    """A `sort_field` value as (field, descending)."""
-    field, _, direction = value.partition(",")
-    return field, (direction or "desc") == "desc"
+    def run_validation(self, data=serializers.empty) -> tuple[str, bool]:
+        # The default too (DRF hands it back without to_internal_value).
+        field, _, direction = super().run_validation(data).partition(",")
+        return field, (direction or "desc") == "desc"

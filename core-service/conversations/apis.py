@@ -31,13 +31,12 @@ from common.pagination import (
 )
 from common.request_id import request_id_of
 from common.schema import errors
-from common.serializers import StrictSerializer, parse_sort, sort_field
+from common.serializers import SortField, StrictSerializer
 from conversations import reads, selectors, services
 from conversations.models import Conversation, ConversationMemo
 from scenarios.apis import CreatorSerializer
 from scenarios.reads import json_response
 
-PAGE_PARAMS = [PageQuerySerializer]
 NUL = "\x00"
 
 
@@ -169,10 +168,7 @@ class ConversationListCreateApi(APIView):
     class QuerySerializer(serializers.Serializer):
         user_id = serializers.UUIDField(required=False, help_text="Only this user's conversations")
         scenario_id = serializers.UUIDField(required=False, help_text="Only conversations on this scenario")
-        sort = sort_field(selectors.SORT_FIELDS, default="updated_at,desc")
-
-        def validate_sort(self, value: str) -> tuple[str, bool]:
-            return parse_sort(value)
+        sort = SortField(selectors.SORT_FIELDS, default="updated_at,desc")
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "POST" else []
@@ -658,7 +654,7 @@ class LikedConversationsApi(APIView):
 
     @extend_schema(
         operation_id="users_liked_conversations",
-        parameters=PAGE_PARAMS,
+        parameters=[PageQuerySerializer],
         responses={200: page_serializer("LikedConversationPage", LikedConversationSerializer), **errors(401)},
         description="Conversations you liked, most recently liked first.",
     )

@@ -14,12 +14,11 @@ from rest_framework.views import APIView
 from common.fields import typed_scenario_body
 from common.pagination import PageInfo, PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.schema import errors
-from common.serializers import StrictSerializer, parse_sort, sort_field
+from common.serializers import SortField, StrictSerializer
 from scenarios import reads, selectors, services
 from scenarios.models import Scenario
 
 TYPES = [t.value for t in ScenarioType]
-PAGE_PARAMS = [PageQuerySerializer]
 
 
 class CreatorSerializer(serializers.Serializer):
@@ -65,10 +64,7 @@ class ScenarioQuerySerializer(serializers.Serializer):
     scenario_type = serializers.ChoiceField(choices=TYPES, required=False)
     min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     creator_id = serializers.UUIDField(required=False)
-    sort = sort_field(selectors.SORT_FIELDS, default="created_at,desc")
-
-    def validate_sort(self, value: str) -> tuple[str, bool]:
-        return parse_sort(value)
+    sort = SortField(selectors.SORT_FIELDS, default="created_at,desc")
 
 
 LIST_PARAMS = [ScenarioQuerySerializer, PageQuerySerializer]
@@ -194,7 +190,7 @@ class ForksPageSerializer(serializers.Serializer):
 class ScenarioForksApi(APIView):
     @extend_schema(
         operation_id="scenarios_forks",
-        parameters=PAGE_PARAMS,
+        parameters=[PageQuerySerializer],
         responses={200: ForksPageSerializer, **errors(404)},
         auth=[],
         description="Direct forks of a scenario (newest first), with the parent's summary.",

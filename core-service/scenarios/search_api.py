@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from common.pagination import EstimatedPageInfo, PageQuerySerializer, PageRequest
 from common.schema import errors
-from common.serializers import parse_sort, sort_field
+from common.serializers import SortField
 from scenarios import search
 from scenarios.apis import CreatorSerializer
 
@@ -57,15 +57,12 @@ class ScenarioSearchQuerySerializer(serializers.Serializer):
     min_quality = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     creator_id = serializers.UUIDField(required=False)
     has_forks = QueryBooleanField()
-    sort = sort_field(search.SORT_FIELDS, default="relevance,desc")
+    sort = SortField(search.SORT_FIELDS, default="relevance,desc")
 
     def validate_min_quality(self, value: float) -> float:
         if not math.isfinite(value):
             raise serializers.ValidationError("A valid number is required.")
         return value
-
-    def validate_sort(self, value: str) -> tuple[str, bool]:
-        return parse_sort(value)
 
 
 ScenarioSearchFacetsSerializer = inline_serializer(

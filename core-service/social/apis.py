@@ -13,8 +13,6 @@ from common.pagination import PageQuerySerializer, PageRequest, page_serializer,
 from common.schema import errors
 from social import selectors, services
 
-PAGE_PARAMS = [PageQuerySerializer]
-
 
 class FollowApi(APIView):
     permission_classes = [IsAuthenticated]
@@ -74,7 +72,7 @@ FollowPageSerializer = page_serializer("FollowPage", FollowEntrySerializer)
 class FollowersApi(APIView):
     @extend_schema(
         operation_id="users_followers",
-        parameters=PAGE_PARAMS,
+        parameters=[PageQuerySerializer],
         responses={200: FollowPageSerializer, **errors(404)},
         auth=[],
     )
@@ -88,7 +86,7 @@ class FollowersApi(APIView):
 class FollowingApi(APIView):
     @extend_schema(
         operation_id="users_following",
-        parameters=PAGE_PARAMS,
+        parameters=[PageQuerySerializer],
         responses={200: FollowPageSerializer, **errors(404)},
         auth=[],
     )
