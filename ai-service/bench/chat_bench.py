@@ -31,6 +31,9 @@ What it does:
    c. concurrency: BENCH_CONCURRENT (50) turns sent at once, 50 streams
       read at once; every stream must end with `message_complete` and its
       deltas must add up to the saved content (no delta lost or doubled).
+   d. a scene: BENCH_SCENE_TURNS (5) messages each answered by three
+      speakers (Alice, the Queen of Hearts, the narrator) one after another
+      in one stream; the time from the POST to each speaker's first token.
 3. Prints one table and writes var/bench/ai_chat.json.
 
 The e2e stack runs one chat worker process and an engine of 2 slots, so
@@ -69,6 +72,12 @@ use_bench_redis()  # not the e2e suite's database: a run beside `make test-e2e` 
 TURNS = int(os.environ.get("BENCH_TURNS", "20"))
 PROVIDERS = os.environ.get("BENCH_PROVIDERS", "local,scripted").split(",")
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "50"))
+SCENE_TURNS = int(os.environ.get("BENCH_SCENE_TURNS", "5"))
+SCENE_SPEAKERS = [
+    {"kind": "character", "name": "Alice"},
+    {"kind": "character", "name": "The Queen of Hearts"},
+    {"kind": "narrator"},
+]
 SCRIPTED_TOKENS = 64
 QUESTIONS = [
     "Alice, what did you think when you fell down the rabbit hole?",
@@ -183,6 +192,58 @@ def read_turn(url: str, started: float, timeout: float = 600) -> Turn:
     return turn
 
 
+@dataclass
+class Scene:
+    """One message answered by several speakers in one stream."""
+
+    first_ms: list[float] = field(default_factory=list)  # per speaker, from the POST
+    total_s: float = 0.0
+    ok: bool = False
+    problem: str = ""
+
+
+def read_scene(url: str, started: float, answers: list[str], timeout: float = 900) -> Scene:
+    """Each answer's first token, and every answer's deltas against its end."""
+    scene = Scene()
+    texts: dict[str, str] = {}
+    name, data = None, []
+    with httpx.stream("GET", url, timeout=timeout) as response:
+        if response.status_code != 200:
+            scene.problem = f"stream HTTP {response.status_code}"
+            return scene
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif not line and name:
+                payload = json.loads("\n".join(data))
+                if name == "message_chunk":
+                    answer = payload.get("message_id") or answers[0]
+                    if answer not in texts:
+                        texts[answer] = ""
+                        scene.first_ms.append((time.perf_counter() - started) * 1000)
+                    texts[answer] += payload["delta"]
+                elif name == "message_complete":
+                    answer = str(payload["message_id"])
+                    said = texts.get(answer, "")
+                    if payload["status"] != "completed" or said != payload["content"]:
+                        scene.problem = f"mismatch in {answer}: {payload['status']}"
+                        return scene
+                    if not payload.get("more"):
+                        scene.total_s = time.perf_counter() - started
+                        scene.ok = list(texts) == answers
+                        if not scene.ok:
+                            scene.problem = f"answers {list(texts)} != {answers}"
+                        return scene
+                elif name in ("error", "not_resumable"):
+                    scene.problem = f"{name}: {payload}"
+                    return scene
+                name, data = None, []
+    scene.problem = "stream ended before the last answer"
+    return scene
+
+
 class Platform:
     def __init__(self, stack, token: str, scenario_id: str) -> None:
         self.stack = stack
@@ -202,6 +263,18 @@ class Platform:
         if sent.status_code != 202:
             return Turn(problem=f"send HTTP {sent.status_code}: {sent.text[:200]}")
         return read_turn(sent.json()["stream_url"], started)
+
+    def scene(self, conversation_id: str, question: str) -> Scene:
+        started = time.perf_counter()
+        sent = self.core.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"content": question, "speakers": SCENE_SPEAKERS},
+        )
+        if sent.status_code != 202:
+            return Scene(problem=f"send HTTP {sent.status_code}: {sent.text[:200]}")
+        body = sent.json()
+        answers = [a["message_id"] for a in body["answers"]]
+        return read_scene(body["stream_url"], started, answers)
 
 
 # -- the direct side --------------------------------------------------------------------
@@ -282,6 +355,7 @@ class Result:
     direct: list[Turn] = field(default_factory=list)
     concurrent: list[Turn] = field(default_factory=list)
     concurrent_wall_s: float = 0.0
+    scenes: list[Scene] = field(default_factory=list)
 
     def row(self) -> dict:
         def ttft(turns):
@@ -315,9 +389,17 @@ class Result:
             "concurrent_ttft_p50_ms": round(pct(c, 50), 1),
             "concurrent_ttft_p95_ms": round(pct(c, 95), 1),
             "concurrent_wall_s": round(self.concurrent_wall_s, 1),
-            "problems": sorted({t.problem for t in self.platform + self.concurrent if t.problem})[
-                :5
+            "scene_turns": len(self.scenes),
+            "scene_complete": sum(s.ok for s in self.scenes),
+            # Time from the POST to each speaker's first token (p50, p95), in speaking order.
+            "scene_speaker_first_ms": [
+                [round(pct([s.first_ms[i] for s in self.scenes if s.ok], q), 1) for q in (50, 95)]
+                for i in range(len(SCENE_SPEAKERS))
             ],
+            "scene_total_p50_s": round(pct([s.total_s for s in self.scenes if s.ok], 50), 2),
+            "problems": sorted(
+                {t.problem for t in self.platform + self.concurrent + self.scenes if t.problem}
+            )[:5],
         }
 
 
@@ -336,6 +418,9 @@ def run_provider(name: str, platform: Platform, provider, prompt_for) -> Result:
     print(f"[{name}] a follow-up in each of them", flush=True)
     for conversation in opened:
         result.followup.append(platform.turn(conversation, "And what happened next?"))
+    print(f"[{name}] {SCENE_TURNS} messages answered by three speakers", flush=True)
+    for i in range(SCENE_TURNS):
+        result.scenes.append(platform.scene(platform.conversation(), QUESTIONS[i % len(QUESTIONS)]))
     print(f"[{name}] {TURNS} turns straight to the provider", flush=True)
     direct_turns(provider, prompt_for, questions[:2])  # warm-up
     result.direct = direct_turns(provider, prompt_for, questions)
@@ -474,6 +559,17 @@ def _report(results: list[Result]) -> None:
         print(
             f"          follow-up turns (with history) TTFT p50/p95: "
             f"{row['followup_ttft_p50_ms']:.0f} / {row['followup_ttft_p95_ms']:.0f} ms"
+        )
+        firsts = ", ".join(
+            f"{who} {p50:.0f}/{p95:.0f}"
+            for who, (p50, p95) in zip(
+                ("1st", "2nd", "3rd"), row["scene_speaker_first_ms"], strict=False
+            )
+        )
+        print(
+            f"          three speakers ({row['scene_complete']}/{row['scene_turns']} complete): "
+            f"first token of each p50/p95 ms from the POST: {firsts}; "
+            f"whole turn p50 {row['scene_total_p50_s']} s"
         )
         if row["problems"]:
             print(f"          problems: {row['problems']}")

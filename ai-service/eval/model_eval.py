@@ -11,7 +11,7 @@ question), and each answer is checked:
 - repetition: the share of repeated word 4-grams (a looping answer is high);
 - first token (ms) and decoding speed (tokens/s) on this machine.
 
-    python ai-service/eval/model_eval.py [--models a,b] [--tokens 128]
+    python ai-service/eval/model_eval.py [--models a,b] [--tokens 128] [--samples 3]
 
 Prints a table per split (TUNE: Pride and Prejudice, looked at while
 setting up; TEST: the other novels, read in aggregate) and writes
@@ -79,7 +79,9 @@ def has_any(answer: str, terms: list[str]) -> bool:
     return any(term.lower() in low for term in terms)
 
 
-def run_model(name: str, prompts: list[dict], tokens: int, port: int) -> list[dict]:
+def run_model(
+    name: str, prompts: list[dict], tokens: int, port: int, samples: int = 1
+) -> list[dict]:
     config = engine.EngineConfig(
         model=name,
         port=port,
@@ -97,7 +99,7 @@ def run_model(name: str, prompts: list[dict], tokens: int, port: int) -> list[di
             raise SystemExit(f"{name}: the engine did not come up")
         provider = EngineProvider(base_url=config.url, model=name, timeout=600)
         rows = []
-        for prompt in prompts:
+        for prompt in [p for p in prompts for _ in range(samples)]:
             persona = Persona(prompt["character"])
             passage = passage_for(prompt["novel"], prompt["passage_words"])
             messages = build_messages(
@@ -169,6 +171,9 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(models.CATALOGUE))
     parser.add_argument("--tokens", type=int, default=MAX_ANSWER_TOKENS)
     parser.add_argument("--port", type=int, default=8097)
+    parser.add_argument(
+        "--samples", type=int, default=1, help="answers per prompt (sampled at temperature 0.7)"
+    )
     args = parser.parse_args()
     prompts = json.loads((HERE / "model_prompts.json").read_text())["prompts"]
     results: dict[str, dict] = {}
@@ -180,7 +185,7 @@ def main() -> int:
             print(f"{name}: skipped ({exc})")
             continue
         print(f"{name}:", flush=True)
-        rows = run_model(name, prompts, args.tokens, args.port)
+        rows = run_model(name, prompts, args.tokens, args.port, args.samples)
         answers.extend(rows)
         results[name] = {
             split: summary([r for r in rows if split == "ALL" or r["split"] == split])

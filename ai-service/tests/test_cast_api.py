@@ -24,7 +24,7 @@ from gaji_ai.llm.providers import ProviderError
 from gaji_ai.main import create_app
 from gaji_ai.vectors.store import CHARACTERS, VectorPoint
 
-from support import bearer, running
+from support import SERVICE_TOKEN, bearer, running
 
 
 class FlatEmbedder:
@@ -77,6 +77,28 @@ async def test_every_character_has_a_stable_id_and_reads_back_the_same(app_clien
     assert await store.count(CHARACTERS, novel) == len(cast)
     upper = await client.get(f"/api/ai/characters/{ids['Rose'].upper()}")
     assert upper.status_code == 200 and upper.json()["name"] == "Rose"
+
+
+async def test_core_reads_the_cast_in_short_with_the_service_token_only(app_client):
+    client, store = app_client
+    novel = str(uuid.uuid4())
+    profiles, _cast = cast_profiles(*chapters_of(*SYNTHETIC))
+    await store_characters(novel_id=novel, profiles=profiles, store=store, embedder=FlatEmbedder())
+    full = (await client.get(f"/api/ai/novels/{novel}/characters")).json()
+    path = f"/api/ai/internal/novels/{novel}/cast"
+    assert (await client.get(path)).status_code == 403  # a reader's token
+    service = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+    short = await client.get(path, headers=service)
+    assert short.status_code == 200, short.text
+    body = short.json()
+    assert body["novel_id"] == novel
+    assert [(c["id"], c["name"], c["aliases"], c["mention_count"]) for c in body["characters"]] == [
+        (c["id"], c["name"], c["aliases"], c["mention_count"]) for c in full
+    ]
+    empty = await client.get(f"/api/ai/internal/novels/{uuid.uuid4()}/cast", headers=service)
+    assert empty.json()["characters"] == []
+    bad = await client.get("/api/ai/internal/novels/not-a-uuid/cast", headers=service)
+    assert bad.status_code == 400 and bad.json()["code"] == "VALIDATION_ERROR"
 
 
 async def test_unknown_and_malformed_ids_are_error_envelopes(app_client):

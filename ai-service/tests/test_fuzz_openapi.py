@@ -101,6 +101,10 @@ RULES_IN_WORDS = {
     ("sparse", "Value error, indices and values must have the same length"),  # two lists paired
     ("sparse", "Value error, indices must be unique"),
     ("file", "Only .txt and .md files can be ingested."),  # a multipart part's file name
+    # A turn's fields checked together (GenerationRequest._consistent).
+    ("body", "Value error, user_message: a reader's message cannot be empty"),
+    ("body", "Value error, answers: the first answer must be assistant_message_id"),
+    ("body", "Value error, answers: each answer once"),
 }
 
 

@@ -15,7 +15,7 @@ from chat_support import FakeCore, Scripted, request, run_turn, stream_of
 from redis.asyncio import Redis as AsyncRedis
 
 from gaji_ai.generation.grounding import ground
-from gaji_ai.generation.prompt import KeptPassage, Persona, build_messages
+from gaji_ai.generation.prompt import PASSAGES_HEADER, KeptPassage, Persona, build_messages
 from gaji_ai.generation.task import Passage, TurnTask, citations_of, quote_of
 from gaji_ai.generation.turn import generate
 from gaji_ai.llm import registry
@@ -98,9 +98,9 @@ async def aredis():
 def numbered(prompt) -> list[str]:
     """The passages of a prompt's last message, in their [1], [2], ... order."""
     final = prompt[-1].content
-    if not final.startswith("Passages from the novel:\n"):
+    if f"{PASSAGES_HEADER}\n" not in final:
         return []
-    block = final.removeprefix("Passages from the novel:\n").rsplit("\n\nReader: ", 1)[0]
+    block = final.split(f"{PASSAGES_HEADER}\n", 1)[1].rsplit("\n\nReader: ", 1)[0]
     parts = re.split(r"(?:^|\n\n)\[(\d+)\] ", block)[1:]
     assert [int(n) for n in parts[0::2]] == list(range(1, len(parts) // 2 + 1))
     return parts[1::2]

@@ -18,6 +18,7 @@ EXPECTED_ROUTES = {
     ("post", "/api/ai/search/passages"),
     ("post", "/api/ai/internal/search/passages"),
     ("delete", "/api/ai/internal/novels/{novel_id}/vectors"),
+    ("get", "/api/ai/internal/novels/{novel_id}/cast"),
     ("get", "/api/ai/models"),
     ("get", "/api/ai/conversations/{conversation_id}/stream"),
     ("post", "/api/ai/conversations/{conversation_id}/messages"),

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from gaji_ai.generation.prompt import Persona, Turn, build_messages, condense, render_brief
+from gaji_ai.generation.prompt import (
+    NARRATOR,
+    PASSAGES_HEADER,
+    Persona,
+    Turn,
+    build_messages,
+    build_prompt,
+    condense,
+    render_brief,
+)
 from gaji_ai.llm.providers import LocalProvider
 
 
@@ -29,7 +38,7 @@ def test_briefs_in_plain_language():
             },
         )
         == "What if Hermione's house were Slytherin instead of Gryffindor, "
-        "starting at the Sorting? Ripple effects: new friends."
+        "starting at the Sorting? It led to: new friends."
     )
     event = render_brief(
         "EVENT_ALTERATION",
@@ -79,7 +88,13 @@ def test_stable_part_first_passages_with_the_last_turn(count_tokens):
     assert [m.content for m in messages[1:3]] == ["Hello", "Good day."]
     assert messages[-1].role == "user"
     assert "[1] Mr. Collins was not a sensible man." in messages[-1].content
-    assert messages[-1].content.endswith("Reader: Are you happy at Hunsford?")
+    assert "Reader: Are you happy at Hunsford?" in messages[-1].content
+    # The premise comes before the passages (system) and is restated last.
+    assert messages[-1].content.endswith(
+        "Answer as Elizabeth Bennet, in the first person, in a few sentences, "
+        "keeping to the what-if: What if Elizabeth accepted Mr. Collins?"
+    )
+    assert messages[-1].content.index("[1]") < messages[-1].content.index("Reader:")
     # The system prompt does not change with the message: llama.cpp can reuse it.
     other = build_messages(
         count_tokens=count_tokens, **base(user_message="And Charlotte?", passages=[])
@@ -144,10 +159,83 @@ def test_passages_keep_to_their_own_budget(count_tokens):
         grounding_tokens=60,
     )
     final = messages[-1].content
-    quoted = final.split("Passages from the novel:\n")[1].split("\n\nReader:")[0]
+    quoted = final.split(f"{PASSAGES_HEADER}\n")[1].split("\n\nReader:")[0]
     assert quoted.startswith("[1] ") and "[2]" not in quoted  # condensed, then no room
     assert "refused him" in quoted and "weather" not in quoted
     assert count_tokens(quoted) <= 60
     # Without the cap, whole passages fit this budget.
     roomy = build_messages(count_tokens=count_tokens, **base(passages=passages[1:], budget=1500))
     assert "[2] Another passage entirely." in roomy[-1].content
+
+
+def test_the_premise_is_restated_at_the_end_and_the_persona_speaks_in_the_first_person(
+    count_tokens,
+):
+    messages = build_messages(
+        count_tokens=count_tokens, **base(premise="What if Jane married Bingley at once?")
+    )
+    assert 'in the first person ("I", "me", "my")' in messages[0].content
+    assert messages[0].content.index("You are Elizabeth Bennet") < messages[0].content.index(
+        "what-if"
+    )
+    assert messages[-1].content.endswith(
+        "keeping to the what-if: What if Jane married Bingley at once?"
+    )
+
+
+def test_the_narrator_narrates_in_the_third_person(count_tokens):
+    messages = build_messages(count_tokens=count_tokens, **base(persona=Persona(NARRATOR)))
+    assert messages[0].content.startswith("You are the narrator.")
+    assert "third person" in messages[0].content
+    assert "as the narrator" in messages[-1].content
+
+
+def test_other_speakers_lines_of_the_turn_come_before_the_instruction(count_tokens):
+    messages = build_messages(
+        count_tokens=count_tokens, **base(scene=["Mr. Darcy: I find her tolerable."])
+    )
+    final = messages[-1].content
+    assert final.index("Reader: Are you happy") < final.index("Mr. Darcy: I find her tolerable.")
+    assert final.index("Mr. Darcy: I find") < final.index("Answer as Elizabeth Bennet")
+
+
+def test_a_scene_going_on_by_itself_has_no_reader_line(count_tokens):
+    history = [Turn("user", "Reader: Shall we walk?"), Turn("user", "Mr. Darcy: If you wish.")]
+    messages = build_messages(count_tokens=count_tokens, **base(user_message="", history=history))
+    # Someone else's lines last: they join the final message, so turns alternate.
+    assert [m.role for m in messages] == ["system", "user"]
+    final = messages[-1].content
+    assert "Reader: Shall we walk?\n\nMr. Darcy: If you wish." in final
+    assert "\nReader: \n" not in final and final.rstrip().endswith(
+        "What if Elizabeth accepted Mr. Collins?"
+    )
+    assert "Continue the scene as Elizabeth Bennet" in final
+
+
+def test_consecutive_lines_of_one_role_are_one_message(count_tokens):
+    history = [
+        Turn("user", "Reader: Hello"),
+        Turn("user", "Mr. Darcy: Good day."),
+        Turn("assistant", "Good day to you both."),
+    ]
+    messages = build_messages(count_tokens=count_tokens, **base(history=history))
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1].content == "Reader: Hello\n\nMr. Darcy: Good day."
+
+
+def test_sections_label_every_part_with_its_tokens(count_tokens):
+    built = build_prompt(count_tokens=count_tokens, **base())
+    names = [s.name for s in built.sections]
+    assert names == ["persona", "brief", "history", "passages", "message"]
+    by_name = {s.name: s for s in built.sections}
+    assert "[1] Mr. Collins was not a sensible man." in by_name["passages"].text
+    assert "[2] Charlotte accepted him." in by_name["passages"].text
+    assert by_name["history"].text == "Hello\n\nGood day."
+    assert by_name["message"].text.startswith("Reader: Are you happy at Hunsford?")
+    assert "accepted Mr. Collins" in by_name["brief"].text
+    for section in built.sections:
+        assert section.tokens == count_tokens(section.text)
+    # Every section's text is in the messages the model received.
+    sent = "\n".join(m.content for m in built.messages)
+    assert all(s.text in sent for s in built.sections if s.name != "history")
+    assert [m.content for m in built.messages[1:-1]] == ["Hello", "Good day."]

@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/ai/internal/vectors/{collection}/optimize"): INTERNAL,
     ("POST", "/api/ai/internal/search/passages"): INTERNAL,
     ("DELETE", "/api/ai/internal/novels/{novel_id}/vectors"): INTERNAL,
+    ("GET", "/api/ai/internal/novels/{novel_id}/cast"): INTERNAL,
     ("POST", "/api/ai/internal/generations"): INTERNAL,
     ("POST", "/api/ai/internal/generations/{message_id}/cancel"): INTERNAL,
 }

@@ -44,7 +44,7 @@ logger = logging.getLogger("gaji.ratelimit")
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/api/internal/", "/static/", "/assets/")
 # Sending a message and regenerating an answer both start a generation.
-MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/messages(?:/[^/]+/regenerate)?/?$")
+MESSAGES_PATH = re.compile(r"^/api/v1/conversations/[^/]+/(?:messages(?:/[^/]+/regenerate)?|continue)/?$")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # The admin's login form guesses staff passwords as well as the API does.
 LOGIN_PATHS = {"/api/v1/auth/login", "/admin/login/"}

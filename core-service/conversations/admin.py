@@ -32,7 +32,7 @@ class ReadOnlyAdminMixin:
 
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ConversationMessageLink
-    fields = ("position", "role", "status", "excerpt", "llm_model", "total_tokens", "created")
+    fields = ("position", "role", "speaker", "status", "excerpt", "llm_model", "total_tokens", "created")
     readonly_fields = fields
     ordering = ("position",)
     extra = 0
@@ -47,6 +47,11 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="role")
     def role(self, link) -> str:
         return link.message.role
+
+    @admin.display(description="speaker")
+    def speaker(self, link) -> str:
+        message = link.message
+        return f"{message.speaker_name or '?'} ({message.speaker_kind})"
 
     @admin.display(description="status")
     def status(self, link) -> str:
@@ -90,6 +95,7 @@ class ConversationAdmin(admin.ModelAdmin):
         "message_count",
         "like_count",
         "total_tokens",
+        "cast",
         "created_at",
         "updated_at",
     )

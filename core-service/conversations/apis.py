@@ -4,11 +4,14 @@ list). Conversations are public to read; writing is the owner's."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from gaji_contracts.conversations import (
+    MAX_CHARACTER_ID_CHARS,
     MAX_CHARACTER_NAME_CHARS,
+    MAX_SPEAKERS,
     MAX_USER_MESSAGE_CHARS,
     MessageStatus,
+    SpeakerKind,
 )
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.scenarios import ScenarioType
@@ -33,6 +36,7 @@ from common.request_id import request_id_of
 from common.schema import errors
 from common.serializers import SortField, StrictSerializer
 from conversations import reads, selectors, services
+from conversations.cast import DEFAULT_TALKATIVENESS, MAX_CAST_MEMBERS, SPEAKERS_OR_CHARACTER
 from conversations.models import Conversation, ConversationMemo
 from scenarios.apis import CreatorSerializer
 from scenarios.reads import json_response
@@ -95,9 +99,28 @@ class ScenarioRefSerializer(serializers.Serializer):
     scenario_type = serializers.CharField()
 
 
+class MessageSpeakerSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in SpeakerKind])
+    character_id = serializers.CharField(
+        allow_null=True, help_text="The character's id in its novel's cast; null for a character named freely"
+    )
+    name = serializers.CharField(allow_blank=True)
+
+
+def speaker_json(message) -> dict:
+    return {
+        "kind": message.speaker_kind,
+        "character_id": message.speaker_character_id or None,
+        "name": message.speaker_name,
+    }
+
+
 class ConversationMessageSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     role = serializers.CharField()
+    speaker = serializers.SerializerMethodField(
+        help_text="Who said it: the reader, a character or the narrator"
+    )
     content = serializers.CharField()
     status = serializers.ChoiceField(choices=[s.value for s in MessageStatus])
     model = serializers.CharField(allow_blank=True)
@@ -111,6 +134,10 @@ class ConversationMessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(MessageSpeakerSerializer)
+    def get_speaker(self, message) -> dict:
+        return speaker_json(message)
 
 
 class ConversationListItemSerializer(serializers.Serializer):
@@ -256,9 +283,19 @@ class ConversationDetailApi(APIView):
 # -- messages ---------------------------------------------------------------------------------
 
 
-class ChatTurnSerializer(serializers.Serializer):
+class TurnAnswerSerializer(serializers.Serializer):
     message_id = serializers.UUIDField()
-    assistant_message_id = serializers.UUIDField()
+    speaker = MessageSpeakerSerializer()
+
+
+class ChatTurnSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField(
+        allow_null=True, help_text="Your message (null when the scene goes on)"
+    )
+    assistant_message_id = serializers.UUIDField(help_text="The first answer")
+    answers = TurnAnswerSerializer(
+        many=True, help_text="Every answer of the turn in speaking order, all spoken in `stream_url`"
+    )
     stream_url = serializers.URLField()
     stream_expires_at = serializers.DateTimeField()
 
@@ -268,6 +305,7 @@ def chat_turn_json(turn: services.ChatTurn) -> dict:
         {
             "message_id": turn.user_message_id,
             "assistant_message_id": turn.assistant_message.id,
+            "answers": [{"message_id": a.id, "speaker": speaker_json(a)} for a in turn.answers],
             "stream_url": turn.stream_url,
             "stream_expires_at": turn.stream_expires_at,
         }
@@ -299,11 +337,48 @@ def character_field() -> TextField:
     return TextField(max_length=MAX_CHARACTER_NAME_CHARS, required=False, help_text=CHARACTER_HELP)
 
 
+class SpeakerInputSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=[SpeakerKind.CHARACTER.value, SpeakerKind.NARRATOR.value])
+    character_id = TextField(
+        max_length=MAX_CHARACTER_ID_CHARS,
+        required=False,
+        allow_null=True,
+        help_text="A character of the novel",
+    )
+    name = TextField(
+        max_length=MAX_CHARACTER_NAME_CHARS, required=False, help_text="A character named freely"
+    )
+
+
+SPEAKERS_HELP = (
+    f"Who answers, in order (at most {MAX_SPEAKERS}, each once): the narrator, a character of the novel "
+    "by `character_id` (400 for an unknown one) or a character by `name` (one of the two is required). "
+    "Omitted: the characters your message mentions, then the talkative members of the scene, and the "
+    "narrator when it is in the scene."
+)
+
+
+def speakers_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=SpeakerInputSerializer(),
+        min_length=1,
+        max_length=MAX_SPEAKERS,
+        required=False,
+        help_text=SPEAKERS_HELP,
+    )
+
+
 class MessageListSendApi(APIView):
     class InputSerializer(StrictSerializer):
         content = TextField(min_length=1, max_length=MAX_USER_MESSAGE_CHARS, trim_whitespace=False)
         model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
         character = character_field()
+        speakers = speakers_field()
+
+        def validate(self, attrs):
+            if attrs.get("character") and attrs.get("speakers"):
+                raise serializers.ValidationError({"speakers": [SPEAKERS_OR_CHARACTER]})
+            return attrs
 
     class QuerySerializer(serializers.Serializer):
         before = serializers.UUIDField(
@@ -355,8 +430,11 @@ class MessageListSendApi(APIView):
         operation_id="conversations_send_message",
         request=InputSerializer,
         responses={202: ChatTurnSerializer, **errors(401, 403, 404, 429, 503)},
-        description="Stores your message and a pending answer, hands the turn to the ai service and answers "
-        "at once. Open `stream_url` (an EventSource URL with a short-lived ticket) for the answer. If the "
+        description="Stores your message and a pending answer per speaker, hands the turn to the ai service "
+        "and answers at once. Open `stream_url` (an EventSource URL with a short-lived ticket): the answers "
+        "are spoken one after another in it, each chunk and `message_complete` naming its `message_id` and "
+        "`speaker`, `more: true` on every `message_complete` but the last. Who answers: `speakers`, else "
+        "`character`, else the scene's choice (see GET /cast). If the "
         "ai service is unavailable: 503 `AI_UNAVAILABLE` with `message_id` and `assistant_message_id` "
         "(your message is kept; regenerate the answer later). A model the ai service does not offer: 400 "
         "`INVALID_MODEL` (nothing stored, unless ai refuses it only on hand-over: then with both ids, "
@@ -385,8 +463,9 @@ class MessageRegenerateApi(APIView):
         operation_id="conversations_regenerate_message",
         request=InputSerializer,
         responses={202: ChatTurnSerializer, **errors(401, 403, 404, 409, 429, 503)},
-        description="Generate a failed or cancelled answer again (same message id); 409 for any other state. "
-        "`model` and `character` as when sending (they are not remembered from the first attempt).",
+        description="Generate a failed or cancelled answer again (same message id), spoken by the same "
+        "speaker in its own stream; 409 for any other state. `character` gives it to another speaker; "
+        "`model` as when sending.",
     )
     def post(self, request, conversation_id, message_id):
         data = self.InputSerializer(data=request.data or {})
@@ -417,8 +496,9 @@ class MessageCancelApi(APIView):
         operation_id="conversations_cancel_message",
         request=None,
         responses={202: CancelResultSerializer, **errors(401, 403, 404, 409, 503)},
-        description="Stop an answer being generated (pending or streaming). The ai worker stops within a "
-        "second and stores the text so far with status `cancelled`; it can then be regenerated. 409 for an "
+        description="Stop an answer being generated (pending or streaming), with the rest of its turn. "
+        "The ai worker stops within a second and stores the text so far with status `cancelled` (answers "
+        "of the turn not reached: cancelled and empty); each can then be regenerated. 409 for an "
         "answer already completed, cancelled or failed; 400 for a user message; 503 `AI_UNAVAILABLE` if "
         "the ai service cannot be reached.",
     )
@@ -490,6 +570,148 @@ class MessageStreamApi(APIView):
         body = {"message_id": message.id, "status": message.status, "stream_url": url}
         body["stream_expires_at"] = expires_at
         return Response(MessageStreamSerializer(body).data)
+
+
+class ContinueApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        model = serializers.CharField(max_length=100, required=False, help_text=MODEL_HELP)
+        speakers = speakers_field()
+
+    @extend_schema(
+        operation_id="conversations_continue",
+        request=InputSerializer,
+        responses={202: ChatTurnSerializer, **errors(401, 403, 404, 429, 503)},
+        description="Let the scene go on without a message of yours: the `speakers` named, else the members "
+        "the last line mentions and the talkative ones (not the one who just spoke, when others are in the "
+        "scene), and the narrator when it is in the scene. Streams like a sent message (`message_id` null). "
+        "Counts against the message rate limit.",
+    )
+    def post(self, request, conversation_id):
+        data = self.InputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        turn = services.scene_continue(
+            conversation_id=conversation_id,
+            user=request.user,
+            request_id=request_id_of(request),
+            **data.validated_data,
+        )
+        return Response(chat_turn_json(turn), status=status.HTTP_202_ACCEPTED)
+
+
+# -- the scene's cast -----------------------------------------------------------------------
+
+
+class CastMemberSerializer(StrictSerializer):
+    character_id = TextField(
+        max_length=MAX_CHARACTER_ID_CHARS,
+        allow_null=True,
+        required=False,
+        help_text="A character of the conversation's novel (GET /api/ai/novels/{id}/characters); "
+        "null for one named freely",
+    )
+    name = TextField(max_length=MAX_CHARACTER_NAME_CHARS, help_text="How the scene names the character")
+    talkativeness = serializers.FloatField(
+        min_value=0, max_value=1, default=DEFAULT_TALKATIVENESS, help_text="The chance to speak unaddressed"
+    )
+
+
+class CastSerializer(StrictSerializer):
+    narrator = serializers.BooleanField(help_text="A narrator describes the scene after the characters")
+    members = serializers.ListField(child=CastMemberSerializer(), max_length=MAX_CAST_MEMBERS)
+
+
+class CastApi(APIView):
+    def get_permissions(self):
+        return [] if self.request.method == "GET" else [IsAuthenticated()]
+
+    @extend_schema(
+        operation_id="conversations_cast_get",
+        responses={200: CastSerializer, **errors(404)},
+        auth=[],
+        description="Who is in the scene: the members (characters of the novel by id, or named freely) with "
+        "their talkativeness, and whether a narrator is. A new conversation starts with the scenario's "
+        "character (or the novel's two most central characters) and no narrator.",
+    )
+    def get(self, request, conversation_id):
+        return Response(services.cast_get(conversation_id=conversation_id).json())
+
+    @extend_schema(
+        operation_id="conversations_cast_put",
+        request=CastSerializer,
+        responses={200: CastSerializer, **errors(401, 403, 404, 503)},
+        description=f"Replace the scene's cast (at most {MAX_CAST_MEMBERS} members, each character once; "
+        "the owner only: 403). An unknown `character_id` is 400 with the field; 503 `AI_UNAVAILABLE` when "
+        "the novel's cast cannot be read to check it.",
+    )
+    def put(self, request, conversation_id):
+        data = CastSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cast = services.cast_put(conversation_id=conversation_id, user=request.user, data=data.validated_data)
+        return Response(cast.json())
+
+
+# -- the prompt inspector ---------------------------------------------------------------------
+
+
+class InspectedMessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField(allow_blank=True)
+
+
+class InspectedSectionSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="brief, persona, passages, history, message")
+    tokens = serializers.IntegerField(help_text="Counted with the model's own tokenizer when it has one")
+    text = serializers.CharField(allow_blank=True)
+
+
+class MessagePromptSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    attempt = serializers.IntegerField()
+    model = serializers.CharField(allow_blank=True)
+    provider = serializers.CharField(allow_blank=True)
+    settings = serializers.DictField(help_text="temperature, max_tokens, context_tokens, grounding_tokens")
+    messages = InspectedMessageSerializer(
+        many=True, help_text="The chat messages the model received, in order"
+    )
+    sections = InspectedSectionSerializer(many=True)
+    prompt_tokens = serializers.IntegerField()
+    truncated = serializers.BooleanField(help_text="Texts were cut to keep the record bounded")
+
+
+class MessagePromptApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="conversations_message_prompt",
+        responses={200: MessagePromptSerializer, **errors(401, 404, 409)},
+        description="Why this answer? Exactly what the model received for it: the model and settings, the "
+        "chat messages in order, and each section labelled with its token count (`persona`, `brief`, "
+        "`history`, `passages` with their citation numbers, `message`). The conversation's owner and staff "
+        "only: 404 for anyone else, as for a message that does not exist. 404 too while the answer has none "
+        "(not answered yet); 409 for a user message. Deleted with the answer.",
+    )
+    def get(self, request, conversation_id, message_id):
+        prompt = services.message_prompt(
+            conversation_id=conversation_id, message_id=message_id, user=request.user
+        )
+        record = prompt.record
+        return Response(
+            MessagePromptSerializer(
+                {
+                    "message_id": prompt.message_id,
+                    "attempt": prompt.attempt,
+                    "model": record.get("model", ""),
+                    "provider": record.get("provider", ""),
+                    "settings": record.get("settings", {}),
+                    "messages": record.get("messages", []),
+                    "sections": record.get("sections", []),
+                    "prompt_tokens": record.get("prompt_tokens", 0),
+                    "truncated": record.get("truncated", False),
+                }
+            ).data
+        )
 
 
 # -- forks ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from gaji_contracts.conversations import MessageRole, MessageStatus
+from gaji_contracts.conversations import MessageRole, MessageStatus, Speaker, SpeakerKind
 
 
 class Conversation(models.Model):
@@ -35,6 +35,9 @@ class Conversation(models.Model):
     like_count = models.PositiveIntegerField(default=0)
     message_count = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveBigIntegerField(default=0)
+    # Who is in the scene (conversations.cast): {"narrator": bool, "members":
+    # [{"character_id", "name", "talkativeness"}]}; a fork copies it.
+    cast = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +66,19 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     role = models.CharField(max_length=20, choices=[(r.value, r.value) for r in MessageRole])
+    # Who said it (gaji_contracts.conversations.Speaker): the reader, a
+    # character (by the novel's cast id, or named freely: "") or the narrator.
+    speaker_kind = models.CharField(
+        max_length=20,
+        choices=[(k.value, k.value) for k in SpeakerKind],
+        default=SpeakerKind.USER.value,
+        db_default=SpeakerKind.USER.value,
+    )
+    speaker_character_id = models.CharField(max_length=64, blank=True, default="", db_default="")
+    speaker_name = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # The stream an answer is spoken in: the first answer of its turn (the
+    # answers to one message share one stream); null: its own id.
+    stream_id = models.UUIDField(null=True, blank=True)
     content = models.TextField(blank=True, default="")
     status = models.CharField(
         max_length=20,
@@ -94,8 +110,37 @@ class Message(models.Model):
             ),
         ]
 
+    @property
+    def speaker(self) -> Speaker:
+        return Speaker(
+            kind=self.speaker_kind, character_id=self.speaker_character_id or None, name=self.speaker_name
+        )
+
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:40]}"
+
+
+def speaker_fields(speaker: Speaker) -> dict:
+    """A Speaker as the Message fields that store it."""
+    return {
+        "speaker_kind": speaker.kind.value,
+        "speaker_character_id": speaker.character_id or "",
+        "speaker_name": speaker.name,
+    }
+
+
+class MessagePrompt(models.Model):
+    """What the model received for an answer (the prompt inspector): the
+    model, its settings, the chat messages and the labelled sections. Bounded
+    (MAX_BYTES of JSON, longer texts cut and marked) and deleted with the
+    answer."""
+
+    MAX_BYTES = 256 * 1024
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, primary_key=True, related_name="prompt")
+    attempt = models.PositiveIntegerField(default=1)
+    record = models.JSONField()
+    created_at = models.DateTimeField(auto_now=True)
 
 
 class ConversationMessageLink(models.Model):

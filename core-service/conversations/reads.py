@@ -25,8 +25,9 @@ CONVERSATION_SQL = """
 """
 # Newest first by position (the unique index), turned to oldest first below.
 MESSAGES_SQL = """
-    SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded,
-           m.citations::text, l.position, m.created_at, m.updated_at, m.completed_at
+    SELECT m.id, m.role, m.speaker_kind, m.speaker_character_id, m.speaker_name, m.content, m.status,
+           m.model, m.total_tokens, m.degraded, m.grounded, m.citations::text, l.position, m.created_at,
+           m.updated_at, m.completed_at
     FROM conversation_message_links l
     JOIN conversations_message m ON m.id = l.message_id
     WHERE l.conversation_id = %s
@@ -36,11 +37,12 @@ MESSAGES_SQL = """
 
 
 def message_document(row) -> dict:
-    (mid, role, content, status, model, tokens, degraded, grounded, citations, position, created, updated,
-     completed) = row  # fmt: skip
+    (mid, role, kind, character_id, name, content, status, model, tokens, degraded, grounded, citations,
+     position, created, updated, completed) = row  # fmt: skip
     return {
         "id": str(mid),
         "role": role,
+        "speaker": {"kind": kind, "character_id": character_id or None, "name": name},
         "content": content,
         "status": status,
         "model": model,

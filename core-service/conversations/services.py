@@ -13,15 +13,19 @@ marked `failed` and can be regenerated later.
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
+from gaji_contracts.characters import match_character
 from gaji_contracts.conversations import (
     FORK_MESSAGE_WINDOW,
     AssistantMessageResult,
@@ -30,7 +34,11 @@ from gaji_contracts.conversations import (
     MessageRole,
     MessageStatus,
     PersistResult,
+    PlannedAnswer,
+    PromptRecord,
     ScenarioBrief,
+    Speaker,
+    SpeakerKind,
     stream_path,
 )
 from gaji_contracts.errors import ErrorCode
@@ -39,14 +47,26 @@ from gaji_contracts.headers import RETRY_AFTER
 from accounts.tokens import stream_ticket_for
 from common.exceptions import ApplicationError
 from conversations import selectors
+from conversations.cast import (
+    Cast,
+    cast_of,
+    characters_of,
+    checked_cast,
+    checked_speakers,
+    default_cast,
+    responders,
+)
 from conversations.models import (
     Conversation,
     ConversationLike,
     ConversationMemo,
     ConversationMessageLink,
     Message,
+    MessagePrompt,
+    speaker_fields,
 )
 from integrations.ai import AiClient, AiInvalidModel, AiUnavailable
+from scenarios import selectors as scenario_selectors
 from scenarios.models import Scenario
 from scenarios.services import scenario_count_engagement
 
@@ -113,7 +133,10 @@ def conversation_create(*, user, scenario_id, title: str | None = None) -> Conve
     if scenario is None:
         raise ApplicationError("Scenario not found.", status=404, code=ErrorCode.NOT_FOUND)
     conversation = Conversation.objects.create(
-        scenario=scenario, user=user, title=title or default_title(scenario)
+        scenario=scenario,
+        user=user,
+        title=title or default_title(scenario),
+        cast=default_cast(scenario).json(),
     )
     scenario_count_engagement(scenario_id=scenario.id, conversations=+1)
     return conversation
@@ -181,6 +204,7 @@ def conversation_fork(*, conversation_id, user, title: str | None = None) -> Con
         parent=source,
         depth=1,
         title=title or f"Fork of {source.title}"[:200],
+        cast=source.cast,
     )
     window = selectors.latest_messages(source.id, FORK_MESSAGE_WINDOW)
     if window:
@@ -198,6 +222,7 @@ class ChatTurn:
     assistant_message: Message
     stream_url: str
     stream_expires_at: datetime
+    answers: list[Message]
 
 
 def scenario_brief(scenario: Scenario) -> ScenarioBrief:
@@ -216,32 +241,40 @@ def chat_message(message: Message) -> ChatMessage:
         content=message.content,
         status=message.status,
         created_at=message.created_at,
+        speaker=message.speaker,
     )
 
 
 def _generation_request(
     conversation: Conversation,
-    user_message: Message,
-    assistant: Message,
+    user_message: Message | None,
+    answers: list[Message],
     model: str | None,
-    character: str | None = None,
+    *,
+    history_position: int,
 ) -> GenerationRequest:
+    """The turn for ai: the answers in speaking order (the first one's id is
+    the stream), the history before `history_position`, and the whole
+    timeline as the brief."""
     scenario = conversation.scenario
     novel = scenario.novel
     grounded = novel is not None and novel.ingestion_status == "completed"
-    history = selectors.history_before(conversation.id, user_message.position, settings.CHAT_HISTORY_MESSAGES)
+    history = selectors.history_before(conversation.id, history_position, settings.CHAT_HISTORY_MESSAGES)
+    first = answers[0]
     return GenerationRequest(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
-        user_message_id=user_message.id,
-        assistant_message_id=assistant.id,
-        attempt=assistant.attempt,
-        user_message=user_message.content,
+        user_message_id=user_message.id if user_message else None,
+        assistant_message_id=first.id,
+        attempt=first.attempt,
+        answers=[PlannedAnswer(message_id=a.id, attempt=a.attempt, speaker=a.speaker) for a in answers],
+        user_message=user_message.content if user_message else "",
         scenario=scenario_brief(scenario),
+        brief=scenario_selectors.timeline(scenario_id=scenario.id).brief,
         novel_id=novel.id if grounded else None,
         recent_messages=[chat_message(m) for m in history],
         model=model,
-        character=character,
+        character=first.speaker.name if first.speaker.kind == SpeakerKind.CHARACTER else None,
     )
 
 
@@ -314,11 +347,15 @@ def _dispatch(request: GenerationRequest, *, request_id: str | None) -> ChatTurn
     url, expires_at = stream_url_for(
         user_id=request.user_id, conversation_id=request.conversation_id, message_id=assistant_id
     )
+    ids = [a.message_id for a in request.answers] or [assistant_id]
+    stored = Message.objects.in_bulk(ids)
+    answers = [stored[i] for i in ids]
     return ChatTurn(
         user_message_id=request.user_message_id,
-        assistant_message=Message.objects.get(id=assistant_id),
+        assistant_message=answers[0],
         stream_url=url,
         stream_expires_at=expires_at,
+        answers=answers,
     )
 
 
@@ -361,28 +398,120 @@ def message_stream(*, conversation_id, message_id, user) -> tuple[Message, str, 
             code=ErrorCode.CONFLICT,
             details={"message_id": ["Not an assistant message."]},
         )
-    url, expires_at = stream_url_for(user_id=user.id, conversation_id=conversation_id, message_id=message.id)
+    url, expires_at = stream_url_for(
+        user_id=user.id, conversation_id=conversation_id, message_id=message.stream_id or message.id
+    )
     return message, url, expires_at
 
 
-@transaction.atomic
-def turn_create(
-    *, conversation_id, user_id, content: str, model: str | None = None, character: str | None = None
-) -> GenerationRequest:
-    """Store a chat turn: the user's message and a pending answer, linked at
-    the end of the conversation. Returns the generation to run; dispatching
-    it is the caller's (message_send hands it to ai; ai's direct endpoint
-    queues it itself)."""
+def _speakers_for(
+    conversation: Conversation,
+    *,
+    text: str,
+    seed: str,
+    speakers: list[dict] | None,
+    character: str | None,
+    exclude: Speaker | None = None,
+) -> list[Speaker]:
+    """Who answers: the named speakers, the legacy `character`, or the scene's choice."""
+    cast = cast_of(conversation)
+    novel = conversation.scenario.novel
+    if speakers:
+        return checked_speakers(speakers, cast, novel)
+    entries = characters_of(novel)
+    if character:
+        member = next((m for m in cast.members if m.name.lower() == character.lower()), None)
+        entry = None if member else match_character(character, entries)
+        if member:
+            return [member.speaker()]
+        if entry and entry.name.lower() == character.lower():
+            return [Speaker(kind=SpeakerKind.CHARACTER, character_id=entry.id, name=entry.name)]
+        return [Speaker(kind=SpeakerKind.CHARACTER, name=character)]
+    return responders(cast, text, seed=seed, entries=entries, exclude=exclude)
+
+
+def _pending_answers(speakers: list[Speaker], model: str | None) -> list[Message]:
+    """One pending answer per speaker; they share the first one's stream."""
+    answers = [
+        Message(
+            role=MessageRole.ASSISTANT.value,
+            status=MessageStatus.PENDING.value,
+            model=model or "",
+            **speaker_fields(speaker),
+        )
+        for speaker in speakers
+    ]
+    for answer in answers:
+        answer.stream_id = answers[0].id
+    Message.objects.bulk_create(answers)
+    return answers
+
+
+def _lock_for_turn(conversation_id, user_id) -> Conversation:
     conversation = _locked(conversation_id)
     if conversation.user_id != user_id:
         raise _forbidden("Only the owner can write in this conversation.")
     conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
-    user_message = Message.objects.create(role=MessageRole.USER.value, content=content)
-    assistant = Message.objects.create(
-        role=MessageRole.ASSISTANT.value, status=MessageStatus.PENDING.value, model=model or ""
+    return conversation
+
+
+@transaction.atomic
+def turn_create(
+    *,
+    conversation_id,
+    user_id,
+    content: str,
+    model: str | None = None,
+    character: str | None = None,
+    speakers: list[dict] | None = None,
+) -> GenerationRequest:
+    """Store a chat turn: the user's message and a pending answer per
+    speaker, linked at the end of the conversation. Returns the generation
+    to run; dispatching it is the caller's (message_send hands it to ai;
+    ai's direct endpoint queues it itself)."""
+    conversation = _lock_for_turn(conversation_id, user_id)
+    username = get_user_model().objects.values_list("username", flat=True).get(id=user_id)
+    user_message = Message(
+        role=MessageRole.USER.value, content=content, **speaker_fields(Speaker.reader(username))
     )
-    _append(conversation, [user_message, assistant])
-    return _generation_request(conversation, user_message, assistant, model, character)
+    chosen = _speakers_for(
+        conversation, text=content, seed=str(user_message.id), speakers=speakers, character=character
+    )
+    user_message.save()
+    answers = _pending_answers(chosen, model)
+    _append(conversation, [user_message, *answers])
+    return _generation_request(
+        conversation, user_message, answers, model, history_position=user_message.position
+    )
+
+
+@transaction.atomic
+def scene_continue_create(
+    *, conversation_id, user_id, model: str | None = None, speakers: list[dict] | None = None
+) -> GenerationRequest:
+    """The scene goes on without a reader message: the speakers named, else
+    the members the last line mentions and the talkative ones (not the one
+    who just spoke, when others are in the scene)."""
+    conversation = _lock_for_turn(conversation_id, user_id)
+    last = selectors.history_before(conversation.id, conversation.message_count, 1)
+    text = last[0].content if last else ""
+    exclude = last[0].speaker if last and last[0].role == MessageRole.ASSISTANT.value else None
+    chosen = _speakers_for(
+        conversation, text=text, seed=str(uuid.uuid4()), speakers=speakers, character=None, exclude=exclude
+    )
+    answers = _pending_answers(chosen, model)
+    _append(conversation, answers)
+    return _generation_request(conversation, None, answers, model, history_position=answers[0].position)
+
+
+def scene_continue(
+    *, conversation_id, user, model: str | None = None, speakers: list[dict] | None = None, request_id=None
+) -> ChatTurn:
+    _model_check(conversation_id, user, model, "continue", request_id=request_id)
+    request = scene_continue_create(
+        conversation_id=conversation_id, user_id=user.id, model=model, speakers=speakers
+    )
+    return _dispatch(request, request_id=request_id)
 
 
 def message_send(
@@ -392,11 +521,17 @@ def message_send(
     content: str,
     model: str | None = None,
     character: str | None = None,
+    speakers: list[dict] | None = None,
     request_id: str | None = None,
 ) -> ChatTurn:
     _model_check(conversation_id, user, model, "write in", request_id=request_id)
     request = turn_create(
-        conversation_id=conversation_id, user_id=user.id, content=content, model=model, character=character
+        conversation_id=conversation_id,
+        user_id=user.id,
+        content=content,
+        model=model,
+        character=character,
+        speakers=speakers,
     )
     return _dispatch(request, request_id=request_id)
 
@@ -431,7 +566,9 @@ def message_regenerate(
     character: str | None = None,
     request_id: str | None = None,
 ) -> ChatTurn:
-    """Retry a failed or cancelled answer, in place (same id, next attempt)."""
+    """Retry a failed or cancelled answer, in place (same id, next attempt),
+    spoken by the same speaker (unless `character` names another), in its
+    own stream, seeing everything said before it."""
     _model_check(conversation_id, user, model, "regenerate in", request_id=request_id)
     with transaction.atomic():
         conversation = _owned(conversation_id, user, "regenerate in")
@@ -444,14 +581,17 @@ def message_regenerate(
             .select_related("message")
             .first()
         )
-        if previous is None or previous.message.role != MessageRole.USER.value:
-            raise ApplicationError(
-                "There is no user message before this answer in this conversation.",
-                status=409,
-                code=ErrorCode.CONFLICT,
-            )
-        user_message = previous.message
-        user_message.position = position - 1
+        user_message, history_position = None, position
+        if previous is not None and previous.message.role == MessageRole.USER.value:
+            # The reader's message it answers (else: a later answer of a turn,
+            # or the scene going on: it sees the lines before it).
+            user_message, history_position = previous.message, position - 1
+        if character:
+            for name, value in speaker_fields(
+                _speakers_for(conversation, text="", seed="", speakers=None, character=character)[0]
+            ).items():
+                setattr(assistant, name, value)
+        assistant.stream_id = None
         assistant.status = MessageStatus.PENDING.value
         assistant.content = ""
         assistant.attempt += 1
@@ -464,7 +604,9 @@ def message_regenerate(
         assistant.model = model or ""
         assistant.save()
         Conversation.objects.filter(id=conversation.id).update(updated_at=timezone.now())
-        request = _generation_request(conversation, user_message, assistant, model, character)
+        request = _generation_request(
+            conversation, user_message, [assistant], model, history_position=history_position
+        )
     return _dispatch(request, request_id=request_id)
 
 
@@ -477,7 +619,8 @@ def message_cancel(*, conversation_id, message_id, user, request_id: str | None 
     message = Message.objects.get(id=message_id)
     _check_answer(message, CANCELLABLE, "cancelled")
     try:
-        AiClient().cancel_generation(message.id, request_id=request_id)
+        # A turn of several answers stops as a whole: its stream is the first answer's.
+        AiClient().cancel_generation(message.stream_id or message.id, request_id=request_id)
     except AiUnavailable as exc:
         logger.warning("ai could not cancel message %s: %s", message.id, exc)
         raise ApplicationError(
@@ -537,10 +680,79 @@ def assistant_message_persist(*, conversation_id, result: AssistantMessageResult
     message.error_code = result.error_code
     message.completed_at = timezone.now()
     message.save()
+    if result.prompt is not None:
+        MessagePrompt.objects.update_or_create(
+            message=message, defaults={"attempt": message.attempt, "record": bounded_prompt(result.prompt)}
+        )
     Conversation.objects.filter(id=conversation.id).update(
         total_tokens=F("total_tokens") + result.total_tokens, updated_at=timezone.now()
     )
     return PersistResult(message_id=message.id, status=message.status, applied=True)
+
+
+def bounded_prompt(prompt: PromptRecord) -> dict:
+    """The record as stored: at most MessagePrompt.MAX_BYTES of JSON; when
+    longer, each text is cut to fit (and `truncated` says so)."""
+    record = prompt.model_dump(mode="json")
+    record["truncated"] = False
+    size = len(json.dumps(record))
+    if size <= MessagePrompt.MAX_BYTES:
+        return record
+    keep = max(
+        200, int(MessagePrompt.MAX_BYTES / size * 0.9 * max(len(m["content"]) for m in record["messages"]))
+    )
+    for item in record["messages"]:
+        item["content"] = item["content"][:keep]
+    for item in record["sections"]:
+        item["text"] = item["text"][:keep]
+    record["truncated"] = True
+    return record
+
+
+def message_prompt(*, conversation_id, message_id, user) -> MessagePrompt:
+    """What the model received for an answer: the conversation's owner and
+    staff only (404 for anyone else, as for a message that does not exist)."""
+    owner_id = Conversation.objects.filter(id=conversation_id).values_list("user_id", flat=True).first()
+    if owner_id is None or not (user.is_authenticated and (owner_id == user.id or user.is_staff)):
+        raise Http404
+    message = selectors.message_in(conversation_id, message_id)
+    if message.role != MessageRole.ASSISTANT.value:
+        raise ApplicationError(
+            "Only an answer has a prompt.",
+            status=409,
+            code=ErrorCode.CONFLICT,
+            details={"message_id": ["Not an assistant message."]},
+        )
+    prompt = MessagePrompt.objects.filter(message_id=message.id).first()
+    if prompt is None:
+        raise ApplicationError(
+            "No prompt is recorded for this answer (not answered yet, or answered before prompts were kept).",
+            status=404,
+            code=ErrorCode.NOT_FOUND,
+        )
+    return prompt
+
+
+# -- the scene's cast ------------------------------------------------------------
+
+
+def cast_get(*, conversation_id) -> Cast:
+    conversation = Conversation.objects.select_related("scenario__novel").filter(id=conversation_id).first()
+    if conversation is None:
+        raise Http404
+    return cast_of(conversation)
+
+
+def cast_put(*, conversation_id, user, data: dict) -> Cast:
+    """Replace the scene's cast (owner only; character ids checked against the novel's cast)."""
+    _owner_check(conversation_id, user, "change the cast of")
+    scenario = Conversation.objects.select_related("scenario__novel").get(id=conversation_id).scenario
+    cast = checked_cast(data, scenario.novel)
+    with transaction.atomic():
+        conversation = _owned(conversation_id, user, "change the cast of")
+        conversation.cast = cast.json()
+        conversation.save(update_fields=["cast", "updated_at"])
+    return cast
 
 
 # -- likes and memos -------------------------------------------------------------

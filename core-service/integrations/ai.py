@@ -9,6 +9,7 @@ import json
 import httpx
 from django.conf import settings
 from django.core.cache import cache
+from gaji_contracts.characters import CastEntry, NovelCast, novel_cast_path
 from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.conversations import (
     GENERATIONS_PATH,
@@ -164,3 +165,27 @@ class AiClient:
             raise AiUnavailable("ai answered an unexpected model list") from exc
         cache.set(key, available, MODELS_CACHE_SECONDS)
         return available
+
+
+def novel_cast_cache_key(base_url: str, novel_id) -> str:
+    return f"ai-cast:{base_url}:{novel_id}"
+
+
+NOVEL_CAST_CACHE_SECONDS = 60
+
+
+def novel_cast(novel_id, *, request_id: str | None = None) -> list[CastEntry]:
+    """A novel's cast in short, most mentioned first (ai's internal cast
+    route), cached for a minute. AiUnavailable when ai cannot say."""
+    client = AiClient()
+    key = novel_cast_cache_key(client.base_url, novel_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return [CastEntry.model_validate(c) for c in cached]
+    response = client._get(novel_cast_path(str(novel_id)), request_id)
+    try:
+        entries = NovelCast.model_validate_json(response.content).characters
+    except ValidationError as exc:
+        raise AiUnavailable("ai answered an unexpected cast") from exc
+    cache.set(key, [e.model_dump() for e in entries], NOVEL_CAST_CACHE_SECONDS)
+    return entries

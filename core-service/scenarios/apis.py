@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from gaji_contracts.novels import SLUG_MAX_CHARS, SLUG_PATTERN
 from gaji_contracts.scenarios import ScenarioType
+from gaji_contracts.timeline import MAX_TIMELINE_STEPS, TIMELINE_BRIEF_TOKENS
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -242,3 +243,50 @@ class ScenarioAncestorsApi(APIView):
     def get(self, request, scenario_id):
         scenario = selectors.scenario_get(scenario_id=scenario_id)
         return Response({"scenario_id": scenario.id, "path": selectors.ancestors(scenario=scenario)})
+
+
+class StepCreatorSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class TimelineStepSerializer(serializers.Serializer):
+    scenario_id = serializers.UUIDField()
+    scenario_type = serializers.ChoiceField(choices=TYPES)
+    summary = serializers.CharField(help_text="The change as the brief states it in full")
+    parameters = serializers.JSONField()
+    creator = StepCreatorSerializer()
+    is_deleted = serializers.BooleanField(
+        help_text="Deleted by its creator; it still shaped the forks below it, so it stays in the timeline"
+    )
+    position = serializers.IntegerField(help_text="1 for the root, the first change from the novel")
+
+
+class TimelineSerializer(serializers.Serializer):
+    scenario_id = serializers.UUIDField()
+    total_steps = serializers.IntegerField(help_text="Changes from the novel to this scenario, both included")
+    steps = TimelineStepSerializer(
+        many=True,
+        help_text=f"Oldest first: the root and the {MAX_TIMELINE_STEPS - 1} nearest changes at most",
+    )
+    condensed_steps = serializers.IntegerField(help_text="Changes the brief shortens to one line")
+    counted_steps = serializers.IntegerField(help_text="Changes the brief only counts (very deep chains)")
+    brief = serializers.CharField(help_text="The timeline exactly as the model is told it")
+    brief_tokens = serializers.IntegerField(
+        help_text="Estimated tokens of the brief (about 4 characters each)"
+    )
+
+
+class ScenarioTimelineApi(APIView):
+    @extend_schema(
+        operation_id="scenarios_timeline",
+        responses={200: TimelineSerializer, **errors(404)},
+        auth=[],
+        description="Every change from the novel down to this scenario, oldest first, and the `brief` a "
+        "conversation on it gives the model: each change in order, the oldest condensed to one line (and "
+        f"on very deep chains counted only) so it fits {TIMELINE_BRIEF_TOKENS} tokens; the brief says how "
+        "many were condensed. A deleted ancestor stays, marked `is_deleted`.",
+    )
+    def get(self, request, scenario_id):
+        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        return Response(selectors.timeline(scenario_id=scenario.id).model_dump(mode="json"))

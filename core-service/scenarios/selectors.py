@@ -1,5 +1,5 @@
 """Reads of scenarios: one scenario, filtered lists, forks, the fork tree
-(one recursive CTE) and the ancestor path."""
+(one recursive CTE), the ancestor path and the timeline."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
+from gaji_contracts.timeline import (
+    MAX_TIMELINE_STEPS,
+    Timeline,
+    TimelineStep,
+    estimate_tokens,
+    step_summary,
+    timeline_brief,
+)
 
 from scenarios.models import Scenario
 
@@ -162,3 +170,58 @@ def ancestors(*, scenario: Scenario) -> list[dict]:
             row.pop("height")
             path.append({**row, "depth": depth})
     return path
+
+
+# The chain from the root down to a scenario: the root and the nearest
+# MAX_TIMELINE_STEPS - 1 in detail, and how many there are in all.
+_TIMELINE_SQL = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_id, 0 AS height FROM scenarios_scenario WHERE id = %(id)s
+    UNION ALL
+    SELECT s.id, s.parent_id, up.height + 1
+    FROM scenarios_scenario s JOIN up ON s.id = up.parent_id
+), chain AS (
+    SELECT id, parent_id, height, count(*) OVER () AS total FROM up
+)
+SELECT s.id, s.scenario_type, s.parameters, s.deleted_at IS NOT NULL AS is_deleted,
+       u.id AS creator_id, u.username, chain.height, chain.total
+FROM chain
+JOIN scenarios_scenario s ON s.id = chain.id
+JOIN accounts_user u ON u.id = s.creator_id
+WHERE chain.height < %(nearest)s OR chain.parent_id IS NULL
+ORDER BY chain.height DESC
+"""
+
+
+def timeline(*, scenario_id) -> Timeline:
+    """Every change from the novel down to this scenario (one query), with
+    the brief the model is told. A deleted ancestor keeps its change (it
+    shaped this fork) and is marked deleted."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TIMELINE_SQL, {"id": scenario_id, "nearest": MAX_TIMELINE_STEPS - 1})
+        rows = _rows(cursor)
+    if not rows:
+        raise Http404
+    total = rows[0]["total"]
+    steps = [
+        TimelineStep(
+            scenario_id=row["id"],
+            scenario_type=row["scenario_type"],
+            summary=step_summary(row["scenario_type"], row["parameters"]),
+            parameters=row["parameters"],
+            creator={"id": row["creator_id"], "username": row["username"]},
+            is_deleted=row["is_deleted"],
+            position=total - row["height"],
+        )
+        for row in rows
+    ]
+    brief = timeline_brief(steps, total=total)
+    return Timeline(
+        scenario_id=scenario_id,
+        total_steps=total,
+        steps=steps,
+        condensed_steps=brief.condensed,
+        counted_steps=brief.counted,
+        brief=brief.text,
+        brief_tokens=estimate_tokens(brief.text),
+    )

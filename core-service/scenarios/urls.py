@@ -16,4 +16,5 @@ urlpatterns = [
     path("scenarios/<uuid:scenario_id>/forks", apis.ScenarioForksApi.as_view()),
     path("scenarios/<uuid:scenario_id>/fork-tree", apis.ScenarioForkTreeApi.as_view()),
     path("scenarios/<uuid:scenario_id>/ancestors", apis.ScenarioAncestorsApi.as_view()),
+    path("scenarios/<uuid:scenario_id>/timeline", apis.ScenarioTimelineApi.as_view()),
 ]

@@ -54,6 +54,8 @@ def test_message_complete_is_the_saved_answer_with_its_citations():
         "grounded": True,
         "status": "completed",
         "citations": [CITATION],
+        "speaker": None,
+        "more": False,
     }
     ungrounded = MessageComplete.of(AssistantMessageResult.model_validate(result()))
     assert ungrounded.citations == [] and ungrounded.grounded is None

@@ -52,7 +52,6 @@ def test_generation_request_round_trips_as_json():
 @pytest.mark.parametrize(
     "overrides, field",
     [
-        ({"user_message": ""}, "user_message"),
         ({"user_message": "x" * 4001}, "user_message"),
         ({"attempt": 0}, "attempt"),
         ({"conversation_id": "nope"}, "conversation_id"),
@@ -64,6 +63,50 @@ def test_generation_request_refuses_bad_fields(overrides, field):
     with pytest.raises(ValidationError) as info:
         GenerationRequest.model_validate(request(**overrides))
     assert field in {str(e["loc"][0]) for e in info.value.errors()}
+
+
+def test_a_readers_message_cannot_be_empty_but_a_scene_may_go_on_without_one():
+    with pytest.raises(ValidationError, match="user_message"):
+        GenerationRequest.model_validate(request(user_message=" "))
+    going_on = GenerationRequest.model_validate(request(user_message="", user_message_id=None))
+    assert going_on.user_message == "" and going_on.user_message_id is None
+
+
+def test_answers_start_with_the_streamed_answer_each_once_at_most_three():
+    base = request()
+    lead = base["assistant_message_id"]
+    narrator = {"kind": "narrator", "name": "Narrator"}
+    darcy = {"kind": "character", "character_id": "c-1", "name": "Mr. Darcy"}
+    ok = GenerationRequest.model_validate(
+        {
+            **base,
+            "answers": [
+                {"message_id": lead, "speaker": darcy},
+                {"message_id": str(uuid.uuid4()), "speaker": narrator},
+            ],
+        }
+    )
+    assert [a.speaker.kind for a in ok.answers] == ["character", "narrator"]
+    with pytest.raises(ValidationError, match="first answer"):
+        GenerationRequest.model_validate(
+            {**base, "answers": [{"message_id": str(uuid.uuid4()), "speaker": darcy}]}
+        )
+    with pytest.raises(ValidationError, match="each answer once"):
+        GenerationRequest.model_validate(
+            {
+                **base,
+                "answers": [{"message_id": lead, "speaker": darcy}, {"message_id": lead, "speaker": darcy}],
+            }
+        )
+    four = [{"message_id": lead, "speaker": darcy}] + [
+        {"message_id": str(uuid.uuid4()), "speaker": narrator} for _ in range(3)
+    ]
+    with pytest.raises(ValidationError):
+        GenerationRequest.model_validate({**base, "answers": four})
+    with pytest.raises(ValidationError):
+        GenerationRequest.model_validate(
+            {**base, "answers": [{"message_id": lead, "speaker": {"kind": "god", "name": "x"}}]}
+        )
 
 
 def test_history_messages_keep_role_and_status():

@@ -37,6 +37,8 @@ def test_payloads_as_json():
     assert MessageChunk(content="Hello there", delta=" there").model_dump(mode="json") == {
         "content": "Hello there",
         "delta": " there",
+        "message_id": None,
+        "speaker": None,
     }
     lost = StreamError.model_validate({"code": "WORKER_LOST", "message": "x"})
     assert lost.code is StreamErrorCode.WORKER_LOST
@@ -61,3 +63,23 @@ def test_clean_text_refuses_nul_and_blank_and_strips():
     assert no_nul(" kept as is ") == " kept as is "
     with pytest.raises(ValueError, match="NUL"):
         no_nul("\x00")
+
+
+def test_the_clean_text_pattern_and_the_rule_agree_on_every_character():
+    """ECMA's \\s and Python's differ (U+001C-U+001F, U+0085): the pattern
+    spells the whitespace out, so a document's readers and the server agree."""
+    import re
+
+    from gaji_contracts.text import CLEAN_TEXT_PATTERN, clean_text
+
+    pattern = re.compile(CLEAN_TEXT_PATTERN)
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        try:
+            clean_text(char)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert bool(pattern.match(char)) == accepted, hex(code)

@@ -12,19 +12,21 @@ import asyncio
 import logging
 from typing import Any
 
-from gaji_contracts.conversations import (
-    GenerationRequest,
-)
+from gaji_contracts.characters import match_character
+from gaji_contracts.conversations import MAX_USER_MESSAGE_CHARS, GenerationRequest, SpeakerKind
 
 from gaji_ai.clients.core import CoreClient
 from gaji_ai.config import Settings
 from gaji_ai.embeddings import dense_embedder
-from gaji_ai.generation.prompt import (
-    NARRATOR,
-    Persona,
-    persona_name,
+from gaji_ai.generation.prompt import NARRATOR, Persona
+from gaji_ai.generation.task import (
+    Grounding,
+    Passage,
+    PersonaData,
+    planned_answers,
+    speaker_persona_name,
+    ungrounded,
 )
-from gaji_ai.generation.task import Grounding, Passage, PersonaData, ungrounded
 from gaji_ai.novels.reconcile import mark_missing
 from gaji_ai.retrieval.service import search_passages
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, VectorStore, VectorStoreError
@@ -33,28 +35,16 @@ logger = logging.getLogger("gaji_ai.generation")
 PASSAGE_COUNT = 3
 
 
-def _key(name: str) -> str:
-    return " ".join(name.lower().replace(".", " ").split())
-
-
 def match_profile(name: str, profiles: list[dict]) -> dict | None:
-    """The cast member a name refers to: an exact name or alias first, else
-    the most mentioned one whose name or alias contains it ("Darcy")."""
-    wanted = _key(name)
-    if not wanted:
-        return None
-    partial = None
-    for profile in profiles:  # most mentioned first
-        names = [_key(profile.get("name", "")), *(_key(a) for a in profile.get("aliases", []))]
-        if wanted in names:
-            return profile
-        if partial is None and any(wanted in n.split() or n in wanted for n in names if n):
-            partial = profile
-    return partial
+    """The cast member a name refers to (gaji_contracts.characters.match_character)."""
+    return match_character(name, profiles)
 
 
-def persona_from(name: str, profiles: list[dict]) -> Persona:
-    profile = match_profile(name, profiles) if name != NARRATOR else None
+def persona_from(name: str, profiles: list[dict], character_id: str | None = None) -> Persona:
+    profile = None
+    if name != NARRATOR:
+        by_id = [p for p in profiles if character_id and p.get("id") == character_id]
+        profile = by_id[0] if by_id else match_profile(name, profiles)
     if profile is None:
         return Persona(name)
     return Persona(
@@ -66,7 +56,8 @@ def persona_from(name: str, profiles: list[dict]) -> Persona:
 
 async def _cast(store: VectorStore, novel_id: str) -> list[dict]:
     hits = await store.scroll(CHARACTERS, novel_id=novel_id, limit=100)
-    return sorted((h.payload for h in hits), key=lambda p: -int(p.get("mention_count", 0)))
+    profiles = [{**h.payload, "id": str(h.id)} for h in hits]
+    return sorted(profiles, key=lambda p: -int(p.get("mention_count", 0)))
 
 
 async def ground(
@@ -77,24 +68,30 @@ async def ground(
     core: CoreClient | None = None,
     embedder: Any = None,
 ) -> Grounding:
-    """The persona (with its profile when the novel is ingested) and the
-    passages retrieved for the reader's message. A vector store outage
+    """The persona of each answer (with its profile when the novel is
+    ingested) and the passages retrieved for the reader's message (for a
+    scene that goes on by itself: for its last lines). A vector store outage
     degrades to the brief alone rather than failing the turn. When core
     calls the novel ingested but the store holds none of its passages,
     core is corrected (the novel becomes `missing`)."""
-    name = persona_name(request)
+    answers = planned_answers(request)
     if request.novel_id is None:
         return ungrounded(request)
     novel_id = str(request.novel_id)
+    query = request.user_message.strip() or " ".join(
+        m.content for m in request.recent_messages[-2:]
+    )
+    if not query.strip():
+        return ungrounded(request)
     try:
         search = search_passages(
             store=store,
             embedder=embedder or dense_embedder(settings),
-            query=request.user_message,
+            query=query[:MAX_USER_MESSAGE_CHARS],
             novel_id=novel_id,
             top_k=PASSAGE_COUNT,
         )
-        if name == NARRATOR:
+        if all(a.speaker.kind == SpeakerKind.NARRATOR for a in answers):
             profiles, result = [], await search
         else:
             profiles, result = await asyncio.gather(_cast(store, novel_id), search)
@@ -107,7 +104,13 @@ async def ground(
     passages = [p for p in passages if p.text.strip()]
     if not passages and core is not None:
         await _check_missing(core, store, novel_id)
-    return Grounding(persona=PersonaData.of(persona_from(name, profiles)), passages=passages)
+    personas = [
+        PersonaData.of(
+            persona_from(speaker_persona_name(a.speaker), profiles, a.speaker.character_id)
+        )
+        for a in answers
+    ]
+    return Grounding(persona=personas[0], personas=personas, passages=passages)
 
 
 async def _check_missing(core: CoreClient, store: VectorStore, novel_id: str) -> None:

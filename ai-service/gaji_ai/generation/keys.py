@@ -32,6 +32,12 @@ def unsaved(prefix: str, message_id: str, attempt: int) -> str:
     return f"{prefix}:gen:{message_id}:unsaved:{attempt}"
 
 
+def answers(prefix: str, message_id: str, attempt: int) -> str:
+    """A turn of several answers: all of them (PlannedAnswer JSON), so the
+    reaper ends each one a lost worker left unfinished."""
+    return f"{prefix}:gen:{message_id}:answers:{attempt}"
+
+
 def reaped(prefix: str, message_id: str, attempt: int) -> str:
     """The reaper ended this attempt: a worker that receives it later skips it."""
     return f"{prefix}:gen:{message_id}:reaped:{attempt}"

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from gaji_contracts.conversations import AssistantMessageResult, MessageComplete
+from gaji_contracts.conversations import (
+    AssistantMessageResult,
+    MessageComplete,
+    PlannedAnswer,
+    Speaker,
+)
 from gaji_contracts.streams import StreamErrorCode
 from pydantic import BaseModel
 from redis import Redis as SyncRedis
@@ -89,13 +96,21 @@ async def save(
 
 
 async def publish(
-    sink: Sink, result: AssistantMessageResult, code: StreamErrorCode | None = None
+    sink: Sink,
+    result: AssistantMessageResult,
+    code: StreamErrorCode | None = None,
+    *,
+    speaker: Speaker | None = None,
+    more: bool = False,
 ) -> None:
-    """The stream's last events: the error (if any), then the answer as saved."""
+    """An answer's last events: the error (if any), then the answer as
+    saved; the stream is finished after the turn's last answer (`more`
+    false)."""
     if code is not None:
         await sink.append(ERROR, error(code))
-    await sink.append(COMPLETE, MessageComplete.of(result))
-    await sink.finish()
+    await sink.append(COMPLETE, MessageComplete.of(result, speaker=speaker, more=more))
+    if not more:
+        await sink.finish()
 
 
 async def end(
@@ -106,11 +121,13 @@ async def end(
     *,
     code: StreamErrorCode | None = None,
     delays: tuple[float, ...] = (),
+    speaker: Speaker | None = None,
+    more: bool = False,
 ) -> bool:
     """Save, then publish. False (nothing published) while core is away."""
     if await save(core, conversation_id, result, delays) is Saved.UNAVAILABLE:
         return False
-    await publish(sink, result, code)
+    await publish(sink, result, code, speaker=speaker, more=more)
     return True
 
 
@@ -125,48 +142,98 @@ async def stash(redis: AsyncRedis | SyncRedis, prefix: str, result: AssistantMes
         await done
 
 
-async def _partial(reader: StreamReader, message_id: str) -> tuple[str, int, str | None]:
-    """The text streamed so far, its delta count, and the stream's last event kind."""
-    last = await reader.last(message_id)
-    if last is None:
-        return "", 0, None
-    if last.event != CHUNK:
-        return "", 0, last.event
-    chunks = 0
+async def remember_answers(
+    redis: AsyncRedis, prefix: str, message_id: str, attempt: int, answers: list[PlannedAnswer]
+) -> None:
+    """At enqueue, for a turn of several answers: the reaper ends each."""
+    if len(answers) > 1:
+        payload = json.dumps([a.model_dump(mode="json") for a in answers])
+        await redis.set(keys.answers(prefix, message_id, attempt), payload, ex=UNSAVED_TTL_SECONDS)
+
+
+async def _answers_of(redis: AsyncRedis, prefix: str, turn: tracking.Turn) -> list[PlannedAnswer]:
+    raw = await redis.get(keys.answers(prefix, turn.message_id, turn.attempt))
+    if raw is None:
+        return [
+            PlannedAnswer(
+                message_id=turn.message_id,
+                attempt=turn.attempt,
+                speaker=Speaker.narrator(),  # unknown here; core keeps the message's own
+            )
+        ]
+    return [PlannedAnswer.model_validate(a) for a in json.loads(raw)]
+
+
+@dataclass
+class _Heard:
+    """What a turn's stream holds of one answer."""
+
+    content: str = ""
+    chunks: int = 0
+    complete: bool = False
+
+
+async def _heard(reader: StreamReader, stream_id: str, first: str) -> dict[str, _Heard]:
+    """Per answer id (chunks without an id are the first answer's), what
+    the stream holds."""
+    heard: dict[str, _Heard] = {}
     after = None
-    while batch := await reader.read(message_id, after, count=1000):
-        chunks += sum(1 for e in batch if e.event == CHUNK)
+    while batch := await reader.read(stream_id, after, count=1000):
+        for event in batch:
+            answer = str(event.data.get("message_id") or first)
+            state = heard.setdefault(answer, _Heard())
+            if event.event == CHUNK:
+                state.chunks += 1
+                state.content = str(event.data.get("content", ""))
+            elif event.event == COMPLETE:
+                state.complete = True
         after = batch[-1].id
-    return str(last.data.get("content", "")), chunks, last.event
+    return heard
 
 
 async def end_lost(redis: AsyncRedis, prefix: str, core: CoreClient, turn: tracking.Turn) -> bool:
-    """A turn whose worker is gone: save an answer core could not take
-    earlier, or else end it `failed` (WORKER_LOST) with the partial text the
-    stream holds. False when core could not be reached (try again later)."""
+    """A turn whose worker is gone: end each of its answers not ended yet,
+    in order: save an answer core could not take earlier, or else end it
+    `failed` (WORKER_LOST) with the partial text the stream holds. False
+    when core could not be reached (try again later)."""
     sink = StreamSink(redis, prefix, turn.message_id)
-    unsaved = await redis.get(keys.unsaved(prefix, turn.message_id, turn.attempt))
-    if unsaved is not None:
-        result = AssistantMessageResult.model_validate_json(unsaved)
-        if not await end(core, sink, turn.conversation_id, result):
+    answers = await _answers_of(redis, prefix, turn)
+    heard = await _heard(StreamReader(redis, prefix), turn.message_id, turn.message_id)
+    left = [a for a in answers if not heard.get(str(a.message_id), _Heard()).complete]
+    known = len(answers) > 1
+    for i, answer in enumerate(left):
+        message_id = str(answer.message_id)
+        more = i < len(left) - 1
+        speaker = answer.speaker if known else None
+        unsaved_key = keys.unsaved(prefix, message_id, answer.attempt)
+        unsaved = await redis.get(unsaved_key)
+        if unsaved is not None:
+            result = AssistantMessageResult.model_validate_json(unsaved)
+            if not await end(core, sink, turn.conversation_id, result, speaker=speaker, more=more):
+                return False
+            await redis.delete(unsaved_key)
+            logger.info("answer %s saved on core after its worker gave up", message_id)
+            continue
+        state = heard.get(message_id, _Heard())
+        result = AssistantMessageResult(
+            message_id=message_id,
+            content=state.content,
+            status="failed",
+            total_tokens=state.chunks,
+            attempt=answer.attempt,
+            error_code=StreamErrorCode.WORKER_LOST.value,
+        )
+        if not await end(
+            core,
+            sink,
+            turn.conversation_id,
+            result,
+            code=StreamErrorCode.WORKER_LOST,
+            speaker=speaker,
+            more=more,
+        ):
             return False
-        await redis.delete(keys.unsaved(prefix, turn.message_id, turn.attempt))
-        logger.info("answer %s saved on core after its worker gave up", turn.message_id)
-        return True
-    content, tokens, last_event = await _partial(StreamReader(redis, prefix), turn.message_id)
-    if last_event == COMPLETE:
-        return True  # the worker finished and died before leaving the set
-    result = AssistantMessageResult(
-        message_id=turn.message_id,
-        content=content,
-        status="failed",
-        total_tokens=tokens,
-        attempt=turn.attempt,
-        error_code=StreamErrorCode.WORKER_LOST.value,
-    )
-    if not await end(core, sink, turn.conversation_id, result, code=StreamErrorCode.WORKER_LOST):
-        return False
-    logger.warning("generation %s attempt %s: worker lost", turn.message_id, turn.attempt)
+        logger.warning("generation %s attempt %s: worker lost", message_id, answer.attempt)
     return True
 
 

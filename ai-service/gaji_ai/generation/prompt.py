@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gaji_contracts.conversations import GenerationRequest
+from gaji_contracts.timeline import step_summary
 
 from gaji_ai.llm.providers import ChatMessage, LLMProvider
 
 # An answer's length in tokens; the prompt leaves it room in the window.
 MAX_ANSWER_TOKENS = 200
+ANSWER_TEMPERATURE = 0.7
 
 
 def prompt_budget(context_tokens: int) -> int:
@@ -54,44 +56,10 @@ def persona_name(request: GenerationRequest) -> str:
     return NARRATOR
 
 
-ALTERATIONS = {
-    "prevent": "never happened",
-    "accelerate": "happened earlier",
-    "relocate": "happened somewhere else",
-    "outcome_change": "ended differently",
-}
-
-
-def _join(items: list[str]) -> str:
-    return ", ".join(i for i in items if i)
-
-
 def render_brief(scenario_type: str, parameters: dict[str, Any]) -> str:
-    """A scenario's typed parameters as a plain-language what-if."""
-    p = parameters
-    if scenario_type == "CHARACTER_CHANGE":
-        was = f" instead of {p['original_value']}" if p.get("original_value") else ""
-        when = f", starting at {p['change_point']}" if p.get("change_point") else ""
-        text = f"What if {p['character']}'s {p['property']} were {p['new_value']}{was}{when}?"
-        if p.get("ripple_effects"):
-            text += f" Ripple effects: {_join(p['ripple_effects'])}."
-        return text
-    if scenario_type == "EVENT_ALTERATION":
-        when = f" ({p['timeline_point']})" if p.get("timeline_point") else ""
-        how = ALTERATIONS.get(p.get("alteration_type", ""), "changed")
-        text = f"What if {p['event']}{when} {how}? Now: {p['new_outcome']}."
-        if p.get("original_outcome"):
-            text += f" In the original story: {p['original_outcome']}."
-        if p.get("affected_characters"):
-            text += f" Most affected: {_join(p['affected_characters'])}."
-        return text
-    if scenario_type == "SETTING_MODIFICATION":
-        element = str(p.get("setting_element", "setting")).replace("_", " ")
-        return (
-            f"What if the story's {element} changed ({p.get('scope', 'global')} scope, "
-            f"{p.get('impact_level', 'moderate')} impact): {p['change_description']}."
-        )
-    return "What if the story went differently?"
+    """A scenario's own change as a plain-language what-if (the timeline's
+    brief, when core sends one, holds it and every change before it)."""
+    return step_summary(scenario_type, parameters)
 
 
 # A sentence ends at . ! ? or ; (a closing quote or bracket may follow).
@@ -155,20 +123,34 @@ class Persona:
     description: str = ""
     traits: tuple[str, ...] = ()
 
+    @property
+    def is_narrator(self) -> bool:
+        return self.name == NARRATOR
+
 
 @dataclass(frozen=True)
 class Turn:
+    """A line of the conversation as the persona sees it: its own lines are
+    `assistant`, everyone else's are `user`, labelled with who said them."""
+
     role: str  # user | assistant
     content: str
 
 
-def system_prompt(*, story: str, brief: str, persona: Persona) -> str:
+READER = "Reader"
+PASSAGES_HEADER = "Passages from the novel (the what-if overrides them):"
+
+
+def persona_prompt(persona: Persona) -> str:
+    """Who the model plays (the `persona` section)."""
+    if persona.is_narrator:
+        return (
+            "You are the narrator. Describe the scene and what the characters do and say, "
+            "in the third person, in the novel's style; do not speak as the reader."
+        )
     lines = [
-        f"You are {persona.name} from {story}. "
-        f"Stay in character and answer as {persona.name} would.",
-        f"The reader is exploring an alternate timeline. {brief}",
-        "Keep to the story's world and tone; "
-        "when the passages below answer a question, follow them.",
+        f"You are {persona.name}. Speak only as {persona.name}: in the first person "
+        '("I", "me", "my"), in your own voice and manner, never about yourself by name.'
     ]
     if persona.description:
         lines.append(f"About {persona.name}: {persona.description}")
@@ -177,7 +159,56 @@ def system_prompt(*, story: str, brief: str, persona: Persona) -> str:
     return "\n".join(lines)
 
 
-def build_messages(
+def brief_prompt(*, story: str, brief: str) -> str:
+    """The what-if (the `brief` section): before any passage of the novel."""
+    return (
+        f"The story is {story}, changed by a what-if:\n{brief}\n"
+        "Everything you say happens inside this what-if, even where the novel differs."
+    )
+
+
+def system_prompt(*, story: str, brief: str, persona: Persona) -> str:
+    return f"{persona_prompt(persona)}\n\n{brief_prompt(story=story, brief=brief)}"
+
+
+def instruction(persona: Persona, premise: str, *, scene_goes_on: bool) -> str:
+    """The final instruction, restating the premise (small models follow the end of a prompt)."""
+    if persona.is_narrator:
+        what = "Continue the scene" if scene_goes_on else "Narrate what happens next"
+        return f"{what} as the narrator, in a few sentences, keeping to the what-if: {premise}"
+    what = "Continue the scene" if scene_goes_on else "Answer"
+    return (
+        f"{what} as {persona.name}, in the first person, in a few sentences, "
+        f"keeping to the what-if: {premise}"
+    )
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    text: str
+    tokens: int
+
+
+@dataclass(frozen=True)
+class BuiltPrompt:
+    messages: list[ChatMessage]
+    sections: list[Section]
+    kept: list[KeptPassage]
+
+
+def _merged(turns: list[Turn]) -> list[Turn]:
+    """Consecutive lines of one role as one message (chat templates expect turns to alternate)."""
+    out: list[Turn] = []
+    for turn in turns:
+        if out and out[-1].role == turn.role:
+            out[-1] = Turn(turn.role, f"{out[-1].content}\n\n{turn.content}")
+        else:
+            out.append(turn)
+    return out
+
+
+def build_prompt(
     *,
     story: str,
     brief: str,
@@ -188,24 +219,34 @@ def build_messages(
     count_tokens: Callable[[str], int],
     budget: int,
     grounding_tokens: int | None = None,
-    kept: list[KeptPassage] | None = None,
-) -> list[ChatMessage]:
+    premise: str = "",
+    scene: list[str] | None = None,
+) -> BuiltPrompt:
     """Messages for the model, within `budget` tokens (the window minus the
-    answer's room). Passages get at most `grounding_tokens` (and half of
-    what the instructions and message leave): taken whole in rank order,
-    the first that does not fit is condensed to its most related
-    sentences, the rest dropped. Then history is trimmed from the oldest
-    (keeping the first exchange).
+    answer's room), and the sections they are made of.
 
-    `kept`, when given, is filled with the passages that reached the
-    prompt, in the order they are numbered [1], [2], ... there."""
+    Order: who the model plays and the what-if (system, the same on every
+    turn of a conversation: llama.cpp reuses it), the conversation so far
+    (each line labelled with its speaker, the persona's own as assistant),
+    then the passages, the reader's message, what others answered to it in
+    this turn (`scene`), and the instruction restating the premise.
+
+    Passages get at most `grounding_tokens` (and half of what the rest
+    leaves): taken whole in rank order, the first that does not fit is
+    condensed to its most related sentences, the rest dropped. Then
+    history is trimmed from the oldest (keeping the first exchange)."""
     system = system_prompt(story=story, brief=brief, persona=persona)
+    scene_goes_on = not user_message.strip()
+    tail_lines = [f"{READER}: {user_message}"] if user_message.strip() else []
+    tail_lines += scene or []
+    tail_lines.append(instruction(persona, premise or brief, scene_goes_on=scene_goes_on))
+    tail = "\n\n".join(tail_lines)
     overhead = 8  # chat-template tokens per message
 
     def cost(text: str) -> int:
         return count_tokens(text) + overhead
 
-    remaining = budget - cost(system) - cost(user_message) - 16
+    remaining = budget - cost(system) - cost(tail) - 16
     if remaining < 0:
         raise ValueError("the prompt budget cannot hold the instructions and the message")
     kept_passages: list[str] = []
@@ -213,11 +254,12 @@ def build_messages(
     passage_budget = remaining // 2
     if grounding_tokens is not None:
         passage_budget = min(passage_budget, grounding_tokens)
+    query = user_message if user_message.strip() else " ".join(scene or [])
     for index, passage in enumerate(passages):
         if cost(passage) > passage_budget:
             room = passage_budget - overhead
             if room >= MIN_CONDENSED_TOKENS:
-                short = condense(passage, user_message, count_tokens=count_tokens, budget=room)
+                short = condense(passage, query, count_tokens=count_tokens, budget=room)
                 if short:
                     kept_passages.append(short)
                     used.append(KeptPassage(index, short, condensed=True))
@@ -227,19 +269,41 @@ def build_messages(
         used.append(KeptPassage(index, passage))
         passage_budget -= cost(passage)
         remaining -= cost(passage)
-    turns = list(history)
+    turns = _merged(list(history))
     while turns and sum(cost(t.content) for t in turns) > remaining:
         # Keep the first exchange; drop the oldest turn after it.
         drop = 2 if len(turns) > 2 else 0
         turns.pop(drop)
-    if kept is not None:
-        kept[:] = used
-    final = user_message
+    turns = _merged(turns)
+    # Someone else's line last (another speaker, or the reader's unanswered
+    # message): it joins the final message, so turns still alternate.
+    carry = turns.pop().content if turns and turns[-1].role == "user" else ""
+    quoted = ""
     if kept_passages:
-        quoted = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))
-        final = f"Passages from the novel:\n{quoted}\n\nReader: {user_message}"
-    return [
+        numbered = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))
+        quoted = f"{PASSAGES_HEADER}\n{numbered}"
+    final = "\n\n".join(part for part in (carry, quoted, tail) if part)
+    messages = [
         ChatMessage("system", system),
         *(ChatMessage(t.role, t.content) for t in turns),
         ChatMessage("user", final),
     ]
+    history_text = "\n\n".join(part for part in (*(t.content for t in turns), carry) if part)
+    parts = [
+        ("persona", persona_prompt(persona)),
+        ("brief", brief_prompt(story=story, brief=brief)),
+        ("history", history_text),
+        ("passages", quoted),
+        ("message", tail),
+    ]
+    sections = [Section(name, text, count_tokens(text) if text else 0) for name, text in parts]
+    return BuiltPrompt(messages=messages, sections=sections, kept=used)
+
+
+def build_messages(*, kept: list[KeptPassage] | None = None, **arguments: Any) -> list[ChatMessage]:
+    """build_prompt's messages (`kept`, when given, is filled with the
+    passages that reached the prompt, in their [1], [2], ... order)."""
+    built = build_prompt(**arguments)
+    if kept is not None:
+        kept[:] = built.kept
+    return built.messages

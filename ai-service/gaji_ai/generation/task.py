@@ -12,17 +12,31 @@ from gaji_contracts.conversations import (
     CITATION_QUOTE_CHARS,
     MAX_CHAPTER_TITLE_CHARS,
     MAX_CITATIONS,
+    MAX_PROMPT_TEXT_CHARS,
     Citation,
     GenerationRequest,
+    PlannedAnswer,
+    PromptMessage,
+    PromptRecord,
+    PromptSection,
+    Speaker,
+    SpeakerKind,
+)
+from gaji_contracts.conversations import (
+    ChatMessage as HistoryMessage,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaji_ai.config import Settings
 from gaji_ai.generation.prompt import (
+    ANSWER_TEMPERATURE,
+    MAX_ANSWER_TOKENS,
+    NARRATOR,
+    READER,
     KeptPassage,
     Persona,
     Turn,
-    build_messages,
+    build_prompt,
     count_tokens_of,
     persona_name,
     prompt_budget,
@@ -78,10 +92,16 @@ class PersonaData(BaseModel):
 
 
 class Grounding(BaseModel):
-    """What the prompt is grounded in, as it travels with the task."""
+    """What the prompt is grounded in, as it travels with the task: the
+    persona of each answer (in speaking order) and the passages."""
 
     persona: PersonaData
+    personas: list[PersonaData] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
+
+    def persona_of(self, index: int) -> Persona:
+        personas = self.personas or [self.persona]
+        return personas[min(index, len(personas) - 1)].persona()
 
 
 class TurnTask(BaseModel):
@@ -101,8 +121,61 @@ class TurnTask(BaseModel):
         return cls(request=request, grounding=ungrounded(request))
 
 
+def planned_answers(request: GenerationRequest) -> list[PlannedAnswer]:
+    """The turn's answers in speaking order (one, from an older core)."""
+    if request.answers:
+        return request.answers
+    name = persona_name(request)
+    speaker = (
+        Speaker.narrator() if name == NARRATOR else Speaker(kind=SpeakerKind.CHARACTER, name=name)
+    )
+    return [
+        PlannedAnswer(
+            message_id=request.assistant_message_id, attempt=request.attempt, speaker=speaker
+        )
+    ]
+
+
+def speaker_persona_name(speaker: Speaker) -> str:
+    return NARRATOR if speaker.kind == SpeakerKind.NARRATOR else speaker.name or NARRATOR
+
+
 def ungrounded(request: GenerationRequest) -> Grounding:
-    return Grounding(persona=PersonaData(name=persona_name(request)))
+    personas = [PersonaData(name=speaker_persona_name(a.speaker)) for a in planned_answers(request)]
+    return Grounding(persona=personas[0], personas=personas)
+
+
+def same_speaker(a: Speaker | None, b: Speaker) -> bool:
+    if a is None or a.kind != b.kind:
+        return False
+    if a.kind != SpeakerKind.CHARACTER:
+        return True
+    if a.character_id and b.character_id:
+        return a.character_id == b.character_id
+    return a.name.strip().lower() == b.name.strip().lower()
+
+
+def label(speaker: Speaker | None, default: str) -> str:
+    if speaker is None:
+        return default
+    if speaker.kind == SpeakerKind.USER:
+        return READER
+    return speaker.name or default
+
+
+def perspective(messages: list[HistoryMessage], speaker: Speaker) -> list[Turn]:
+    """The conversation as `speaker` sees it: its own lines as assistant,
+    everyone else's as user lines labelled with who said them. A message of
+    an older core (no speaker) keeps its role."""
+    turns = []
+    for message in messages:
+        if message.speaker is None:
+            turns.append(Turn(message.role.value, message.content))
+        elif same_speaker(message.speaker, speaker):
+            turns.append(Turn("assistant", message.content))
+        else:
+            turns.append(Turn("user", f"{label(message.speaker, READER)}: {message.content}"))
+    return turns
 
 
 def quote_of(text: str, limit: int = CITATION_QUOTE_CHARS) -> str:
@@ -142,34 +215,70 @@ def _story(request: GenerationRequest) -> str:
     return request.scenario.base_story.replace("-", " ").replace("_", " ").title()
 
 
+def _record_text(text: str) -> str:
+    return text if len(text) <= MAX_PROMPT_TEXT_CHARS else text[: MAX_PROMPT_TEXT_CHARS - 1] + "…"
+
+
 class Prompt:
-    """A grounded turn's context; `fit(provider)` fits it to that provider's
-    tokenizer and window. The benchmark builds the very same prompt to call
-    a provider directly."""
+    """A grounded turn's context; `fit(provider, index, scene)` fits the
+    prompt of its `index`-th answer to that provider's tokenizer and window
+    (`scene`: what the turn's earlier answers said). The benchmark builds
+    the very same prompt to call a provider directly."""
 
     def __init__(self, settings: Settings, task: TurnTask) -> None:
         self.settings = settings
         self.request = task.request
-        self.persona = task.grounding.persona.persona()
+        self.grounding = task.grounding
+        self.answers = planned_answers(task.request)
+        self.persona = task.grounding.persona_of(0)
         self.passages = task.grounding.passages
 
     def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
         return self.fit(provider)[0]
 
-    def fit(self, provider: LLMProvider) -> tuple[list[ChatMessage], list[Citation]]:
-        """The messages for this provider, and the citations of the passages they hold."""
+    def fit(
+        self,
+        provider: LLMProvider,
+        index: int = 0,
+        scene: list[str] | None = None,
+        *,
+        model: str = "",
+    ) -> tuple[list[ChatMessage], list[Citation], PromptRecord]:
+        """The messages of answer `index` for this provider, the citations of
+        the passages they hold, and the record of what the model is given."""
         request = self.request
-        kept: list[KeptPassage] = []
-        messages = build_messages(
+        speaker = self.answers[index].speaker
+        count = count_tokens_of(provider)
+        built = build_prompt(
             story=_story(request),
-            brief=render_brief(request.scenario.scenario_type, request.scenario.parameters),
-            persona=self.persona,
+            brief=request.brief
+            or render_brief(request.scenario.scenario_type, request.scenario.parameters),
+            persona=self.grounding.persona_of(index),
             passages=[p.text for p in self.passages],
-            history=[Turn(m.role.value, m.content) for m in request.recent_messages],
+            history=perspective(request.recent_messages, speaker),
             user_message=request.user_message,
-            count_tokens=count_tokens_of(provider),
+            count_tokens=count,
             budget=prompt_budget(self.settings.llm.llm_context_tokens),
             grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
-            kept=kept,
+            premise=render_brief(request.scenario.scenario_type, request.scenario.parameters),
+            scene=scene,
         )
-        return messages, citations_of(self.passages, kept)
+        record = PromptRecord(
+            model=(model or getattr(provider, "default_model", "") or "")[:100],
+            provider=provider.name[:40],
+            settings={
+                "temperature": ANSWER_TEMPERATURE,
+                "max_tokens": MAX_ANSWER_TOKENS,
+                "context_tokens": self.settings.llm.llm_context_tokens,
+                "grounding_tokens": self.settings.llm.grounding_tokens(provider.name),
+            },
+            messages=[
+                PromptMessage(role=m.role, content=_record_text(m.content)) for m in built.messages
+            ],
+            sections=[
+                PromptSection(name=x.name, tokens=x.tokens, text=_record_text(x.text))
+                for x in built.sections
+            ],
+            prompt_tokens=sum(count(m.content) for m in built.messages),
+        )
+        return built.messages, citations_of(self.passages, built.kept), record

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 import redis
-from gaji_contracts.conversations import AssistantMessageResult, Citation
+from gaji_contracts.conversations import AssistantMessageResult, Citation, PlannedAnswer
 from gaji_contracts.streams import StreamErrorCode
 from pydantic import BaseModel
 from redis.asyncio import Redis as AsyncRedis
@@ -31,8 +31,8 @@ from redis.asyncio import Redis as AsyncRedis
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
 from gaji_ai.generation import outcome, tracking
-from gaji_ai.generation.prompt import MAX_ANSWER_TOKENS
-from gaji_ai.generation.task import Prompt, TurnTask
+from gaji_ai.generation.prompt import ANSWER_TEMPERATURE, MAX_ANSWER_TOKENS, READER
+from gaji_ai.generation.task import Prompt, TurnTask, label
 from gaji_ai.llm.providers import ProviderError
 from gaji_ai.llm.registry import local_fallback, provider_for
 from gaji_ai.streams.stream import CHUNK, ERROR, StreamWriter, chunk, error
@@ -76,16 +76,17 @@ class LiveStream:
         self._guard(lambda: self._writer.finish(self._message_id))
 
 
-async def _mark_streaming(core: CoreClient, task: TurnTask, model: str) -> None:
-    request = task.request
+async def _mark_streaming(
+    core: CoreClient, task: TurnTask, answer: PlannedAnswer, model: str
+) -> None:
     with contextlib.suppress(CoreUnavailable, CoreResponseError):
         await core.persist_message(
-            str(request.conversation_id),
+            str(task.request.conversation_id),
             AssistantMessageResult(
-                message_id=str(request.assistant_message_id),
+                message_id=str(answer.message_id),
                 status="streaming",
                 model=model,
-                attempt=request.attempt,
+                attempt=answer.attempt,
             ),
         )
 
@@ -102,30 +103,44 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-async def generate(
-    settings: Settings, task: TurnTask, *, redis_client: redis.Redis, core: CoreClient
-) -> str:
-    """Run the turn; returns the final status (or UNSAVED)."""
-    request = task.request
-    message_id = str(request.assistant_message_id)
-    prefix = settings.rate_limit.rate_limit_prefix
-    stream = LiveStream(StreamWriter(redis_client, prefix), message_id)
+@dataclass
+class Spoken:
+    """One answer as generated: its result and whether the turn must stop."""
+
+    result: AssistantMessageResult
+    code: StreamErrorCode | None
+    cancelled: bool
+
+
+def _speak(
+    settings: Settings,
+    prompt: Prompt,
+    index: int,
+    scene: list[str],
+    stream: LiveStream,
+    answer: PlannedAnswer,
+) -> Spoken:
+    """Generate one answer into the stream (its chunks carry its id and speaker)."""
+    message_id = str(answer.message_id)
     provider = provider_for(settings)
-    model = request.model or provider.default_model
-    prompt = Prompt(settings, task)
+    model = prompt.request.model or provider.default_model
     started = time.monotonic()
-    # Informative only: awaited before the final save, never before a token.
-    marking = asyncio.create_task(_mark_streaming(core, task, model))
     first_at = None
     degraded = False
     content, tokens, status, error_code = "", 0, "completed", ""
     # The citations of the prompt that reached the model (the fallback's, if it ran).
     citations: list[Citation] = []
+    record = None
     try:
         try:
-            messages, citations = prompt.fit(provider)
+            messages, citations, record = prompt.fit(provider, index, scene, model=model)
             first, rest = _first_then_rest(
-                provider.stream(messages, model=model, max_tokens=MAX_ANSWER_TOKENS)
+                provider.stream(
+                    messages,
+                    model=model,
+                    max_tokens=MAX_ANSWER_TOKENS,
+                    temperature=ANSWER_TEMPERATURE,
+                )
             )
         except ProviderError:
             if provider.name == "local" or not settings.llm.llm_fallback_local:
@@ -135,8 +150,12 @@ async def generate(
             )
             provider, degraded = local_fallback(settings), True
             model = provider.default_model
-            messages, citations = prompt.fit(provider)
-            first, rest = _first_then_rest(provider.stream(messages, max_tokens=MAX_ANSWER_TOKENS))
+            messages, citations, record = prompt.fit(provider, index, scene, model=model)
+            first, rest = _first_then_rest(
+                provider.stream(
+                    messages, max_tokens=MAX_ANSWER_TOKENS, temperature=ANSWER_TEMPERATURE
+                )
+            )
         next_check = 0.0
         for delta in _chain(first, rest):
             # The cancel flag is read at most every CANCEL_POLL_SECONDS (one
@@ -149,12 +168,13 @@ async def generate(
                 next_check = now + CANCEL_POLL_SECONDS
             content += delta
             tokens += 1
-            stream.write(CHUNK, chunk(content, delta))
+            stream.write(
+                CHUNK, chunk(content, delta, message_id=message_id, speaker=answer.speaker)
+            )
             first_at = first_at or time.monotonic()
     except ProviderError as exc:
         logger.warning("generation %s failed: %s", message_id, exc)
         status, error_code = "failed", StreamErrorCode.PROVIDER_ERROR.value
-    await marking
     logger.info(
         "generation %s: first token after %.0f ms, %d tokens in %.2f s",
         message_id,
@@ -169,25 +189,75 @@ async def generate(
         model=model,
         total_tokens=tokens,
         degraded=degraded,
-        attempt=request.attempt,
+        attempt=answer.attempt,
         error_code=error_code,
         grounded=bool(prompt.passages),
         # An answer without a word cites nothing.
         citations=citations if content else [],
+        prompt=record,
     )
     code = StreamErrorCode.PROVIDER_ERROR if status == "failed" else None
+    return Spoken(result, code, cancelled=status == "cancelled")
+
+
+def _unspoken(answer: PlannedAnswer, model: str) -> AssistantMessageResult:
+    """An answer the turn never reached because the reader cancelled it."""
+    return AssistantMessageResult(
+        message_id=str(answer.message_id), status="cancelled", model=model, attempt=answer.attempt
+    )
+
+
+async def generate(
+    settings: Settings, task: TurnTask, *, redis_client: redis.Redis, core: CoreClient
+) -> str:
+    """Run the turn: its answers one after another in one stream, each
+    seeing the lines before it; returns the final status (or UNSAVED).
+    A cancel stops the whole turn: the answer being spoken keeps its text,
+    the ones not reached are saved cancelled and empty."""
+    request = task.request
+    prefix = settings.rate_limit.rate_limit_prefix
+    stream = LiveStream(StreamWriter(redis_client, prefix), str(request.assistant_message_id))
+    prompt = Prompt(settings, task)
+    answers = prompt.answers
+    model = request.model or provider_for(settings).default_model
+    scene: list[str] = []
+    status = "completed"
+    stopped = False
     conversation_id = str(request.conversation_id)
-    if await outcome.end(
-        core, stream, conversation_id, result, code=code, delays=outcome.PERSIST_DELAYS
-    ):
-        return status
-    # Core stayed away through every retry: the answer is kept in Redis and
-    # the turn stays tracked, so the reaper saves it once core is back;
-    # subscribers are told meanwhile.
-    stream.write(ERROR, error(StreamErrorCode.PERSIST_FAILED))
-    with contextlib.suppress(redis.RedisError):
-        await outcome.stash(redis_client, prefix, result)
-    return UNSAVED
+    for index, answer in enumerate(answers):
+        more = index < len(answers) - 1
+        # Informative only: awaited before the final save, never before a token.
+        marking = None
+        if not stopped:
+            marking = asyncio.create_task(_mark_streaming(core, task, answer, model))
+            spoken = _speak(settings, prompt, index, scene, stream, answer)
+            result, code = spoken.result, spoken.code
+            stopped = spoken.cancelled
+        else:
+            result, code = _unspoken(answer, model), None
+        if marking is not None:
+            await marking
+        status = result.status
+        if result.content:
+            scene.append(f"{label(answer.speaker, READER)}: {result.content}")
+        if not await outcome.end(
+            core,
+            stream,
+            conversation_id,
+            result,
+            code=code,
+            delays=outcome.PERSIST_DELAYS,
+            speaker=answer.speaker,
+            more=more,
+        ):
+            # Core stayed away through every retry: the answer is kept in Redis
+            # and the turn stays tracked, so the reaper saves it (and ends the
+            # answers after it) once core is back; subscribers are told meanwhile.
+            stream.write(ERROR, error(StreamErrorCode.PERSIST_FAILED))
+            with contextlib.suppress(redis.RedisError):
+                await outcome.stash(redis_client, prefix, result)
+            return UNSAVED
+    return status
 
 
 @dataclass

@@ -18,9 +18,9 @@ from redis.asyncio import Redis as AsyncRedis
 from gaji_ai.clients.core import CoreClient
 from gaji_ai.common.errors import AppError
 from gaji_ai.config import Settings
-from gaji_ai.generation import tracking
+from gaji_ai.generation import outcome, tracking
 from gaji_ai.generation.grounding import ground
-from gaji_ai.generation.task import Grounding, TurnTask, ungrounded
+from gaji_ai.generation.task import Grounding, TurnTask, planned_answers, ungrounded
 from gaji_ai.streams.stream import StreamReader
 from gaji_ai.taskqueue import GENERATE_TASK, send
 from gaji_ai.vectors.store import VectorStore
@@ -89,6 +89,9 @@ async def queue_generation(
         try:
             await stream.reset(message_id)
             await stream.mark_queued(message_id)
+            await outcome.remember_answers(
+                redis, prefix, message_id, request.attempt, planned_answers(request)
+            )
             await tracking.register(
                 redis,
                 prefix,

@@ -4,6 +4,7 @@ GET    /api/ai/novels/{novel_id}/characters
 GET    /api/ai/characters/{vectordb_id}
 GET    /api/ai/novels/{novel_id}/vectors            what the vector store holds of it
 DELETE /api/ai/internal/novels/{novel_id}/vectors   (service token)
+GET    /api/ai/internal/novels/{novel_id}/cast      (service token) the cast in short, for core
 
 Ingestion's routes are in gaji_ai.ingestion.router.
 """
@@ -14,7 +15,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
-from gaji_contracts.characters import Character, CharacterRelationship, FirstAppearance
+from gaji_contracts.characters import (
+    CastEntry,
+    Character,
+    CharacterRelationship,
+    FirstAppearance,
+    NovelCast,
+)
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.novels import NovelVectors
 
@@ -132,3 +139,32 @@ async def delete_novel_vectors(
     if checker is not None:
         checker.invalidate()
     return {"novel_id": novel_id.lower(), "passages_deleted": removed}
+
+
+@internal_router.get(
+    "/novels/{novel_id}/cast",
+    response_model=NovelCast,
+    responses=error_responses(400, 401, 403, 503),
+)
+async def novel_cast(
+    novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    caller: ServiceCaller,
+    store: VectorStoreDep,
+) -> NovelCast:
+    """A novel's cast in short, most mentioned first (service token): what
+    core needs to set up a scene and to know who a reader addresses. []
+    when the novel has no characters stored."""
+    with store_unavailable_as_503():
+        hits = await store.scroll(CHARACTERS, novel_id=novel_id.lower(), limit=100)
+    entries = [
+        CastEntry(
+            id=str(h.id),
+            name=h.payload.get("name", ""),
+            aliases=h.payload.get("aliases", []),
+            mention_count=h.payload.get("mention_count", 0),
+            role=h.payload.get("role", ""),
+        )
+        for h in hits
+    ]
+    entries.sort(key=lambda e: -e.mention_count)
+    return NovelCast(novel_id=novel_id.lower(), characters=entries)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from gaji_contracts.conversations import AssistantMessageResult, MessageComplete
+from gaji_contracts.conversations import AssistantMessageResult, MessageComplete, Speaker
 from gaji_contracts.streams import (
     ERROR,
     ERRORS_BEFORE_COMPLETE,
@@ -41,7 +41,8 @@ TERMINAL = {COMPLETE, ERROR}
 
 
 def ends_stream(event: StreamEvent) -> bool:
-    return event.event == COMPLETE or (
+    """The turn's last answer is complete (or an error ended the stream)."""
+    return (event.event == COMPLETE and not event.data.get("more")) or (
         event.event == ERROR and event.data.get("code") not in ERRORS_BEFORE_COMPLETE
     )
 
@@ -64,8 +65,10 @@ def _entry(event: str, data: dict[str, Any] | BaseModel) -> dict[str, str]:
     return {"event": event, "data": json.dumps(data)}
 
 
-def chunk(content: str, delta: str) -> MessageChunk:
-    return MessageChunk(content=content, delta=delta)
+def chunk(
+    content: str, delta: str, *, message_id: str | None = None, speaker: Speaker | None = None
+) -> MessageChunk:
+    return MessageChunk(content=content, delta=delta, message_id=message_id, speaker=speaker)
 
 
 def error(code: StreamErrorCode) -> StreamError:

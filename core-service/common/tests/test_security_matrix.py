@@ -35,7 +35,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tokens import tokens_for
 from conftest import assert_envelope
-from conversations.models import Conversation, ConversationLike, ConversationMemo, Message
+from conversations.models import Conversation, ConversationLike, ConversationMemo, Message, MessagePrompt
 from conversations.tests.helpers import add_exchanges, client_for, internal_client, make_conversation
 from novels.models import Novel
 from scenarios.models import Scenario
@@ -59,9 +59,9 @@ class Access(Enum):
 @dataclass(frozen=True)
 class Rule:
     access: Access
-    # What another signed-in user gets on an owner-only route. Every owner
-    # check answers 403 PERMISSION_DENIED today: none hides existence with a
-    # 404 (conversations and scenarios are public to read anyway).
+    # What another signed-in user gets on an owner-only route: 403
+    # PERMISSION_DENIED, except the prompt inspector, which hides that a
+    # prompt exists (404, as for a message that does not exist).
     other_user: int | None = None
     note: str = ""
 
@@ -109,6 +109,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", SCEN + "/forks"): PUBLIC,
     ("GET", SCEN + "/fork-tree"): PUBLIC,
     ("GET", SCEN + "/ancestors"): PUBLIC,
+    ("GET", SCEN + "/timeline"): PUBLIC,
     ("GET", V1 + "conversations"): PUBLIC,
     ("POST", V1 + "conversations"): AUTH,
     ("GET", CONV): PUBLIC,
@@ -120,6 +121,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", CONV + "/messages/<uuid:message_id>/cancel"): OWNER,
     ("POST", CONV + "/messages/<uuid:message_id>/stream"): OWNER,
     ("GET", CONV + "/messages/<uuid:message_id>/citations"): PUBLIC,
+    ("GET", CONV + "/messages/<uuid:message_id>/prompt"): Rule(
+        Access.OWNER, other_user=404, note="the owner and staff; anyone else as if it did not exist"
+    ),
+    ("POST", CONV + "/continue"): OWNER,
+    ("GET", CONV + "/cast"): PUBLIC,
+    ("PUT", CONV + "/cast"): OWNER,
     ("POST", CONV + "/fork"): Rule(Access.AUTHENTICATED, note="anyone may fork a (public) root"),
     ("GET", CONV + "/tree"): PUBLIC,
     ("POST", CONV + "/like"): Rule(Access.AUTHENTICATED, note="the caller's own like; the counter is public"),
@@ -217,6 +224,10 @@ def world(make_user, settings) -> World:
     Message.objects.filter(id=messages[3].id).update(status=MessageStatus.PENDING.value)
     ConversationMemo.objects.create(user=owner, conversation=conversation, memo_text="owner's secret note")
     ConversationLike.objects.create(user=owner, conversation=conversation)
+    # What the model was given for the answer's earlier attempt (the prompt inspector).
+    MessagePrompt.objects.create(
+        message_id=messages[3].id, record={"model": "m", "messages": [{"role": "user", "content": "owner's"}]}
+    )
     return World(owner, other, novel, scenario, conversation, messages[1], messages[3])
 
 
@@ -259,6 +270,7 @@ def body_for(method: str, route: str, world: World):
         CONV: {"title": "pwned"},
         CONV + "/messages": {"content": "pwned"},
         CONV + "/memo": {"memo_text": "pwned"},
+        CONV + "/cast": {"narrator": True, "members": [{"character_id": None, "name": "Pwned"}]},
     }
     return bodies.get(route, {})
 
@@ -337,7 +349,8 @@ def test_another_user_is_refused_on_owner_routes(world, key):
     method, route = key
     before = snapshot(world)
     response = call(client_for(world.other), method, route, world)
-    assert_envelope(response, ROUTES[key].other_user, "PERMISSION_DENIED")
+    refused = ROUTES[key].other_user
+    assert_envelope(response, refused, "PERMISSION_DENIED" if refused == 403 else "NOT_FOUND")
     assert snapshot(world) == before
 
 

@@ -48,8 +48,11 @@ def test_character_is_stripped_and_passed_to_ai(user, stub_ai):
     client = client_for(user)
     assert send(client, conversation, character="  Mr. Darcy ").status_code == 202
     assert stub_ai.last["body"].character == "Mr. Darcy"
+    assert [a.speaker.name for a in stub_ai.last["body"].answers] == ["Mr. Darcy"]
     assert send(client, conversation).status_code == 202
-    assert stub_ai.last["body"].character is None  # ai picks the scenario's character, else the narrator
+    # Unaddressed, the scene answers: here, the scenario's character.
+    (answer,) = stub_ai.last["body"].answers
+    assert (answer.speaker.kind, answer.speaker.name) == ("character", "Hermione Granger")
 
 
 def test_regenerate_takes_a_character_too(user, stub_ai):

@@ -22,6 +22,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from gaji_contracts.characters import NovelCast
 from gaji_contracts.conventions import bearer_token, is_service_token
 from gaji_contracts.conversations import (
     GENERATIONS_PATH,
@@ -52,6 +53,9 @@ class StubAi:
         self.models: list[str] | None = list(DEFAULT_MODELS)
         self.model_requests: list[dict] = []  # headers of each GET MODELS_PATH
         self.cancels: list[dict] = []  # {"headers": {...}, "message_id": str}
+        # Each novel's cast (novel id -> CastEntry list); None: the store is away (503).
+        self.cast: dict[str, list] | None = {}
+        self.cast_requests: list[str] = []
         self._lock = threading.Lock()
         self._connections: set = set()
         stub = self
@@ -83,6 +87,18 @@ class StubAi:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                if self.path.startswith("/api/ai/internal/novels/") and self.path.endswith("/cast"):
+                    novel_id = self.path.split("/")[-2]
+                    with stub._lock:
+                        stub.cast_requests.append(novel_id)
+                    if stub.cast is None:
+                        self._send(503, _envelope(503, "SERVICE_UNAVAILABLE", "Store unavailable"))
+                        return
+                    entries = stub.cast.get(novel_id, [])
+                    self._send(
+                        200, NovelCast(novel_id=novel_id, characters=entries).model_dump_json().encode()
+                    )
+                    return
                 if self.path != MODELS_PATH:
                     self._send(404, b'{"code": "NOT_FOUND"}')
                     return

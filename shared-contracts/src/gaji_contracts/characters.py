@@ -4,7 +4,7 @@ core reads it to set up a conversation."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -48,3 +48,48 @@ class Character(BaseModel):
     first_appearance: FirstAppearance | None = None
     mention_count: int
     dialogue_count: int = 0
+
+
+def novel_cast_path(novel_id: str) -> str:
+    """ai's internal route (service token): a novel's cast in short, for core's scenes."""
+    return f"/api/ai/internal/novels/{novel_id}/cast"
+
+
+class CastEntry(BaseModel):
+    """A character as core needs it to set up a scene and find who is addressed."""
+
+    id: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    mention_count: int = 0
+    role: str = ""
+
+
+class NovelCast(BaseModel):
+    novel_id: str
+    characters: list[CastEntry] = Field(description="Most mentioned first; [] when not ingested")
+
+
+Entry = TypeVar("Entry", CastEntry, dict)
+
+
+def _key(name: str) -> str:
+    return " ".join(name.lower().replace(".", " ").split())
+
+
+def match_character(name: str, cast: list[Entry]) -> Entry | None:
+    """The cast member a name refers to: an exact name or alias first, else
+    the most mentioned one whose name or alias contains it ("Darcy").
+    `cast` is most mentioned first (CastEntry objects or their dicts)."""
+    wanted = _key(name)
+    if not wanted:
+        return None
+    partial = None
+    for entry in cast:
+        data = entry if isinstance(entry, dict) else entry.model_dump()
+        names = [_key(data.get("name", "")), *(_key(a) for a in data.get("aliases", []))]
+        if wanted in names:
+            return entry
+        if partial is None and any(wanted in n.split() or n in wanted for n in names if n):
+            partial = entry
+    return partial

@@ -24,9 +24,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from gaji_contracts.text import CleanText, NoNulText
+from gaji_contracts.timeline import MAX_BRIEF_CHARS
 
 MAX_USER_MESSAGE_CHARS = 4000
 # An assistant answer is bounded by the model's output budget; this cap only
@@ -69,6 +70,37 @@ class MessageRole(StrEnum):
     ASSISTANT = "assistant"
 
 
+class SpeakerKind(StrEnum):
+    USER = "user"
+    CHARACTER = "character"
+    NARRATOR = "narrator"
+
+
+NARRATOR_NAME = "Narrator"
+MAX_CHARACTER_ID_CHARS = 64
+# Answers to one reader message (or one `continue`): characters and the narrator.
+MAX_SPEAKERS = 3
+
+
+class Speaker(BaseModel):
+    """Who said a message: the reader, a character (of the novel's cast by
+    id, or named freely with no id) or the narrator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SpeakerKind
+    character_id: Annotated[NoNulText, StringConstraints(max_length=MAX_CHARACTER_ID_CHARS)] | None = None
+    name: Annotated[NoNulText, StringConstraints(max_length=MAX_CHARACTER_NAME_CHARS)] = ""
+
+    @classmethod
+    def narrator(cls) -> Speaker:
+        return cls(kind=SpeakerKind.NARRATOR, name=NARRATOR_NAME)
+
+    @classmethod
+    def reader(cls, name: str = "") -> Speaker:
+        return cls(kind=SpeakerKind.USER, name=name[:MAX_CHARACTER_NAME_CHARS])
+
+
 class MessageStatus(StrEnum):
     PENDING = "pending"
     STREAMING = "streaming"
@@ -108,6 +140,7 @@ class ChatMessage(BaseModel):
     content: str
     status: MessageStatus = MessageStatus.COMPLETED
     created_at: datetime
+    speaker: Speaker | None = Field(default=None, description="None from an older core")
 
 
 class ScenarioBrief(BaseModel):
@@ -119,18 +152,45 @@ class ScenarioBrief(BaseModel):
     parameters: dict[str, Any]
 
 
+class PlannedAnswer(BaseModel):
+    """One answer of a turn: its pending message and who speaks it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: UUID
+    attempt: int = Field(default=1, ge=1)
+    speaker: Speaker
+
+
 class GenerationRequest(BaseModel):
-    """core -> ai: generate the answer for `assistant_message_id`."""
+    """core -> ai: generate the turn's answers, one after another in one
+    stream keyed by `assistant_message_id` (the first answer), each seeing
+    the lines before it. Checked together: a reader's message
+    (`user_message_id` set) is not empty; `answers` start with
+    `assistant_message_id`, each answer once."""
 
     model_config = ConfigDict(extra="forbid")
 
     conversation_id: UUID
     user_id: UUID
-    user_message_id: UUID
-    assistant_message_id: UUID
+    user_message_id: UUID | None = Field(default=None, description="None when the scene goes on by itself")
+    assistant_message_id: UUID = Field(description="The first answer's id: the turn's stream")
     attempt: int = Field(default=1, ge=1, description="1, then +1 for every regenerate")
-    user_message: Annotated[str, StringConstraints(min_length=1, max_length=MAX_USER_MESSAGE_CHARS)]
+    answers: list[PlannedAnswer] = Field(
+        default_factory=list,
+        max_length=MAX_SPEAKERS,
+        description="The answers in speaking order, the first being assistant_message_id; empty from an "
+        "older core (one answer, spoken by `character`)",
+    )
+    user_message: Annotated[str, StringConstraints(max_length=MAX_USER_MESSAGE_CHARS)] = Field(
+        default="", description="The reader's message; empty when the scene goes on by itself (continue)"
+    )
     scenario: ScenarioBrief
+    brief: Annotated[str, StringConstraints(max_length=MAX_BRIEF_CHARS)] | None = Field(
+        default=None,
+        description="The whole timeline from the novel to this scenario as the model is told it "
+        "(gaji_contracts.timeline); None from an older core: the scenario's own change alone",
+    )
     novel_id: UUID | None = Field(default=None, description="Set when the scenario's novel is ingested")
     recent_messages: list[ChatMessage] = Field(
         default_factory=list, description="Completed messages before the user message, oldest first"
@@ -141,6 +201,16 @@ class GenerationRequest(BaseModel):
         max_length=MAX_CHARACTER_NAME_CHARS,
         description="The character the user addresses (else the scenario's character, else the narrator)",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GenerationRequest:
+        if self.user_message_id is not None and not self.user_message.strip():
+            raise ValueError("user_message: a reader's message cannot be empty")
+        if self.answers and self.answers[0].message_id != self.assistant_message_id:
+            raise ValueError("answers: the first answer must be assistant_message_id")
+        if len({a.message_id for a in self.answers}) != len(self.answers):
+            raise ValueError("answers: each answer once")
+        return self
 
 
 class GenerationAccepted(BaseModel):
@@ -179,6 +249,47 @@ class TurnCreate(BaseModel):
     character: CleanText | None = Field(default=None, max_length=MAX_CHARACTER_NAME_CHARS)
 
 
+# The prompt inspector: what a model received for an answer.
+MAX_PROMPT_MESSAGES = 400
+MAX_PROMPT_TEXT_CHARS = 200_000
+PromptText = Annotated[str, StringConstraints(max_length=MAX_PROMPT_TEXT_CHARS)]
+
+
+class PromptMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: PromptText
+
+
+class PromptSection(BaseModel):
+    """A labelled part of the prompt: brief, persona, passages (with their
+    citation numbers), history, message, ..."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    tokens: int = Field(
+        ge=0, le=10_000_000, description="Counted with the model's own tokenizer when it has one"
+    )
+    text: PromptText
+
+
+class PromptRecord(BaseModel):
+    """Exactly what the model received for one answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Annotated[str, StringConstraints(max_length=100)]
+    provider: Annotated[str, StringConstraints(max_length=40)] = ""
+    settings: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="temperature, max_tokens, context_tokens, ..."
+    )
+    messages: list[PromptMessage] = Field(max_length=MAX_PROMPT_MESSAGES)
+    sections: list[PromptSection] = Field(default_factory=list, max_length=40)
+    prompt_tokens: int = Field(default=0, ge=0, le=10_000_000)
+
+
 class AssistantMessageResult(BaseModel):
     """ai -> core: the final (or progress) state of a pending assistant message.
 
@@ -205,13 +316,19 @@ class AssistantMessageResult(BaseModel):
         default_factory=list,
         description="The passages the answer's prompt held, in their prompt order ([] when ungrounded)",
     )
+    prompt: PromptRecord | None = Field(
+        default=None, description="What the model received (the prompt inspector); None when no model ran"
+    )
 
 
 class MessageComplete(BaseModel):
-    """The stream's `message_complete` event: the answer as saved on core."""
+    """The stream's `message_complete` event: the answer as saved on core.
+    `more`: another answer of the same turn follows in this stream."""
 
     message_id: UUID
     role: Literal["assistant"] = "assistant"
+    speaker: Speaker | None = None
+    more: bool = False
     content: str
     total_tokens: int
     model: str
@@ -221,9 +338,13 @@ class MessageComplete(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, result: AssistantMessageResult) -> MessageComplete:
+    def of(
+        cls, result: AssistantMessageResult, *, speaker: Speaker | None = None, more: bool = False
+    ) -> MessageComplete:
         return cls(
             message_id=result.message_id,
+            speaker=speaker,
+            more=more,
             content=result.content,
             total_tokens=result.total_tokens,
             model=result.model,

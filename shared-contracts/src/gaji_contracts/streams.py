@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from gaji_contracts.conversations import MessageComplete
+from gaji_contracts.conversations import MessageComplete, Speaker
 
 MESSAGE_CHUNK = "message_chunk"
 MESSAGE_COMPLETE = "message_complete"
@@ -44,6 +45,8 @@ ERRORS_BEFORE_COMPLETE = frozenset(
 class MessageChunk(BaseModel):
     content: str = Field(description="The answer so far")
     delta: str = Field(description="What this event added")
+    message_id: UUID | None = Field(default=None, description="The answer being spoken")
+    speaker: Speaker | None = Field(default=None, description="Who is speaking")
 
 
 class StreamError(BaseModel):

@@ -31,11 +31,15 @@ def clean_text(value: str) -> str:
     return value.strip()
 
 
-# The same rules as JSON Schema patterns (ECMA and Python regex alike), so an
-# OpenAPI document states them: no NUL anywhere; and at least one character
-# that is not whitespace.
+# The same rules as JSON Schema patterns, so an OpenAPI document states them:
+# no NUL anywhere; and at least one character that is not whitespace. The
+# whitespace is spelled out as exactly what str.strip() removes (ECMA's \s
+# and Python's differ: U+001C-U+001F and U+0085 are whitespace only to Python).
+WHITESPACE_CLASS = (
+    r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 NO_NUL_PATTERN = r"^[^\u0000]*$"
-CLEAN_TEXT_PATTERN = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+CLEAN_TEXT_PATTERN = rf"^[^\u0000]*[^{WHITESPACE_CLASS}\u0000][^\u0000]*$"
 
 # The pattern is documentation only (json_schema_extra): the validator is the rule.
 CleanText = Annotated[

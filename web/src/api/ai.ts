@@ -236,6 +236,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/internal/novels/{novel_id}/cast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Novel Cast
+         * @description A novel's cast in short, most mentioned first (service token): what
+         *     core needs to set up a scene and to know who a reader addresses. []
+         *     when the novel has no characters stored.
+         */
+        get: operations["novel_cast_api_ai_internal_novels__novel_id__cast_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/internal/generations": {
         parameters: {
             query?: never;
@@ -567,6 +589,28 @@ export interface components {
              */
             cancel_requested: boolean;
         };
+        /**
+         * CastEntry
+         * @description A character as core needs it to set up a scene and find who is addressed.
+         */
+        CastEntry: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Aliases */
+            aliases?: string[];
+            /**
+             * Mention Count
+             * @default 0
+             */
+            mention_count: number;
+            /**
+             * Role
+             * @default
+             */
+            role: string;
+        };
         /** Character */
         Character: {
             /**
@@ -662,6 +706,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description None from an older core */
+            speaker?: components["schemas"]["Speaker"] | null;
         };
         /** CheckResult */
         CheckResult: {
@@ -790,7 +836,11 @@ export interface components {
         };
         /**
          * GenerationRequest
-         * @description core -> ai: generate the answer for `assistant_message_id`.
+         * @description core -> ai: generate the turn's answers, one after another in one
+         *     stream keyed by `assistant_message_id` (the first answer), each seeing
+         *     the lines before it. Checked together: a reader's message
+         *     (`user_message_id` set) is not empty; `answers` start with
+         *     `assistant_message_id`, each answer once.
          */
         GenerationRequest: {
             /**
@@ -805,12 +855,13 @@ export interface components {
             user_id: string;
             /**
              * User Message Id
-             * Format: uuid
+             * @description None when the scene goes on by itself
              */
-            user_message_id: string;
+            user_message_id?: string | null;
             /**
              * Assistant Message Id
              * Format: uuid
+             * @description The first answer's id: the turn's stream
              */
             assistant_message_id: string;
             /**
@@ -819,9 +870,23 @@ export interface components {
              * @default 1
              */
             attempt: number;
-            /** User Message */
+            /**
+             * Answers
+             * @description The answers in speaking order, the first being assistant_message_id; empty from an older core (one answer, spoken by `character`)
+             */
+            answers?: components["schemas"]["PlannedAnswer"][];
+            /**
+             * User Message
+             * @description The reader's message; empty when the scene goes on by itself (continue)
+             * @default
+             */
             user_message: string;
             scenario: components["schemas"]["ScenarioBrief"];
+            /**
+             * Brief
+             * @description The whole timeline from the novel to this scenario as the model is told it (gaji_contracts.timeline); None from an older core: the scenario's own change alone
+             */
+            brief?: string | null;
             /**
              * Novel Id
              * @description Set when the scenario's novel is ingested
@@ -966,6 +1031,16 @@ export interface components {
             /** Models */
             models: string[];
         };
+        /** NovelCast */
+        NovelCast: {
+            /** Novel Id */
+            novel_id: string;
+            /**
+             * Characters
+             * @description Most mentioned first; [] when not ingested
+             */
+            characters: components["schemas"]["CastEntry"][];
+        };
         /** NovelIn */
         NovelIn: {
             /** Novel Id */
@@ -1082,6 +1157,23 @@ export interface components {
             query_embedding_time_ms: number;
             /** Search Time Ms */
             search_time_ms: number;
+        };
+        /**
+         * PlannedAnswer
+         * @description One answer of a turn: its pending message and who speaks it.
+         */
+        PlannedAnswer: {
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /**
+             * Attempt
+             * @default 1
+             */
+            attempt: number;
+            speaker: components["schemas"]["Speaker"];
         };
         /** PointIn */
         PointIn: {
@@ -1249,6 +1341,26 @@ export interface components {
             /** Values */
             values: number[];
         };
+        /**
+         * Speaker
+         * @description Who said a message: the reader, a character (of the novel's cast by
+         *     id, or named freely with no id) or the narrator.
+         */
+        Speaker: {
+            kind: components["schemas"]["SpeakerKind"];
+            /** Character Id */
+            character_id?: string | null;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * SpeakerKind
+         * @enum {string}
+         */
+        SpeakerKind: "user" | "character" | "narrator";
         /** UpsertIn */
         UpsertIn: {
             /** Points */
@@ -2288,6 +2400,73 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novel_cast_api_ai_internal_novels__novel_id__cast_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NovelCast"];
                 };
             };
             /** @description Bad Request */

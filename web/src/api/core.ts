@@ -225,6 +225,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/cast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Who is in the scene: the members (characters of the novel by id, or named freely) with their talkativeness, and whether a narrator is. A new conversation starts with the scenario's character (or the novel's two most central characters) and no narrator. */
+        get: operations["conversations_cast_get"];
+        /** @description Replace the scene's cast (at most 8 members, each character once; the owner only: 403). An unknown `character_id` is 400 with the field; 503 `AI_UNAVAILABLE` when the novel's cast cannot be read to check it. */
+        put: operations["conversations_cast_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Let the scene go on without a message of yours: the `speakers` named, else the members the last line mentions and the talkative ones (not the one who just spoke, when others are in the scene), and the narrator when it is in the scene. Streams like a sent message (`message_id` null). Counts against the message rate limit. */
+        post: operations["conversations_continue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/fork": {
         parameters: {
             query?: never;
@@ -310,7 +345,7 @@ export interface paths {
         /** @description The conversation's history, oldest first: by page (`page`, `size`) or by cursor (`before` or `after` a message id, with `size`; with both, the first `size` messages between the two). `cursors` gives the ids to continue with. */
         get: operations["conversations_messages"];
         put?: never;
-        /** @description Stores your message and a pending answer, hands the turn to the ai service and answers at once. Open `stream_url` (an EventSource URL with a short-lived ticket) for the answer. If the ai service is unavailable: 503 `AI_UNAVAILABLE` with `message_id` and `assistant_message_id` (your message is kept; regenerate the answer later). A model the ai service does not offer: 400 `INVALID_MODEL` (nothing stored, unless ai refuses it only on hand-over: then with both ids, like the 503). 10 per minute. */
+        /** @description Stores your message and a pending answer per speaker, hands the turn to the ai service and answers at once. Open `stream_url` (an EventSource URL with a short-lived ticket): the answers are spoken one after another in it, each chunk and `message_complete` naming its `message_id` and `speaker`, `more: true` on every `message_complete` but the last. Who answers: `speakers`, else `character`, else the scene's choice (see GET /cast). If the ai service is unavailable: 503 `AI_UNAVAILABLE` with `message_id` and `assistant_message_id` (your message is kept; regenerate the answer later). A model the ai service does not offer: 400 `INVALID_MODEL` (nothing stored, unless ai refuses it only on hand-over: then with both ids, like the 503). 10 per minute. */
         post: operations["conversations_send_message"];
         delete?: never;
         options?: never;
@@ -327,7 +362,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Stop an answer being generated (pending or streaming). The ai worker stops within a second and stores the text so far with status `cancelled`; it can then be regenerated. 409 for an answer already completed, cancelled or failed; 400 for a user message; 503 `AI_UNAVAILABLE` if the ai service cannot be reached. */
+        /** @description Stop an answer being generated (pending or streaming), with the rest of its turn. The ai worker stops within a second and stores the text so far with status `cancelled` (answers of the turn not reached: cancelled and empty); each can then be regenerated. 409 for an answer already completed, cancelled or failed; 400 for a user message; 503 `AI_UNAVAILABLE` if the ai service cannot be reached. */
         post: operations["conversations_cancel_message"];
         delete?: never;
         options?: never;
@@ -352,6 +387,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/messages/{message_id}/prompt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Why this answer? Exactly what the model received for it: the model and settings, the chat messages in order, and each section labelled with its token count (`persona`, `brief`, `history`, `passages` with their citation numbers, `message`). The conversation's owner and staff only: 404 for anyone else, as for a message that does not exist. 404 too while the answer has none (not answered yet); 409 for a user message. Deleted with the answer. */
+        get: operations["conversations_message_prompt"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/messages/{message_id}/regenerate": {
         parameters: {
             query?: never;
@@ -361,7 +413,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Generate a failed or cancelled answer again (same message id); 409 for any other state. `model` and `character` as when sending (they are not remembered from the first attempt). */
+        /** @description Generate a failed or cancelled answer again (same message id), spoken by the same speaker in its own stream; 409 for any other state. `character` gives it to another speaker; `model` as when sending. */
         post: operations["conversations_regenerate_message"];
         delete?: never;
         options?: never;
@@ -546,6 +598,23 @@ export interface paths {
         };
         /** @description Direct forks of a scenario (newest first), with the parent's summary. */
         get: operations["scenarios_forks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenarios/{scenario_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every change from the novel down to this scenario, oldest first, and the `brief` a conversation on it gives the model: each change in order, the oldest condensed to one line (and on very deep chains counted only) so it fits 320 tokens; the brief says how many were condensed. A deleted ancestor stays, marked `is_deleted`. */
+        get: operations["scenarios_timeline"];
         put?: never;
         post?: never;
         delete?: never;
@@ -783,6 +852,11 @@ export interface components {
              * @description The passages the answer's prompt held, in their prompt order ([] when ungrounded)
              */
             citations?: components["schemas"]["Citation"][];
+            /**
+             * @description What the model received (the prompt inspector); None when no model ran
+             * @default null
+             */
+            prompt: components["schemas"]["PromptRecord"] | null;
         };
         /** @enum {string} */
         AssistantMessageResultStatusEnum: "streaming" | "completed" | "cancelled" | "failed";
@@ -814,6 +888,50 @@ export interface components {
          */
         CancelResultStatusEnum: "pending" | "streaming";
         /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        Cast: {
+            /** @description A narrator describes the scene after the characters */
+            narrator: boolean;
+            members: components["schemas"]["CastMember"][];
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        CastMember: {
+            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters); null for one named freely */
+            character_id?: string | null;
+            /** @description How the scene names the character */
+            name: string;
+            /**
+             * Format: double
+             * @description The chance to speak unaddressed
+             * @default 0.5
+             */
+            talkativeness: number;
+        };
+        CastMemberRequest: {
+            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters); null for one named freely */
+            character_id?: string | null;
+            /** @description How the scene names the character */
+            name: string;
+            /**
+             * Format: double
+             * @description The chance to speak unaddressed
+             * @default 0.5
+             */
+            talkativeness: number;
+        };
+        CastRequest: {
+            /** @description A narrator describes the scene after the characters */
+            narrator: boolean;
+            members: components["schemas"]["CastMemberRequest"][];
+        };
+        /**
          * ChatMessage
          * @description One message of a conversation's history, as the generation reads it.
          */
@@ -833,12 +951,25 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * @description None from an older core
+             * @default null
+             */
+            speaker: components["schemas"]["Speaker"] | null;
         };
         ChatTurn: {
-            /** Format: uuid */
-            message_id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Your message (null when the scene goes on)
+             */
+            message_id: string | null;
+            /**
+             * Format: uuid
+             * @description The first answer
+             */
             assistant_message_id: string;
+            /** @description Every answer of the turn in speaking order, all spoken in `stream_url` */
+            answers: components["schemas"]["TurnAnswer"][];
             /** Format: uri */
             stream_url: string;
             /** Format: date-time */
@@ -868,6 +999,12 @@ export interface components {
             chunk_index: number;
             /** Quote */
             quote: string;
+        };
+        ContinueApiInputRequest: {
+            /** @description A model from the ai service's GET /api/ai/models; the configured default when omitted. Any other: 400 `INVALID_MODEL`. */
+            model?: string;
+            /** @description Who answers, in order (at most 3, each once): the narrator, a character of the novel by `character_id` (400 for an unknown one) or a character by `name` (one of the two is required). Omitted: the characters your message mentions, then the talkative members of the scene, and the narrator when it is in the scene. */
+            speakers?: components["schemas"]["SpeakerInputRequest"][];
         };
         Conversation: {
             /** Format: uuid */
@@ -944,6 +1081,8 @@ export interface components {
             /** Format: uuid */
             id: string;
             role: string;
+            /** @description Who said it: the reader, a character or the narrator */
+            readonly speaker: components["schemas"]["MessageSpeaker"];
             content: string;
             status: components["schemas"]["MessageStatusEnum"];
             model: string;
@@ -1062,7 +1201,11 @@ export interface components {
         };
         /**
          * GenerationRequest
-         * @description core -> ai: generate the answer for `assistant_message_id`.
+         * @description core -> ai: generate the turn's answers, one after another in one
+         *     stream keyed by `assistant_message_id` (the first answer), each seeing
+         *     the lines before it. Checked together: a reader's message
+         *     (`user_message_id` set) is not empty; `answers` start with
+         *     `assistant_message_id`, each answer once.
          */
         GenerationRequest: {
             /**
@@ -1078,11 +1221,14 @@ export interface components {
             /**
              * User Message Id
              * Format: uuid
+             * @description None when the scene goes on by itself
+             * @default null
              */
-            user_message_id: string;
+            user_message_id: string | null;
             /**
              * Assistant Message Id
              * Format: uuid
+             * @description The first answer's id: the turn's stream
              */
             assistant_message_id: string;
             /**
@@ -1091,9 +1237,24 @@ export interface components {
              * @default 1
              */
             attempt: number;
-            /** User Message */
+            /**
+             * Answers
+             * @description The answers in speaking order, the first being assistant_message_id; empty from an older core (one answer, spoken by `character`)
+             */
+            answers?: components["schemas"]["PlannedAnswer"][];
+            /**
+             * User Message
+             * @description The reader's message; empty when the scene goes on by itself (continue)
+             * @default
+             */
             user_message: string;
             scenario: components["schemas"]["ScenarioBrief"];
+            /**
+             * Brief
+             * @description The whole timeline from the novel to this scenario as the model is told it (gaji_contracts.timeline); None from an older core: the scenario's own change alone
+             * @default null
+             */
+            brief: string | null;
             /**
              * Novel Id
              * Format: uuid
@@ -1133,6 +1294,17 @@ export interface components {
          * @enum {string}
          */
         IngestionStatusEnum: "pending" | "processing" | "completed" | "failed" | "missing";
+        InspectedMessage: {
+            role: components["schemas"]["RoleEnum"];
+            content: string;
+        };
+        InspectedSection: {
+            /** @description brief, persona, passages, history, message */
+            name: string;
+            /** @description Counted with the model's own tokenizer when it has one */
+            tokens: number;
+            text: string;
+        };
         IsFollowingApiOutput: {
             is_following: boolean;
             is_mutual: boolean;
@@ -1232,12 +1404,31 @@ export interface components {
             model?: string;
             /** @description The character you address, e.g. 'Mr. Darcy'; default: the scenario's character, else the narrator. */
             character?: string;
+            /** @description Who answers, in order (at most 3, each once): the narrator, a character of the novel by `character_id` (400 for an unknown one) or a character by `name` (one of the two is required). Omitted: the characters your message mentions, then the talkative members of the scene, and the narrator when it is in the scene. */
+            speakers?: components["schemas"]["SpeakerInputRequest"][];
         };
         MessagePage: {
             content: components["schemas"]["ConversationMessage"][];
             /** @description Page mode only; null when paging by cursor */
             page: components["schemas"]["PageInfo"] | null;
             cursors: components["schemas"]["Cursors"];
+        };
+        MessagePrompt: {
+            /** Format: uuid */
+            message_id: string;
+            attempt: number;
+            model: string;
+            provider: string;
+            /** @description temperature, max_tokens, context_tokens, grounding_tokens */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** @description The chat messages the model received, in order */
+            messages: components["schemas"]["InspectedMessage"][];
+            sections: components["schemas"]["InspectedSection"][];
+            prompt_tokens: number;
+            /** @description Texts were cut to keep the record bounded */
+            truncated: boolean;
         };
         MessageRegenerateApiInputRequest: {
             /** @description A model from the ai service's GET /api/ai/models; the configured default when omitted. Any other: 400 `INVALID_MODEL`. */
@@ -1250,6 +1441,19 @@ export interface components {
          * @enum {string}
          */
         MessageRole: "user" | "assistant";
+        MessageSpeaker: {
+            kind: components["schemas"]["MessageSpeakerKindEnum"];
+            /** @description The character's id in its novel's cast; null for a character named freely */
+            character_id: string | null;
+            name: string;
+        };
+        /**
+         * @description * `user` - user
+         *     * `character` - character
+         *     * `narrator` - narrator
+         * @enum {string}
+         */
+        MessageSpeakerKindEnum: "user" | "character" | "narrator";
         /**
          * MessageStatus
          * @enum {string}
@@ -1410,6 +1614,23 @@ export interface components {
              */
             applied: boolean;
         };
+        /**
+         * PlannedAnswer
+         * @description One answer of a turn: its pending message and who speaks it.
+         */
+        PlannedAnswer: {
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /**
+             * Attempt
+             * @default 1
+             */
+            attempt: number;
+            speaker: components["schemas"]["Speaker"];
+        };
         ProfileUpdateApiInputRequest: {
             bio?: string | null;
             avatar_url?: (string) | null;
@@ -1424,6 +1645,58 @@ export interface components {
             avatar_url: string | null;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** PromptMessage */
+        PromptMessage: {
+            /** Role */
+            role: components["schemas"]["RoleEnum"];
+            /** Content */
+            content: string;
+        };
+        /**
+         * PromptRecord
+         * @description Exactly what the model received for one answer.
+         */
+        PromptRecord: {
+            /** Model */
+            model: string;
+            /**
+             * Provider
+             * @default
+             */
+            provider: string;
+            /**
+             * Settings
+             * @description temperature, max_tokens, context_tokens, ...
+             */
+            settings?: {
+                [key: string]: (number | string | boolean) | null;
+            };
+            /** Messages */
+            messages: components["schemas"]["PromptMessage"][];
+            /** Sections */
+            sections?: components["schemas"]["PromptSection"][];
+            /**
+             * Prompt Tokens
+             * @default 0
+             */
+            prompt_tokens: number;
+        };
+        /**
+         * PromptSection
+         * @description A labelled part of the prompt: brief, persona, passages (with their
+         *     citation numbers), history, message, ...
+         */
+        PromptSection: {
+            /** Name */
+            name: string;
+            /**
+             * Tokens
+             * @description Counted with the model's own tokenizer when it has one
+             */
+            tokens: number;
+            /** Text */
+            text: string;
         };
         PublicProfile: {
             /** Format: uuid */
@@ -1465,6 +1738,13 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        /**
+         * @description * `system` - system
+         *     * `user` - user
+         *     * `assistant` - assistant
+         * @enum {string}
+         */
+        RoleEnum: "system" | "user" | "assistant";
         Scenario: {
             /** Format: uuid */
             id: string;
@@ -1602,11 +1882,86 @@ export interface components {
             /** Request Id */
             request_id: string;
         };
+        /**
+         * Speaker
+         * @description Who said a message: the reader, a character (of the novel's cast by
+         *     id, or named freely with no id) or the narrator.
+         */
+        Speaker: {
+            kind: components["schemas"]["SpeakerKind"];
+            /**
+             * Character Id
+             * @default null
+             */
+            character_id: string | null;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * @description * `character` - character
+         *     * `narrator` - narrator
+         * @enum {string}
+         */
+        SpeakerInputKindEnum: "character" | "narrator";
+        SpeakerInputRequest: {
+            kind: components["schemas"]["SpeakerInputKindEnum"];
+            /** @description A character of the novel */
+            character_id?: string | null;
+            /** @description A character named freely */
+            name?: string;
+        };
+        /**
+         * SpeakerKind
+         * @enum {string}
+         */
+        SpeakerKind: "user" | "character" | "narrator";
+        StepCreator: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+        };
+        Timeline: {
+            /** Format: uuid */
+            scenario_id: string;
+            /** @description Changes from the novel to this scenario, both included */
+            total_steps: number;
+            /** @description Oldest first: the root and the 199 nearest changes at most */
+            steps: components["schemas"]["TimelineStep"][];
+            /** @description Changes the brief shortens to one line */
+            condensed_steps: number;
+            /** @description Changes the brief only counts (very deep chains) */
+            counted_steps: number;
+            /** @description The timeline exactly as the model is told it */
+            brief: string;
+            /** @description Estimated tokens of the brief (about 4 characters each) */
+            brief_tokens: number;
+        };
+        TimelineStep: {
+            /** Format: uuid */
+            scenario_id: string;
+            scenario_type: components["schemas"]["ScenarioTypeEnum"];
+            /** @description The change as the brief states it in full */
+            summary: string;
+            parameters: unknown;
+            creator: components["schemas"]["StepCreator"];
+            /** @description Deleted by its creator; it still shaped the forks below it, so it stays in the timeline */
+            is_deleted: boolean;
+            /** @description 1 for the root, the first change from the novel */
+            position: number;
+        };
         Tokens: {
             access_token: string;
             refresh_token: string;
             expires_in: number;
             token_type: string;
+        };
+        TurnAnswer: {
+            /** Format: uuid */
+            message_id: string;
+            speaker: components["schemas"]["MessageSpeaker"];
         };
         /**
          * TurnCreate
@@ -2816,6 +3171,212 @@ export interface operations {
             };
         };
     };
+    conversations_cast_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cast"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_cast_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CastRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cast"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_continue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ContinueApiInputRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatTurn"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_fork: {
         parameters: {
             query?: never;
@@ -3425,6 +3986,73 @@ export interface operations {
             };
             /** @description Validation failed or malformed request */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_message_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePrompt"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4389,6 +5017,54 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ForksPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    scenarios_timeline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Timeline"];
                 };
             };
             /** @description Validation failed or malformed request */

@@ -4,6 +4,8 @@ import type { ApiClient, QueryValue } from './api';
 import type {
   Ancestors,
   AuthResponse,
+  Cast,
+  CastRequest,
   Character,
   ChatMessage,
   ChatTurn,
@@ -20,6 +22,7 @@ import type {
   LikeResult,
   Memo,
   MessagePage,
+  MessagePrompt,
   Novel,
   Page,
   PassageSearchResult,
@@ -28,7 +31,9 @@ import type {
   ScenarioParameters,
   ScenarioSearchPage,
   ScenarioType,
+  SpeakerInput,
   StreamTicket,
+  Timeline,
 } from './types';
 
 type Query = Record<string, QueryValue>;
@@ -86,6 +91,7 @@ export function makeApi(client: ApiClient) {
     forkTree: (id: string, maxDepth: number, signal?: AbortSignal) =>
       core<ForkTreeNode>(`/scenarios/${enc(id)}/fork-tree`, { query: { max_depth: maxDepth }, signal }),
     ancestors: (id: string, signal?: AbortSignal) => core<Ancestors>(`/scenarios/${enc(id)}/ancestors`, { signal }),
+    timeline: (id: string, signal?: AbortSignal) => core<Timeline>(`/scenarios/${enc(id)}/timeline`, { signal }),
 
     // -- conversations ----------------------------------------------------------
     conversations: (query: Query, signal?: AbortSignal) =>
@@ -95,8 +101,12 @@ export function makeApi(client: ApiClient) {
     conversation: (id: string, signal?: AbortSignal) => core<Conversation>(`/conversations/${enc(id)}`, { signal }),
     messages: (id: string, query: Query, signal?: AbortSignal) =>
       core<MessagePage>(`/conversations/${enc(id)}/messages`, { query, signal }),
-    sendMessage: (id: string, body: { content: string; character?: string }) =>
+    /** `speakers`: who answers, in order (at most 3); else the scene decides. */
+    sendMessage: (id: string, body: { content: string; character?: string; speakers?: SpeakerInput[]; model?: string }) =>
       core<ChatTurn>(`/conversations/${enc(id)}/messages`, { method: 'POST', body }),
+    /** The scene goes on without a message of the reader's (`message_id` null). */
+    continueScene: (id: string, body: { speakers?: SpeakerInput[]; model?: string } = {}) =>
+      core<ChatTurn>(`/conversations/${enc(id)}/continue`, { method: 'POST', body }),
     cancelMessage: (id: string, messageId: string) =>
       core<unknown>(`/conversations/${enc(id)}/messages/${enc(messageId)}/cancel`, { method: 'POST' }),
     regenerateMessage: (id: string, messageId: string, body: { character?: string } = {}) =>
@@ -105,6 +115,11 @@ export function makeApi(client: ApiClient) {
      * the backend does not offer it: then poll the history). */
     streamTicket: (id: string, messageId: string) =>
       core<StreamTicket>(`/conversations/${enc(id)}/messages/${enc(messageId)}/stream`, { method: 'POST' }),
+    /** What the model received for an answer (owner and staff; 404 for anyone else). */
+    messagePrompt: (id: string, messageId: string, signal?: AbortSignal) =>
+      core<MessagePrompt>(`/conversations/${enc(id)}/messages/${enc(messageId)}/prompt`, { signal }),
+    cast: (id: string, signal?: AbortSignal) => core<Cast>(`/conversations/${enc(id)}/cast`, { signal }),
+    saveCast: (id: string, body: CastRequest) => core<Cast>(`/conversations/${enc(id)}/cast`, { method: 'PUT', body }),
     forkConversation: (id: string, body: { title?: string } = {}) =>
       core<Conversation>(`/conversations/${enc(id)}/fork`, { method: 'POST', body }),
     conversationTree: (id: string, signal?: AbortSignal) =>

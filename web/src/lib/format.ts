@@ -1,4 +1,4 @@
-import type { PageInfo } from './types';
+import type { MessageSpeaker, PageInfo } from './types';
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -33,4 +33,14 @@ export function pageCount(page: PageInfo): string {
 
 export function percent(score: number | null | undefined): string {
   return typeof score === 'number' ? `${Math.round(score * 100)}%` : '';
+}
+
+/** Who said a message, in words: "You", the character's name or "Narrator"
+ * ("Story" for an answer whose speaker is not known). */
+export function speakerName(speaker: Pick<MessageSpeaker, 'kind' | 'name'> | null | undefined): string {
+  if (!speaker) return 'Story';
+  const name = speaker.name.trim();
+  if (speaker.kind === 'user') return 'You';
+  if (speaker.kind === 'narrator') return name || 'Narrator';
+  return name || 'A character';
 }

@@ -84,6 +84,7 @@ describe('AnswerStream', () => {
       stream_expires_at: LATER,
       last_event_id: '1700000000001-0',
       text: 'It is a truth universally acknowledged',
+      answers: [{ message_id: MSG, speaker: null, text: 'It is a truth universally acknowledged' }],
     });
   });
 
@@ -360,5 +361,273 @@ describe('reload mid-answer', () => {
     const { state } = setup({ fromStart: true, text: 'Hello wo' });
     FakeEventSource.last.emit('message_complete', { content: 'Hello world.', status: 'completed' }, '1-9');
     expect(state()).toMatchObject({ text: 'Hello world.', status: 'completed', phase: 'done' });
+  });
+});
+
+describe('a turn of several answers in one stream', () => {
+  const A1 = 'a1a1a1a1-0000-4000-8000-000000000001';
+  const A2 = 'a2a2a2a2-0000-4000-8000-000000000002';
+  const A3 = 'a3a3a3a3-0000-4000-8000-000000000003';
+  const DARCY = { kind: 'character' as const, character_id: 'c-darcy', name: 'Mr. Darcy' };
+  const LIZZY = { kind: 'character' as const, character_id: 'c-lizzy', name: 'Elizabeth Bennet' };
+  const NARRATOR = { kind: 'narrator' as const, character_id: null, name: 'Narrator' };
+  const TURN_URL = `http://ai.test:8000/api/ai/conversations/${CONV}/stream?message_id=${A1}&ticket=T1`;
+
+  function chunk(es: FakeEventSource, id: string, messageId: string | null, content: string, delta: string, speaker: unknown = null) {
+    es.emit('message_chunk', { content, delta, ...(messageId ? { message_id: messageId } : {}), ...(speaker ? { speaker } : {}) }, id);
+  }
+
+  function complete(es: FakeEventSource, id: string, messageId: string, content: string, more: boolean, extra: Record<string, unknown> = {}) {
+    es.emit('message_complete', { message_id: messageId, content, status: 'completed', more, citations: [], ...extra }, id);
+  }
+
+  function turn(overrides: Partial<AnswerStreamOptions> = {}) {
+    return setup({
+      assistantMessageId: A1,
+      streamUrl: TURN_URL,
+      answers: [
+        { messageId: A1, speaker: DARCY },
+        { messageId: A2, speaker: LIZZY },
+        { messageId: A3, speaker: NARRATOR },
+      ],
+      ...overrides,
+    });
+  }
+
+  const byId = (stream: AnswerStream, id: string) => stream.stateOf(id)!;
+
+  it('routes each chunk to its answer by message_id and reports who speaks', () => {
+    const { stream, updates } = turn();
+    const es = FakeEventSource.last;
+    expect(es.url).toBe(TURN_URL);
+    expect(stream.states.map((s) => [s.messageId, s.speaker?.name, s.status])).toEqual([
+      [A1, 'Mr. Darcy', 'pending'],
+      [A2, 'Elizabeth Bennet', 'pending'],
+      [A3, 'Narrator', 'pending'],
+    ]);
+    chunk(es, '1-0', A1, 'I do', 'I do', DARCY);
+    chunk(es, '1-1', A1, 'I do not.', ' not.', DARCY);
+    expect(byId(stream, A1)).toMatchObject({ text: 'I do not.', status: 'streaming' });
+    expect(byId(stream, A2)).toMatchObject({ text: '', status: 'pending' });
+    complete(es, '1-2', A1, 'I do not.', true, { speaker: DARCY });
+    expect(byId(stream, A1)).toMatchObject({ text: 'I do not.', status: 'completed', phase: 'done' });
+    // `more: true`: the stream stays open for the next answer.
+    expect(es.closed).toBe(false);
+    expect(stream.current.messageId).toBe(A2);
+    expect(readPersistedStream(CONV)).not.toBeNull();
+
+    // A chunk of the second answer never touches the first one.
+    chunk(es, '1-3', A2, 'How ', 'How ', LIZZY);
+    chunk(es, '1-4', A2, 'How rude.', 'rude.', LIZZY);
+    expect(byId(stream, A2)).toMatchObject({ text: 'How rude.', status: 'streaming', phase: 'live' });
+    expect(byId(stream, A1).text).toBe('I do not.');
+    complete(es, '1-5', A2, 'How rude.', true);
+    expect(es.closed).toBe(false);
+
+    chunk(es, '1-6', A3, 'The room fell silent.', 'The room fell silent.', NARRATOR);
+    complete(es, '1-7', A3, 'The room fell silent.', false);
+    // The last answer (`more: false`) ends the stream.
+    expect(es.closed).toBe(true);
+    expect(stream.states.map((s) => [s.text, s.status, s.phase])).toEqual([
+      ['I do not.', 'completed', 'done'],
+      ['How rude.', 'completed', 'done'],
+      ['The room fell silent.', 'completed', 'done'],
+    ]);
+    expect(readPersistedStream(CONV)).toBeNull();
+    // Every update names its own answer.
+    expect(updates.filter((u) => u.messageId === A2 && u.status === 'streaming').map((u) => u.text)).toEqual(['How ', 'How rude.']);
+  });
+
+  it('chunks without a message_id belong to the first answer (older streams)', () => {
+    const { stream } = turn();
+    const es = FakeEventSource.last;
+    chunk(es, '1-0', null, 'Old', 'Old');
+    expect(byId(stream, A1).text).toBe('Old');
+    expect(byId(stream, A2).text).toBe('');
+  });
+
+  it('a message_complete without `more` ends the stream and polls for the answers it never reached', async () => {
+    const pollMessage = vi.fn(async (id: string): Promise<HistoryMessage> => ({ status: 'cancelled', content: id === A2 ? 'Half' : '' }));
+    const { stream } = turn({ pollMessage });
+    const es = FakeEventSource.last;
+    complete(es, '1-0', A1, 'Done.', false);
+    expect(es.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pollMessage.mock.calls.map((c) => c[0])).toEqual([A2, A3]);
+    expect(stream.states.map((s) => [s.status, s.phase])).toEqual([
+      ['completed', 'done'],
+      ['cancelled', 'done'],
+      ['cancelled', 'done'],
+    ]);
+  });
+
+  it('resumes after a reconnect with Last-Event-ID without doubling any answer', () => {
+    const { stream } = turn();
+    const first = FakeEventSource.last;
+    chunk(first, '7-0', A1, 'Yes', 'Yes');
+    complete(first, '7-1', A1, 'Yes.', true);
+    chunk(first, '7-2', A2, 'Per', 'Per');
+    first.fail();
+    vi.advanceTimersByTime(500);
+    const second = FakeEventSource.last;
+    expect(second.url).toContain('last_event_id=7-2');
+    // The server replays from before what was applied: ignored; the rest applies once.
+    chunk(second, '7-0', A1, 'Yes', 'Yes');
+    complete(second, '7-1', A1, 'Yes.', true);
+    chunk(second, '7-2', A2, 'Per', 'Per');
+    chunk(second, '7-3', A2, 'Perhaps', 'haps');
+    expect(byId(stream, A1).text).toBe('Yes.');
+    expect(byId(stream, A2).text).toBe('Perhaps');
+    expect(readPersistedStream(CONV)).toMatchObject({
+      assistant_message_id: A1,
+      last_event_id: '7-3',
+      answers: [
+        { message_id: A1, speaker: DARCY, text: 'Yes.' },
+        { message_id: A2, speaker: LIZZY, text: 'Perhaps' },
+        { message_id: A3, speaker: NARRATOR, text: '' },
+      ],
+    });
+  });
+
+  it('the browser reconnecting by itself replays nothing twice across answers', () => {
+    const { stream } = turn();
+    const es = FakeEventSource.last;
+    complete(es, '3-0', A1, 'One.', true);
+    chunk(es, '3-1', A2, 'Tw', 'Tw');
+    es.drop();
+    expect(stream.current.phase).toBe('reconnecting');
+    chunk(es, '3-1', A2, 'Tw', 'Tw');
+    chunk(es, '3-2', A2, 'Two', 'o');
+    expect(byId(stream, A2).text).toBe('Two');
+    expect(stream.current.phase).toBe('live');
+  });
+
+  it('a fresh ticket resumes the whole turn after the last id', async () => {
+    const renewTicket = vi.fn(async () => ({ stream_url: `${TURN_URL}-renewed`, stream_expires_at: LATER }));
+    const { stream } = turn({ renewTicket });
+    complete(FakeEventSource.last, '4-0', A1, 'First.', true);
+    FakeEventSource.last.fail();
+    vi.advanceTimersByTime(500);
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(renewTicket).toHaveBeenCalledTimes(1);
+    expect(FakeEventSource.last.url).toContain('-renewed');
+    expect(FakeEventSource.last.url).toContain('last_event_id=4-0');
+    chunk(FakeEventSource.last, '4-1', A2, 'Second', 'Second');
+    expect(byId(stream, A2).text).toBe('Second');
+    expect(readPersistedStream(CONV)?.stream_url).toContain('-renewed');
+  });
+
+  it('after a reload, replays from the start and rebuilds each answer instead of appending', () => {
+    writePersistedStream(CONV, {
+      assistant_message_id: A1,
+      stream_url: TURN_URL,
+      stream_expires_at: LATER,
+      last_event_id: '2-3',
+      text: 'Hello.',
+      answers: [
+        { message_id: A1, speaker: DARCY, text: 'Hello.' },
+        { message_id: A2, speaker: LIZZY, text: 'Good ev' },
+      ],
+    });
+    const saved = readPersistedStream(CONV)!;
+    const { stream } = setup({
+      assistantMessageId: saved.assistant_message_id,
+      streamUrl: saved.stream_url,
+      fromStart: true,
+      answers: saved.answers.map((a) => ({ messageId: a.message_id, speaker: a.speaker, text: a.text })),
+    });
+    const es = FakeEventSource.last;
+    expect(es.url).toBe(TURN_URL);
+    expect(byId(stream, A2).text).toBe('Good ev');
+    chunk(es, '2-0', A1, 'Hello.', 'Hello.');
+    complete(es, '2-1', A1, 'Hello.', true);
+    chunk(es, '2-2', A2, 'Good', 'Good');
+    expect(byId(stream, A2).text).toBe('Good'); // replaced, not appended
+    chunk(es, '2-3', A2, 'Good ev', ' ev');
+    chunk(es, '2-4', A2, 'Good evening.', 'ening.');
+    expect(byId(stream, A1).text).toBe('Hello.');
+    expect(byId(stream, A2).text).toBe('Good evening.');
+    complete(es, '2-5', A2, 'Good evening.', false);
+    expect(es.closed).toBe(true);
+  });
+
+  it('an answer already ended in the history is left alone on resume', () => {
+    const updates: AnswerState[] = [];
+    const { stream } = setup({
+      assistantMessageId: A1,
+      streamUrl: TURN_URL,
+      fromStart: true,
+      onUpdate: (s) => updates.push(s),
+      answers: [
+        { messageId: A1, speaker: DARCY, text: 'Final words.', status: 'completed' },
+        { messageId: A2, speaker: LIZZY, text: '' },
+      ],
+    });
+    const es = FakeEventSource.last;
+    chunk(es, '1-0', A1, 'Fin', 'Fin');
+    complete(es, '1-1', A1, 'Final words.', true);
+    chunk(es, '1-2', A2, 'Indeed', 'Indeed');
+    expect(updates.some((u) => u.messageId === A1)).toBe(false);
+    expect(byId(stream, A2).text).toBe('Indeed');
+  });
+
+  it('an error the ai service follows with a message_complete applies to the answer speaking', () => {
+    const { stream } = turn();
+    const es = FakeEventSource.last;
+    complete(es, '1-0', A1, 'One.', true);
+    chunk(es, '1-1', A2, 'Par', 'Par');
+    es.emit('error', { code: 'PROVIDER_ERROR', message: 'The model failed.' }, '1-2');
+    expect(byId(stream, A2).error?.code).toBe('PROVIDER_ERROR');
+    expect(byId(stream, A1).error).toBeNull();
+    expect(es.closed).toBe(false);
+    es.emit('message_complete', { message_id: A2, content: 'Par', status: 'failed', more: true }, '1-3');
+    expect(byId(stream, A2)).toMatchObject({ status: 'failed', phase: 'done', error: { code: 'PROVIDER_ERROR' } });
+    expect(es.closed).toBe(false);
+    complete(es, '1-4', A3, 'Silence.', false);
+    expect(es.closed).toBe(true);
+  });
+
+  it('polls the history answer by answer when the stream is lost', async () => {
+    const history: Record<string, HistoryMessage[]> = {
+      [A1]: [{ status: 'completed', content: 'One.', speaker: DARCY }],
+      [A2]: [{ status: 'streaming', content: 'Tw' }, { status: 'completed', content: 'Two.' }],
+      [A3]: [{ status: 'completed', content: 'Three.' }],
+    };
+    const pollMessage = vi.fn(async (id: string) => history[id].shift() ?? null);
+    const { stream } = turn({ pollMessage });
+    FakeEventSource.last.emit('not_resumable', { code: 'NOT_RESUMABLE', message: 'Expired.' });
+    await vi.advanceTimersByTimeAsync(0);
+    // Stops at the first answer still going on.
+    expect(pollMessage.mock.calls.map((c) => c[0])).toEqual([A1, A2]);
+    expect(byId(stream, A1)).toMatchObject({ status: 'completed', phase: 'done', text: 'One.' });
+    expect(byId(stream, A2)).toMatchObject({ status: 'streaming', phase: 'polling' });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(stream.states.map((s) => s.text)).toEqual(['One.', 'Two.', 'Three.']);
+    expect(stream.current.phase).toBe('done');
+  });
+});
+
+describe('reload mid-turn', () => {
+  it('resumes a saved turn while any of its answers is still going on', () => {
+    const saved = {
+      assistant_message_id: 'a1',
+      stream_url: URL1,
+      stream_expires_at: LATER,
+      last_event_id: null,
+      text: '',
+      answers: [
+        { message_id: 'a1', speaker: null, text: 'x' },
+        { message_id: 'a2', speaker: null, text: '' },
+      ],
+    };
+    expect(shouldResume(saved, [{ id: 'a1', status: 'completed' }, { id: 'a2', status: 'streaming' }])).toBe(true);
+    expect(shouldResume(saved, [{ id: 'a1', status: 'completed' }, { id: 'a2', status: 'cancelled' }])).toBe(false);
+    expect(shouldResume(saved, [{ id: 'other', status: 'pending' }])).toBe(false);
+  });
+
+  it('reads a stream saved before turns had several answers as its first answer', () => {
+    sessionStorage.setItem(streamStorageKey(CONV), JSON.stringify({ assistant_message_id: MSG, stream_url: URL1, last_event_id: '1-0', text: 'Old' }));
+    expect(readPersistedStream(CONV)?.answers).toEqual([{ message_id: MSG, speaker: null, text: 'Old' }]);
   });
 });

@@ -1,11 +1,16 @@
-/** One assistant answer streamed over SSE, resumable without losing or
+/** The answers of one turn streamed over SSE, resumable without losing or
  * doubling a delta.
  *
- * The ai service writes each answer to a Redis Stream and serves it as SSE:
- * `message_chunk {content, delta}` (content = the text so far),
- * `message_complete {message_id, content, status, grounded, citations, ...}`,
- * `error {code, message}` and `not_resumable`. Event ids are Redis stream
- * ids (`<ms>-<seq>`), so "after the last one applied" is exact:
+ * The ai service speaks a turn's answers (one, or several speakers one
+ * after another) into one Redis Stream and serves it as SSE:
+ * `message_chunk {content, delta, message_id, speaker}` (content = that
+ * answer's text so far), `message_complete {message_id, speaker, more,
+ * content, status, grounded, citations, ...}` (`more: true`: another answer
+ * of the turn follows in the same stream; the stream ends after the one
+ * with `more: false`), `error {code, message}` and `not_resumable`. Events
+ * without a `message_id` (older streams) belong to the turn's first answer.
+ * Event ids are Redis stream ids (`<ms>-<seq>`), increasing across the whole
+ * turn, so "after the last one applied" is exact:
  *
  * - every event whose id is not after the last applied one is ignored
  *   (a reconnect may replay some);
@@ -13,13 +18,13 @@
  *   when it gives up (readyState CLOSED: the server answered an error such
  *   as an expired ticket) the stream is reopened with `last_event_id`, then
  *   with a fresh ticket (`renewTicket`), and as a last resort the history is
- *   polled (`pollMessage`) until the answer has ended;
+ *   polled (`pollMessage`, answer by answer) until every answer has ended;
  * - while it streams, `{assistant_message_id, stream_url, last_event_id,
- *   text}` is kept in sessionStorage per conversation, so a reload can
- *   reopen the stream from the start and rebuild the text (`fromStart`).
+ *   text, answers}` is kept in sessionStorage per conversation, so a reload
+ *   can reopen the stream from the start and rebuild the texts (`fromStart`).
  */
 
-import type { Citation, MessageStatus, StreamTicket } from './types';
+import type { Citation, MessageSpeaker, MessageStatus, StreamTicket } from './types';
 
 export const EVENT_SOURCE_CLOSED = 2;
 
@@ -71,14 +76,39 @@ export function withLastEventId(url: string, lastEventId: string | null): string
   }
 }
 
+// -- speakers ----------------------------------------------------------------------------
+
+/** A well-formed speaker of an event or a message; null for anything else. */
+export function speakerOf(value: unknown): MessageSpeaker | null {
+  if (!value || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  if (v.kind !== 'user' && v.kind !== 'character' && v.kind !== 'narrator') return null;
+  return {
+    kind: v.kind,
+    character_id: typeof v.character_id === 'string' && v.character_id ? v.character_id : null,
+    name: typeof v.name === 'string' ? v.name : '',
+  };
+}
+
 // -- sessionStorage ----------------------------------------------------------------------
 
+export interface PersistedAnswer {
+  message_id: string;
+  speaker: MessageSpeaker | null;
+  text: string;
+}
+
 export interface PersistedStream {
+  /** The turn's first answer (events without a `message_id` are its). */
   assistant_message_id: string;
   stream_url: string;
   stream_expires_at: string | null;
   last_event_id: string | null;
+  /** The first answer's text so far. */
   text: string;
+  /** Every answer of the turn in speaking order, with its text so far
+   * (read back, a stream saved without it is its first answer alone). */
+  answers?: PersistedAnswer[];
 }
 
 export function streamStorageKey(conversationId: string): string {
@@ -93,21 +123,36 @@ function defaultSessionStorage(): Storage | null {
   }
 }
 
+function persistedAnswers(raw: unknown): PersistedAnswer[] {
+  if (!Array.isArray(raw)) return [];
+  const out: PersistedAnswer[] = [];
+  for (const item of raw as unknown[]) {
+    if (!item || typeof item !== 'object') continue;
+    const a = item as Record<string, unknown>;
+    if (typeof a.message_id !== 'string' || !a.message_id || out.some((x) => x.message_id === a.message_id)) continue;
+    out.push({ message_id: a.message_id, speaker: speakerOf(a.speaker), text: typeof a.text === 'string' ? a.text : '' });
+  }
+  return out;
+}
+
 export function readPersistedStream(
   conversationId: string,
   storage: Storage | null = defaultSessionStorage(),
-): PersistedStream | null {
+): (PersistedStream & { answers: PersistedAnswer[] }) | null {
   try {
     const raw = storage?.getItem(streamStorageKey(conversationId));
     if (!raw) return null;
-    const value = JSON.parse(raw) as Partial<PersistedStream>;
+    const value = JSON.parse(raw) as Partial<Record<keyof PersistedStream, unknown>>;
     if (typeof value.assistant_message_id !== 'string' || typeof value.stream_url !== 'string') return null;
+    const text = typeof value.text === 'string' ? value.text : '';
+    const answers = persistedAnswers(value.answers);
     return {
       assistant_message_id: value.assistant_message_id,
       stream_url: value.stream_url,
       stream_expires_at: typeof value.stream_expires_at === 'string' ? value.stream_expires_at : null,
       last_event_id: typeof value.last_event_id === 'string' ? value.last_event_id : null,
-      text: typeof value.text === 'string' ? value.text : '',
+      text,
+      answers: answers.length ? answers : [{ message_id: value.assistant_message_id, speaker: null, text }],
     };
   } catch {
     return null;
@@ -134,13 +179,19 @@ export function clearPersistedStream(conversationId: string, storage: Storage | 
   }
 }
 
-/** On load: whether a saved in-progress answer should be resumed, given
- * that message as the history has it (null: not in the history). */
+/** On load: whether a saved in-progress turn should be resumed, given its
+ * messages as the history has them (one or all; missing: not in the
+ * history): yes while one of its answers is still pending or streaming. */
 export function shouldResume(
   saved: PersistedStream | null,
-  historyMessage: { id: string; status: string } | null | undefined,
+  history: { id: string; status: string } | readonly { id: string; status: string }[] | null | undefined,
 ): boolean {
-  return !!saved && !!historyMessage && historyMessage.id === saved.assistant_message_id && !isTerminal(historyMessage.status);
+  if (!saved || !history) return false;
+  const list: readonly { id: string; status: string }[] = Array.isArray(history)
+    ? (history as readonly { id: string; status: string }[])
+    : [history as { id: string; status: string }];
+  const ids = new Set(saved.answers?.length ? saved.answers.map((a) => a.message_id) : [saved.assistant_message_id]);
+  return list.some((m) => ids.has(m.id) && !isTerminal(m.status));
 }
 
 // -- the stream ---------------------------------------------------------------------------
@@ -174,8 +225,12 @@ export function citationsOf(value: unknown): Citation[] {
 
 export type StreamPhase = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'done';
 
+/** One answer of the turn, as shown. `phase` is the stream's while the
+ * answer goes on, 'done' once it has ended; `lastEventId` is the stream's. */
 export interface AnswerState {
   messageId: string;
+  /** Who speaks it (from the turn, then from its events); null when unknown. */
+  speaker: MessageSpeaker | null;
   text: string;
   status: MessageStatus;
   lastEventId: string | null;
@@ -196,26 +251,43 @@ export interface HistoryMessage {
   degraded?: boolean;
   model?: string;
   citations?: Citation[];
+  speaker?: MessageSpeaker | null;
+}
+
+/** An answer of the turn the stream starts with. */
+export interface TurnAnswerStart {
+  messageId: string;
+  speaker?: MessageSpeaker | null;
+  /** Text already shown (replaced by the first event when `fromStart`). */
+  text?: string;
+  /** As the history has it: an answer already ended is left as it is. */
+  status?: MessageStatus;
 }
 
 export interface AnswerStreamOptions {
   conversationId: string;
+  /** The turn's first answer: events without a `message_id` are its. */
   assistantMessageId: string;
+  /** Every answer of the turn, in speaking order (default: the first alone,
+   * with `text` and `status`). Events of other answers are skipped. */
+  answers?: TurnAnswerStart[];
   streamUrl: string;
   streamExpiresAt?: string | null;
-  /** Reload: read the stream from its first event and rebuild the text;
-   * `text` is shown until the first event replaces it. */
+  /** Reload: read the stream from its first event and rebuild the texts;
+   * the texts given are shown until each answer's first event replaces it. */
   fromStart?: boolean;
-  /** Text already shown (and, unless fromStart, the base deltas append to). */
+  /** The first answer's text already shown (without `answers`). */
   text?: string;
   /** Resume after this id (ignored when fromStart). */
   lastEventId?: string | null;
+  /** The first answer's status (without `answers`). */
   status?: MessageStatus;
+  /** Called with an answer's state whenever it changes. */
   onUpdate: (state: AnswerState) => void;
-  /** A fresh ticket for this answer; null when none can be had (404). */
+  /** A fresh ticket for the turn's stream; null when none can be had (404). */
   renewTicket?: () => Promise<StreamTicket | null>;
-  /** The answer as the history has it; null when it is gone. */
-  pollMessage?: () => Promise<HistoryMessage | null>;
+  /** An answer as the history has it; null when it is gone. */
+  pollMessage?: (messageId: string) => Promise<HistoryMessage | null>;
   createEventSource?: EventSourceFactory;
   storage?: Storage | null;
   now?: () => number;
@@ -252,15 +324,31 @@ function eventIdOf(event: Event): string {
   return typeof id === 'string' ? id : '';
 }
 
+interface Slot {
+  /** Without the stream-wide `phase` and `lastEventId` (see `view`). */
+  state: AnswerState;
+  /** Ended (completed, cancelled or failed): its events are skipped. */
+  done: boolean;
+  /** Ended before the stream started: never reported. */
+  settled: boolean;
+}
+
 export class AnswerStream {
-  private state: AnswerState;
   private readonly options: AnswerStreamOptions;
+  private readonly slots: Slot[];
+  private readonly firstId: string;
+  private lastEventId: string | null;
+  private phase: StreamPhase = 'connecting';
   private streamUrl: string;
   private expiresAt: number | null;
   private es: EventSourceLike | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** The first event of a `fromStart` stream replaces the shown text. */
-  private replaceOnFirst: boolean;
+  /** After a reload (`fromStart`): the answers whose shown text their first event replaces. */
+  private readonly replaceOnFirst = new Set<string>();
+  /** The answer that spoke last: an error without a `message_id` is its. */
+  private speaking: string | null = null;
+  /** Answers changed since they were last reported. */
+  private readonly dirty = new Set<string>();
   private closesWithoutEvents = 0;
   private dropsWithoutEvents = 0;
   private renewals = 0;
@@ -271,26 +359,52 @@ export class AnswerStream {
 
   constructor(options: AnswerStreamOptions) {
     this.options = options;
+    this.firstId = options.assistantMessageId;
     this.streamUrl = options.streamUrl;
     this.expiresAt = options.streamExpiresAt ? Date.parse(options.streamExpiresAt) : null;
     if (this.expiresAt !== null && Number.isNaN(this.expiresAt)) this.expiresAt = null;
-    this.replaceOnFirst = !!options.fromStart;
-    this.state = {
-      messageId: options.assistantMessageId,
-      text: options.text ?? '',
-      status: options.status ?? 'pending',
-      lastEventId: options.fromStart ? null : (options.lastEventId ?? null),
-      phase: 'connecting',
-      error: null,
-      grounded: null,
-      degraded: false,
-      model: null,
-      citations: [],
-    };
+    this.lastEventId = options.fromStart ? null : (options.lastEventId ?? null);
+    const starts: TurnAnswerStart[] = options.answers?.length
+      ? options.answers
+      : [{ messageId: options.assistantMessageId, text: options.text, status: options.status }];
+    this.slots = [];
+    for (const start of starts) {
+      if (this.slots.some((s) => s.state.messageId === start.messageId)) continue;
+      const settled = isTerminal(start.status);
+      this.slots.push({
+        done: settled,
+        settled,
+        state: {
+          messageId: start.messageId,
+          speaker: start.speaker ?? null,
+          text: start.text ?? '',
+          status: start.status ?? 'pending',
+          lastEventId: null,
+          phase: 'connecting',
+          error: null,
+          grounded: null,
+          degraded: false,
+          model: null,
+          citations: [],
+        },
+      });
+      if (options.fromStart && !settled) this.replaceOnFirst.add(start.messageId);
+    }
   }
 
+  /** The answer the stream is on: the first not ended yet, else the last. */
   get current(): AnswerState {
-    return this.state;
+    return this.view(this.slots.find((s) => !s.done) ?? this.slots[this.slots.length - 1]);
+  }
+
+  /** Every answer of the turn, in speaking order. */
+  get states(): AnswerState[] {
+    return this.slots.map((s) => this.view(s));
+  }
+
+  stateOf(messageId: string): AnswerState | undefined {
+    const slot = this.slot(messageId);
+    return slot ? this.view(slot) : undefined;
   }
 
   /** The current stream URL (a renewed ticket replaces the first one). */
@@ -299,13 +413,19 @@ export class AnswerStream {
   }
 
   start(): void {
+    if (this.slots.every((s) => s.done)) {
+      // Nothing left to listen for.
+      this.phase = 'done';
+      return;
+    }
     this.persist();
     if (this.ticketExpired()) {
       void this.renew();
     } else {
       this.open();
     }
-    this.emit();
+    this.touchUnended();
+    this.flush();
   }
 
   /** Stop listening (leaving the page). The saved state stays for a reload. */
@@ -313,6 +433,36 @@ export class AnswerStream {
     this.disposed = true;
     this.closeSource();
     this.clearTimer();
+  }
+
+  // -- answers --------------------------------------------------------------------------------
+
+  private view(slot: Slot): AnswerState {
+    return { ...slot.state, lastEventId: this.lastEventId, phase: slot.done ? 'done' : this.phase };
+  }
+
+  private slot(messageId: string): Slot | undefined {
+    return this.slots.find((s) => s.state.messageId === messageId);
+  }
+
+  private unended(): Slot[] {
+    return this.slots.filter((s) => !s.done);
+  }
+
+  /** The answer an event is about: its `message_id`, else the first answer. */
+  private slotOf(data: Record<string, unknown>): Slot | undefined {
+    return this.slot(typeof data.message_id === 'string' && data.message_id ? data.message_id : this.firstId);
+  }
+
+  private update(slot: Slot, change: Partial<AnswerState>, done = slot.done): void {
+    slot.state = { ...slot.state, ...change };
+    slot.done = done;
+    this.dirty.add(slot.state.messageId);
+  }
+
+  /** Every answer still going on is reported again (the stream's phase changed). */
+  private touchUnended(): void {
+    for (const slot of this.unended()) this.dirty.add(slot.state.messageId);
   }
 
   // -- connection ---------------------------------------------------------------
@@ -328,7 +478,7 @@ export class AnswerStream {
   private open(): void {
     if (this.disposed) return;
     this.closeSource();
-    const url = withLastEventId(this.streamUrl, this.state.lastEventId);
+    const url = withLastEventId(this.streamUrl, this.lastEventId);
     const factory = this.options.createEventSource ?? defaultFactory;
     let source: EventSourceLike;
     try {
@@ -393,7 +543,7 @@ export class AnswerStream {
     } catch {
       ticket = null;
     }
-    if (this.disposed || this.state.phase === 'done') return;
+    if (this.disposed || this.phase === 'done') return;
     if (!ticket) {
       this.startPolling();
       return;
@@ -414,53 +564,89 @@ export class AnswerStream {
     this.renewals = 0;
   }
 
-  /** Whether an id-carrying event is new; advances the last applied id. */
+  /** Whether an id-carrying event is new (ids increase across the whole turn). */
   private accept(event: Event): boolean {
     const id = eventIdOf(event);
     if (!parseEventId(id)) return true; // no usable id: cannot be a replay we know of
-    return isAfter(id, this.state.lastEventId);
+    return isAfter(id, this.lastEventId);
   }
 
   private advance(event: Event): void {
     const id = eventIdOf(event);
-    if (parseEventId(id) && isAfter(id, this.state.lastEventId)) this.state.lastEventId = id;
+    if (parseEventId(id) && isAfter(id, this.lastEventId)) this.lastEventId = id;
   }
 
   private onChunk(event: Event): void {
     this.received();
     if (!this.accept(event)) return;
-    const data = parseData(event) ?? {};
-    const base = this.replaceOnFirst ? '' : this.state.text;
-    this.replaceOnFirst = false;
-    const delta = typeof data.delta === 'string' ? data.delta : '';
-    let text = base + delta;
-    // `content` is the whole text so far: the server's word wins.
-    if (typeof data.content === 'string' && data.content !== text) text = data.content;
     this.advance(event);
-    this.state = { ...this.state, text, status: 'streaming', phase: 'live' };
+    const data = parseData(event) ?? {};
+    const slot = this.slotOf(data);
+    if (slot && !slot.done) {
+      const id = slot.state.messageId;
+      const base = this.replaceOnFirst.has(id) ? '' : slot.state.text;
+      this.replaceOnFirst.delete(id);
+      const delta = typeof data.delta === 'string' ? data.delta : '';
+      let text = base + delta;
+      // `content` is the answer's whole text so far: the server's word wins.
+      if (typeof data.content === 'string' && data.content !== text) text = data.content;
+      this.speaking = id;
+      this.update(slot, { text, status: 'streaming', speaker: speakerOf(data.speaker) ?? slot.state.speaker });
+    }
+    // Else an answer of the turn not followed here (ended before), or one ended.
+    if (this.phase !== 'live' && this.phase !== 'done') {
+      this.phase = 'live';
+      this.touchUnended();
+    }
     this.persist();
-    this.emit();
+    this.flush();
   }
 
   private onComplete(event: Event): void {
     this.received();
     if (!this.accept(event)) return;
-    this.replaceOnFirst = false;
     this.advance(event);
     const data = parseData(event) ?? {};
-    const status = typeof data.status === 'string' && isTerminal(data.status) ? (data.status as MessageStatus) : 'completed';
-    this.state = {
-      ...this.state,
-      text: typeof data.content === 'string' ? data.content : this.state.text,
-      status,
-      grounded: typeof data.grounded === 'boolean' ? data.grounded : this.state.grounded,
-      degraded: data.degraded === true,
-      model: typeof data.model === 'string' ? data.model : this.state.model,
-      citations: citationsOf(data.citations),
-      // A failure explained by an earlier error event keeps that error.
-      error: status === 'completed' ? null : this.state.error,
-    };
-    this.finish();
+    const slot = this.slotOf(data);
+    if (slot && !slot.done) {
+      this.replaceOnFirst.delete(slot.state.messageId);
+      const status = typeof data.status === 'string' && isTerminal(data.status) ? (data.status as MessageStatus) : 'completed';
+      this.update(
+        slot,
+        {
+          text: typeof data.content === 'string' ? data.content : slot.state.text,
+          status,
+          speaker: speakerOf(data.speaker) ?? slot.state.speaker,
+          grounded: typeof data.grounded === 'boolean' ? data.grounded : slot.state.grounded,
+          degraded: data.degraded === true,
+          model: typeof data.model === 'string' ? data.model : slot.state.model,
+          citations: citationsOf(data.citations),
+          // A failure explained by an earlier error event keeps that error.
+          error: status === 'completed' ? null : slot.state.error,
+        },
+        true,
+      );
+    }
+    const open = this.unended();
+    if (open.length === 0) {
+      this.finish();
+    } else if (data.more === true) {
+      // The next answer of the turn follows in this stream.
+      this.persist();
+      this.flush();
+    } else {
+      // The stream has ended without them: the history has their outcome.
+      this.startPolling();
+    }
+  }
+
+  /** The answer an error is about: its `message_id`, else the one speaking, else the next. */
+  private errorSlot(data: Record<string, unknown>): Slot | undefined {
+    const named = typeof data.message_id === 'string' ? this.slot(data.message_id) : undefined;
+    if (named && !named.done) return named;
+    const speaking = this.speaking ? this.slot(this.speaking) : undefined;
+    if (speaking && !speaking.done) return speaking;
+    return this.unended()[0];
   }
 
   private onServerError(event: Event): void {
@@ -473,13 +659,17 @@ export class AnswerStream {
     if (this.seenErrors.has(key)) return;
     this.seenErrors.add(key);
     this.advance(event);
-    this.state = { ...this.state, error: { code, message } };
+    const error = { code, message };
     if (ERRORS_BEFORE_COMPLETE.has(code)) {
+      const slot = this.errorSlot(data);
+      if (slot) this.update(slot, { error });
       this.persist();
-      this.emit();
+      this.flush();
       return;
     }
-    // Anything else ends the live stream; the history has the outcome.
+    // Anything else ends the live stream for every answer still going on;
+    // the history has their outcome.
+    for (const slot of this.unended()) this.update(slot, { error });
     this.startPolling();
   }
 
@@ -491,15 +681,20 @@ export class AnswerStream {
   // -- polling the history ----------------------------------------------------------
 
   private startPolling(): void {
-    if (this.disposed || this.state.phase === 'done' || this.state.phase === 'polling') return;
+    if (this.disposed || this.phase === 'done' || this.phase === 'polling') return;
     this.closeSource();
     this.clearTimer();
     if (!this.options.pollMessage) {
-      this.state = {
-        ...this.state,
-        status: isTerminal(this.state.status) ? this.state.status : 'failed',
-        error: this.state.error ?? { code: 'STREAM_LOST', message: 'The live answer was interrupted.' },
-      };
+      for (const slot of this.unended()) {
+        this.update(
+          slot,
+          {
+            status: isTerminal(slot.state.status) ? slot.state.status : 'failed',
+            error: slot.state.error ?? { code: 'STREAM_LOST', message: 'The live answer was interrupted.' },
+          },
+          true,
+        );
+      }
       this.finish();
       return;
     }
@@ -509,52 +704,58 @@ export class AnswerStream {
     void this.pollOnce();
   }
 
+  /** Asks for the answers still going on, in speaking order, up to the
+   * first one still running (the ones after it cannot have ended before it). */
   private async pollOnce(): Promise<void> {
-    if (this.disposed || this.state.phase !== 'polling') return;
-    let message: HistoryMessage | null | undefined;
-    try {
-      message = await this.options.pollMessage!();
-    } catch {
-      message = undefined; // unreachable for now: try again
+    if (this.disposed || this.phase !== 'polling') return;
+    for (const slot of this.unended()) {
+      let message: HistoryMessage | null | undefined;
+      try {
+        message = await this.options.pollMessage!(slot.state.messageId);
+      } catch {
+        message = undefined; // unreachable for now: try again
+      }
+      if (this.disposed || this.phase !== 'polling') return;
+      if (message === null) {
+        this.update(slot, { status: 'failed', error: { code: 'NOT_FOUND', message: 'This answer is no longer available.' } }, true);
+        continue;
+      }
+      if (message && isTerminal(message.status)) {
+        this.update(
+          slot,
+          {
+            text: message.content,
+            status: message.status as MessageStatus,
+            speaker: message.speaker ?? slot.state.speaker,
+            grounded: message.grounded ?? slot.state.grounded,
+            degraded: message.degraded ?? slot.state.degraded,
+            model: message.model ?? slot.state.model,
+            citations: citationsOf(message.citations),
+            error: message.status === 'completed' ? null : slot.state.error,
+          },
+          true,
+        );
+        continue;
+      }
+      if (message && (message.status === 'pending' || message.status === 'streaming') && message.status !== slot.state.status) {
+        this.update(slot, { status: message.status });
+      }
+      break;
     }
-    if (this.disposed || this.state.phase !== 'polling') return;
-    if (message === null) {
-      this.state = {
-        ...this.state,
-        status: 'failed',
-        error: { code: 'NOT_FOUND', message: 'This answer is no longer available.' },
-      };
+    if (this.unended().length === 0) {
       this.finish();
       return;
-    }
-    if (message && isTerminal(message.status)) {
-      this.state = {
-        ...this.state,
-        text: message.content,
-        status: message.status as MessageStatus,
-        grounded: message.grounded ?? this.state.grounded,
-        degraded: message.degraded ?? this.state.degraded,
-        model: message.model ?? this.state.model,
-        citations: citationsOf(message.citations),
-        error: message.status === 'completed' ? null : this.state.error,
-      };
-      this.finish();
-      return;
-    }
-    if (message && (message.status === 'pending' || message.status === 'streaming') && message.status !== this.state.status) {
-      this.state = { ...this.state, status: message.status };
-      this.emit();
     }
     if (this.now() - this.pollStarted >= (this.options.maxPollMs ?? 30 * 60_000)) {
-      this.state = {
-        ...this.state,
-        phase: 'done',
-        error: { code: 'STILL_RUNNING', message: 'The answer is taking long. Reload the page later to see it.' },
-      };
+      for (const slot of this.unended()) {
+        this.update(slot, { error: { code: 'STILL_RUNNING', message: 'The answer is taking long. Reload the page later to see it.' } });
+      }
+      this.phase = 'done';
       this.clearTimer();
-      this.emit();
+      this.flush();
       return;
     }
+    this.flush();
     const delay = this.pollDelay;
     this.pollDelay = Math.min(Math.round(this.pollDelay * 1.5), this.options.maxPollIntervalMs ?? 5_000);
     this.schedule(() => void this.pollOnce(), delay);
@@ -565,15 +766,16 @@ export class AnswerStream {
   private finish(): void {
     this.closeSource();
     this.clearTimer();
-    this.state = { ...this.state, phase: 'done' };
+    this.phase = 'done';
     clearPersistedStream(this.options.conversationId, this.storage());
-    this.emit();
+    this.flush();
   }
 
   private setPhase(phase: StreamPhase): void {
-    if (this.state.phase === phase || this.state.phase === 'done') return;
-    this.state = { ...this.state, phase };
-    this.emit();
+    if (this.phase === phase || this.phase === 'done') return;
+    this.phase = phase;
+    this.touchUnended();
+    this.flush();
   }
 
   private schedule(fn: () => void, delay: number): void {
@@ -596,21 +798,30 @@ export class AnswerStream {
   }
 
   private persist(): void {
-    if (this.state.phase === 'done') return;
+    if (this.phase === 'done') return;
+    const first = this.slot(this.firstId);
     writePersistedStream(
       this.options.conversationId,
       {
-        assistant_message_id: this.state.messageId,
+        assistant_message_id: this.firstId,
         stream_url: this.streamUrl,
         stream_expires_at: this.expiresAt !== null ? new Date(this.expiresAt).toISOString() : null,
-        last_event_id: this.state.lastEventId,
-        text: this.state.text,
+        last_event_id: this.lastEventId,
+        text: first?.state.text ?? '',
+        answers: this.slots.map((s) => ({ message_id: s.state.messageId, speaker: s.state.speaker, text: s.state.text })),
       },
       this.storage(),
     );
   }
 
-  private emit(): void {
-    if (!this.disposed) this.options.onUpdate(this.state);
+  /** Reports every answer changed since the last report, in speaking order. */
+  private flush(): void {
+    if (this.disposed) {
+      this.dirty.clear();
+      return;
+    }
+    const changed = this.slots.filter((s) => this.dirty.has(s.state.messageId) && !s.settled);
+    this.dirty.clear();
+    for (const slot of changed) this.options.onUpdate(this.view(slot));
   }
 }

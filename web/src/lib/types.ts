@@ -88,6 +88,19 @@ export type Conversation = Omit<Core['Conversation'], 'scenario' | 'messages'> &
 };
 export type MessagePage = Omit<Core['MessagePage'], 'content'> & { content: ChatMessage[] };
 export type ChatTurn = Core['ChatTurn'];
+/** Who said a message: the reader, a character or the narrator. */
+export type MessageSpeaker = Core['MessageSpeaker'];
+/** Who should answer (when sending or continuing the scene). */
+export type SpeakerInput = Core['SpeakerInputRequest'];
+export type TurnAnswer = Core['TurnAnswer'];
+/** A member of the scene: every field is always in a response. */
+export type CastMember = Required<Core['CastMember']>;
+export type Cast = Omit<Core['Cast'], 'members'> & { members: CastMember[] };
+export type CastRequest = Core['CastRequest'];
+export type MessagePrompt = Core['MessagePrompt'];
+export type PromptSection = Core['InspectedSection'];
+export type TimelineStep = Omit<Core['TimelineStep'], 'parameters'> & { parameters: ScenarioParameters };
+export type Timeline = Omit<Core['Timeline'], 'steps'> & { steps: TimelineStep[] };
 export type StreamTicket = Pick<Core['MessageStream'], 'stream_url' | 'stream_expires_at'>;
 
 export interface ConversationTreeNode {

@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,7 @@ import { makeApi } from '../lib/endpoints';
 import { SessionProvider } from '../lib/session';
 import { streamStorageKey, writePersistedStream } from '../lib/stream';
 import { TokenStore } from '../lib/tokens';
-import type { ChatMessage, Conversation } from '../lib/types';
+import type { Cast, ChatMessage, Conversation, MessagePrompt, MessageSpeaker } from '../lib/types';
 import { FakeEventSource } from '../test/fakeEventSource';
 import { ConversationPage } from './ConversationPage';
 
@@ -54,8 +54,30 @@ interface Request {
   body: unknown;
 }
 
-function backend(initial: ChatMessage[]) {
-  const state = { messages: [...initial], liked: false, likes: 2, memo: null as null | string };
+const ELIZABETH: MessageSpeaker = { kind: 'character', character_id: 'c-eliza', name: 'Elizabeth Bennet' };
+const DARCY: MessageSpeaker = { kind: 'character', character_id: 'c-darcy', name: 'Mr. Darcy' };
+const NARRATOR: MessageSpeaker = { kind: 'narrator', character_id: null, name: 'Narrator' };
+const NOVEL = '44444444-4444-4444-8444-444444444444';
+const VIEWER = '55555555-5555-4555-8555-555555555555';
+
+interface Options {
+  /** The speakers of the next turns' answers (default: Elizabeth alone). */
+  speakers?: MessageSpeaker[];
+  cast?: Cast;
+  prompts?: Record<string, MessagePrompt>;
+  novelId?: string | null;
+  /** Answers whose cancel is refused with 409 (ended meanwhile). */
+  endedAnswers?: string[];
+}
+
+function backend(initial: ChatMessage[], options: Options = {}) {
+  const state = {
+    messages: [...initial],
+    liked: false,
+    likes: 2,
+    memo: null as null | string,
+    cast: options.cast ?? { narrator: false, members: [{ character_id: 'c-eliza', name: 'Elizabeth Bennet', talkativeness: 0.5 }] },
+  };
   const requests: Request[] = [];
   let turn = 0;
   const json = (status: number, body: unknown) =>
@@ -70,7 +92,30 @@ function backend(initial: ChatMessage[]) {
     requests.push({ method, path, body });
     const base = `/conversations/${CONV}`;
     if (method === 'GET' && path === base) return json(200, conversation(state.messages));
-    if (method === 'GET' && path === `/scenarios/${SCENARIO}`) return json(200, { id: SCENARIO, novel_id: null });
+    if (method === 'GET' && path === `/scenarios/${SCENARIO}`) return json(200, { id: SCENARIO, novel_id: options.novelId ?? null });
+    if (method === 'GET' && path === `/scenarios/${SCENARIO}/timeline`) return json(200, TIMELINE);
+    if (method === 'GET' && path === `/ai/novels/${NOVEL}/characters`) return json(200, CHARACTERS);
+    if (method === 'GET' && path === `${base}/cast`) return json(200, state.cast);
+    if (method === 'PUT' && path === `${base}/cast`) {
+      const cast = body as Cast;
+      const unknown = cast.members.findIndex((m) => m.character_id === 'c-unknown');
+      if (unknown >= 0) {
+        return json(400, {
+          status: 400,
+          code: 'VALIDATION_ERROR',
+          message: 'Unknown character.',
+          details: { [`members.${unknown}.character_id`]: ['Not a character of this novel.'] },
+          trace_id: 't',
+          path,
+          error: 'Bad Request',
+          timestamp: '',
+        });
+      }
+      state.cast = cast;
+      return json(200, cast);
+    }
+    const prompt = new RegExp(`^${base}/messages/([^/]+)/prompt$`).exec(path);
+    if (method === 'GET' && prompt) return options.prompts?.[prompt[1]] ? json(200, options.prompts[prompt[1]]) : notFound();
     if (method === 'GET' && path === `${base}/liked`) return json(200, { is_liked: state.liked, liked_at: null });
     if (method === 'POST' && path === `${base}/like`) {
       state.liked = true;
@@ -84,24 +129,29 @@ function backend(initial: ChatMessage[]) {
     }
     if (method === 'GET' && path === `${base}/tree`)
       return json(200, { id: CONV, title: 'Tea at Netherfield', children: [], depth: 0, total_descendants: 0, user: { id: OWNER, username: 'reader' } });
-    if (method === 'POST' && path === `${base}/messages`) {
+    if (method === 'POST' && (path === `${base}/messages` || path === `${base}/continue`)) {
       turn += 1;
-      const mid = `aaaaaaaa-0000-4000-8000-00000000000${turn}`;
-      return json(202, { message_id: `uuuuuuuu-0000-4000-8000-00000000000${turn}`, assistant_message_id: mid, stream_url: streamUrl(mid), stream_expires_at: future() });
+      const answers = (options.speakers ?? [ELIZABETH]).map((speaker, k) => ({ message_id: `aaaaaaaa-000${k}-4000-8000-00000000000${turn}`, speaker }));
+      const mid = answers[0].message_id;
+      const userMessage = path.endsWith('/continue') ? null : `uuuuuuuu-0000-4000-8000-00000000000${turn}`;
+      return json(202, { message_id: userMessage, assistant_message_id: mid, answers, stream_url: streamUrl(mid), stream_expires_at: future() });
     }
     const regenerate = new RegExp(`^${base}/messages/([^/]+)/regenerate$`).exec(path);
     if (method === 'POST' && regenerate) return json(202, { message_id: 'x', assistant_message_id: regenerate[1], stream_url: streamUrl(regenerate[1], 'T9'), stream_expires_at: future() });
     const cancel = new RegExp(`^${base}/messages/([^/]+)/cancel$`).exec(path);
+    if (method === 'POST' && cancel && options.endedAnswers?.includes(cancel[1]))
+      return json(409, { status: 409, code: 'CONFLICT', message: 'This answer has already ended.', trace_id: 't', path, error: 'Conflict', timestamp: '' });
     if (method === 'POST' && cancel) return json(202, { message_id: cancel[1], status: 'streaming', cancel_requested: true });
     return notFound();
   });
   return { fetch: fetch as unknown as typeof globalThis.fetch, requests, state };
 }
 
-function renderPage(initial: ChatMessage[]) {
-  const server = backend(initial);
+function renderPage(initial: ChatMessage[], options: Options & { as?: string } = {}) {
+  const server = backend(initial, options);
   const tokens = new TokenStore(localStorage);
-  tokens.set({ accessToken: jwt({ sub: OWNER, username: 'reader', is_staff: false }), refreshToken: 'r' });
+  const as = options.as ?? OWNER;
+  tokens.set({ accessToken: jwt({ sub: as, username: as === OWNER ? 'reader' : 'visitor', is_staff: false }), refreshToken: 'r' });
   const api = makeApi(new ApiClient({ config: { coreUrl: 'http://core.test', aiUrl: AI }, tokens, fetch: server.fetch }));
   render(
     <MemoryRouter initialEntries={[`/conversations/${CONV}`]}>
@@ -114,6 +164,21 @@ function renderPage(initial: ChatMessage[]) {
   );
   return server;
 }
+
+const TIMELINE = {
+  scenario_id: SCENARIO,
+  total_steps: 2,
+  steps: [],
+  condensed_steps: 0,
+  counted_steps: 0,
+  brief: 'What changed in this telling, oldest first:\n1. Elizabeth Bennet is shy.',
+  brief_tokens: 17,
+};
+
+const CHARACTERS = [
+  { id: 'c-eliza', vectordb_id: 'c-eliza', novel_id: NOVEL, name: 'Elizabeth Bennet', aliases: [], description: '', personality_traits: [], role: 'main' },
+  { id: 'c-darcy', vectordb_id: 'c-darcy', novel_id: NOVEL, name: 'Mr. Darcy', aliases: [], description: '', personality_traits: [], role: 'main' },
+];
 
 const history: ChatMessage[] = [
   { id: 'm-user-1', role: 'user', content: 'Good evening, Miss Bennet.', status: 'completed' },
@@ -282,5 +347,305 @@ describe('<ConversationPage>', () => {
     const preview = screen.getByTestId('memo-preview');
     expect(preview.querySelector('strong')).toHaveTextContent('chapter 3');
     expect(preview.querySelector('img')).toBeNull();
+  });
+
+  it('shows who said each message, from the history and while an answer streams', async () => {
+    const user = userEvent.setup();
+    renderPage([
+      { id: 'm-user-1', role: 'user', content: 'Hello.', status: 'completed', speaker: { kind: 'user', character_id: null, name: 'reader' } },
+      { id: 'm-asst-1', role: 'assistant', content: 'Good evening.', status: 'completed', speaker: DARCY },
+      { id: 'm-asst-2', role: 'assistant', content: 'The fire crackled.', status: 'completed', speaker: NARRATOR },
+    ]);
+    const names = () => screen.getAllByTestId('speaker-name').map((n) => n.textContent);
+    await waitFor(() => expect(names()).toEqual(['Mr. Darcy', 'Narrator']));
+    expect(within(screen.getByTestId('user-message')).getByText('You')).toBeInTheDocument();
+    expect(screen.queryByText('Story')).toBeNull();
+
+    await user.type(screen.getByTestId('message-input'), 'And you, Miss Bennet?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(names()).toEqual(['Mr. Darcy', 'Narrator', 'Elizabeth Bennet']);
+    const answer = () => screen.getAllByTestId('assistant-message')[2];
+    act(() => FakeEventSource.last.emit('message_chunk', { content: 'I am', delta: 'I am', message_id: 'aaaaaaaa-0000-4000-8000-000000000001', speaker: ELIZABETH }, '1-0'));
+    expect(within(answer()).getByTestId('message-status')).toHaveTextContent('Elizabeth Bennet is speaking…');
+  });
+
+  it('shows every answer of a turn at once and streams them one after another in one stream', async () => {
+    const user = userEvent.setup();
+    renderPage(history, { speakers: [DARCY, ELIZABETH, NARRATOR] });
+    await user.type(await screen.findByTestId('message-input'), 'Shall we dance?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const [A1, A2, A3] = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0001-4000-8000-000000000001', 'aaaaaaaa-0002-4000-8000-000000000001'];
+    const es = FakeEventSource.last;
+    const item = (mid: string) => document.querySelector(`[data-testid="assistant-message"][data-id="${mid}"]`) as HTMLElement;
+    // Three placeholders, named, before any event arrived; one stream for all.
+    expect(screen.getAllByTestId('assistant-message')).toHaveLength(4);
+    expect([A1, A2, A3].map((mid) => within(item(mid)).getByTestId('speaker-name').textContent)).toEqual(['Mr. Darcy', 'Elizabeth Bennet', 'Narrator']);
+    expect([A1, A2, A3].map((mid) => item(mid).getAttribute('data-status'))).toEqual(['pending', 'pending', 'pending']);
+    expect(within(item(A2)).getByTestId('message-status')).toHaveTextContent('Waiting for Elizabeth Bennet…');
+    expect(screen.getAllByTestId('stop-button')).toHaveLength(1); // one Stop for the whole turn
+
+    act(() => {
+      es.emit('message_chunk', { content: 'If you', delta: 'If you', message_id: A1, speaker: DARCY }, '1-0');
+      es.emit('message_chunk', { content: 'If you wish.', delta: ' wish.', message_id: A1, speaker: DARCY }, '1-1');
+    });
+    expect(within(item(A1)).getByTestId('message-status')).toHaveTextContent('Mr. Darcy is speaking…');
+    expect(item(A1)).toHaveTextContent('If you wish.');
+    act(() => es.emit('message_complete', { message_id: A1, speaker: DARCY, more: true, content: 'If you wish.', status: 'completed', citations: [] }, '1-2'));
+    expect(item(A1)).toHaveAttribute('data-status', 'completed');
+    expect(es.closed).toBe(false);
+    expect(screen.getByTestId('send-button')).toBeDisabled(); // the turn goes on
+
+    act(() => es.emit('message_chunk', { content: 'Gladly.', delta: 'Gladly.', message_id: A2, speaker: ELIZABETH }, '1-3'));
+    expect(item(A2)).toHaveTextContent('Gladly.');
+    expect(item(A1)).not.toHaveTextContent('Gladly.');
+    expect(within(item(A2)).getByTestId('message-status')).toHaveTextContent('Elizabeth Bennet is speaking…');
+    act(() => {
+      es.emit('message_complete', { message_id: A2, speaker: ELIZABETH, more: true, content: 'Gladly.', status: 'completed', citations: [] }, '1-4');
+      es.emit('message_chunk', { content: 'They danced.', delta: 'They danced.', message_id: A3, speaker: NARRATOR }, '1-5');
+      es.emit('message_complete', { message_id: A3, speaker: NARRATOR, more: false, content: 'They danced.', status: 'completed', citations: [] }, '1-6');
+    });
+    expect([A1, A2, A3].map((mid) => item(mid).getAttribute('data-status'))).toEqual(['completed', 'completed', 'completed']);
+    expect(item(A3)).toHaveTextContent('They danced.');
+    expect(es.closed).toBe(true);
+    expect(sessionStorage.getItem(streamStorageKey(CONV))).toBeNull();
+    expect(screen.queryByTestId('stop-button')).toBeNull();
+  });
+
+  it('lets the owner pick who answers, in the order picked, at most three', async () => {
+    const user = userEvent.setup();
+    const cast: Cast = {
+      narrator: true,
+      members: [
+        { character_id: 'c-eliza', name: 'Elizabeth Bennet', talkativeness: 0.5 },
+        { character_id: 'c-darcy', name: 'Mr. Darcy', talkativeness: 0.2 },
+        { character_id: null, name: 'A footman', talkativeness: 0.1 },
+      ],
+    };
+    const server = renderPage(history, { cast });
+    const box = (name: string) => screen.getByRole('checkbox', { name });
+    await waitFor(() => expect(box('Mr. Darcy')).toBeInTheDocument());
+    expect(screen.getByTestId('speakers-help')).toHaveTextContent('the scene decides');
+    await user.click(box('Narrator'));
+    await user.click(box('A footman'));
+    await user.click(box('Mr. Darcy'));
+    expect(box('Elizabeth Bennet')).toBeDisabled(); // three picked
+    expect(screen.getByTestId('speakers-help')).toHaveTextContent('Answering: Narrator, then A footman, then Mr. Darcy.');
+    await user.click(box('A footman')); // unpicked: the rest keep their order
+    expect(box('Elizabeth Bennet')).toBeEnabled();
+    await user.click(box('Elizabeth Bennet'));
+    await user.type(screen.getByTestId('message-input'), 'Who goes first?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(server.requests.some((r) => r.method === 'POST' && r.path.endsWith('/messages'))).toBe(true));
+    expect(server.requests.find((r) => r.method === 'POST' && r.path.endsWith('/messages'))?.body).toEqual({
+      content: 'Who goes first?',
+      speakers: [{ kind: 'narrator' }, { kind: 'character', character_id: 'c-darcy' }, { kind: 'character', character_id: 'c-eliza' }],
+    });
+  });
+
+  it('continues the scene without a message of the reader', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history, { speakers: [DARCY, NARRATOR] });
+    const button = await screen.findByTestId('continue-button');
+    await user.click(button);
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(server.requests.find((r) => r.method === 'POST' && r.path.endsWith('/continue'))?.body).toEqual({});
+    expect(screen.getAllByTestId('user-message')).toHaveLength(1); // no new message of the reader
+    const items = screen.getAllByTestId('assistant-message');
+    expect(items).toHaveLength(3);
+    expect(items.slice(1).map((li) => within(li).getByTestId('speaker-name').textContent)).toEqual(['Mr. Darcy', 'Narrator']);
+    expect(screen.getByTestId('continue-button')).toBeDisabled();
+    act(() => {
+      const es = FakeEventSource.last;
+      es.emit('message_complete', { message_id: 'aaaaaaaa-0000-4000-8000-000000000001', more: true, content: 'He bowed.', status: 'completed' }, '1-0');
+      es.emit('message_complete', { message_id: 'aaaaaaaa-0001-4000-8000-000000000001', more: false, content: 'Silence.', status: 'completed' }, '1-1');
+    });
+    expect(screen.getAllByTestId('assistant-message')[2]).toHaveTextContent('Silence.');
+    expect(screen.getByTestId('continue-button')).toBeEnabled();
+  });
+
+  it('shows no composer, continue button or "why" link to someone else', async () => {
+    renderPage([history[0], { ...history[1], speaker: ELIZABETH }], { as: VIEWER });
+    await screen.findByTestId('assistant-message');
+    await screen.findByTestId('scene-member');
+    expect(screen.queryByTestId('continue-button')).toBeNull();
+    expect(screen.queryByTestId('message-input')).toBeNull();
+    expect(screen.queryByTestId('why-link')).toBeNull();
+    // The scene is read-only.
+    expect(screen.getByTestId('scene-member')).toHaveTextContent('Elizabeth Bennet');
+    expect(screen.getByTestId('scene-member')).toHaveTextContent('50%');
+    expect(screen.queryByTestId('scene-save')).toBeNull();
+    expect(screen.queryByRole('slider')).toBeNull();
+  });
+
+  it('Stop stops the whole turn, passing over an answer that has just ended', async () => {
+    const user = userEvent.setup();
+    const [A1, A2] = ['aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0001-4000-8000-000000000001'];
+    const server = renderPage(history, { speakers: [DARCY, ELIZABETH], endedAnswers: [A1] });
+    await user.type(await screen.findByTestId('message-input'), 'Go on');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    await user.click(screen.getByTestId('stop-button'));
+    await waitFor(() => expect(server.requests.filter((r) => r.path.endsWith('/cancel')).map((r) => r.path)).toEqual([
+      `/conversations/${CONV}/messages/${A1}/cancel`,
+      `/conversations/${CONV}/messages/${A2}/cancel`,
+    ]));
+    expect(screen.getByTestId('stop-button')).toHaveTextContent('Stopping…');
+    act(() => {
+      const es = FakeEventSource.last;
+      es.emit('message_complete', { message_id: A1, more: true, content: 'Very well', status: 'cancelled' }, '1-0');
+      es.emit('message_complete', { message_id: A2, more: false, content: '', status: 'cancelled' }, '1-1');
+    });
+    expect(screen.getAllByTestId('assistant-message').slice(1).map((li) => li.getAttribute('data-status'))).toEqual(['cancelled', 'cancelled']);
+    expect(screen.queryByTestId('stop-button')).toBeNull();
+    expect(screen.getAllByTestId('regenerate-button')).toHaveLength(2);
+    expect(screen.queryByTestId('error-banner')).toBeNull();
+  });
+
+  it('after a reload mid-turn, rebuilds the answers still going on and leaves the ended ones', async () => {
+    const [A1, A2] = ['bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0001-4000-8000-000000000001'];
+    writePersistedStream(CONV, {
+      assistant_message_id: A1,
+      stream_url: streamUrl(A1),
+      stream_expires_at: future(),
+      last_event_id: '1-3',
+      text: 'Indeed.',
+      answers: [
+        { message_id: A1, speaker: DARCY, text: 'Indeed.' },
+        { message_id: A2, speaker: ELIZABETH, text: 'Not at a' },
+      ],
+    });
+    renderPage([
+      ...history,
+      { id: 'm-user-2', role: 'user', content: 'Well?', status: 'completed' },
+      { id: A1, role: 'assistant', content: 'Indeed.', status: 'completed', speaker: DARCY },
+      { id: A2, role: 'assistant', content: '', status: 'streaming', speaker: ELIZABETH },
+    ]);
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    const es = FakeEventSource.last;
+    expect(es.url).toBe(streamUrl(A1)); // from the start
+    const item = (mid: string) => document.querySelector(`[data-testid="assistant-message"][data-id="${mid}"]`) as HTMLElement;
+    expect(item(A2)).toHaveTextContent('Not at a');
+    act(() => {
+      es.emit('message_chunk', { content: 'Ind', delta: 'Ind', message_id: A1 }, '1-0');
+      es.emit('message_complete', { message_id: A1, more: true, content: 'Indeed.', status: 'completed' }, '1-1');
+      es.emit('message_chunk', { content: 'Not', delta: 'Not', message_id: A2 }, '1-2');
+      es.emit('message_chunk', { content: 'Not at a', delta: ' at a', message_id: A2 }, '1-3');
+      es.emit('message_chunk', { content: 'Not at all.', delta: 'll.', message_id: A2 }, '1-4');
+    });
+    expect(within(item(A1)).getByTestId('message-content').textContent?.trim()).toBe('Indeed.');
+    expect(within(item(A2)).getByTestId('message-content').textContent?.trim()).toBe('Not at all.');
+    expect(item(A1)).toHaveAttribute('data-status', 'completed');
+  });
+
+  it('edits and saves the scene: members, talkativeness, narrator', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history, { novelId: NOVEL });
+    const panel = await screen.findByTestId('scene-panel');
+    await within(panel).findByTestId('scene-member');
+    // A character of the novel (those in the scene are not offered again).
+    const select = await within(panel).findByTestId('scene-character');
+    expect(within(select).queryByRole('option', { name: 'Elizabeth Bennet' })).toBeNull();
+    await user.selectOptions(select, 'c-darcy');
+    await user.click(within(panel).getByTestId('scene-add-character'));
+    // Someone named freely; an empty name is refused here.
+    await user.click(within(panel).getByTestId('scene-add-free'));
+    expect(within(panel).getByTestId('field-error-scene-free-name')).toHaveTextContent('Enter a name.');
+    await user.type(within(panel).getByTestId('scene-free-name'), 'Mrs. Reynolds');
+    await user.click(within(panel).getByTestId('scene-add-free'));
+    expect(within(panel).getAllByTestId('scene-member').map((li) => li.querySelector('.scene-name')?.textContent)).toEqual([
+      'Elizabeth Bennet',
+      'Mr. Darcy',
+      'Mrs. Reynolds',
+    ]);
+    fireEvent.change(within(panel).getByLabelText('Talkativeness of Mr. Darcy'), { target: { value: '0.8' } });
+    expect(within(panel).getAllByTestId('scene-member')[1]).toHaveTextContent('80%');
+    await user.click(within(panel).getByRole('button', { name: 'Remove Elizabeth Bennet' }));
+    await user.click(within(panel).getByLabelText('A narrator describes the scene'));
+    await user.click(within(panel).getByTestId('scene-save'));
+    await waitFor(() => expect(within(panel).getByRole('status')).toHaveTextContent('Scene saved.'));
+    expect(server.requests.find((r) => r.method === 'PUT')?.body).toEqual({
+      narrator: true,
+      members: [
+        { character_id: 'c-darcy', name: 'Mr. Darcy', talkativeness: 0.8 },
+        { character_id: null, name: 'Mrs. Reynolds', talkativeness: 0.5 },
+      ],
+    });
+    // The saved scene is who may be picked to answer.
+    expect(screen.getByRole('checkbox', { name: 'Mrs. Reynolds' })).toBeInTheDocument();
+    expect(screen.queryByRole('checkbox', { name: 'Elizabeth Bennet' })).toBeNull();
+  });
+
+  it('shows the error of each member where it belongs when the scene is refused', async () => {
+    const user = userEvent.setup();
+    const cast: Cast = {
+      narrator: false,
+      members: [
+        { character_id: 'c-eliza', name: 'Elizabeth Bennet', talkativeness: 0.5 },
+        { character_id: 'c-unknown', name: 'Mr. Collins', talkativeness: 0.5 },
+      ],
+    };
+    renderPage(history, { cast });
+    const panel = await screen.findByTestId('scene-panel');
+    await waitFor(() => expect(within(panel).getAllByTestId('scene-member')).toHaveLength(2));
+    await user.click(within(panel).getByTestId('scene-save'));
+    const rows = within(panel).getAllByTestId('scene-member');
+    expect(await within(rows[1]).findByTestId('field-error-members.1.character_id')).toHaveTextContent('Not a character of this novel.');
+    expect(within(rows[0]).queryByRole('alert')).toBeNull();
+    expect(within(panel).getByTestId('error-banner')).toHaveTextContent('Unknown character.');
+    expect(within(panel).getByRole('status')).toHaveTextContent('');
+  });
+
+  it('"Why this answer?" shows the owner what the model received, as plain text', async () => {
+    const user = userEvent.setup();
+    const prompt: MessagePrompt = {
+      message_id: 'm-asst-1',
+      attempt: 1,
+      model: 'smollm2',
+      provider: 'ollama',
+      settings: { temperature: 0.7, max_tokens: 300 },
+      sections: [
+        { name: 'persona', tokens: 42, text: 'You are Elizabeth Bennet. <img src=x onerror=alert(1)>' },
+        { name: 'brief', tokens: 17, text: 'What changed:\n1. Elizabeth is shy.' },
+      ],
+      messages: [
+        { role: 'system', content: 'You are Elizabeth Bennet. <b>bold?</b>' },
+        { role: 'user', content: 'Good evening, Miss Bennet.' },
+      ],
+      prompt_tokens: 80,
+      truncated: false,
+    };
+    renderPage([...history, { id: 'm-asst-2', role: 'assistant', content: 'Hm.', status: 'failed' }], { prompts: { 'm-asst-1': prompt } });
+    await screen.findByTestId('conversation');
+    const links = await screen.findAllByTestId('why-link');
+    expect(links).toHaveLength(2); // the completed and the failed answer
+    expect(links[0]).toHaveTextContent('Why this answer?');
+    await user.click(links[0]);
+    const panel = await screen.findByTestId('prompt-panel');
+    expect(within(panel).getByTestId('prompt-model')).toHaveTextContent('smollm2 (ollama)');
+    expect(within(panel).getAllByTestId('prompt-setting').map((d) => d.textContent)).toEqual(['Temperature0.7', 'Max tokens300']);
+    const sections = within(panel).getAllByTestId('prompt-section');
+    expect(sections.map((d) => d.querySelector('summary')?.textContent)).toEqual(['persona · 42 tokens', 'brief · 17 tokens']);
+    expect(sections[0]).not.toHaveAttribute('open'); // collapsed until asked
+    expect(sections[0].querySelector('pre')?.textContent).toBe('You are Elizabeth Bennet. <img src=x onerror=alert(1)>');
+    expect(panel.querySelector('img')).toBeNull();
+    expect(panel.querySelector('b')).toBeNull();
+    expect(within(panel).getAllByTestId('prompt-message').map((li) => li.getAttribute('data-role'))).toEqual(['system', 'user']);
+    expect(within(panel).getAllByTestId('prompt-message')[1]).toHaveTextContent('Good evening, Miss Bennet.');
+
+    // An answer without a recorded prompt (404).
+    await user.click(screen.getAllByTestId('why-link')[1]);
+    expect(await screen.findByTestId('prompt-missing')).toHaveTextContent('No prompt was recorded for this answer.');
+  });
+
+  it('shows the brief the model is told, collapsed', async () => {
+    renderPage(history);
+    const brief = await screen.findByTestId('conversation-brief');
+    expect(brief.tagName).toBe('DETAILS');
+    expect(brief).not.toHaveAttribute('open');
+    expect(await within(brief).findByTestId('brief')).toHaveTextContent('1. Elizabeth Bennet is shy.');
+    expect(within(brief).getByTestId('brief').tagName).toBe('PRE');
+    expect(within(brief).getByTestId('brief-tokens')).toHaveTextContent('about 17 tokens');
   });
 });

@@ -1,14 +1,19 @@
-/** A conversation: its history, the live answer (streamed, resumable),
- * stop/regenerate, likes, a private memo, forks and the fork tree. */
+/** A conversation: its history, the live turn (one or several answers
+ * streamed in one resumable stream), stop/regenerate, "continue the scene",
+ * the scene's cast, "why this answer?", likes, a private memo, forks and the
+ * fork tree. */
 
-import { CHARACTER_MAX, MEMO_MAX, MESSAGE_MAX } from '../api/rules';
+import { MEMO_MAX, MESSAGE_MAX } from '../api/rules';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
+import { PromptPanel } from '../components/PromptPanel';
 import { TypeBadge } from '../components/ScenarioCard';
+import { ScenePanel } from '../components/ScenePanel';
+import { ConversationBrief } from '../components/Timeline';
 import { ApiError } from '../lib/api';
 import { findMessage } from '../lib/endpoints';
-import { formatDateTime, plural } from '../lib/format';
+import { formatDateTime, plural, speakerName } from '../lib/format';
 import { summarize } from '../lib/scenarioSchema';
 import { useApi, useResource, useSession } from '../lib/session';
 import {
@@ -19,19 +24,36 @@ import {
   shouldResume,
   type AnswerState,
   type HistoryMessage,
+  type TurnAnswerStart,
 } from '../lib/stream';
-import type { ChatMessage, ChatTurn, Citation, Conversation } from '../lib/types';
+import type { Cast, ChatMessage, ChatTurn, Citation, Conversation, MessageSpeaker, SpeakerInput } from '../lib/types';
 
 const MAX_MESSAGE = MESSAGE_MAX;
-const MAX_CHARACTER = CHARACTER_MAX;
 const MAX_MEMO = MEMO_MAX;
+/** Speakers one turn may name. */
+const MAX_SPEAKERS = 3;
+
+const READER: MessageSpeaker = { kind: 'user', character_id: null, name: '' };
 
 interface StreamStart {
+  /** The turn's first answer. */
   assistantMessageId: string;
+  answers: TurnAnswerStart[];
   streamUrl: string;
   streamExpiresAt: string | null;
   fromStart?: boolean;
-  text?: string;
+}
+
+/** How a turn came about: the reader's message, the scene going on, or an answer again. */
+type TurnOrigin = { kind: 'send'; content: string } | { kind: 'continue' } | { kind: 'regenerate' };
+
+/** The answers of a turn in speaking order (a core without `answers`: the one answer). */
+function answersOf(turn: ChatTurn): { message_id: string; speaker: MessageSpeaker | null }[] {
+  return turn.answers?.length ? turn.answers : [{ message_id: turn.assistant_message_id, speaker: null }];
+}
+
+function inProgress(message: ChatMessage, live: AnswerState | undefined): boolean {
+  return message.role === 'assistant' && !isTerminal(live?.status ?? message.status);
 }
 
 export function ConversationPage() {
@@ -43,9 +65,15 @@ export function ConversationPage() {
   const [hasOlder, setHasOlder] = useState(false);
   const [answers, setAnswers] = useState<Record<string, AnswerState>>({});
   const [actionError, setActionError] = useState<unknown>(null);
+  const [stopping, setStopping] = useState(false);
   const streamRef = useRef<AnswerStream | null>(null);
   const data = conv.data;
   const isOwner = !!user && !!data && user.id === data.user_id;
+  const cast = useResource((signal) => api.cast(id, signal), [id]);
+  const scenarioId = data?.scenario_id ?? null;
+  const scenario = useResource(isOwner && scenarioId ? (signal) => api.scenario(scenarioId, signal) : null, [isOwner, scenarioId]);
+  const novelId = scenario.data?.novel_id ?? null;
+  const characters = useResource(novelId ? (signal) => api.characters(novelId, signal) : null, [novelId]);
 
   const startStream = useCallback(
     (start: StreamStart) => {
@@ -53,20 +81,21 @@ export function ConversationPage() {
       const stream = new AnswerStream({
         conversationId: id,
         assistantMessageId: start.assistantMessageId,
+        answers: start.answers,
         streamUrl: start.streamUrl,
         streamExpiresAt: start.streamExpiresAt,
         fromStart: start.fromStart,
-        text: start.text ?? '',
         renewTicket: async () => {
           try {
+            // Any answer of the turn has the turn's stream.
             return await api.streamTicket(id, start.assistantMessageId);
           } catch (err) {
             if (err instanceof ApiError && (err.status === 404 || err.status === 405)) return null;
             throw err;
           }
         },
-        pollMessage: async (): Promise<HistoryMessage | null> => {
-          const message = await findMessage(api, id, start.assistantMessageId);
+        pollMessage: async (messageId): Promise<HistoryMessage | null> => {
+          const message = await findMessage(api, id, messageId);
           return message
             ? {
                 status: message.status,
@@ -75,6 +104,7 @@ export function ConversationPage() {
                 degraded: message.degraded,
                 model: message.model,
                 citations: message.citations,
+                speaker: message.speaker,
               }
             : null;
         },
@@ -88,6 +118,7 @@ export function ConversationPage() {
                       ...m,
                       content: state.text,
                       status: state.status,
+                      speaker: state.speaker ?? m.speaker,
                       grounded: state.grounded ?? m.grounded,
                       degraded: state.degraded || m.degraded,
                       citations: state.citations,
@@ -104,30 +135,46 @@ export function ConversationPage() {
     [api, id],
   );
 
-  // A (re)loaded history: take it, and resume an answer still in progress.
+  // A (re)loaded history: take it, and resume a turn still in progress.
   useEffect(() => {
     if (!data) return;
     setMessages(data.messages);
     setHasOlder(data.messages_truncated);
     setAnswers({});
     const saved = readPersistedStream(id);
-    const savedMessage = saved ? data.messages.find((m) => m.id === saved.assistant_message_id) : undefined;
-    if (saved && shouldResume(saved, savedMessage)) {
-      // Reload mid-answer: read the stream from its start and rebuild the text.
+    if (saved && shouldResume(saved, data.messages)) {
+      // Reload mid-turn: read the stream from its start and rebuild the texts
+      // (answers the history has as ended are left as they are).
+      const byId = new Map(data.messages.map((m) => [m.id, m]));
       startStream({
         assistantMessageId: saved.assistant_message_id,
+        answers: saved.answers.map((a) => {
+          const known = byId.get(a.message_id);
+          const ended = !!known && isTerminal(known.status);
+          return {
+            messageId: a.message_id,
+            speaker: a.speaker ?? known?.speaker ?? null,
+            text: ended ? known.content : a.text,
+            status: known?.status,
+          };
+        }),
         streamUrl: saved.stream_url,
         streamExpiresAt: saved.stream_expires_at,
         fromStart: true,
-        text: saved.text,
       });
     } else {
       if (saved) clearPersistedStream(id);
-      const open = [...data.messages].reverse().find((m) => m.role === 'assistant' && !isTerminal(m.status));
-      if (open) {
-        // An answer in progress started elsewhere: a fresh ticket (owner),
+      const open = data.messages.filter((m) => inProgress(m, undefined));
+      if (open.length) {
+        // A turn in progress started elsewhere: a fresh ticket (owner),
         // else the history until it ends.
-        startStream({ assistantMessageId: open.id, streamUrl: '', streamExpiresAt: new Date(0).toISOString(), fromStart: true, text: open.content });
+        startStream({
+          assistantMessageId: open[0].id,
+          answers: open.map((m) => ({ messageId: m.id, speaker: m.speaker ?? null, text: m.content, status: m.status })),
+          streamUrl: '',
+          streamExpiresAt: new Date(0).toISOString(),
+          fromStart: true,
+        });
       }
     }
     return () => {
@@ -147,21 +194,62 @@ export function ConversationPage() {
     }
   };
 
-  const active = messages.find((m) => m.role === 'assistant' && !isTerminal(answers[m.id]?.status ?? m.status));
+  /** The answers still going on, in speaking order (one turn at a time). */
+  const activeIds = messages.filter((m) => inProgress(m, answers[m.id])).map((m) => m.id);
+  const active = activeIds.length > 0;
 
-  /** A turn accepted (send: `content` is the user's text; regenerate: null). */
-  const onTurn = (turn: ChatTurn, content: string | null) => {
+  useEffect(() => {
+    if (!active) setStopping(false);
+  }, [active]);
+
+  /** A turn accepted: every answer appears at once, as a placeholder with its speaker. */
+  const onTurn = (turn: ChatTurn, origin: TurnOrigin) => {
+    const turnAnswers = answersOf(turn);
+    setStopping(false);
+    // An answer generated again forgets how its last stream ended.
+    setAnswers((all) => Object.fromEntries(Object.entries(all).filter(([mid]) => !turnAnswers.some((a) => a.message_id === mid))));
     setMessages((all) => {
-      if (content === null) {
-        return all.map((m) => (m.id === turn.assistant_message_id ? { ...m, content: '', status: 'pending' as const, citations: [] } : m));
+      if (origin.kind === 'regenerate') {
+        return all.map((m) => {
+          const again = turnAnswers.find((a) => a.message_id === m.id);
+          return again
+            ? { ...m, content: '', status: 'pending' as const, citations: [], grounded: null, speaker: again.speaker ?? m.speaker }
+            : m;
+        });
       }
-      return [
-        ...all.filter((m) => m.id !== turn.message_id && m.id !== turn.assistant_message_id),
-        { id: turn.message_id, role: 'user', content, status: 'completed' as const },
-        { id: turn.assistant_message_id, role: 'assistant', content: '', status: 'pending' as const },
-      ];
+      const ids = new Set<string | null>([turn.message_id, ...turnAnswers.map((a) => a.message_id)]);
+      const added: ChatMessage[] = [];
+      if (origin.kind === 'send') {
+        added.push({ id: turn.message_id ?? '', role: 'user', content: origin.content, status: 'completed', speaker: READER });
+      }
+      for (const a of turnAnswers) {
+        added.push({ id: a.message_id, role: 'assistant', content: '', status: 'pending', ...(a.speaker ? { speaker: a.speaker } : {}) });
+      }
+      return [...all.filter((m) => !ids.has(m.id)), ...added];
     });
-    startStream({ assistantMessageId: turn.assistant_message_id, streamUrl: turn.stream_url, streamExpiresAt: turn.stream_expires_at, text: '' });
+    startStream({
+      assistantMessageId: turn.assistant_message_id,
+      answers: turnAnswers.map((a) => ({ messageId: a.message_id, speaker: a.speaker, text: '' })),
+      streamUrl: turn.stream_url,
+      streamExpiresAt: turn.stream_expires_at,
+    });
+  };
+
+  /** Stop stops the whole turn: cancelling any of its answers does; one
+   * ended meanwhile (409) passes the request on to the next. */
+  const stopTurn = async () => {
+    setStopping(true);
+    for (const messageId of activeIds) {
+      try {
+        await api.cancelMessage(id, messageId);
+        return;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409) continue;
+        setStopping(false);
+        setActionError(err);
+        return;
+      }
+    }
   };
 
   if (conv.loading && !data) return <Loading />;
@@ -172,6 +260,7 @@ export function ConversationPage() {
       <ConversationHeader conversation={data} />
       <div className="conversation-layout">
         <div className="chat-column">
+          <ConversationBrief scenarioId={data.scenario_id} />
           <section aria-label="Messages" className="messages">
             {hasOlder && (
               <button type="button" className="secondary small" onClick={loadOlder} data-testid="load-older">
@@ -186,9 +275,12 @@ export function ConversationPage() {
                   message={m}
                   live={answers[m.id]}
                   canRegenerate={isOwner && !active}
-                  canStop={isOwner}
+                  canStop={isOwner && m.id === activeIds[0]}
+                  canInspect={isOwner}
+                  stopping={stopping}
+                  onStop={stopTurn}
                   conversationId={id}
-                  onRegenerated={(turn) => onTurn(turn, null)}
+                  onRegenerated={(turn) => onTurn(turn, { kind: 'regenerate' })}
                   onError={setActionError}
                 />
               ))}
@@ -198,10 +290,11 @@ export function ConversationPage() {
           {isOwner ? (
             <Composer
               conversation={data}
-              busy={!!active}
-              onSent={(turn, content) => {
+              cast={cast.data}
+              busy={active}
+              onTurn={(turn, origin) => {
                 setActionError(null);
-                onTurn(turn, content);
+                onTurn(turn, origin);
               }}
               onKeptButFailed={(err) => {
                 setActionError(err);
@@ -215,6 +308,13 @@ export function ConversationPage() {
           )}
         </div>
         <aside className="side-column">
+          <ScenePanel
+            conversationId={id}
+            cast={cast}
+            characters={characters.data ?? []}
+            charactersUnavailable={!!characters.error}
+            canEdit={isOwner}
+          />
           {user && <LikeBox conversationId={id} initialCount={data.like_count} />}
           {user && !data.is_fork && <ForkConversation conversationId={id} />}
           {user && <MemoBox conversationId={id} />}
@@ -248,14 +348,14 @@ function ConversationHeader({ conversation }: { conversation: Conversation }) {
   );
 }
 
-function statusWords(status: string, phase?: string): string {
+function statusWords(status: string, name: string, phase?: string): string {
   if (phase === 'reconnecting') return 'Reconnecting…';
   if (phase === 'polling') return 'Waiting for the answer…';
   switch (status) {
     case 'pending':
-      return 'Thinking…';
+      return `Waiting for ${name}…`;
     case 'streaming':
-      return 'Writing…';
+      return `${name} is speaking…`;
     case 'failed':
       return 'This answer failed.';
     case 'cancelled':
@@ -270,6 +370,9 @@ function MessageItem({
   live,
   canRegenerate,
   canStop,
+  canInspect,
+  stopping,
+  onStop,
   conversationId,
   onRegenerated,
   onError,
@@ -277,22 +380,29 @@ function MessageItem({
   message: ChatMessage;
   live: AnswerState | undefined;
   canRegenerate: boolean;
+  /** The Stop of the turn (shown on its first answer still going on). */
   canStop: boolean;
+  /** "Why this answer?" (the owner). */
+  canInspect: boolean;
+  stopping: boolean;
+  onStop: () => void;
   conversationId: string;
   onRegenerated: (turn: ChatTurn) => void;
   onError: (error: unknown) => void;
 }) {
   const api = useApi();
-  const [stopping, setStopping] = useState(false);
   const [regenerating, setRegenerating] = useState(false);
+  const [inspecting, setInspecting] = useState(false);
   const isAssistant = message.role === 'assistant';
-  const status = live && live.phase !== 'done' ? live.status : message.status;
-  const text = live && live.phase !== 'done' ? live.text : message.content;
-  const inProgress = !isTerminal(status);
+  const streaming = !!live && live.phase !== 'done';
+  const status = streaming ? live.status : message.status;
+  const text = streaming ? live.text : message.content;
+  const going = !isTerminal(status);
+  const name = speakerName(live?.speaker ?? message.speaker);
 
   useEffect(() => {
-    if (!inProgress) setStopping(false);
-  }, [inProgress]);
+    if (going) setInspecting(false);
+  }, [going]);
 
   if (!isAssistant) {
     return (
@@ -302,19 +412,6 @@ function MessageItem({
       </li>
     );
   }
-
-  const stop = async () => {
-    setStopping(true);
-    try {
-      await api.cancelMessage(conversationId, message.id);
-    } catch (err) {
-      // 409: it has already ended; the stream brings the final state.
-      if (!(err instanceof ApiError && err.status === 409)) {
-        setStopping(false);
-        onError(err);
-      }
-    }
-  };
 
   const regenerate = async () => {
     setRegenerating(true);
@@ -334,20 +431,20 @@ function MessageItem({
       data-status={status}
       data-id={message.id}
       aria-live="polite"
-      aria-busy={inProgress}
+      aria-busy={going}
     >
       <p className="speaker">
-        Story{' '}
+        <span data-testid="speaker-name">{name}</span>{' '}
         {message.grounded === true && <span className="badge grounded" title="Passages of the novel reached the model">grounded</span>}
         {message.grounded === false && status === 'completed' && (
           <span className="badge" title="No passages of the novel were used">not grounded</span>
         )}
         {(message.degraded || live?.degraded) && <span className="badge" title="Answered by the fallback model">fallback model</span>}
       </p>
-      {text ? <Markdown text={text} testId="message-content" /> : inProgress ? null : <p className="muted">(no text)</p>}
-      {(inProgress || status === 'failed' || status === 'cancelled') && (
-        <p className="message-status muted small" role="status">
-          {statusWords(status, live?.phase)}
+      {text ? <Markdown text={text} testId="message-content" /> : going ? null : <p className="muted">(no text)</p>}
+      {(going || status === 'failed' || status === 'cancelled') && (
+        <p className="message-status muted small" role="status" data-testid="message-status">
+          {statusWords(status, name, live?.phase)}
         </p>
       )}
       {live?.error && (status === 'failed' || live.phase !== 'done' || live.error.code === 'STILL_RUNNING') && (
@@ -355,10 +452,10 @@ function MessageItem({
           {live.error.message}
         </p>
       )}
-      {!inProgress && text && message.citations && message.citations.length > 0 && <Sources citations={message.citations} />}
+      {!going && text && message.citations && message.citations.length > 0 && <Sources citations={message.citations} />}
       <div className="message-actions">
-        {canStop && inProgress && (
-          <button type="button" className="secondary small" onClick={stop} disabled={stopping} data-testid="stop-button">
+        {canStop && going && (
+          <button type="button" className="secondary small" onClick={onStop} disabled={stopping} data-testid="stop-button">
             {stopping ? 'Stopping…' : 'Stop'}
           </button>
         )}
@@ -367,7 +464,19 @@ function MessageItem({
             {regenerating ? 'Regenerating…' : 'Regenerate'}
           </button>
         )}
+        {canInspect && !going && (
+          <button
+            type="button"
+            className="link-button small"
+            aria-expanded={inspecting}
+            onClick={() => setInspecting((open) => !open)}
+            data-testid="why-link"
+          >
+            Why this answer?
+          </button>
+        )}
       </div>
+      {inspecting && !going && <PromptPanel conversationId={conversationId} messageId={message.id} />}
     </li>
   );
 }
@@ -394,55 +503,103 @@ function Sources({ citations }: { citations: Citation[] }) {
   );
 }
 
-const OTHER = '__other__';
+interface SpeakerChoice {
+  key: string;
+  label: string;
+  input: SpeakerInput;
+}
+
+/** Who may be picked to answer: the scene's members, then the narrator. */
+function speakerChoices(cast: Cast | undefined): SpeakerChoice[] {
+  const members = (cast?.members ?? []).map(
+    (m): SpeakerChoice =>
+      m.character_id
+        ? { key: `id:${m.character_id}`, label: m.name, input: { kind: 'character', character_id: m.character_id } }
+        : { key: `name:${m.name.toLowerCase()}`, label: m.name, input: { kind: 'character', name: m.name } },
+  );
+  return [...members, { key: 'narrator', label: 'Narrator', input: { kind: 'narrator' } }];
+}
+
+/** Errors about `speakers` ("speakers", "speakers.1.character_id", ...) as one list. */
+function speakerErrors(details: Record<string, string[]>): string[] | undefined {
+  const messages = Object.entries(details)
+    .filter(([key]) => key === 'speakers' || key.startsWith('speakers.'))
+    .flatMap(([, list]) => list);
+  return messages.length ? messages : undefined;
+}
 
 function Composer({
   conversation,
+  cast,
   busy,
-  onSent,
+  onTurn,
   onKeptButFailed,
 }: {
   conversation: Conversation;
+  cast: Cast | undefined;
   busy: boolean;
-  onSent: (turn: ChatTurn, content: string) => void;
+  onTurn: (turn: ChatTurn, origin: TurnOrigin) => void;
   onKeptButFailed: (error: unknown) => void;
 }) {
   const api = useApi();
   const [content, setContent] = useState('');
-  const [choice, setChoice] = useState('');
-  const [other, setOther] = useState('');
-  const [sending, setSending] = useState(false);
+  const [picked, setPicked] = useState<string[]>([]);
+  const [sending, setSending] = useState<'send' | 'continue' | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const scenario = useResource((signal) => api.scenario(conversation.scenario_id, signal), [conversation.scenario_id]);
-  const novelId = scenario.data?.novel_id ?? null;
-  const cast = useResource(novelId ? (signal) => api.characters(novelId, signal) : null, [novelId]);
-  const names = (cast.data ?? []).map((c) => c.name);
-  const useList = names.length > 0;
-  const character = (useList && choice !== OTHER ? choice : other).trim();
+  const choices = speakerChoices(cast);
+  // Picks of members since removed from the scene are dropped.
+  const chosen = picked.map((key) => choices.find((c) => c.key === key)).filter((c): c is SpeakerChoice => !!c);
+  const speakers = chosen.length ? chosen.map((c) => c.input) : undefined;
   const details = error instanceof ApiError ? error.details : {};
+  const pickErrors = speakerErrors(details);
 
-  const send = async (event?: FormEvent) => {
-    event?.preventDefault();
-    const text = content;
-    if (!text.trim() || sending || busy) return;
-    setSending(true);
+  const toggle = (key: string) => {
+    setPicked((all) => {
+      const current = all.filter((k) => choices.some((c) => c.key === k));
+      if (current.includes(key)) return current.filter((k) => k !== key);
+      return current.length >= MAX_SPEAKERS ? current : [...current, key];
+    });
+  };
+
+  const run = async (kind: 'send' | 'continue', request: () => Promise<ChatTurn>, done: (turn: ChatTurn) => void) => {
+    if (sending || busy) return;
+    setSending(kind);
     setError(null);
     try {
-      const turn = await api.sendMessage(conversation.id, { content: text, ...(character ? { character } : {}) });
-      setContent('');
-      onSent(turn, text);
+      done(await request());
     } catch (err) {
       if (err instanceof ApiError && err.code === 'AI_UNAVAILABLE') {
-        // The message is kept and its answer failed: show it, offer regenerate.
-        setContent('');
+        // Anything kept has a failed answer: show it, offer regenerate.
+        if (kind === 'send') setContent('');
         onKeptButFailed(err);
       } else {
         setError(err);
       }
     } finally {
-      setSending(false);
+      setSending(null);
     }
   };
+
+  const send = async (event?: FormEvent) => {
+    event?.preventDefault();
+    const text = content;
+    if (!text.trim()) return;
+    await run(
+      'send',
+      () => api.sendMessage(conversation.id, { content: text, ...(speakers ? { speakers } : {}) }),
+      (turn) => {
+        setContent('');
+        onTurn(turn, { kind: 'send', content: text });
+      },
+    );
+  };
+
+  const continueScene = () =>
+    run(
+      'continue',
+      () => api.continueScene(conversation.id, speakers ? { speakers } : {}),
+      (turn) => onTurn(turn, { kind: 'continue' }),
+    );
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
@@ -453,50 +610,39 @@ function Composer({
 
   return (
     <form className="composer" onSubmit={send}>
-      <div className="composer-row">
-        <div className="field">
-          <label htmlFor="character-pick">Talk to</label>
-          {useList ? (
-            <select id="character-pick" value={choice} onChange={(e) => setChoice(e.target.value)} data-testid="character-select">
-              <option value="">The scenario’s character or narrator</option>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-              <option value={OTHER}>Someone else…</option>
-            </select>
-          ) : (
-            <input
-              id="character-pick"
-              type="text"
-              value={other}
-              maxLength={MAX_CHARACTER}
-              placeholder="Default: the scenario’s character"
-              onChange={(e) => setOther(e.target.value)}
-              data-testid="character-input"
-              aria-describedby={details.character ? fieldErrorId('character') : undefined}
-            />
-          )}
-          {useList && choice === OTHER && (
-            <>
-              <label htmlFor="character-other" className="visually-hidden">
-                Character name
-              </label>
-              <input
-                id="character-other"
-                type="text"
-                value={other}
-                maxLength={MAX_CHARACTER}
-                placeholder="Character name"
-                onChange={(e) => setOther(e.target.value)}
-                data-testid="character-input"
-              />
-            </>
-          )}
-          <FieldError name="character" messages={details.character} />
+      <fieldset className="field speaker-pick" aria-describedby={`speakers-help${pickErrors ? ` ${fieldErrorId('speakers')}` : ''}`}>
+        <legend>
+          Who answers <span className="optional">(optional, up to {MAX_SPEAKERS}, in the order you pick)</span>
+        </legend>
+        <div className="speaker-choices">
+          {choices.map((c) => {
+            const order = chosen.findIndex((x) => x.key === c.key);
+            const inputId = `speaker-${c.key.replace(/[^a-zA-Z0-9_-]/g, '-')}`;
+            return (
+              <div key={c.key} className="field checkbox speaker-choice">
+                <input
+                  id={inputId}
+                  type="checkbox"
+                  checked={order >= 0}
+                  disabled={order < 0 && chosen.length >= MAX_SPEAKERS}
+                  onChange={() => toggle(c.key)}
+                  data-testid="speaker-pick"
+                />
+                <label htmlFor={inputId}>{c.label}</label>
+                {order >= 0 && (
+                  <span className="badge" aria-hidden="true" data-testid="speaker-order">
+                    {order + 1}
+                  </span>
+                )}
+              </div>
+            );
+          })}
         </div>
-      </div>
+        <p className="help" id="speakers-help" data-testid="speakers-help">
+          {chosen.length ? `Answering: ${chosen.map((c) => c.label).join(', then ')}.` : 'Nobody picked: the scene decides who answers.'}
+        </p>
+        <FieldError name="speakers" messages={pickErrors} />
+      </fieldset>
       <div className="field">
         <label htmlFor="message-input">Your message</label>
         <textarea
@@ -516,8 +662,18 @@ function Composer({
       </div>
       <ErrorBanner error={error} />
       <div className="actions">
-        <button type="submit" disabled={sending || busy || !content.trim()} data-testid="send-button">
-          {sending ? 'Sending…' : busy ? 'Answer in progress…' : 'Send'}
+        <button type="submit" disabled={!!sending || busy || !content.trim()} data-testid="send-button">
+          {sending === 'send' ? 'Sending…' : busy ? 'Answer in progress…' : 'Send'}
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void continueScene()}
+          disabled={!!sending || busy}
+          title="The scene goes on without a message of yours"
+          data-testid="continue-button"
+        >
+          {sending === 'continue' ? 'Continuing…' : 'Continue the scene'}
         </button>
       </div>
     </form>

@@ -5,6 +5,7 @@ import { ForkTree } from '../components/ForkTree';
 import { RequireLogin } from '../components/Layout';
 import { ConversationList, ScenarioList, TypeBadge } from '../components/ScenarioCard';
 import { ScenarioForm } from '../components/ScenarioForm';
+import { BriefText, TimelineSteps } from '../components/Timeline';
 import { ApiError } from '../lib/api';
 import { formatDate, percent, plural } from '../lib/format';
 import { TYPE_SPECS, optionLabel, summarize, typeLabel } from '../lib/scenarioSchema';
@@ -139,6 +140,8 @@ export function ScenarioDetailPage() {
         <ParametersView scenario={s} />
       </section>
 
+      <TimelineSection scenarioId={s.id} />
+
       <section aria-labelledby="talk-heading" className="card">
         <h2 id="talk-heading">Talk to this story</h2>
         {user ? <StartConversation scenarioId={s.id} /> : <LoginPrompt what="start a conversation" />}
@@ -232,6 +235,26 @@ function StartConversation({ scenarioId }: { scenarioId: string }) {
       </button>
       <ErrorBanner error={error} />
     </form>
+  );
+}
+
+/** Every change from the novel down to this scenario, and the brief the model is told. */
+function TimelineSection({ scenarioId }: { scenarioId: string }) {
+  const api = useApi();
+  const timeline = useResource((signal) => api.timeline(scenarioId, signal), [scenarioId]);
+  return (
+    <section aria-labelledby="timeline-heading" className="card" data-testid="timeline">
+      <h2 id="timeline-heading">Timeline</h2>
+      <ErrorBanner error={timeline.error} onRetry={timeline.reload} />
+      {timeline.loading && !timeline.data && <Loading />}
+      {timeline.data && (
+        <>
+          <TimelineSteps timeline={timeline.data} currentId={scenarioId} />
+          <h3 id="brief-heading">What the model is told</h3>
+          <BriefText timeline={timeline.data} />
+        </>
+      )}
+    </section>
   );
 }
 
