@@ -150,44 +150,52 @@ class Turn:
     problem: str = ""
 
 
-def read_turn(url: str, started: float, timeout: float = 600) -> Turn:
-    """Read an SSE stream as EventSource would; check deltas against the end."""
-    turn = Turn()
-    first = None
-    deltas: list[str] = []
+def sse_events(url: str, timeout: float):
+    """An SSE stream's events as (name, payload); ("http", status) when it did not open."""
     name, data = None, []
     with httpx.stream("GET", url, timeout=timeout) as response:
         if response.status_code != 200:
-            turn.problem = f"stream HTTP {response.status_code}"
-            return turn
+            yield "http", response.status_code
+            return
         for line in response.iter_lines():
             if line.startswith("event:"):
                 name = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].strip())
             elif not line and name:
-                payload = json.loads("\n".join(data))
-                if name == "message_chunk":
-                    if first is None:
-                        first = time.perf_counter()
-                        turn.ttft_ms = (first - started) * 1000
-                    deltas.append(payload["delta"])
-                elif name == "message_complete":
-                    end = time.perf_counter()
-                    turn.tokens = len(deltas)
-                    turn.stream_seconds = end - (first or end)
-                    turn.ok = (
-                        payload["status"] == "completed"
-                        and "".join(deltas) == payload["content"]
-                        and payload["total_tokens"] == len(deltas)
-                    )
-                    if not turn.ok:
-                        turn.problem = f"mismatch: status {payload['status']}"
-                    return turn
-                elif name in ("error", "not_resumable"):
-                    turn.problem = f"{name}: {payload}"
-                    return turn
+                yield name, json.loads("\n".join(data))
                 name, data = None, []
+
+
+def read_turn(url: str, started: float, timeout: float = 600) -> Turn:
+    """Read an SSE stream as EventSource would; check deltas against the end."""
+    turn = Turn()
+    first = None
+    deltas: list[str] = []
+    for name, payload in sse_events(url, timeout):
+        if name == "http":
+            turn.problem = f"stream HTTP {payload}"
+            return turn
+        if name == "message_chunk":
+            if first is None:
+                first = time.perf_counter()
+                turn.ttft_ms = (first - started) * 1000
+            deltas.append(payload["delta"])
+        elif name == "message_complete":
+            end = time.perf_counter()
+            turn.tokens = len(deltas)
+            turn.stream_seconds = end - (first or end)
+            turn.ok = (
+                payload["status"] == "completed"
+                and "".join(deltas) == payload["content"]
+                and payload["total_tokens"] == len(deltas)
+            )
+            if not turn.ok:
+                turn.problem = f"mismatch: status {payload['status']}"
+            return turn
+        elif name in ("error", "not_resumable"):
+            turn.problem = f"{name}: {payload}"
+            return turn
     turn.problem = "stream ended without message_complete"
     return turn
 
@@ -206,40 +214,31 @@ def read_scene(url: str, started: float, answers: list[str], timeout: float = 90
     """Each answer's first token, and every answer's deltas against its end."""
     scene = Scene()
     texts: dict[str, str] = {}
-    name, data = None, []
-    with httpx.stream("GET", url, timeout=timeout) as response:
-        if response.status_code != 200:
-            scene.problem = f"stream HTTP {response.status_code}"
+    for name, payload in sse_events(url, timeout):
+        if name == "http":
+            scene.problem = f"stream HTTP {payload}"
             return scene
-        for line in response.iter_lines():
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-            elif not line and name:
-                payload = json.loads("\n".join(data))
-                if name == "message_chunk":
-                    answer = payload.get("message_id") or answers[0]
-                    if answer not in texts:
-                        texts[answer] = ""
-                        scene.first_ms.append((time.perf_counter() - started) * 1000)
-                    texts[answer] += payload["delta"]
-                elif name == "message_complete":
-                    answer = str(payload["message_id"])
-                    said = texts.get(answer, "")
-                    if payload["status"] != "completed" or said != payload["content"]:
-                        scene.problem = f"mismatch in {answer}: {payload['status']}"
-                        return scene
-                    if not payload.get("more"):
-                        scene.total_s = time.perf_counter() - started
-                        scene.ok = list(texts) == answers
-                        if not scene.ok:
-                            scene.problem = f"answers {list(texts)} != {answers}"
-                        return scene
-                elif name in ("error", "not_resumable"):
-                    scene.problem = f"{name}: {payload}"
-                    return scene
-                name, data = None, []
+        if name == "message_chunk":
+            answer = payload.get("message_id") or answers[0]
+            if answer not in texts:
+                texts[answer] = ""
+                scene.first_ms.append((time.perf_counter() - started) * 1000)
+            texts[answer] += payload["delta"]
+        elif name == "message_complete":
+            answer = str(payload["message_id"])
+            said = texts.get(answer, "")
+            if payload["status"] != "completed" or said != payload["content"]:
+                scene.problem = f"mismatch in {answer}: {payload['status']}"
+                return scene
+            if not payload.get("more"):
+                scene.total_s = time.perf_counter() - started
+                scene.ok = list(texts) == answers
+                if not scene.ok:
+                    scene.problem = f"answers {list(texts)} != {answers}"
+                return scene
+        elif name in ("error", "not_resumable"):
+            scene.problem = f"{name}: {payload}"
+            return scene
     scene.problem = "stream ended before the last answer"
     return scene
 
