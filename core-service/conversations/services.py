@@ -25,7 +25,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
-from gaji_contracts.characters import match_character
 from gaji_contracts.conversations import (
     FORK_MESSAGE_WINDOW,
     AssistantMessageResult,
@@ -420,11 +419,13 @@ def _speakers_for(
         return checked_speakers(speakers, cast, novel)
     entries = characters_of(novel)
     if character:
-        member = next((m for m in cast.members if m.name.lower() == character.lower()), None)
-        entry = None if member else match_character(character, entries)
+        # A member of the scene, else the novel's character of exactly that name, else named freely.
+        wanted = character.lower()
+        member = next((m for m in cast.members if m.name.lower() == wanted), None)
         if member:
             return [member.speaker()]
-        if entry and entry.name.lower() == character.lower():
+        entry = next((e for e in entries if e.name.lower() == wanted), None)
+        if entry:
             return [Speaker(kind=SpeakerKind.CHARACTER, character_id=entry.id, name=entry.name)]
         return [Speaker(kind=SpeakerKind.CHARACTER, name=character)]
     return responders(cast, text, seed=seed, entries=entries, exclude=exclude)

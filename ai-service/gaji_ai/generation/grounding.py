@@ -35,16 +35,11 @@ logger = logging.getLogger("gaji_ai.generation")
 PASSAGE_COUNT = 3
 
 
-def match_profile(name: str, profiles: list[dict]) -> dict | None:
-    """The cast member a name refers to (gaji_contracts.characters.match_character)."""
-    return match_character(name, profiles)
-
-
 def persona_from(name: str, profiles: list[dict], character_id: str | None = None) -> Persona:
     profile = None
     if name != NARRATOR:
         by_id = [p for p in profiles if character_id and p.get("id") == character_id]
-        profile = by_id[0] if by_id else match_profile(name, profiles)
+        profile = by_id[0] if by_id else match_character(name, profiles)
     if profile is None:
         return Persona(name)
     return Persona(

@@ -230,7 +230,6 @@ class Prompt:
         self.request = task.request
         self.grounding = task.grounding
         self.answers = planned_answers(task.request)
-        self.persona = task.grounding.persona_of(0)
         self.passages = task.grounding.passages
 
     def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
