@@ -193,6 +193,12 @@ class LLMSettings(BaseSettings):
     llm_grounding_tokens: int = Field(default=0, ge=0, le=16384)
     # llama.cpp states kept per worker process (gaji_ai.llm.prompt_cache); 0 = off.
     llm_prompt_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0, le=64 * 1024**3)
+    # The branch's memory (gaji_ai.generation.memory): `model` writes it with
+    # the chat model (structured output; the rule when that fails), `rule`
+    # with the rule only, `off` neither writes nor reads it.
+    memory_mode: Literal["model", "rule", "off"] = "model"
+    # Prompt tokens for memory (at most a third of what the prompt has left).
+    memory_tokens: int = Field(default=256, ge=0, le=8192)
     generation_start_timeout_seconds: float = Field(default=300.0, ge=1)
     generation_queue_timeout_seconds: float = Field(default=1800.0, ge=1)
     generation_reaper_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import redis as sync_redis
 from gaji_contracts.conversations import GenerationRequest
+from gaji_contracts.memory import MemoryWritten
 
 from gaji_ai.clients.core import CoreUnavailable
 from gaji_ai.generation import turn
 from gaji_ai.generation.grounding import ground
 from gaji_ai.generation.task import TurnTask, ungrounded
-from gaji_ai.llm.providers import ProviderError
+from gaji_ai.llm.providers import ProviderError, StructuredOutputUnsupported
 from gaji_ai.streams.stream import StreamWriter
 
 from support import TEST_REDIS_URL
@@ -26,10 +27,23 @@ class Scripted:
     name = "scripted"
     default_model = "scripted-1"
 
-    def __init__(self, words, *, fail_first=False, on_token=None):
+    def __init__(self, words, *, fail_first=False, on_token=None, json_answers=None):
         self.models = ["scripted-1"]
         self.words, self.fail_first, self.on_token = words, fail_first, on_token
         self.prompts = []
+        # complete_json answers in order (an exception instance is raised);
+        # none left: the provider cannot follow a schema.
+        self.json_answers = list(json_answers or [])
+        self.json_prompts = []
+
+    def complete_json(self, messages, schema, *, model=None, max_tokens=256, temperature=0.0):
+        self.json_prompts.append((messages, schema))
+        if not self.json_answers:
+            raise StructuredOutputUnsupported("scripted: no structured output")
+        answer = self.json_answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def count_tokens(self, text):
         return len(text.split())
@@ -49,6 +63,13 @@ class FakeCore:
 
     def __init__(self, down=0):
         self.down, self.saved = down, []
+        self.memory = []
+
+    async def write_memory(self, conversation_id, write):
+        self.memory.append(write)
+        return MemoryWritten(
+            written=len(write.entries), summarized=write.summary is not None, replaced=0
+        )
 
     async def persist_message(self, conversation_id, result):
         if result.status != "streaming":

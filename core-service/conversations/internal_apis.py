@@ -1,6 +1,6 @@
 """The ai service's view of conversations (/api/internal/conversations,
-service token only): a generation's context, persisting its answer, and
-storing a turn for ai's direct endpoint."""
+service token only): a generation's context, persisting its answer,
+storing a turn for ai's direct endpoint, and the memory written after a turn."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from gaji_contracts.conversations import (
     PersistResult,
     TurnCreate,
 )
+from gaji_contracts.memory import MemoryWrite, MemoryWritten
 from gaji_contracts.text import NUL_MESSAGE, clean_text
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from common.exceptions import ApplicationError, validation_message
 from common.schema import errors
-from conversations import selectors, services
+from conversations import memory, selectors, services
 from internal.apis import InternalApiView, parse_contract
 
 CONTEXT_MAX_MESSAGES = 100
@@ -123,3 +124,19 @@ class InternalTurnCreateApi(InternalApiView):
             character=_text("character", turn.character),
         )
         return Response(generation.model_dump(mode="json"), status=status.HTTP_201_CREATED)
+
+
+class InternalMemoryWriteApi(InternalApiView):
+    @extend_schema(
+        operation_id="internal_conversation_write_memory",
+        request=MemoryWrite,
+        responses={200: MemoryWritten, **errors(401, 403, 404)},
+        description="Store what ai wrote about a completed answer (gaji_contracts.memory.MemoryWrite): "
+        "facts, events, what a character knows, relationship changes (each kept in the relationship's "
+        "history) and, when the turn asked for a fold, a summary. A second write about the same answer "
+        "replaces the first. 404 when the conversation is gone. Service token only.",
+    )
+    def post(self, request, conversation_id):
+        write = parse_contract(MemoryWrite, request.data)
+        written = memory.memory_write(conversation_id=conversation_id, write=write)
+        return Response(written.model_dump(mode="json"))

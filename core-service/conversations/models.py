@@ -7,7 +7,9 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from gaji_contracts.conversations import MessageRole, MessageStatus, Speaker, SpeakerKind
+from gaji_contracts.memory import WORLD, MemoryKind, MemorySource
 
 
 class Conversation(models.Model):
@@ -38,6 +40,9 @@ class Conversation(models.Model):
     # Who is in the scene (conversations.cast): {"narrator": bool, "members":
     # [{"character_id", "name", "talkativeness"}]}; a fork copies it.
     cast = models.JSONField(default=dict, db_default={}, blank=True)
+    # The spoiler boundary: retrieval and canon knowledge stop at this
+    # chapter (null: the point the scenario sits at, when ai can tell).
+    canon_chapter = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -184,3 +189,48 @@ class ConversationMemo(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="memo_once")]
+
+
+class MemoryEntry(models.Model):
+    """One thing the branch remembers (gaji_contracts.memory): a fact, an
+    event, what a character knows, a relationship (its current stance in
+    `value`, every change in `history`), a summary of older turns (`layer`
+    1 folds messages, 2 and up fold summaries; `covered` once folded
+    higher) or a reader's pin. A fork copies its parent's entries when it
+    is made (`origin_id`: the entry copied), so later writes on either side
+    never reach the other and a fork keeps what it inherited when the
+    parent is deleted."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="memory", db_index=False
+    )
+    kind = models.CharField(max_length=30, choices=[(k.value, k.value) for k in MemoryKind])
+    subject = models.CharField(max_length=100, default=WORLD)
+    target = models.CharField(max_length=100, blank=True, default="")
+    text = models.TextField()
+    value = models.SmallIntegerField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    source = models.CharField(max_length=10, choices=[(s.value, s.value) for s in MemorySource])
+    source_message_id = models.UUIDField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    pinned = models.BooleanField(default=False)
+    # None: everyone in the story knows it; else knower keys (gaji_contracts.memory.knower_key).
+    known_by = models.JSONField(null=True, blank=True)
+    layer = models.PositiveSmallIntegerField(default=0)
+    covers_from = models.PositiveIntegerField(null=True, blank=True)
+    covers_to = models.PositiveIntegerField(null=True, blank=True)
+    covered = models.BooleanField(default=False)
+    origin_id = models.UUIDField(null=True, blank=True)
+    inherited = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "-position", "-created_at"], name="memory_recent"),
+            models.Index(fields=["conversation", "source_message_id"], name="memory_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.text[:40]}"

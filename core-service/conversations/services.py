@@ -55,6 +55,7 @@ from conversations.cast import (
     default_cast,
     responders,
 )
+from conversations.memory import memory_context, memory_copy, present_of
 from conversations.models import (
     Conversation,
     ConversationLike,
@@ -187,7 +188,8 @@ def _delete(conversation: Conversation) -> None:
 @transaction.atomic
 def conversation_fork(*, conversation_id, user, title: str | None = None) -> Conversation:
     """A fork of a root conversation: it links the last
-    min(FORK_MESSAGE_WINDOW, total) messages of the root, in their order.
+    min(FORK_MESSAGE_WINDOW, total) messages of the root, in their order,
+    and starts with a copy of the root's memory as it is now.
     Anyone signed in may fork any (public) conversation; forks of forks are
     refused (max depth 1)."""
     source = _locked(conversation_id, no_key=True)
@@ -204,10 +206,12 @@ def conversation_fork(*, conversation_id, user, title: str | None = None) -> Con
         depth=1,
         title=title or f"Fork of {source.title}"[:200],
         cast=source.cast,
+        canon_chapter=source.canon_chapter,
     )
     window = selectors.latest_messages(source.id, FORK_MESSAGE_WINDOW)
     if window:
         _append(fork, window)
+    memory_copy(source_id=source.id, fork_id=fork.id)
     scenario_count_engagement(scenario_id=source.scenario_id, conversations=+1)
     return fork
 
@@ -260,6 +264,13 @@ def _generation_request(
     grounded = novel is not None and novel.ingestion_status == "completed"
     history = selectors.history_before(conversation.id, history_position, settings.CHAT_HISTORY_MESSAGES)
     first = answers[0]
+    query = user_message.content if user_message else " ".join(m.content for m in history[-2:])
+    memory = memory_context(
+        conversation,
+        query=query,
+        position=history_position,
+        present=present_of(cast_of(conversation), [a.speaker for a in answers]),
+    )
     return GenerationRequest(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
@@ -274,6 +285,7 @@ def _generation_request(
         recent_messages=[chat_message(m) for m in history],
         model=model,
         character=first.speaker.name if first.speaker.kind == SpeakerKind.CHARACTER else None,
+        memory=memory,
     )
 
 

@@ -5,7 +5,7 @@ the ai service's service token only)."""
 from django.urls import path
 
 from common.fastget import fast_get
-from conversations import apis, internal_apis
+from conversations import apis, internal_apis, memory_apis
 
 MESSAGE = "conversations/<uuid:conversation_id>/messages/<uuid:message_id>"
 
@@ -29,6 +29,12 @@ urlpatterns = [
     path("conversations/<uuid:conversation_id>/unlike", apis.UnlikeApi.as_view()),
     path("conversations/<uuid:conversation_id>/liked", apis.LikedApi.as_view()),
     path("conversations/<uuid:conversation_id>/memo", apis.MemoApi.as_view()),
+    path("conversations/<uuid:conversation_id>/memory", memory_apis.MemoryListCreateApi.as_view()),
+    path(
+        "conversations/<uuid:conversation_id>/memory/<uuid:entry_id>",
+        memory_apis.MemoryEntryApi.as_view(),
+    ),
+    path("conversations/<uuid:conversation_id>/canon", memory_apis.CanonApi.as_view()),
     path("users/me/liked-conversations", apis.LikedConversationsApi.as_view()),
 ]
 
@@ -44,5 +50,9 @@ internal = [
     path(
         "conversations/<uuid:conversation_id>/turns",
         internal_apis.InternalTurnCreateApi.as_view(),
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/memory",
+        internal_apis.InternalMemoryWriteApi.as_view(),
     ),
 ]

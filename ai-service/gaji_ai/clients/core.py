@@ -19,6 +19,7 @@ from gaji_contracts.conversations import (
 )
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
+from gaji_contracts.memory import MemoryWrite, MemoryWritten, memory_path
 from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
 from pydantic import BaseModel, ValidationError
 
@@ -137,6 +138,13 @@ class CoreClient:
             headers=JSON,
         )
         return self._parse(response, PersistResult)
+
+    async def write_memory(self, conversation_id: str, write: MemoryWrite) -> MemoryWritten:
+        """Store what the branch remembers of a completed turn."""
+        response = await self._request(
+            "POST", memory_path(conversation_id), content=write.model_dump_json(), headers=JSON
+        )
+        return self._parse(response, MemoryWritten)
 
     async def turn_create(self, conversation_id: str, turn: TurnCreate) -> GenerationRequest:
         """Store a chat turn on core (the user must own the conversation);

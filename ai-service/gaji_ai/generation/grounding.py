@@ -1,7 +1,8 @@
 """A chat turn's grounding, computed once, in the ai API process (which
 holds the vector store and a warm embedder) when the turn is accepted:
 whom the model plays (the persona, with the character's profile when the
-novel is ingested) and the passages retrieved for the reader's message.
+novel is ingested) and the passages retrieved for the reader's message, up
+to the conversation's canon boundary (the spoiler boundary).
 
 It travels to the worker inside the task (gaji_ai.generation.task), so the
 worker never opens a vector store nor calls its own service back."""
@@ -78,13 +79,16 @@ async def ground(
     )
     if not query.strip():
         return ungrounded(request)
+    embedder = embedder or dense_embedder(settings)
     try:
+        boundary = await canon_boundary(request, store, embedder)
         search = search_passages(
             store=store,
-            embedder=embedder or dense_embedder(settings),
+            embedder=embedder,
             query=query[:MAX_USER_MESSAGE_CHARS],
             novel_id=novel_id,
             top_k=PASSAGE_COUNT,
+            chapter_to=boundary,
         )
         if all(a.speaker.kind == SpeakerKind.NARRATOR for a in answers):
             profiles, result = [], await search
@@ -105,7 +109,48 @@ async def ground(
         )
         for a in answers
     ]
-    return Grounding(persona=personas[0], personas=personas, passages=passages)
+    return Grounding(
+        persona=personas[0], personas=personas, passages=passages, canon_chapter=boundary
+    )
+
+
+# (novel id, the scenario's point) -> the chapter it names; a point's chapter
+# never changes while the novel's passages stay.
+_POINTS: dict[tuple[str, str], int | None] = {}
+MAX_POINTS = 4096
+
+
+def scenario_point(request: GenerationRequest) -> str:
+    parameters = request.scenario.parameters
+    return str(parameters.get("change_point") or parameters.get("timeline_point") or "").strip()
+
+
+async def canon_boundary(
+    request: GenerationRequest, store: VectorStore, embedder: Any
+) -> int | None:
+    """The last chapter canon reaches in this conversation: the reader's
+    `canon_chapter`, else the chapter of the passage that best matches the
+    point the scenario sits at (its change_point or timeline_point), else
+    none."""
+    if request.memory is not None and request.memory.canon_chapter:
+        return request.memory.canon_chapter
+    point = scenario_point(request)
+    if not point or request.novel_id is None:
+        return None
+    key = (str(request.novel_id), point)
+    if key not in _POINTS:
+        found = await search_passages(
+            store=store,
+            embedder=embedder,
+            query=point[:MAX_USER_MESSAGE_CHARS],
+            novel_id=key[0],
+            top_k=1,
+        )
+        chapter = int(found.hits[0].payload.get("chapter") or 0) if found.hits else 0
+        if len(_POINTS) >= MAX_POINTS:
+            _POINTS.clear()
+        _POINTS[key] = chapter or None
+    return _POINTS[key]
 
 
 async def _check_missing(core: CoreClient, store: VectorStore, novel_id: str) -> None:

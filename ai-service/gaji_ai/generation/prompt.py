@@ -138,6 +138,7 @@ class Turn:
 
 
 READER = "Reader"
+MEMORY_HEADER = "What you remember of this branch of the story:"
 PASSAGES_HEADER = "Passages from the novel (the what-if overrides them):"
 
 
@@ -197,6 +198,18 @@ class BuiltPrompt:
     kept: list[KeptPassage]
 
 
+def fit_memory(lines: list[str], *, count_tokens: Callable[[str], int], budget: int) -> list[str]:
+    """Memory lines in order while they fit `budget` tokens (one that does not is skipped)."""
+    kept: list[str] = []
+    used = count_tokens(MEMORY_HEADER) + 1
+    for line in lines:
+        cost = count_tokens(line) + 1
+        if used + cost <= budget:
+            kept.append(line)
+            used += cost
+    return kept
+
+
 def _merged(turns: list[Turn]) -> list[Turn]:
     """Consecutive lines of one role as one message (chat templates expect turns to alternate)."""
     out: list[Turn] = []
@@ -221,6 +234,8 @@ def build_prompt(
     grounding_tokens: int | None = None,
     premise: str = "",
     scene: list[str] | None = None,
+    memory: list[str] | None = None,
+    memory_tokens: int = 0,
 ) -> BuiltPrompt:
     """Messages for the model, within `budget` tokens (the window minus the
     answer's room), and the sections they are made of.
@@ -228,8 +243,10 @@ def build_prompt(
     Order: who the model plays and the what-if (system, the same on every
     turn of a conversation: llama.cpp reuses it), the conversation so far
     (each line labelled with its speaker, the persona's own as assistant),
-    then the passages, the reader's message, what others answered to it in
-    this turn (`scene`), and the instruction restating the premise.
+    then what the persona remembers of the branch (`memory`, in priority
+    order, within `memory_tokens`), the passages, the reader's message,
+    what others answered to it in this turn (`scene`), and the
+    instruction restating the premise.
 
     Passages get at most `grounding_tokens` (and half of what the rest
     leaves): taken whole in rank order, the first that does not fit is
@@ -249,6 +266,16 @@ def build_prompt(
     remaining = budget - cost(system) - cost(tail) - 16
     if remaining < 0:
         raise ValueError("the prompt budget cannot hold the instructions and the message")
+    # Memory first (its own budget, at most a third of what is left): pins
+    # and the most relevant entries come first in `memory`.
+    remembered = ""
+    if memory and memory_tokens > 0:
+        lines = fit_memory(
+            memory, count_tokens=count_tokens, budget=min(memory_tokens, remaining // 3)
+        )
+        if lines:
+            remembered = "\n".join([MEMORY_HEADER, *lines])
+            remaining -= cost(remembered)
     kept_passages: list[str] = []
     used: list[KeptPassage] = []
     passage_budget = remaining // 2
@@ -282,7 +309,7 @@ def build_prompt(
     if kept_passages:
         numbered = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))
         quoted = f"{PASSAGES_HEADER}\n{numbered}"
-    final = "\n\n".join(part for part in (carry, quoted, tail) if part)
+    final = "\n\n".join(part for part in (carry, remembered, quoted, tail) if part)
     messages = [
         ChatMessage("system", system),
         *(ChatMessage(t.role, t.content) for t in turns),
@@ -293,6 +320,7 @@ def build_prompt(
         ("persona", persona_prompt(persona)),
         ("brief", brief_prompt(story=story, brief=brief)),
         ("history", history_text),
+        ("memory", remembered),
         ("passages", quoted),
         ("message", tail),
     ]

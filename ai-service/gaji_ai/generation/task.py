@@ -28,6 +28,7 @@ from gaji_contracts.conversations import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaji_ai.config import Settings
+from gaji_ai.generation.memory import known_lines
 from gaji_ai.generation.prompt import (
     ANSWER_TEMPERATURE,
     MAX_ANSWER_TOKENS,
@@ -98,6 +99,9 @@ class Grounding(BaseModel):
     persona: PersonaData
     personas: list[PersonaData] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
+    canon_chapter: int | None = Field(
+        default=None, description="The last chapter passages were taken from (the spoiler boundary)"
+    )
 
     def persona_of(self, index: int) -> Persona:
         personas = self.personas or [self.persona]
@@ -232,6 +236,14 @@ class Prompt:
         self.answers = planned_answers(task.request)
         self.passages = task.grounding.passages
 
+    def memory_lines(self, speaker: Speaker) -> list[str]:
+        """What `speaker` may remember of the branch (nothing with MEMORY_MODE=off)."""
+        memory = self.request.memory
+        if memory is None or self.settings.llm.memory_mode == "off":
+            return []
+        history_from = max(0, memory.position - len(self.request.recent_messages))
+        return known_lines(memory, speaker, history_from=history_from)
+
     def messages_for(self, provider: LLMProvider) -> list[ChatMessage]:
         return self.fit(provider)[0]
 
@@ -261,6 +273,8 @@ class Prompt:
             grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
             premise=render_brief(request.scenario.scenario_type, request.scenario.parameters),
             scene=scene,
+            memory=self.memory_lines(speaker),
+            memory_tokens=self.settings.llm.memory_tokens,
         )
         record = PromptRecord(
             model=(model or getattr(provider, "default_model", "") or "")[:100],
@@ -270,6 +284,9 @@ class Prompt:
                 "max_tokens": MAX_ANSWER_TOKENS,
                 "context_tokens": self.settings.llm.llm_context_tokens,
                 "grounding_tokens": self.settings.llm.grounding_tokens(provider.name),
+                "memory_tokens": self.settings.llm.memory_tokens,
+                "memory": self.settings.llm.memory_mode,
+                "canon_chapter": self.grounding.canon_chapter,
             },
             messages=[
                 PromptMessage(role=m.role, content=_record_text(m.content)) for m in built.messages

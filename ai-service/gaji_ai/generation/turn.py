@@ -5,7 +5,8 @@ done by the API process when it accepted the turn): fit the prompt to the
 model's window -> stream tokens into the Redis Stream, checking the cancel
 flag between tokens -> end the turn (gaji_ai.generation.outcome: save on
 core with retries, then `message_complete`; an `error` first when the model
-failed; the answer kept for the reaper when core never took it).
+failed; the answer kept for the reaper when core never took it) -> write
+what the branch should remember of it (gaji_ai.generation.memory).
 
 The saved answer and `message_complete` cite the passages its prompt held
 (`citations`, in their [1], [2], ... order), each with a short quote of the
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 
 import httpx
 import redis
-from gaji_contracts.conversations import AssistantMessageResult, Citation, PlannedAnswer
+from gaji_contracts.conversations import (
+    AssistantMessageResult,
+    Citation,
+    GenerationRequest,
+    PlannedAnswer,
+    Speaker,
+)
 from gaji_contracts.streams import StreamErrorCode
 from pydantic import BaseModel
 from redis.asyncio import Redis as AsyncRedis
@@ -31,6 +38,7 @@ from redis.asyncio import Redis as AsyncRedis
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
 from gaji_ai.generation import outcome, tracking
+from gaji_ai.generation.memory import write_turn as remember_turn
 from gaji_ai.generation.prompt import ANSWER_TEMPERATURE, MAX_ANSWER_TOKENS, READER
 from gaji_ai.generation.task import Prompt, TurnTask, label
 from gaji_ai.llm.providers import ProviderError
@@ -221,6 +229,7 @@ async def generate(
     answers = prompt.answers
     model = request.model or provider_for(settings).default_model
     scene: list[str] = []
+    said: list[tuple[Speaker, str]] = []
     status = "completed"
     stopped = False
     conversation_id = str(request.conversation_id)
@@ -240,6 +249,8 @@ async def generate(
         status = result.status
         if result.content:
             scene.append(f"{label(answer.speaker, READER)}: {result.content}")
+        if result.status == "completed" and result.content.strip():
+            said.append((answer.speaker, result.content))
         if not await outcome.end(
             core,
             stream,
@@ -257,7 +268,40 @@ async def generate(
             with contextlib.suppress(redis.RedisError):
                 await outcome.stash(redis_client, prefix, result)
             return UNSAVED
+    if said:
+        await remember(settings, request, said, core=core, model=model)
     return status
+
+
+async def remember(
+    settings: Settings,
+    request: GenerationRequest,
+    spoken: list[tuple[Speaker, str]],
+    *,
+    core: CoreClient,
+    model: str | None,
+) -> None:
+    """Write the turn's memory on core once its answers are saved (the
+    stream has ended: nobody waits on this). A failure loses this turn's
+    entries only, never the turn."""
+    started = time.monotonic()
+    try:
+        write = remember_turn(
+            provider_for(settings), request, spoken, writer=settings.llm.memory_mode, model=model
+        )
+        if write is None:
+            return
+        written = await core.write_memory(str(request.conversation_id), write)
+        logger.info(
+            "memory of %s: %d entries (%s)%s in %.2f s",
+            request.assistant_message_id,
+            written.written,
+            ", ".join(sorted({e.source.value for e in write.entries})) or "none",
+            ", a summary" if written.summarized else "",
+            time.monotonic() - started,
+        )
+    except (CoreUnavailable, CoreResponseError, ProviderError, ValueError) as exc:
+        logger.warning("memory of %s not written: %s", request.assistant_message_id, exc)
 
 
 @dataclass

@@ -35,7 +35,14 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tokens import tokens_for
 from conftest import assert_envelope
-from conversations.models import Conversation, ConversationLike, ConversationMemo, Message, MessagePrompt
+from conversations.models import (
+    Conversation,
+    ConversationLike,
+    ConversationMemo,
+    MemoryEntry,
+    Message,
+    MessagePrompt,
+)
 from conversations.tests.helpers import add_exchanges, client_for, internal_client, make_conversation
 from novels.models import Novel
 from scenarios.models import Scenario
@@ -127,6 +134,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", CONV + "/continue"): OWNER,
     ("GET", CONV + "/cast"): PUBLIC,
     ("PUT", CONV + "/cast"): OWNER,
+    ("GET", CONV + "/memory"): Rule(Access.OWNER, other_user=403, note="the owner and staff"),
+    ("POST", CONV + "/memory"): OWNER,
+    ("PATCH", CONV + "/memory/<uuid:entry_id>"): OWNER,
+    ("DELETE", CONV + "/memory/<uuid:entry_id>"): OWNER,
+    ("PUT", CONV + "/canon"): OWNER,
     ("POST", CONV + "/fork"): Rule(Access.AUTHENTICATED, note="anyone may fork a (public) root"),
     ("GET", CONV + "/tree"): PUBLIC,
     ("POST", CONV + "/like"): Rule(Access.AUTHENTICATED, note="the caller's own like; the counter is public"),
@@ -144,6 +156,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", IN + "conversations/<uuid:conversation_id>/context"): INTERNAL,
     ("POST", IN + "conversations/<uuid:conversation_id>/messages"): INTERNAL,
     ("POST", IN + "conversations/<uuid:conversation_id>/turns"): INTERNAL,
+    ("POST", IN + "conversations/<uuid:conversation_id>/memory"): INTERNAL,
 }
 
 
@@ -190,6 +203,7 @@ class World:
     conversation: Conversation
     failed_answer: Message
     pending_answer: Message
+    memory_entry: MemoryEntry
 
     def url(self, method: str, route: str) -> str:
         values = {
@@ -200,6 +214,7 @@ class World:
             "scenario_id": self.scenario.id,
             "conversation_id": self.conversation.id,
             "message_id": self.failed_answer.id if route.endswith("regenerate") else self.pending_answer.id,
+            "entry_id": self.memory_entry.id,
         }
         path = route
         for segment in route.split("/"):
@@ -228,7 +243,10 @@ def world(make_user, settings) -> World:
     MessagePrompt.objects.create(
         message_id=messages[3].id, record={"model": "m", "messages": [{"role": "user", "content": "owner's"}]}
     )
-    return World(owner, other, novel, scenario, conversation, messages[1], messages[3])
+    entry = MemoryEntry.objects.create(
+        conversation=conversation, kind="pin", text="owner's pinned secret", source="reader", pinned=True
+    )
+    return World(owner, other, novel, scenario, conversation, messages[1], messages[3], entry)
 
 
 def snapshot(world: World) -> dict:
@@ -247,6 +265,7 @@ def snapshot(world: World) -> dict:
         "messages": rows(Message.objects.filter(links__conversation_id=world.conversation.id)),
         "memos": rows(ConversationMemo.objects.filter(user=world.owner)),
         "likes": rows(ConversationLike.objects.filter(user=world.owner)),
+        "memory": rows(MemoryEntry.objects.filter(conversation_id=world.conversation.id)),
         "scenarios": Scenario.objects.count(),
         "conversations": Conversation.objects.count(),
     }
@@ -270,6 +289,14 @@ def body_for(method: str, route: str, world: World):
         CONV: {"title": "pwned"},
         CONV + "/messages": {"content": "pwned"},
         CONV + "/memo": {"memo_text": "pwned"},
+        CONV + "/memory": {"text": "pwned"},
+        CONV + "/memory/<uuid:entry_id>": {"text": "pwned"},
+        CONV + "/canon": {"canon_chapter": 3},
+        IN + "conversations/<uuid:conversation_id>/memory": {
+            "source_message_id": "00000000-0000-4000-8000-000000000000",
+            "position": 0,
+            "entries": [{"kind": "fact", "subject": "world", "text": "pwned", "source": "model"}],
+        },
         CONV + "/cast": {"narrator": True, "members": [{"character_id": None, "name": "Pwned"}]},
     }
     return bodies.get(route, {})
@@ -362,7 +389,7 @@ def test_the_owner_passes_the_owner_check(world):
         if method == "DELETE":
             continue
         response = call(owner, method, route, world)
-        assert response.status_code in (200, 202, 503), (method, route, response.content[:300])
+        assert response.status_code in (200, 201, 202, 503), (method, route, response.content[:300])
 
 
 @pytest.mark.parametrize("key", routes_of(Access.SELF), ids=_id)

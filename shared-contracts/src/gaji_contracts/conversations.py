@@ -26,6 +26,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gaji_contracts.memory import MemoryContext
 from gaji_contracts.text import CleanText, NoNulText
 from gaji_contracts.timeline import MAX_BRIEF_CHARS
 
@@ -200,6 +201,9 @@ class GenerationRequest(BaseModel):
         default=None,
         max_length=MAX_CHARACTER_NAME_CHARS,
         description="The character the user addresses (else the scenario's character, else the narrator)",
+    )
+    memory: MemoryContext | None = Field(
+        default=None, description="The branch's memory (gaji_contracts.memory); None from an older core"
     )
 
     @model_validator(mode="after")

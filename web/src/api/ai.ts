@@ -818,6 +818,26 @@ export interface components {
             quote: string;
         };
         /**
+         * FoldJob
+         * @description Older lines for ai to fold into one summary of `layer` (1: messages;
+         *     2 and up: summaries of the layer below), covering `covers_from` ..
+         *     `covers_to` (message positions).
+         */
+        FoldJob: {
+            /** Layer */
+            layer: number;
+            /** Covers From */
+            covers_from: number;
+            /** Covers To */
+            covers_to: number;
+            /** Texts */
+            texts: string[];
+            /** Known By */
+            known_by?: string[] | null;
+            /** Summaries */
+            summaries?: string[];
+        };
+        /**
          * GenerationAccepted
          * @description ai's 202 answer to a GenerationRequest.
          */
@@ -907,6 +927,8 @@ export interface components {
              * @description The character the user addresses (else the scenario's character, else the narrator)
              */
             character?: string | null;
+            /** @description The branch's memory (gaji_contracts.memory); None from an older core */
+            memory?: components["schemas"]["MemoryContext"] | null;
         };
         /** GetIn */
         GetIn: {
@@ -995,6 +1017,89 @@ export interface components {
             /** Latency Ms */
             latency_ms: number;
         };
+        /**
+         * MemoryContext
+         * @description core -> ai with every turn: the memory candidates in priority order
+         *     (pins, the newest summary of each layer, then by relevance to the
+         *     message and recency), who is in the scene, the canon boundary and, now
+         *     and then, older lines to fold into a summary.
+         */
+        MemoryContext: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Entries */
+            entries?: components["schemas"]["MemoryItem"][];
+            /** Present */
+            present?: string[];
+            /**
+             * Names
+             * @description knower key -> the character's name (those present)
+             */
+            names?: {
+                [key: string]: string;
+            };
+            /** Canon Chapter */
+            canon_chapter?: number | null;
+            /**
+             * Position
+             * @description The reader's message position
+             * @default 0
+             */
+            position: number;
+            fold?: components["schemas"]["FoldJob"] | null;
+        };
+        /**
+         * MemoryItem
+         * @description One entry as the prompt reads it.
+         */
+        MemoryItem: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            kind: components["schemas"]["MemoryKind"];
+            /**
+             * Subject
+             * @default world
+             */
+            subject: string;
+            /**
+             * Target
+             * @default
+             */
+            target: string;
+            /** Text */
+            text: string;
+            /** Value */
+            value?: number | null;
+            /**
+             * Pinned
+             * @default false
+             */
+            pinned: boolean;
+            /** Known By */
+            known_by?: string[] | null;
+            /**
+             * Layer
+             * @default 0
+             */
+            layer: number;
+            /**
+             * Position
+             * @description The message position it comes from
+             * @default 0
+             */
+            position: number;
+        };
+        /**
+         * MemoryKind
+         * @enum {string}
+         */
+        MemoryKind: "fact" | "event" | "character_knowledge" | "relationship" | "summary" | "pin";
         /**
          * MessageRole
          * @enum {string}

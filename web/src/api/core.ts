@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/internal/conversations/{conversation_id}/memory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Store what ai wrote about a completed answer (gaji_contracts.memory.MemoryWrite): facts, events, what a character knows, relationship changes (each kept in the relationship's history) and, when the turn asked for a fold, a summary. A second write about the same answer replaces the first. 404 when the conversation is gone. Service token only. */
+        post: operations["internal_conversation_write_memory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/internal/conversations/{conversation_id}/messages": {
         parameters: {
             query?: never;
@@ -225,6 +242,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/canon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** @description Set the spoiler boundary: the novel's passages the model reads and what characters know of canon stop at `canon_chapter` (null: the point the scenario sits at, when it names one). A fork copies it. The owner only. */
+        put: operations["conversations_canon_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/cast": {
         parameters: {
             query?: never;
@@ -333,6 +367,42 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/memory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description What the branch remembers: pinned first, then newest. Facts, events, what each character knows (`known_by`), relationships with their stance, trend and history, layered summaries of older turns, and the reader's pins; each says who wrote it (`source`). Also the spoiler boundary and the scene's characters with their knower keys. The owner only (staff may read). */
+        get: operations["conversations_memory_list"];
+        put?: never;
+        /** @description Add an entry of your own (`source: reader`, pinned unless `pinned: false`; at most 500 characters). `known_by` limits who knows it (null: everyone). A relationship needs a subject and a target. Only a relationship has a value. The owner only. */
+        post: operations["conversations_memory_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/memory/{entry_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Delete an entry (an inherited one goes from this branch only). The owner only. */
+        delete: operations["conversations_memory_delete"];
+        options?: never;
+        head?: never;
+        /** @description Edit an entry: its text, pin, who knows it (`known_by`, or `everyone: true`) and, for a relationship, its stance (`value`; the change joins its history). Only a relationship has a value. The owner only. */
+        patch: operations["conversations_memory_update"];
         trace?: never;
     };
     "/api/v1/conversations/{conversation_id}/messages": {
@@ -887,6 +957,15 @@ export interface components {
          * @enum {string}
          */
         CancelResultStatusEnum: "pending" | "streaming";
+        CanonOut: {
+            /** Format: uuid */
+            conversation_id: string;
+            canon_chapter: number | null;
+        };
+        CanonRequest: {
+            /** @description Retrieval and canon knowledge stop at this chapter; null: where the scenario sits */
+            canon_chapter: number | null;
+        };
         /**
          * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
          *     had no effect instead of silently believing it did. Text fields take
@@ -1165,6 +1244,29 @@ export interface components {
             /** @description true when total_elements (and any facets) came from a count shared for up to COUNT_CACHE_SECONDS (results larger than COUNT_EXACT_LIMIT rows), false when counted for this request */
             total_is_estimate: boolean;
         };
+        /**
+         * FoldJob
+         * @description Older lines for ai to fold into one summary of `layer` (1: messages;
+         *     2 and up: summaries of the layer below), covering `covers_from` ..
+         *     `covers_to` (message positions).
+         */
+        FoldJob: {
+            /** Layer */
+            layer: number;
+            /** Covers From */
+            covers_from: number;
+            /** Covers To */
+            covers_to: number;
+            /** Texts */
+            texts: string[];
+            /**
+             * Known By
+             * @default null
+             */
+            known_by: string[] | null;
+            /** Summaries */
+            summaries?: string[];
+        };
         FollowApiOutput: {
             /** Format: uuid */
             follower_id: string;
@@ -1279,6 +1381,11 @@ export interface components {
              * @default null
              */
             character: string | null;
+            /**
+             * @description The branch's memory (gaji_contracts.memory); None from an older core
+             * @default null
+             */
+            memory: components["schemas"]["MemoryContext"] | null;
         };
         /**
          * IngestionStatus
@@ -1315,6 +1422,10 @@ export interface components {
             keys: {
                 [key: string]: unknown;
             }[];
+        };
+        Knower: {
+            key: string;
+            name: string;
         };
         LikeResult: {
             /** Format: uuid */
@@ -1387,6 +1498,240 @@ export interface components {
         };
         MemoApiInputRequest: {
             memo_text: string;
+        };
+        /**
+         * MemoryContext
+         * @description core -> ai with every turn: the memory candidates in priority order
+         *     (pins, the newest summary of each layer, then by relevance to the
+         *     message and recency), who is in the scene, the canon boundary and, now
+         *     and then, older lines to fold into a summary.
+         */
+        MemoryContext: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Entries */
+            entries?: components["schemas"]["MemoryItem"][];
+            /** Present */
+            present?: string[];
+            /**
+             * Names
+             * @description knower key -> the character's name (those present)
+             */
+            names?: {
+                [key: string]: string;
+            };
+            /**
+             * Canon Chapter
+             * @default null
+             */
+            canon_chapter: number | null;
+            /**
+             * Position
+             * @description The reader's message position
+             * @default 0
+             */
+            position: number;
+            /** @default null */
+            fold: components["schemas"]["FoldJob"] | null;
+        };
+        MemoryEntry: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["MemoryEntryKindEnum"];
+            /** @description The character it is about, or `world` */
+            subject: string;
+            /** @description relationship: the other character */
+            target: string;
+            text: string;
+            /** @description relationship: -100 (hostile) .. 100 */
+            value: number | null;
+            /** @description relationship: the last change (+ warmer, - colder) */
+            readonly trend: number | null;
+            /** @description relationship: every change, oldest first */
+            history: components["schemas"]["RelationshipChange"][];
+            /** @description model, rule or reader: who wrote it */
+            source: string;
+            /**
+             * Format: uuid
+             * @description The answer it was written about
+             */
+            source_message_id: string | null;
+            /** @description Always in the prompt (within its budget) */
+            pinned: boolean;
+            /** @description Character keys of those who know it (a cast id, or `name:<name>`); null: everyone */
+            known_by: string[] | null;
+            /** @description summary: 1 folds messages, 2 and up fold summaries */
+            layer: number;
+            covers_from: number | null;
+            covers_to: number | null;
+            /** @description summary: folded into one of the layer above */
+            covered: boolean;
+            /** @description Copied from the conversation this one was forked from */
+            inherited: boolean;
+            /** @description The message position it comes from (0 when inherited) */
+            position: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @enum {string} */
+        MemoryEntryCreateKindEnum: "fact" | "event" | "character_knowledge" | "relationship" | "pin";
+        /**
+         * MemoryEntryCreate
+         * @description A reader's own entry: pinned unless said otherwise (a pin is always
+         *     in the prompt, within its budget). A relationship needs a subject and a
+         *     target; only a relationship has a value (core says so in words).
+         */
+        MemoryEntryCreateRequest: {
+            /**
+             * Kind
+             * @default pin
+             */
+            kind: components["schemas"]["MemoryEntryCreateKindEnum"];
+            /**
+             * Subject
+             * @default null
+             */
+            subject: string | null;
+            /**
+             * Target
+             * @default null
+             */
+            target: string | null;
+            /** Text */
+            text: string;
+            /**
+             * Value
+             * @default null
+             */
+            value: number | null;
+            /**
+             * Pinned
+             * @default true
+             */
+            pinned: boolean;
+            /**
+             * Known By
+             * @description Character keys; null: everyone knows it
+             * @default null
+             */
+            known_by: string[] | null;
+        };
+        /**
+         * @description * `fact` - fact
+         *     * `event` - event
+         *     * `character_knowledge` - character_knowledge
+         *     * `relationship` - relationship
+         *     * `summary` - summary
+         *     * `pin` - pin
+         * @enum {string}
+         */
+        MemoryEntryKindEnum: "fact" | "event" | "character_knowledge" | "relationship" | "summary" | "pin";
+        /**
+         * MemoryItem
+         * @description One entry as the prompt reads it.
+         */
+        MemoryItem: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            kind: components["schemas"]["MemoryKind"];
+            /**
+             * Subject
+             * @default world
+             */
+            subject: string;
+            /**
+             * Target
+             * @default
+             */
+            target: string;
+            /** Text */
+            text: string;
+            /**
+             * Value
+             * @default null
+             */
+            value: number | null;
+            /**
+             * Pinned
+             * @default false
+             */
+            pinned: boolean;
+            /**
+             * Known By
+             * @default null
+             */
+            known_by: string[] | null;
+            /**
+             * Layer
+             * @default 0
+             */
+            layer: number;
+            /**
+             * Position
+             * @description The message position it comes from
+             * @default 0
+             */
+            position: number;
+        };
+        /**
+         * MemoryKind
+         * @enum {string}
+         */
+        MemoryKind: "fact" | "event" | "character_knowledge" | "relationship" | "summary" | "pin";
+        MemoryPage: {
+            page: components["schemas"]["PageInfo"];
+            content: components["schemas"]["MemoryEntry"][];
+            canon_chapter: number | null;
+            /** @description The scene's characters and their knower keys */
+            characters: components["schemas"]["Knower"][];
+        };
+        /**
+         * MemorySource
+         * @enum {string}
+         */
+        MemorySource: "model" | "rule" | "reader";
+        /**
+         * MemoryWrite
+         * @description ai -> core after a completed turn: the entries written about it (and a
+         *     summary, when core asked for a fold). A second write about the same
+         *     answer replaces the first (a retry, or the answer regenerated).
+         */
+        MemoryWriteRequest: {
+            /**
+             * Source Message Id
+             * Format: uuid
+             */
+            source_message_id: string;
+            /** Position */
+            position: number;
+            /** Entries */
+            entries?: components["schemas"]["WrittenDraft"][];
+            /** @default null */
+            summary: components["schemas"]["SummaryDraft"] | null;
+        };
+        /** MemoryWritten */
+        MemoryWritten: {
+            /** Written */
+            written: number;
+            /**
+             * Summarized
+             * @default false
+             */
+            summarized: boolean;
+            /**
+             * Replaced
+             * @description Entries of an earlier write about the same answer undone
+             * @default 0
+             */
+            replaced: number;
         };
         Message: {
             message: string;
@@ -1574,6 +1919,35 @@ export interface components {
             id: string;
             is_deleted: boolean;
         };
+        /** MemoryEntryUpdate */
+        PatchedMemoryEntryUpdateRequest: {
+            /**
+             * Text
+             * @default null
+             */
+            text: string | null;
+            /**
+             * Value
+             * @default null
+             */
+            value: number | null;
+            /**
+             * Pinned
+             * @default null
+             */
+            pinned: boolean | null;
+            /**
+             * Known By
+             * @default null
+             */
+            known_by: string[] | null;
+            /**
+             * Everyone
+             * @description true: known to everyone (known_by null)
+             * @default null
+             */
+            everyone: boolean | null;
+        };
         /**
          * NovelUpdate
          * @description PATCH /api/internal/novels/{id}: only the fields sent change.
@@ -1737,6 +2111,17 @@ export interface components {
             username: string;
             /** Format: date-time */
             created_at: string;
+        };
+        RelationshipChange: {
+            /** @description The stance after the change */
+            value: number | null;
+            change: number;
+            text: string;
+            /** @description model, rule or reader */
+            source: string;
+            /** Format: uuid */
+            source_message_id: string | null;
+            at: string;
         };
         /**
          * @description * `system` - system
@@ -1923,6 +2308,25 @@ export interface components {
             id: string;
             username: string;
         };
+        /** SummaryDraft */
+        SummaryDraft: {
+            /** Layer */
+            layer: number;
+            /** Covers From */
+            covers_from: number;
+            /** Covers To */
+            covers_to: number;
+            /** Text */
+            text: string;
+            source: components["schemas"]["MemorySource"];
+            /**
+             * Known By
+             * @default null
+             */
+            known_by: string[] | null;
+            /** Summaries */
+            summaries?: string[];
+        };
         Timeline: {
             /** Format: uuid */
             scenario_id: string;
@@ -1995,6 +2399,39 @@ export interface components {
         UnlikeResult: {
             message: string;
             total_likes: number;
+        };
+        /**
+         * WrittenDraft
+         * @description A draft with who wrote it (model or rule) and who may know it.
+         */
+        WrittenDraft: {
+            /** @description fact, event, character_knowledge or relationship */
+            kind: components["schemas"]["MemoryKind"];
+            /**
+             * Subject
+             * @description The character it is about, or 'world'
+             */
+            subject: string;
+            /**
+             * Target
+             * @description relationship: the other character
+             * @default
+             */
+            target: string;
+            /** Text */
+            text: string;
+            /**
+             * Change
+             * @description relationship: how much warmer (+) or colder (-) subject became toward target
+             * @default 0
+             */
+            change: number;
+            source: components["schemas"]["MemorySource"];
+            /**
+             * Known By
+             * @default null
+             */
+            known_by: string[] | null;
         };
         /**
          * CharacterChangeParameters
@@ -2101,6 +2538,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConversationContext"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    internal_conversation_write_memory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryWriteRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryWritten"];
                 };
             };
             /** @description Validation failed or malformed request */
@@ -3171,6 +3678,76 @@ export interface operations {
             };
         };
     };
+    conversations_canon_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CanonRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CanonOut"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_cast_get: {
         parameters: {
             query?: never;
@@ -3716,6 +4293,295 @@ export interface operations {
             };
             /** @description Missing or invalid authentication */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_memory_list: {
+        parameters: {
+            query?: {
+                /**
+                 * @description * `fact` - fact
+                 *     * `event` - event
+                 *     * `character_knowledge` - character_knowledge
+                 *     * `relationship` - relationship
+                 *     * `summary` - summary
+                 *     * `pin` - pin
+                 */
+                kind?: "fact" | "event" | "character_knowledge" | "relationship" | "summary" | "pin";
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Items per page */
+                size?: number;
+                /** @description `world` or a character */
+                subject?: string;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_memory_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryEntryCreateRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryEntry"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_memory_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_memory_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                entry_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMemoryEntryUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryEntry"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
