@@ -23,7 +23,7 @@ export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PACKAGES := shared-contracts/pyproject.toml core-service/pyproject.toml ai-service/pyproject.toml requirements-dev.txt
 
-.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web api-types web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-timeline bench-local-model bench-grounding bench-engine bench-contention eval-models bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
+.PHONY: help run test setup deps local-model llm-selftest services db demo web test-web api-types web-screenshots chromium lint format bench bench-auth bench-scenarios bench-conversations bench-ai bench-chat bench-timeline bench-memory bench-local-model bench-grounding bench-engine bench-contention eval-models bench-floor bench-mixed bench-report chaos fuzz eval-retrieval eval-cast test-contracts test-core test-ai test-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
@@ -168,6 +168,9 @@ eval-models: local-model ## Which local model follows a what-if: first person, p
 
 bench-chat: setup ## Chat turns: first token through the platform vs the provider directly (local and a fast OpenAI-compatible server), 50 streams at once
 	$(PY) ai-service/bench/chat_bench.py
+
+bench-memory: setup ## Memory over a 200-turn conversation on the local model through the real services: prompt size per turn against the window, entries written, planted facts back in the prompt when asked, first token with memory on/off
+	$(PY) ai-service/bench/memory_bench.py
 
 bench-timeline: local-model ## Prompt tokens of a what-if timeline of 1-200 steps (the brief, counted with the local model's tokenizer), and how many steps it condenses
 	$(PY) ai-service/bench/timeline_tokens.py

@@ -46,13 +46,23 @@ def ai(stack) -> httpx.Client:
 
 
 @pytest.fixture
-def reader(core) -> dict:
+def make_reader(core):
+    """Registers a fresh reader: {user, tokens, password}."""
+
+    def make() -> dict:
+        tag = uuid.uuid4().hex[:10]
+        password = "E2ePassw0rd"
+        response = core.post(
+            "/api/v1/auth/register",
+            json={"email": f"e2e_{tag}@example.com", "username": f"e2e_{tag}", "password": password},
+        )
+        assert response.status_code == 201, response.text
+        return {**response.json(), "password": password}
+
+    return make
+
+
+@pytest.fixture
+def reader(make_reader) -> dict:
     """A freshly registered reader: {user, tokens, password}."""
-    tag = uuid.uuid4().hex[:10]
-    password = "E2ePassw0rd"
-    response = core.post(
-        "/api/v1/auth/register",
-        json={"email": f"e2e_{tag}@example.com", "username": f"e2e_{tag}", "password": password},
-    )
-    assert response.status_code == 201, response.text
-    return {**response.json(), "password": password}
+    return make_reader()

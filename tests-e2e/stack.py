@@ -78,8 +78,11 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """A Celery worker consuming WORKERS[name] (chat: generation, ingest: ingestion)."""
+    def start_worker(
+        self, name: str, env: dict[str, str] | None = None, concurrency: int = 1
+    ) -> subprocess.Popen:
+        """A Celery worker consuming WORKERS[name] (chat: generation, ingest: ingestion)
+        with `concurrency` processes (make run: one chat process per engine slot)."""
         log = self.tmp / f"worker-{name}.log"
         self.marks[name] = log.stat().st_size if log.exists() else 0
         return self.start(
@@ -92,7 +95,7 @@ class Stack:
                 "-Q",
                 WORKERS[name],
                 "--concurrency",
-                "1",
+                str(concurrency),
                 "--loglevel",
                 "INFO",
                 "--hostname",

@@ -4,7 +4,7 @@ Conversations are created through the API; staff can read them (messages
 inline, read-only), rename them and delete them (through the same service
 as the API, so orphaned messages go and the counters stay exact).
 
-Likes are shown read-only. Memos are private notes: staff see that a memo
+Likes and memory entries are shown read-only. Memos are private notes: staff see that a memo
 exists (who, on which conversation, how long, when) but never its text;
 nothing in the console can read or change it."""
 
@@ -14,7 +14,13 @@ from django.contrib import admin
 from django.db.models.functions import Length
 
 from conversations import services
-from conversations.models import Conversation, ConversationLike, ConversationMemo, ConversationMessageLink
+from conversations.models import (
+    Conversation,
+    ConversationLike,
+    ConversationMemo,
+    ConversationMessageLink,
+    MemoryEntry,
+)
 
 EXCERPT = 300
 
@@ -147,3 +153,30 @@ class ConversationMemoAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="characters", ordering="text_length")
     def length(self, memo) -> int:
         return memo.text_length
+
+
+@admin.register(MemoryEntry)
+class MemoryEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What a branch remembers, read-only: readers edit their own through the
+    API; staff look (a wrong or abusive entry goes with its conversation)."""
+
+    list_display = (
+        "kind",
+        "subject",
+        "target",
+        "short_text",
+        "value",
+        "source",
+        "pinned",
+        "inherited",
+        "created_at",
+    )
+    list_filter = ("kind", "source", "pinned", "inherited")
+    search_fields = ("text", "subject", "=conversation__id")
+    raw_id_fields = ("conversation",)
+    ordering = ("-created_at",)
+    list_select_related = ("conversation",)
+
+    @admin.display(description="text")
+    def short_text(self, entry: MemoryEntry) -> str:
+        return entry.text[:120]

@@ -323,7 +323,7 @@ def _relationship(
         "value": None,
         "change": draft.change,
         "text": draft.text,
-        "source": draft.source.value,
+        "source": draft.source,
         "source_message_id": str(write.source_message_id),
         "at": now.isoformat(),
     }

@@ -21,6 +21,7 @@ from gaji_contracts.conversations import GenerationRequest, Speaker, SpeakerKind
 from gaji_contracts.memory import (
     MAX_DRAFTS_PER_TURN,
     MAX_MEMORY_TEXT_CHARS,
+    MODEL_DRAFTS,
     WORLD,
     FoldJob,
     MemoryContext,
@@ -40,7 +41,7 @@ from gaji_ai.generation.prompt import READER, sentences
 from gaji_ai.llm.providers import ChatMessage, LLMProvider, ProviderError
 
 logger = logging.getLogger("gaji_ai.memory")
-DRAFT_TOKENS = 320
+DRAFT_TOKENS = 224
 SUMMARY_TOKENS = 200
 SUMMARY_CHARS = 900
 
@@ -117,8 +118,8 @@ def draft_prompt(
         "(fact), what happened (event), what a character has learnt (character_knowledge, "
         "subject = that character), and how one character's feelings toward another changed "
         "(relationship: subject, target, change from -30 to 30). Short sentences naming who. "
-        "Only what the exchange says; at most "
-        f"{MAX_DRAFTS_PER_TURN} entries. Characters in the scene: {cast}."
+        f"Only what the exchange says; at most {MODEL_DRAFTS} entries. Characters in the scene: "
+        f"{cast}."
     )
     story = request.brief or ""
     user = f"What-if: {story[:600]}\n\nLatest exchange:\n" + "\n".join(
@@ -151,12 +152,7 @@ def model_drafts(
             draft = MemoryDraft.model_validate(raw)
         except ValidationError:
             continue
-        if draft.text.strip() and draft.kind in (
-            MemoryKind.FACT,
-            MemoryKind.EVENT,
-            MemoryKind.CHARACTER_KNOWLEDGE,
-            MemoryKind.RELATIONSHIP,
-        ):
+        if draft.text.strip():
             drafts.append(draft)
     return drafts
 
@@ -262,7 +258,7 @@ def _written(drafts: list[MemoryDraft], source: MemorySource) -> list[WrittenDra
         fields = d.model_dump()
         fields["text"] = fields["text"].strip()[:MAX_MEMORY_TEXT_CHARS]
         fields["subject"] = (fields["subject"] or WORLD).strip()[:100] or WORLD
-        out.append(WrittenDraft(**fields, source=source))
+        out.append(WrittenDraft(**fields, source=source.value))
     return out
 
 
@@ -309,7 +305,7 @@ def write_turn(
             covers_from=job.covers_from,
             covers_to=job.covers_to,
             text=text[: MAX_MEMORY_TEXT_CHARS * 2],
-            source=source,
+            source=source.value,
             known_by=job.known_by,
             summaries=job.summaries,
         )

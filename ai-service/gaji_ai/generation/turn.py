@@ -296,7 +296,7 @@ async def remember(
             "memory of %s: %d entries (%s)%s in %.2f s",
             request.assistant_message_id,
             written.written,
-            ", ".join(sorted({e.source.value for e in write.entries})) or "none",
+            ", ".join(sorted({e.source for e in write.entries})) or "none",
             ", a summary" if written.summarized else "",
             time.monotonic() - started,
         )

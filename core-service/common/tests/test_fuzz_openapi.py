@@ -54,7 +54,8 @@ from accounts.tokens import tokens_for
 from conftest import bearer_for
 from conversations import services
 from conversations.cast import RULES_IN_WORDS
-from conversations.models import ConversationLike, ConversationMemo, Message
+from conversations.memory_apis import RULES_IN_WORDS as MEMORY_RULES_IN_WORDS
+from conversations.models import ConversationLike, ConversationMemo, MemoryEntry, Message
 from conversations.tests.helpers import add_exchanges, make_conversation
 from integrations.ai import models_cache_key
 from integrations.tests.stub_ai import StubAi
@@ -95,7 +96,9 @@ def schema_valid_requests_accepted(ctx, response, case):
     models at run time, as the field's description says), and an avatar file
     that is not an image (JSON Schema cannot describe a file's content), and
     a scene's characters: one unknown to the novel, one named twice, or one
-    with neither id nor name (conversations.cast.RULES_IN_WORDS)."""
+    with neither id nor name (conversations.cast.RULES_IN_WORDS), and a
+    memory entry's: a relationship without its pair, a value on anything
+    else (conversations.memory_apis.RULES_IN_WORDS)."""
     if response.status_code == 400 and _refused_in_words(response):
         return True
     if response.status_code == 400 and _required_body_never_sent(response):
@@ -131,8 +134,9 @@ def _refused_in_words(response) -> bool:
     not_an_image = set(details) == {"avatar"} and all(
         m.startswith("Avatar is not a valid") for m in details["avatar"]
     )
+    stated = (*RULES_IN_WORDS, *MEMORY_RULES_IN_WORDS)
     scene = bool(details) and all(
-        messages and all(m in RULES_IN_WORDS for m in messages) for messages in details.values()
+        messages and all(m in stated for m in messages) for messages in details.values()
     )
     return body.get("code") == "INVALID_MODEL" or not_an_image or scene
 
@@ -215,8 +219,12 @@ def world(make_user, settings):
     Message.objects.filter(id=messages[3].id).update(status=MessageStatus.PENDING.value)
     ConversationMemo.objects.create(user=owner, conversation=conversation, memo_text="a note")
     ConversationLike.objects.create(user=other, conversation=conversation)
+    entry = MemoryEntry.objects.create(
+        conversation=conversation, kind="fact", text="The brooch is in the library.", source="model"
+    )
     conversation_fork = services.conversation_fork(conversation_id=conversation.id, user=other)
     KNOWN.update(
+        entry_id=[str(entry.id)],
         user_id=[str(owner.id), str(other.id)],
         username=[owner.username],
         id_or_slug=[novel.slug, str(novel.id)],

@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.models import User
 from conversations import services
-from conversations.models import Conversation, ConversationMemo, Message
+from conversations.models import Conversation, ConversationMemo, MemoryEntry, Message
 from conversations.tests.helpers import add_exchanges, make_conversation
 from scenarios.models import Scenario
 
@@ -127,3 +127,20 @@ def test_memos_show_existence_but_never_text(admin_client, make_user):
         assert "secret plan" not in html
     assert admin_client.post(f"{MEMOS}{memo.pk}/change/", {"memo_text": "edited"}).status_code == 403
     assert ConversationMemo.objects.get().memo_text == "my secret plan for Darcy"
+
+
+def test_memory_entries_are_listed_read_only_and_searchable(admin_client, user):
+    conversation = make_conversation(user)
+    entry = MemoryEntry.objects.create(
+        conversation=conversation, kind="fact", text="The <b>brooch</b> is in the library.", source="model"
+    )
+    response = admin_client.get("/admin/conversations/memoryentry/", {"q": "brooch"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "&lt;b&gt;brooch&lt;/b&gt;" in html and "<b>brooch" not in html
+    edit = admin_client.post(f"/admin/conversations/memoryentry/{entry.pk}/change/", {"text": "changed"})
+    assert edit.status_code == 403
+    assert (
+        admin_client.post(f"/admin/conversations/memoryentry/{entry.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    assert MemoryEntry.objects.get().text == "The <b>brooch</b> is in the library."

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gaji_contracts.text import CleanText, NoNulText
 
@@ -139,7 +139,7 @@ class MemoryDraft(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: MemoryKind = Field(description="fact, event, character_knowledge or relationship")
+    kind: Literal["fact", "event", "character_knowledge", "relationship"]
     subject: Annotated[str, StringConstraints(max_length=MAX_SUBJECT_CHARS)] = Field(
         description="The character it is about, or 'world'"
     )
@@ -155,22 +155,22 @@ class MemoryDraft(BaseModel):
     )
 
 
-DRAFT_KINDS = (
-    MemoryKind.FACT,
-    MemoryKind.EVENT,
-    MemoryKind.CHARACTER_KNOWLEDGE,
-    MemoryKind.RELATIONSHIP,
-)
+# What the model is asked for: fewer and shorter than a write may hold (every
+# token costs a small model on 2 cores; the grammar enforces both).
+MODEL_DRAFTS = 4
+MODEL_DRAFT_CHARS = 160
 
 
 def drafts_schema() -> dict:
     """The JSON schema the model must follow (kinds it may write only)."""
     item = MemoryDraft.model_json_schema()
-    item["properties"]["kind"] = {"type": "string", "enum": [k.value for k in DRAFT_KINDS]}
     item.pop("title", None)
+    item["properties"]["text"]["maxLength"] = MODEL_DRAFT_CHARS
+    for name in ("subject", "target"):
+        item["properties"][name]["maxLength"] = 60
     return {
         "type": "object",
-        "properties": {"entries": {"type": "array", "items": item, "maxItems": MAX_DRAFTS_PER_TURN}},
+        "properties": {"entries": {"type": "array", "items": item, "maxItems": MODEL_DRAFTS}},
         "required": ["entries"],
         "additionalProperties": False,
     }
@@ -183,16 +183,8 @@ class MemoryDrafts(BaseModel):
 class WrittenDraft(MemoryDraft):
     """A draft with who wrote it (model or rule) and who may know it."""
 
-    source: MemorySource
+    source: Literal["model", "rule"]
     known_by: list[Knower] | None = Field(default=None, max_length=MAX_KNOWERS)
-
-    @model_validator(mode="after")
-    def _written(self) -> WrittenDraft:
-        if self.source == MemorySource.READER:
-            raise ValueError("source: reader entries are written through the public API")
-        if self.kind in (MemoryKind.SUMMARY, MemoryKind.PIN):
-            raise ValueError("kind: summaries come as `summary`, pins from the reader")
-        return self
 
 
 class SummaryDraft(BaseModel):
@@ -202,7 +194,7 @@ class SummaryDraft(BaseModel):
     covers_from: int = Field(ge=0)
     covers_to: int = Field(ge=0)
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MEMORY_TEXT_CHARS * 2)]
-    source: MemorySource
+    source: Literal["model", "rule"]
     known_by: list[Knower] | None = Field(default=None, max_length=MAX_KNOWERS)
     summaries: list[UUID] = Field(default_factory=list, max_length=MAX_FOLD_TEXTS)
 

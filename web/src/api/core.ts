@@ -1694,11 +1694,6 @@ export interface components {
             characters: components["schemas"]["Knower"][];
         };
         /**
-         * MemorySource
-         * @enum {string}
-         */
-        MemorySource: "model" | "rule" | "reader";
-        /**
          * MemoryWrite
          * @description ai -> core after a completed turn: the entries written about it (and a
          *     summary, when core asked for a fold). A second write about the same
@@ -2267,6 +2262,8 @@ export interface components {
             /** Request Id */
             request_id: string;
         };
+        /** @enum {string} */
+        SourceEnum: "model" | "rule";
         /**
          * Speaker
          * @description Who said a message: the reader, a character (of the novel's cast by
@@ -2318,7 +2315,8 @@ export interface components {
             covers_to: number;
             /** Text */
             text: string;
-            source: components["schemas"]["MemorySource"];
+            /** Source */
+            source: components["schemas"]["SourceEnum"];
             /**
              * Known By
              * @default null
@@ -2405,8 +2403,8 @@ export interface components {
          * @description A draft with who wrote it (model or rule) and who may know it.
          */
         WrittenDraft: {
-            /** @description fact, event, character_knowledge or relationship */
-            kind: components["schemas"]["MemoryKind"];
+            /** Kind */
+            kind: components["schemas"]["WrittenDraftKindEnum"];
             /**
              * Subject
              * @description The character it is about, or 'world'
@@ -2426,13 +2424,16 @@ export interface components {
              * @default 0
              */
             change: number;
-            source: components["schemas"]["MemorySource"];
+            /** Source */
+            source: components["schemas"]["SourceEnum"];
             /**
              * Known By
              * @default null
              */
             known_by: string[] | null;
         };
+        /** @enum {string} */
+        WrittenDraftKindEnum: "fact" | "event" | "character_knowledge" | "relationship";
         /**
          * CharacterChangeParameters
          * @description A character is different: their house, personality, skill or backstory.
