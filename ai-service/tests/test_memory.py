@@ -157,11 +157,14 @@ async def test_the_model_writes_entries_that_follow_the_schema(env):
     (write,) = core.memory
     assert write.source_message_id == turn.assistant_message_id
     assert write.position == 4
+    # The reader's own words by the rule, then the model's entries.
     assert [(e.kind, e.source) for e in write.entries] == [
+        (MemoryKind.EVENT, MemorySource.RULE),
         (MemoryKind.FACT, MemorySource.MODEL),
         (MemoryKind.RELATIONSHIP, MemorySource.MODEL),
     ]
-    assert write.entries[1].change == 15
+    assert write.entries[0].text == "The reader said: Where is the brooch?"
+    assert write.entries[2].change == 15
     messages, schema = provider.json_prompts[0]
     assert schema["properties"]["entries"]["items"]["properties"]["kind"]["enum"] == [
         "fact",

@@ -9,7 +9,8 @@ Writing, after the turn's answers are saved: the model is asked for
 entries that follow a JSON schema (structured output); when it cannot give
 valid ones (an error, JSON that does not follow the schema, nothing
 usable) the rule writes them instead: an event per answer and the
-relationships its words show. When core asked for a fold, the model (else
+relationships its words show. The reader's own words are kept by the rule
+either way. When core asked for a fold, the model (else
 the rule) writes the summary. Every entry says who wrote it."""
 
 from __future__ import annotations
@@ -175,21 +176,27 @@ def _first_sentence(text: str, limit: int = 240) -> str:
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
+def reader_said(request: GenerationRequest) -> list[MemoryDraft]:
+    """The reader's own words, kept by the rule whoever writes the rest:
+    what a reader states is what they ask about later."""
+    if not request.user_message.strip():
+        return []
+    return [
+        MemoryDraft(
+            kind=MemoryKind.EVENT,
+            subject=WORLD,
+            text=f"The reader said: {_first_sentence(request.user_message, 300)}",
+        )
+    ]
+
+
 def rule_drafts(
     request: GenerationRequest, spoken: list[tuple[Speaker, str]], names: list[str]
 ) -> list[MemoryDraft]:
     """What the rule keeps of a turn: what the reader said or asked, one
     event per answer (its first sentence), and a relationship change where
     an answer names a character present with warm or cold words."""
-    drafts: list[MemoryDraft] = []
-    if request.user_message.strip():
-        drafts.append(
-            MemoryDraft(
-                kind=MemoryKind.EVENT,
-                subject=WORLD,
-                text=f"The reader said: {_first_sentence(request.user_message)}",
-            )
-        )
+    drafts: list[MemoryDraft] = reader_said(request)
     for speaker, text in spoken:
         if not text.strip():
             continue
@@ -287,7 +294,9 @@ def write_turn(
             )
         except ProviderError as exc:
             logger.info("memory of %s by rule: %s", request.assistant_message_id, exc)
-    if not entries:
+    if entries:
+        entries = _written(reader_said(request), MemorySource.RULE) + entries
+    else:
         entries = _written(rule_drafts(request, spoken, names), MemorySource.RULE)
     summary = None
     job = memory.fold
