@@ -4,6 +4,8 @@ import type { ApiClient, QueryValue } from './api';
 import type {
   Ancestors,
   AuthResponse,
+  CanonOut,
+  CanonRequest,
   Cast,
   CastRequest,
   Character,
@@ -21,6 +23,10 @@ import type {
   LikedStatus,
   LikeResult,
   Memo,
+  MemoryEntry,
+  MemoryEntryCreate,
+  MemoryEntryUpdate,
+  MemoryPage,
   MessagePage,
   MessagePrompt,
   Novel,
@@ -120,6 +126,18 @@ export function makeApi(client: ApiClient) {
       core<MessagePrompt>(`/conversations/${enc(id)}/messages/${enc(messageId)}/prompt`, { signal }),
     cast: (id: string, signal?: AbortSignal) => core<Cast>(`/conversations/${enc(id)}/cast`, { signal }),
     saveCast: (id: string, body: CastRequest) => core<Cast>(`/conversations/${enc(id)}/cast`, { method: 'PUT', body }),
+    /** What the branch remembers, pinned first then newest (owner and staff; 403 for anyone else). */
+    memory: (id: string, query: Query, signal?: AbortSignal) =>
+      core<MemoryPage>(`/conversations/${enc(id)}/memory`, { query, signal }),
+    addMemory: (id: string, body: MemoryEntryCreate) =>
+      core<MemoryEntry>(`/conversations/${enc(id)}/memory`, { method: 'POST', body }),
+    updateMemory: (id: string, entryId: string, body: MemoryEntryUpdate) =>
+      core<MemoryEntry>(`/conversations/${enc(id)}/memory/${enc(entryId)}`, { method: 'PATCH', body }),
+    deleteMemory: (id: string, entryId: string) =>
+      core<void>(`/conversations/${enc(id)}/memory/${enc(entryId)}`, { method: 'DELETE' }),
+    /** The spoiler boundary (null: where the scenario sits). */
+    saveCanon: (id: string, body: CanonRequest) =>
+      core<CanonOut>(`/conversations/${enc(id)}/canon`, { method: 'PUT', body }),
     forkConversation: (id: string, body: { title?: string } = {}) =>
       core<Conversation>(`/conversations/${enc(id)}/fork`, { method: 'POST', body }),
     conversationTree: (id: string, signal?: AbortSignal) =>

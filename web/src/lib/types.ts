@@ -103,6 +103,23 @@ export type TimelineStep = Omit<Core['TimelineStep'], 'parameters'> & { paramete
 export type Timeline = Omit<Core['Timeline'], 'steps'> & { steps: TimelineStep[] };
 export type StreamTicket = Pick<Core['MessageStream'], 'stream_url' | 'stream_expires_at'>;
 
+/** A conversation's memory (the owner and staff): what happened, what each
+ * character knows, relationships and layered summaries. */
+export type MemoryKind = Core['MemoryEntryKindEnum'];
+/** The kinds a reader may add (summaries are folded by the model). */
+export type MemoryCreateKind = Core['MemoryEntryCreateKindEnum'];
+export type MemoryEntry = Core['MemoryEntry'];
+export type RelationshipChange = Core['RelationshipChange'];
+/** A character of the scene and the key `known_by` names it by. */
+export type Knower = Core['Knower'];
+export type MemoryPage = Omit<Core['MemoryPage'], 'page'> & { page: PageInfo };
+/** Every field but `text` may be left out (core's defaults apply). */
+export type MemoryEntryCreate = Partial<Core['MemoryEntryCreateRequest']> & Pick<Core['MemoryEntryCreateRequest'], 'text'>;
+/** Only the fields sent change (`everyone: true`: known to everyone). */
+export type MemoryEntryUpdate = Partial<Core['PatchedMemoryEntryUpdateRequest']>;
+export type CanonRequest = Core['CanonRequest'];
+export type CanonOut = Core['CanonOut'];
+
 export interface ConversationTreeNode {
   id: string;
   title: string;

@@ -76,6 +76,8 @@ function backend(initial: ChatMessage[], options: Options = {}) {
     liked: false,
     likes: 2,
     memo: null as null | string,
+    /** The memory's entries (world facts), by text. */
+    memory: [] as string[],
     cast: options.cast ?? { narrator: false, members: [{ character_id: 'c-eliza', name: 'Elizabeth Bennet', talkativeness: 0.5 }] },
   };
   const requests: Request[] = [];
@@ -126,6 +128,14 @@ function backend(initial: ChatMessage[], options: Options = {}) {
     if (method === 'POST' && path === `${base}/memo`) {
       state.memo = (body as { memo_text: string }).memo_text;
       return json(201, { memo_text: state.memo, created_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' });
+    }
+    if (method === 'GET' && path === `${base}/memory`) {
+      const content = state.memory.map((text, i) => ({
+        id: `e-${i}`, kind: 'fact', subject: 'world', target: '', text, value: null, trend: null, history: [], source: 'model',
+        source_message_id: null, pinned: false, known_by: null, layer: 0, covers_from: null, covers_to: null, covered: false,
+        inherited: false, position: i, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z',
+      }));
+      return json(200, { content, page: { number: 0, size: 100, total_elements: content.length, total_pages: 1 }, canon_chapter: null, characters: [] });
     }
     if (method === 'GET' && path === `${base}/tree`)
       return json(200, { id: CONV, title: 'Tea at Netherfield', children: [], depth: 0, total_descendants: 0, user: { id: OWNER, username: 'reader' } });
@@ -637,6 +647,39 @@ describe('<ConversationPage>', () => {
     // An answer without a recorded prompt (404).
     await user.click(screen.getAllByTestId('why-link')[1]);
     expect(await screen.findByTestId('prompt-missing')).toHaveTextContent('No prompt was recorded for this answer.');
+  });
+
+  it('"What they know" opens the memory panel for the owner and reads it again when a turn ends', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history);
+    const toggle = await screen.findByRole('button', { name: 'What they know' });
+    expect(toggle).toHaveAttribute('aria-expanded', 'false');
+    expect(screen.queryByTestId('memory-panel')).toBeNull();
+    server.state.memory = ['The ball is on Friday.'];
+    await user.click(toggle);
+    expect(toggle).toHaveAttribute('aria-expanded', 'true');
+    const panel = await screen.findByTestId('memory-panel');
+    expect(await within(panel).findByText('The ball is on Friday.')).toBeInTheDocument();
+    const memoryReads = () => server.requests.filter((r) => r.method === 'GET' && r.path === `/conversations/${CONV}/memory`).length;
+    expect(memoryReads()).toBe(1);
+
+    await user.type(screen.getByTestId('message-input'), 'Shall we dance?');
+    await user.click(screen.getByTestId('send-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    server.state.memory = ['Darcy asked Elizabeth to dance.', 'The ball is on Friday.'];
+    act(() => FakeEventSource.last.emit('message_complete', { content: 'With pleasure.', status: 'completed' }, '1-0'));
+    expect(await within(panel).findByText('Darcy asked Elizabeth to dance.')).toBeInTheDocument();
+    expect(memoryReads()).toBe(2);
+
+    await user.click(toggle);
+    expect(screen.queryByTestId('memory-panel')).toBeNull();
+  });
+
+  it('offers "What they know" to the owner only', async () => {
+    renderPage(history, { as: VIEWER });
+    await screen.findByTestId('assistant-message');
+    await screen.findByTestId('scene-member');
+    expect(screen.queryByRole('button', { name: 'What they know' })).toBeNull();
   });
 
   it('shows the brief the model is told, collapsed', async () => {

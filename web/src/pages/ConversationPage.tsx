@@ -7,6 +7,7 @@ import { MEMO_MAX, MESSAGE_MAX } from '../api/rules';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
+import { MemoryPanel } from '../components/MemoryPanel';
 import { PromptPanel } from '../components/PromptPanel';
 import { TypeBadge } from '../components/ScenarioCard';
 import { ScenePanel } from '../components/ScenePanel';
@@ -32,6 +33,8 @@ const MAX_MESSAGE = MESSAGE_MAX;
 const MAX_MEMO = MEMO_MAX;
 /** Speakers one turn may name. */
 const MAX_SPEAKERS = 3;
+/** The memory is written just after a turn's stream ends: read it again then, and once more a little later. */
+const MEMORY_SETTLE_MS = 5000;
 
 const READER: MessageSpeaker = { kind: 'user', character_id: null, name: '' };
 
@@ -202,6 +205,19 @@ export function ConversationPage() {
     if (!active) setStopping(false);
   }, [active]);
 
+  // "What they know" reads the memory again when a turn ends.
+  const [memoryOpen, setMemoryOpen] = useState(false);
+  const [memoryKey, setMemoryKey] = useState(0);
+  const wasActive = useRef(false);
+  useEffect(() => {
+    const ended = wasActive.current && !active;
+    wasActive.current = active;
+    if (!ended) return;
+    setMemoryKey((k) => k + 1);
+    const later = setTimeout(() => setMemoryKey((k) => k + 1), MEMORY_SETTLE_MS);
+    return () => clearTimeout(later);
+  }, [active]);
+
   /** A turn accepted: every answer appears at once, as a placeholder with its speaker. */
   const onTurn = (turn: ChatTurn, origin: TurnOrigin) => {
     const turnAnswers = answersOf(turn);
@@ -315,6 +331,21 @@ export function ConversationPage() {
             charactersUnavailable={!!characters.error}
             canEdit={isOwner}
           />
+          {isOwner && (
+            <>
+              <button
+                type="button"
+                className="secondary memory-toggle"
+                aria-expanded={memoryOpen}
+                aria-controls={memoryOpen ? 'memory-panel' : undefined}
+                onClick={() => setMemoryOpen((open) => !open)}
+                data-testid="memory-toggle"
+              >
+                What they know
+              </button>
+              {memoryOpen && <MemoryPanel conversationId={id} canEdit={isOwner} refreshKey={memoryKey} />}
+            </>
+          )}
           {user && <LikeBox conversationId={id} initialCount={data.like_count} />}
           {user && !data.is_fork && <ForkConversation conversationId={id} />}
           {user && <MemoBox conversationId={id} />}
