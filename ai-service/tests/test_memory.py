@@ -157,6 +157,7 @@ async def test_the_model_writes_entries_that_follow_the_schema(env):
     (write,) = core.memory
     assert write.source_message_id == turn.assistant_message_id
     assert write.position == 4
+    assert write.present == ["c-darcy", "c-eliza"] and write.names["c-darcy"] == "Mr. Darcy"
     # The reader's own words by the rule, then the model's entries.
     assert [(e.kind, e.source) for e in write.entries] == [
         (MemoryKind.EVENT, MemorySource.RULE),

@@ -399,14 +399,17 @@ def _trim(conversation_id) -> None:
 
 
 @transaction.atomic
-def memory_write(*, conversation_id, write: MemoryWrite, cast: Cast | None = None) -> MemoryWritten:
+def memory_write(*, conversation_id, write: MemoryWrite) -> MemoryWritten:
     """Store what ai wrote about a completed answer. A second write about the
     same answer replaces the first (a retry changes nothing; a regenerated
     answer's memory replaces the old answer's)."""
     conversation = Conversation.objects.select_for_update(no_key=True).filter(id=conversation_id).first()
     if conversation is None:
         raise Http404
-    present = present_of(cast or cast_of(conversation), [])
+    if write.present:  # the scene of that turn, as core handed it to ai
+        present = Present(keys=write.present, names={k: write.names.get(k, k) for k in write.present})
+    else:
+        present = present_of(cast_of(conversation), [])
     replaced = _revert(conversation.id, write.source_message_id)
     written = 0
     for draft in write.entries:

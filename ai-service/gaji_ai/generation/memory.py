@@ -321,6 +321,8 @@ def write_turn(
     return MemoryWrite(
         source_message_id=request.assistant_message_id,
         position=memory.position,
+        present=memory.present,
+        names={k: v for k, v in memory.names.items() if k in memory.present},
         entries=entries,
         summary=summary,
     )

@@ -113,6 +113,29 @@ def test_ai_writes_entries_known_to_those_in_the_scene(story):
     assert (known.source, known.known_by) == ("rule", ["c-darcy"])  # its subject only
 
 
+def test_the_scene_of_the_turn_decides_who_knows_not_the_scene_now(story):
+    """ai sends back who was present when the turn was spoken; a cast
+    changed since does not change who witnessed it."""
+    write_body = {
+        "source_message_id": str(uuid.uuid4()),
+        "position": 4,
+        "present": ["c-jane"],
+        "names": {"c-jane": "Jane Bennet"},
+        "entries": [
+            fact("Jane saw the letter."),
+            {"kind": "character_knowledge", "subject": "Jane", "text": "Jane knows.", "source": "model"},
+        ],
+    }
+    response = internal_client().post(
+        f"/api/internal/conversations/{story.id}/memory", write_body, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert {e.text: e.known_by for e in MemoryEntry.objects.filter(conversation=story)} == {
+        "Jane saw the letter.": ["c-jane"],
+        "Jane knows.": ["c-jane"],
+    }
+
+
 def test_relationship_changes_keep_their_history_and_a_rewrite_replaces_not_adds(story):
     first, second = uuid.uuid4(), uuid.uuid4()
     write(story, source=first, entries=[relationship(20)])

@@ -208,6 +208,14 @@ class MemoryWrite(BaseModel):
 
     source_message_id: UUID
     position: int = Field(ge=0)
+    present: list[Knower] = Field(
+        default_factory=list,
+        max_length=MAX_KNOWERS,
+        description="Who was in the scene (the turn's MemoryContext)",
+    )
+    names: dict[str, Annotated[str, StringConstraints(max_length=MAX_SUBJECT_CHARS)]] = Field(
+        default_factory=dict, max_length=MAX_KNOWERS, description="knower key -> name, of those present"
+    )
     entries: list[WrittenDraft] = Field(default_factory=list, max_length=MAX_DRAFTS_PER_TURN)
     summary: SummaryDraft | None = None
 

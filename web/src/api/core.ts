@@ -1707,6 +1707,18 @@ export interface components {
             source_message_id: string;
             /** Position */
             position: number;
+            /**
+             * Present
+             * @description Who was in the scene (the turn's MemoryContext)
+             */
+            present?: string[];
+            /**
+             * Names
+             * @description knower key -> name, of those present
+             */
+            names?: {
+                [key: string]: string;
+            };
             /** Entries */
             entries?: components["schemas"]["WrittenDraft"][];
             /** @default null */
