@@ -48,7 +48,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "ai-service" / "bench"))
 
-from chat_bench import bearer, setup, sse_events  # noqa: E402
+from chat_bench import bearer, pct, setup, sse_events  # noqa: E402
 from stack import start_stack  # noqa: E402  (chat_bench put tests-e2e on the path)
 
 TURNS = int(os.environ.get("BENCH_MEMORY_TURNS", "200"))
@@ -88,13 +88,6 @@ QUESTIONS = [
     "What did the Caterpillar ask you?",
     "Do you miss your cat Dinah?",
 ]
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
 def script(turns: int) -> list[tuple[str, int | None]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from gaji_contracts.characters import CastEntry
 
 from conftest import assert_envelope
 from conversations.models import Conversation, MemoryEntry
@@ -21,29 +20,13 @@ from conversations.tests.helpers import (
     make_conversation,
     send,
 )
-from novels.models import Novel
+from conversations.tests.test_scenes import pride  # noqa: F401 (the fixture: an ingested novel and its cast)
 
 pytestmark = pytest.mark.django_db
 
-DARCY = CastEntry(
-    id="c-darcy", name="Fitzwilliam Darcy", aliases=["Mr. Darcy"], mention_count=400, role="main"
-)
-ELIZABETH = CastEntry(
-    id="c-eliza", name="Elizabeth Bennet", aliases=["Lizzy"], mention_count=600, role="main"
-)
-
 
 @pytest.fixture
-def pride(stub_ai):
-    novel = Novel.objects.create(
-        slug="pride-and-prejudice", title="Pride and Prejudice", ingestion_status="completed"
-    )
-    stub_ai.cast = {str(novel.id): [ELIZABETH, DARCY]}
-    return novel
-
-
-@pytest.fixture
-def story(user, pride):
+def story(user, pride):  # noqa: F811 (the imported fixture)
     """A conversation on the ingested novel whose scene holds Elizabeth and Darcy."""
     from scenarios.tests.helpers import make_scenario
 
