@@ -34,3 +34,13 @@ def shared_set(key: str, value: str | bytes | int, seconds: int) -> None:
     """Share a value for `seconds`; an unreachable Redis only loses the sharing."""
     with contextlib.suppress(redis.RedisError):
         get_redis().set(key, value, ex=seconds)
+
+
+def shared_claim(key: str, seconds: int) -> bool:
+    """Claim `key` for `seconds` across processes: True for the first caller
+    (and when Redis is unreachable: the work may then be done twice, never
+    not at all)."""
+    try:
+        return bool(get_redis().set(key, "1", nx=True, ex=seconds))
+    except redis.RedisError:
+        return True

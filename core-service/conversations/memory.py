@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.http import Http404
@@ -53,6 +54,7 @@ from gaji_contracts.memory import (
 )
 
 from common.exceptions import ApplicationError
+from common.redis import shared_claim
 from conversations.cast import TITLES, Cast, cast_of
 from conversations.models import Conversation, ConversationMessageLink, MemoryEntry
 
@@ -65,6 +67,9 @@ FOLD_CHUNK = 8
 FOLD_KEEP_RECENT = 8
 FOLD_FAN = 4
 FOLD_LINE_CHARS = 600
+# A fold handed to a turn is not handed again for this long (its summary is
+# written within seconds to a minute; after that, it was lost: hand it again).
+FOLD_CLAIM_SECONDS = 600
 NOT_FOUND = "Memory entry not found."
 
 
@@ -219,10 +224,26 @@ def _higher_fold(rows: list[MemoryEntry]) -> FoldJob | None:
     return None
 
 
+def _claimed(conversation: Conversation, job: FoldJob) -> bool:
+    """Whether this turn may hand `job` out: a job is handed to one turn at a
+    time (the next turn is often sent before the last one's summary is
+    written; folding the same lines twice would only cost the model's time)."""
+    key = f"{settings.REDIS_KEY_PREFIX}:fold:{conversation.id}:{job.layer}:{job.covers_from}:{job.covers_to}"
+    return shared_claim(key, FOLD_CLAIM_SECONDS)
+
+
 def fold_job(
     conversation: Conversation, rows: list[MemoryEntry], position: int, present: Present
 ) -> FoldJob | None:
-    """What the turn should fold, if anything (higher layers first)."""
+    """What the turn should fold, if anything (higher layers first), unless
+    an earlier turn was handed the same job in the last FOLD_CLAIM_SECONDS."""
+    job = _fold(conversation, rows, position, present)
+    return job if job is not None and _claimed(conversation, job) else None
+
+
+def _fold(
+    conversation: Conversation, rows: list[MemoryEntry], position: int, present: Present
+) -> FoldJob | None:
     higher = _higher_fold(rows)
     if higher is not None:
         return higher

@@ -328,6 +328,9 @@ def test_older_messages_are_folded_into_layered_summaries(story, user, stub_ai):
     fold = stub_ai.last["body"].memory.fold
     assert (fold.layer, fold.covers_from, fold.covers_to) == (1, 0, 7)
     assert fold.texts[0] == "Reader: message 0"
+    # The next turn, sent before that summary is written, is not handed the same fold.
+    send(client, story, "Go on.")
+    assert stub_ai.last["body"].memory.fold is None
     write(
         story, summary={"layer": 1, "covers_from": 0, "covers_to": 7, "text": "The start.", "source": "rule"}
     )
