@@ -321,8 +321,9 @@ describe('<ConversationPage>', () => {
     writePersistedStream(CONV, { assistant_message_id: 'm-asst-1', stream_url: streamUrl('m-asst-1'), stream_expires_at: future(), last_event_id: null, text: '' });
     renderPage(history);
     await screen.findByTestId('message-input');
+    // Forgotten by an effect once the history is read: wait for it, not for a render.
+    await waitFor(() => expect(sessionStorage.getItem(streamStorageKey(CONV))).toBeNull());
     expect(FakeEventSource.instances).toHaveLength(0);
-    expect(sessionStorage.getItem(streamStorageKey(CONV))).toBeNull();
   });
 
   it('regenerates a failed answer', async () => {
