@@ -200,6 +200,10 @@ def long_run(reader: Reader) -> dict:
     rows, probes = [], []
     for index, (text, fact) in enumerate(script(TURNS)):
         row = reader.turn(conversation_id, text)
+        row.setdefault("ttft_ms", float("nan"))
+        row.setdefault("ok", False)
+        if row.get("problem"):  # counted in failed_turns; the run goes on
+            print(f"  turn {index + 1}: {row['problem']}", flush=True)
         rows.append(row)
         if fact is not None:
             words = FACTS[fact][2]
@@ -265,7 +269,7 @@ def long_run(reader: Reader) -> dict:
 def compare_run(reader: Reader, turns: int) -> dict:
     conversation_id = reader.conversation()
     rows = [reader.turn(conversation_id, text) for text, _ in script(turns)]
-    ttft = [r["ttft_ms"] for r in rows if r.get("ok")]
+    ttft = [r["ttft_ms"] for r in rows if r.get("ok") and "ttft_ms" in r]
     return {
         "turns": len(rows),
         "ok": len(ttft),
