@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.exceptions import ApplicationError
-from common.pagination import PageQuerySerializer, PageRequest, page_info, page_serializer
+from common.pagination import PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.schema import errors
 from common.serializers import StrictSerializer
 from conversations import memory
@@ -125,17 +125,9 @@ class MemoryListCreateApi(APIView):
         conversation, entries = memory.memory_list(
             conversation_id=conversation_id, user=request.user, **query.validated_data
         )
-        total = entries.count()
-        start = page.number * page.size
-        items = list(entries[start : start + page.size]) if start < total else []
-        return Response(
-            {
-                "content": [entry_json(e) for e in items],
-                "page": page_info(page, total),
-                "canon_chapter": conversation.canon_chapter,
-                "characters": characters(conversation),
-            }
-        )
+        body = paginate(entries, page, entry_json)
+        body.update(canon_chapter=conversation.canon_chapter, characters=characters(conversation))
+        return Response(body)
 
     @extend_schema(
         operation_id="conversations_memory_create",
