@@ -84,7 +84,9 @@ def test_a_reader_in_the_browser(stack, browser, staff_token):
     # A what-if, first with a mistake the server refuses: its error shows under its field.
     page.goto(f"{base}/#/scenarios/new")
     # The story picker is a list once the novels have loaded (a slug box when there are none).
-    page.wait_for_load_state("networkidle")
+    # The form renders only after the novels request ends; a hash change is a same-document
+    # navigation, so "networkidle" may already hold before that request starts.
+    expect(page.get_by_test_id("scenario-submit")).to_be_visible()
     story = page.get_by_label("Story", exact=True)
     if story.count():
         story.select_option(label="Another story (type its slug)")
