@@ -196,6 +196,9 @@ def start_stack(
         AI_INTERNAL_URL=f"http://127.0.0.1:{ai_port}",
         QDRANT_PATH=str(tmp / "qdrant"),
         MEDIA_ROOT=str(tmp / "media"),
+        # Mail (password resets) as files the tests read.
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp / "mail"),
         JWT_PRIVATE_KEY_PATH=str(tmp / "keys" / "jwt-private.pem"),
         RATE_LIMIT_SCALE="1000",
         LOG_LEVEL="INFO",

@@ -41,6 +41,7 @@ from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
 from gaji_ai.ingestion.router import router as ingestion_router
+from gaji_ai.notifications.router import router as notifications_router
 from gaji_ai.novels.reconcile import NovelChecker
 from gaji_ai.novels.router import internal_router as novels_internal_router
 from gaji_ai.novels.router import router as novels_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     public.include_router(search_router)
     public.include_router(generation_router)
     public.include_router(direct_router)
+    public.include_router(notifications_router)
     internal = APIRouter(prefix=INTERNAL_PREFIX, dependencies=[Depends(require_service_token)])
     internal.include_router(health_internal_router)
     internal.include_router(diagnostics_router)

@@ -61,7 +61,7 @@ class CoreStub:
     health_body: dict[str, Any] | None = None  # answered instead of a valid ServiceHealth
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
-    # Extra routes: path -> handler(method, body or None) -> (status, json body).
+    # Extra routes: path -> handler(method, body or None) -> (status, json body[, headers]).
     routes: dict[str, Any] = field(default_factory=dict)
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
@@ -113,11 +113,13 @@ def _handler_for(stub: CoreStub) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(404, {"code": "NOT_FOUND"})
 
-        def _json(self, status: int, body: Any) -> None:
+        def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

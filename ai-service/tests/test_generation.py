@@ -16,7 +16,7 @@ from gaji_ai.main import create_app
 from gaji_ai.streams.stream import StreamReader, StreamWriter
 from gaji_ai.taskqueue import celery_app
 
-from support import SERVICE_TOKEN, TEST_REDIS_URL, running
+from support import SERVICE_TOKEN, TEST_REDIS_URL, bearer, running
 
 
 async def test_tokens_stream_in_order_then_complete_after_the_save(env):
@@ -155,6 +155,67 @@ async def test_tickets_are_checked(api):
         await client.get(url, params={"message_id": message, "ticket": tampered})
     ).status_code == 401
     assert (await client.get(url, params={"message_id": message})).status_code == 401
+
+
+async def test_a_bearer_opens_only_its_own_conversations_messages(api, core_stub):
+    """Core knows the owner and which messages a conversation shows: owning
+    one conversation opens none of another's answers (nor sets its reading
+    mark, which would keep its owner's answer_ready notification away), and
+    someone else's conversation is a 404 exactly like a missing one."""
+    client, key, prefix = api
+    reader, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    own_answer, their_answer = str(uuid.uuid4()), str(uuid.uuid4())
+    shown = {mine: (reader, {own_answer}), theirs: (stranger, {their_answer})}
+    asked: list[dict] = []
+
+    def context_of(conversation):
+        def answer(method, body, query):
+            asked.append(query)
+            owner, messages = shown[conversation]
+            if "message_id" in query and query["message_id"] not in messages:  # as core does
+                return 404, {"code": "NOT_FOUND", "message": "Not found."}
+            return 200, {"owner": {"id": owner, "username": "x"}}
+
+        return answer
+
+    for conversation in shown:
+        core_stub.routes[f"/api/internal/conversations/{conversation}/context"] = context_of(
+            conversation
+        )
+    fill(prefix, own_answer, ["Mine."])
+    fill(prefix, their_answer, ["A private answer."])
+    me = bearer(key.token(sub=reader))
+
+    def stream(conversation, message):
+        return client.get(
+            f"/api/ai/conversations/{conversation}/stream",
+            params={"message_id": message},
+            headers=me,
+        )
+
+    ok = await stream(mine, own_answer)
+    assert ok.status_code == 200
+    assert [f["event"] for f in parse(ok.text)] == ["message_chunk", "message_complete"]
+    assert asked[-1]["message_id"] == own_answer
+    refused = {
+        "their message through my conversation": await stream(mine, their_answer),
+        "their conversation": await stream(theirs, their_answer),
+        "a missing conversation": await stream(str(uuid.uuid4()), their_answer),
+    }
+    for label, response in refused.items():
+        assert response.status_code == 404, (label, response.text[:200])
+        envelope = response.json()
+        assert (envelope["code"], envelope["message"]) == (
+            "NOT_FOUND",
+            "No such message in your conversations.",
+        ), label
+        assert "A private answer" not in response.text
+    rdb = sync_redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        assert not rdb.exists(keys.reading(prefix, their_answer))
+    finally:
+        rdb.close()
 
 
 async def test_an_expired_stream_says_not_resumable(api):

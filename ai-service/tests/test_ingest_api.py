@@ -7,13 +7,15 @@ real worker.)"""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import jwt
 import pytest
 from redis.asyncio import Redis
 
-from gaji_ai.ingestion.jobs import Job, estimate_minutes, job_key, now, rate_key
+from gaji_ai.ingestion.jobs import Job, estimate_minutes, job_key, now, rate_key, save_new_job
 from gaji_ai.taskqueue import celery_app
 
 from support import TEST_REDIS_URL, bearer
@@ -214,6 +216,55 @@ async def test_status_of_a_job_and_a_silent_worker(staff_client, sent, redis_pre
     await redis.aclose()
     missing = await staff_client.get("/api/ai/novels/status/no-such-job")
     assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
+
+
+async def test_a_job_status_is_its_creators_and_staffs(client, published_key, redis_prefix):
+    """The reader who started a job reads its status; staff read every job;
+    any other reader gets the very 404 of a job that does not exist, so job
+    ids cannot be probed. (Readers cannot start jobs yet: the record is
+    written here as the ingest route writes it.)"""
+    reader = str(uuid.uuid4())
+    job = Job(job_id=Job.new_id(), title="My own story", created_by=reader)
+    legacy = Job(job_id=Job.new_id(), title="Before creators were recorded")
+    redis = Redis.from_url(TEST_REDIS_URL)
+    await save_new_job(redis, redis_prefix, job)
+    await save_new_job(redis, redis_prefix, legacy)
+    await redis.aclose()
+    url = f"/api/ai/novels/status/{job.job_id}"
+
+    mine = await client.get(url, headers=bearer(published_key.token(sub=reader)))
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["job_id"] == job.job_id and mine.json()["title"] == "My own story"
+    staff = await client.get(url, headers=bearer(published_key.token(is_staff=True)))
+    assert staff.status_code == 200 and staff.json() == mine.json()
+
+    nobody = await client.get(
+        "/api/ai/novels/status/no-such-job", headers=bearer(published_key.token())
+    )
+    for someone_else in (published_key.token(), published_key.token(sub=reader.upper())):
+        other = await client.get(url, headers=bearer(someone_else))
+        assert other.status_code == 404 and other.json()["code"] == "NOT_FOUND"
+        assert other.json()["message"] == nobody.json()["message"]
+        assert "My own story" not in other.text
+    anonymous = await client.get(url)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "NOT_AUTHENTICATED"
+
+    # A job stored before its creator was recorded: staff only.
+    legacy_url = f"/api/ai/novels/status/{legacy.job_id}"
+    assert (await client.get(legacy_url, headers=bearer(published_key.token()))).status_code == 404
+    staff_legacy = await client.get(legacy_url, headers=bearer(published_key.token(is_staff=True)))
+    assert staff_legacy.status_code == 200
+
+
+async def test_a_started_job_records_its_creator(staff_client, sent, redis_prefix, published_key):
+    response = await staff_client.post(INGEST, json={"novel_file_path": "tale.txt"})
+    assert response.status_code == 202, response.text
+    token = staff_client.headers["authorization"].removeprefix("Bearer ")
+    staff_sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+    redis = Redis.from_url(TEST_REDIS_URL)
+    raw = await redis.get(job_key(redis_prefix, response.json()["job_id"]))
+    await redis.aclose()
+    assert Job.model_validate_json(raw).created_by == staff_sub
 
 
 async def test_cast_endpoints_404_and_validate_ids(staff_client):

@@ -22,6 +22,7 @@ EXPECTED_ROUTES = {
     ("get", "/api/ai/models"),
     ("get", "/api/ai/conversations/{conversation_id}/stream"),
     ("post", "/api/ai/conversations/{conversation_id}/messages"),
+    ("get", "/api/ai/notifications/stream"),
     ("post", "/api/ai/llm/test"),
     ("post", "/api/ai/internal/generations"),
     ("post", "/api/ai/internal/generations/{message_id}/cancel"),

@@ -57,9 +57,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/ai/search/passages"): USER,
     ("GET", "/api/ai/conversations/{conversation_id}/stream"): USER,
     ("POST", "/api/ai/conversations/{conversation_id}/messages"): USER,
+    ("GET", "/api/ai/notifications/stream"): USER,
     ("POST", "/api/ai/novels/ingest"): STAFF,
     ("GET", "/api/ai/novels/jobs"): STAFF,
-    ("GET", "/api/ai/novels/status/{job_id}"): STAFF,
+    # Its creator and staff (test_ingest_api.py); anyone else: 404, as for no such job.
+    ("GET", "/api/ai/novels/status/{job_id}"): USER,
     ("POST", "/api/ai/characters/extract"): STAFF,
     ("POST", "/api/ai/llm/test"): STAFF,
     ("GET", "/api/ai/internal/health"): INTERNAL,
@@ -385,6 +387,60 @@ async def test_token_attacks_are_401(
         no_echo(response, token, token[:24], token[-24:])
     assert sent == []
     assert work_reaching_core(core_stub) == []  # nor the jku URL: only core's JWKS
+    assert await keys_written(redis_prefix) == []
+
+
+def notification_ticket(key: SigningKey, **overrides: Any) -> str:
+    user = str(uuid.uuid4())
+    claims = {
+        "aud": "gaji-notifications",
+        "token_type": "notification_ticket",
+        "sub": user,
+        "stream": f"gaji:core:notify:{user}",
+        **overrides,
+    }
+    return key.token(**claims)
+
+
+NOTIFICATION_TICKET_ATTACKS = {
+    # Junk over 4096 characters is refused by the query's limit (400) first.
+    **{name: make for name, make in ATTACKS.items() if not name.startswith("junk")},
+    "junk_4kb": lambda k, f, u: "x" * 4096,
+    "expired_ticket": lambda k, f, u: notification_ticket(
+        k, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600
+    ),
+    "ticket_signed_by_a_forger": lambda k, f, u: notification_ticket(f),
+    "answer_stream_ticket": lambda k, f, u: ticket(k),
+    "ticket_with_the_answer_audience": lambda k, f, u: notification_ticket(k, aud="gaji-stream"),
+    "ticket_with_the_access_audience": lambda k, f, u: notification_ticket(k, aud="gaji"),
+    "ticket_of_another_type": lambda k, f, u: notification_ticket(k, token_type="stream_ticket"),
+    "ticket_for_another_readers_stream": lambda k, f, u: notification_ticket(
+        k, stream=f"gaji:core:notify:{uuid.uuid4()}"
+    ),
+    "ticket_for_any_key": lambda k, f, u: notification_ticket(k, stream="gaji:core:anything"),
+}
+
+
+async def test_the_notification_stream_takes_only_a_notification_ticket(
+    client, published_key, foreign_key, core_stub, sent, redis_prefix
+):
+    """Tickets go in the query (an EventSource sends no headers): every forged,
+    expired or other token there is 401, and an access token in the header
+    does not open it either."""
+    url = "/api/ai/notifications/stream"
+    for attack, make in NOTIFICATION_TICKET_ATTACKS.items():
+        token = make(published_key, foreign_key, core_stub.url)
+        response = await client.get(url, params={"ticket": token})
+        assert response.status_code == 401, (attack, response.text[:300])
+        assert_envelope(response, 401, "TOKEN_INVALID")
+        assert response.headers.get("www-authenticate") == "Bearer", attack
+        no_echo(response, token, token[:24], token[-24:])
+    header_only = await client.get(url, headers=bearer(published_key.token()))
+    assert_envelope(header_only, 401, "NOT_AUTHENTICATED")
+    too_long = await client.get(url, params={"ticket": "x" * 4097})
+    assert_envelope(too_long, 400, "VALIDATION_ERROR")
+    assert sent == []
+    assert work_reaching_core(core_stub) == []
     assert await keys_written(redis_prefix) == []
 
 

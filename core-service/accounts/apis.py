@@ -11,11 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.export import MeSerializer, export_document, me_json
 from accounts.serializers import HttpUrlField, validate_password_strength
 from accounts.tokens import jwks
 from accounts.validators import validate_username
 from common.auth import AnonymousOnlyAuthentication
 from common.exceptions import ApplicationError
+from common.ratelimit import client_ip
 from common.schema import errors
 from common.serializers import StrictSerializer
 
@@ -253,3 +255,192 @@ class AvatarUploadApi(APIView):
             user=request.user, upload=upload, absolute_url=request.build_absolute_uri
         )
         return Response({"avatar_url": url, "uploaded_at": timezone.now()})
+
+
+# -- the reader's own account: /users/me ------------------------------------------------
+
+ME_ERRORS_IN_WORDS = (
+    "A wrong or missing `current_password` (or `password`) is a 400 on that field; a username or "
+    "email another account has (case-insensitively) is a 400 on that field. Wrong passwords are "
+    "counted per user like login attempts: past 5 in 15 minutes, 429 until the window ends."
+)
+
+
+def _password_field(help_text: str) -> serializers.CharField:
+    return serializers.CharField(max_length=128, trim_whitespace=False, help_text=help_text)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class UpdateSerializer(StrictSerializer):
+        username = serializers.CharField(
+            max_length=50,
+            validators=[validate_username],
+            required=False,
+            help_text="Unique case-insensitively (400 on `username` when another account has it)",
+        )
+        email = serializers.EmailField(
+            max_length=255,
+            required=False,
+            help_text="Stored lower-cased; a new address needs `current_password`",
+        )
+        current_password = serializers.CharField(
+            max_length=128,
+            trim_whitespace=False,
+            required=False,
+            help_text="Required (and checked) when `email` changes; 400 on this field when missing or wrong",
+        )
+        bio = serializers.CharField(max_length=500, allow_blank=True, allow_null=True, required=False)
+
+    class DeleteSerializer(StrictSerializer):
+        password = _password_field("Your current password (400 on this field when wrong)")
+
+    @extend_schema(operation_id="users_me_get", responses={200: MeSerializer, **errors(401)})
+    def get(self, request):
+        return Response(me_json(request.user))
+
+    @extend_schema(
+        operation_id="users_me_update",
+        request=UpdateSerializer,
+        responses={200: MeSerializer, **errors(401)},
+        description="Change any of `username`, `email`, `bio`. " + ME_ERRORS_IN_WORDS,
+    )
+    def patch(self, request):
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.me_update(user=request.user, fields=data.validated_data)
+        return Response(me_json(user))
+
+    @extend_schema(
+        operation_id="users_me_delete",
+        request=DeleteSerializer,
+        responses={204: None, **errors(401)},
+        description="Delete your account. Body: `{password}`. Your conversations (with every message "
+        "no other reader's fork still shows), memos, likes, follows and notifications are removed; "
+        "your scenarios stay, credited to `deleted-user`, so forks and conversations on them survive. "
+        "Your tokens stop working: a second call is 401. " + ME_ERRORS_IN_WORDS,
+    )
+    def delete(self, request):
+        data = self.DeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.account_delete(user=request.user, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MePasswordApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(StrictSerializer):
+        current_password = _password_field("400 on this field when wrong")
+        new_password = serializers.CharField(
+            max_length=128, trim_whitespace=False, validators=[validate_password_strength]
+        )
+
+    @extend_schema(
+        operation_id="users_me_password",
+        request=InputSerializer,
+        responses={200: LoginApi.OutputSerializer, **errors(401)},
+        description="Change your password: every refresh token issued before is revoked (403 "
+        "TOKEN_BLACKLISTED on refresh) and a fresh pair is answered, as POST /auth/login does. "
+        + ME_ERRORS_IN_WORDS,
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = services.password_change(user=request.user, **data.validated_data)
+        user = request.user
+        user_out = {**vars(user), "avatar_url": user.avatar_url or None}
+        return Response(LoginApi.OutputSerializer({"user": user_out, "tokens": tokens}).data)
+
+
+DetailSerializer = inline_serializer("Detail", {"detail": serializers.CharField()})
+
+
+class PasswordResetApi(APIView):
+    authentication_classes = [AnonymousOnlyAuthentication]
+
+    class InputSerializer(StrictSerializer):
+        email = serializers.EmailField(max_length=255)
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=InputSerializer,
+        responses={202: DetailSerializer, **errors()},
+        auth=[],
+        description="Mail a single-use password reset link (`<web app>/#/reset-password?uid=&token=`, "
+        "valid PASSWORD_RESET_TIMEOUT seconds) if an account has this address. The answer is the "
+        "same whether or not one has. Limited like login: 5 requests per 15 minutes per client IP, "
+        "and at most 3 mails an hour to one address.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(client_ip=client_ip(request), **data.validated_data)
+        return Response(
+            {"detail": "If an account has this address, a link to reset its password is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmApi(APIView):
+    authentication_classes = [AnonymousOnlyAuthentication]
+
+    class InputSerializer(StrictSerializer):
+        uid = serializers.CharField(max_length=64, help_text="`uid` of the mailed link")
+        token = serializers.CharField(
+            max_length=128,
+            help_text="`token` of the mailed link: 400 on this field when invalid, used or expired",
+        )
+        new_password = serializers.CharField(
+            max_length=128, trim_whitespace=False, validators=[validate_password_strength]
+        )
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=InputSerializer,
+        responses={200: DetailSerializer, **errors()},
+        auth=[],
+        description="Set a new password with a mailed link. The link works once and expires; "
+        "a bad, used or expired one is a 400 on `token`. Every refresh token is revoked.",
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data)
+        return Response({"detail": "Your password has been reset. Log in with the new one."})
+
+
+class ExportSerializer(serializers.Serializer):
+    exported_at = serializers.DateTimeField()
+    user = MeSerializer()
+    settings = serializers.DictField(help_text="As GET /users/me/settings shows them")
+    scenarios = serializers.ListField(
+        child=serializers.DictField(), help_text="As GET /scenarios/{id} shows them, with `deleted_at`"
+    )
+    conversations = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="As list items, with `visibility`, `cast`, `canon_chapter`, `total_tokens`, "
+        "`messages` (every one, in order) and `memory`",
+    )
+    memos = serializers.ListField(child=serializers.DictField())
+    likes = serializers.ListField(child=serializers.DictField())
+    following = serializers.ListField(child=serializers.DictField())
+    followers = serializers.ListField(child=serializers.DictField())
+    notifications = serializers.ListField(child=serializers.DictField())
+
+
+class MeExportApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="users_me_export",
+        responses={200: ExportSerializer, **errors(401)},
+        description="Everything you own, as one JSON file (Content-Disposition: attachment).",
+    )
+    def get(self, request):
+        response = Response(export_document(request.user))
+        filename = f"gaji-export-{request.user.username}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Cache-Control"] = "no-store"
+        return response

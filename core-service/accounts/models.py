@@ -29,6 +29,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     username = models.CharField(max_length=50)
     bio = models.TextField(blank=True, default="")
     avatar_url = models.URLField(max_length=500, blank=True, default="")
+    # The reader's settings (accounts.user_settings): only the keys they set.
+    settings = models.JSONField(default=dict, db_default={}, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

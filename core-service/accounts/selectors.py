@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import User
 from accounts.validators import USERNAME_RE
 from common.queries import count_per_row
-from conversations.models import Conversation
+from conversations.models import Conversation, Visibility
 from scenarios.models import Scenario
 from social.selectors import with_follow_counts
 
@@ -20,12 +20,13 @@ def user_get(*, user_id) -> User:
 
 
 def with_content_counts(users: QuerySet) -> QuerySet:
-    """Annotate `scenario_count` (live scenarios) and `conversation_count`,
+    """Annotate `scenario_count` (live scenarios) and `conversation_count` (public),
     counted from the rows through indexed subqueries in the same query."""
 
     return users.annotate(
         scenario_count=count_per_row(Scenario.objects.filter(deleted_at__isnull=True), "creator"),
-        conversation_count=count_per_row(Conversation.objects.all(), "user"),
+        # Public ones only: a private or unlisted conversation is in no count.
+        conversation_count=count_per_row(Conversation.objects.filter(visibility=Visibility.PUBLIC), "user"),
     )
 
 

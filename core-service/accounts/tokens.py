@@ -10,6 +10,7 @@ import jwt
 from django.conf import settings
 from gaji_contracts.auth import ACCESS_TOKEN_LIFETIME_SECONDS, JWT_ALGORITHM, JWT_ISSUER
 from gaji_contracts.conversations import STREAM_TICKET_TTL_SECONDS, StreamTicketClaims
+from gaji_contracts.notifications import NOTIFICATION_TICKET_TTL_SECONDS, NotificationTicketClaims
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -79,6 +80,26 @@ def stream_ticket_for(*, user_id, conversation_id, message_id) -> tuple[str, int
         iat=now,
         exp=expires,
         jti=uuid.uuid4().hex,
+    )
+    token = jwt.encode(
+        claims.model_dump(),
+        settings.JWT_SIGNING_KEY.private_key,
+        algorithm=JWT_ALGORITHM,
+        headers={"kid": settings.JWT_SIGNING_KEY.kid},
+    )
+    return token, expires
+
+
+def notification_ticket_for(*, user_id, stream: str) -> tuple[str, int]:
+    """A short-lived RS256 ticket for the reader's notification stream on ai
+    (GET /api/ai/notifications/stream), naming the Redis Stream core pushes
+    their notifications to. Its audience and token_type are its own: neither
+    an answer's stream ticket nor an access token passes for it, nor it for
+    them. Returns (ticket, expires_at epoch)."""
+    now = int(time.time())
+    expires = now + NOTIFICATION_TICKET_TTL_SECONDS
+    claims = NotificationTicketClaims(
+        sub=str(user_id), stream=stream, iss=JWT_ISSUER, iat=now, exp=expires, jti=uuid.uuid4().hex
     )
     token = jwt.encode(
         claims.model_dump(),

@@ -9,7 +9,10 @@
 | GET/HEAD/OPTIONS                          | read     |  per user (IP if anonymous)
 
 Health probes, static files (the web app's hashed assets too) and the
-internal service API are not limited.
+internal service API are not limited by this middleware; a route that acts
+for a user elsewhere charges that user's budget itself (`enforce`): ai's
+direct chat stores turns through POST /api/internal/conversations/{id}/turns,
+which counts against the user's `messages` budget exactly as the public send.
 If Redis is unreachable the limiter fails OPEN (the request is served
 without rate-limit headers and a warning is logged): losing the limiter for
 a moment is better than refusing every reader; login still costs an Argon2
@@ -26,6 +29,8 @@ import time
 import redis
 from django.conf import settings
 from gaji_contracts.conventions import bearer_token, client_address, is_service_token
+from gaji_contracts.errors import ErrorCode
+from gaji_contracts.headers import RETRY_AFTER
 from gaji_contracts.ratelimit import (
     DEFAULT_RATE_LIMITS,
     FIXED_WINDOW_LUA,
@@ -38,6 +43,7 @@ from gaji_contracts.ratelimit import (
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from common.exceptions import ApplicationError
 from common.redis import get_redis
 
 logger = logging.getLogger("gaji.ratelimit")
@@ -88,7 +94,7 @@ def subject_of(request, scope: str) -> str:
         if raw and not is_service_token(raw, settings.SERVICE_TOKEN):
             try:
                 token = AccessToken(raw)
-                subject = f"user:{token['sub']}"
+                subject = user_subject(token["sub"])
             except (TokenError, KeyError):
                 pass  # an invalid token is refused later; count it by IP
             else:
@@ -133,6 +139,29 @@ def _count_now(rule: RateLimitRule, key: str) -> RateLimitDecision | None:
         _unavailable(exc)
         return None
     return decide(rule=rule, count=count, ttl=ttl, now_epoch=int(time.time()))
+
+
+def user_subject(user_id) -> str:
+    """The subject a signed-in user is counted as (subject_of reads it from the token)."""
+    return f"user:{user_id}"
+
+
+def enforce(scope: str, subject: str) -> RateLimitDecision | None:
+    """Count one request of `scope` for `subject` outside the middleware and
+    raise the same 429 (envelope, Retry-After, X-RateLimit-*) once the
+    window's budget is spent; returns the decision (None: limits off, or
+    Redis unreachable: fail open as the middleware does)."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    decision = _count_now(rule_for(scope), window_key(settings.REDIS_KEY_PREFIX, scope, subject))
+    if decision is not None and not decision.allowed:
+        raise ApplicationError(
+            f"Rate limit exceeded. Retry in {decision.retry_after} seconds.",
+            status=429,
+            code=ErrorCode.RATE_LIMITED,
+            headers={RETRY_AFTER: str(decision.retry_after), **decision.headers()},
+        )
+    return decision
 
 
 # Windows this process saw refused: key -> when the window ends. A subject

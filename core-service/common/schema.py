@@ -28,13 +28,16 @@ class GajiAutoSchema(AutoSchema):
     def _map_basic_serializer(self, serializer, direction):
         """Request bodies state what the serializer refuses: unknown keys
         (StrictSerializer), NUL characters and blank text (every CharField),
-        and rules of validators that carry an `openapi_pattern`."""
+        rules of validators that carry an `openapi_pattern`, and an empty
+        body where at least one field is needed (`openapi_min_properties`)."""
         schema = super()._map_basic_serializer(serializer, direction)
         if direction != "request":
             return schema
         serializer = force_instance(serializer)
         if isinstance(serializer, StrictSerializer):
             schema["additionalProperties"] = False
+        if getattr(serializer, "openapi_min_properties", None):  # "at least one of these fields"
+            schema["minProperties"] = serializer.openapi_min_properties
             if schema.get("description") == get_doc(StrictSerializer):
                 del schema["description"]  # the base class's docstring, not this body's
         for name, field in serializer.fields.items():

@@ -5,10 +5,12 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.renderers import JSONRenderer
 
+from accounts import settings_urls as account_settings
 from accounts import urls as accounts
 from common import health, webapp
 from conversations import urls as conversations
 from internal import urls as internal_health
+from notifications import urls as notifications
 from novels import urls as novels
 from scenarios import urls as scenarios
 from social import urls as social
@@ -35,11 +37,13 @@ class SchemaApi(SpectacularJSONAPIView):
 api_v1 = [
     *scenarios.hot,
     *conversations.hot,
+    *account_settings.urlpatterns,
     *accounts.urlpatterns,
     *social.urlpatterns,
     *novels.urlpatterns,
     *scenarios.urlpatterns,
     *conversations.urlpatterns,
+    *notifications.urlpatterns,
     path("openapi.json", SchemaApi.as_view(), name="schema"),
 ]
 

@@ -1,5 +1,7 @@
 """Conversation endpoints under /api/v1/conversations (and the user's liked
-list). Conversations are public to read; writing is the owner's."""
+list). Public and unlisted conversations are readable by anyone, a private
+one by its owner and staff only (a 404 for everyone else, on every route:
+selectors.may_read); lists show public ones. Writing is the owner's."""
 
 from __future__ import annotations
 
@@ -37,11 +39,16 @@ from common.schema import errors
 from common.serializers import SortField, StrictSerializer
 from conversations import reads, selectors, services
 from conversations.cast import DEFAULT_TALKATIVENESS, MAX_CAST_MEMBERS, SPEAKERS_OR_CHARACTER
-from conversations.models import Conversation, ConversationMemo
+from conversations.models import Conversation, ConversationMemo, Visibility
 from scenarios.apis import CreatorSerializer
 from scenarios.reads import json_response
 
 NUL = "\x00"
+VISIBILITY_HELP = (
+    "private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no "
+    "list or count; public: everyone, everywhere"
+)
+TITLE_OR_VISIBILITY = "Give a title, a visibility or both."
 
 
 class TextField(serializers.CharField):
@@ -80,6 +87,11 @@ class TitleField(TextField):
         kwargs.setdefault("max_length", 200)
         kwargs.setdefault("min_length", 1)
         super().__init__(**kwargs)
+
+
+def visibility_field() -> serializers.ChoiceField:
+    """An optional visibility; omitted on creation: the reader's `default_visibility` setting."""
+    return serializers.ChoiceField(choices=Visibility.values, required=False, help_text=VISIBILITY_HELP)
 
 
 # -- output shapes ------------------------------------------------------------------
@@ -134,16 +146,32 @@ class ConversationMessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    edited_at = serializers.DateTimeField(allow_null=True, help_text="When the reader last edited it")
+    deleted = serializers.BooleanField(help_text="Withdrawn by the reader: kept in its place, emptied")
+    stale = serializers.BooleanField(
+        help_text="An answer to a message edited or deleted after it was answered"
+    )
+    alternatives_count = serializers.SerializerMethodField(
+        help_text="How many versions of this answer are kept (0: only the one shown)"
+    )
+    chosen = serializers.IntegerField(allow_null=True, help_text="The index of the version shown")
 
     @extend_schema_field(MessageSpeakerSerializer)
     def get_speaker(self, message) -> dict:
         return speaker_json(message)
 
+    def get_alternatives_count(self, message) -> int:
+        return len(message.alternatives)
+
 
 class ConversationListItemSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
-    parent_conversation_id = serializers.UUIDField(source="parent_id", allow_null=True)
+    visibility = serializers.ChoiceField(choices=Visibility.values, help_text=VISIBILITY_HELP)
+    parent_conversation_id = serializers.SerializerMethodField(
+        help_text="The conversation this one was forked from; null for a root, and when that one is "
+        "private or unlisted and someone else's (an unlisted one is readable by its link, but never named)"
+    )
     is_fork = serializers.SerializerMethodField()
     scenario = ScenarioRefSerializer()
     user = CreatorSerializer()
@@ -154,6 +182,12 @@ class ConversationListItemSerializer(serializers.Serializer):
 
     def get_is_fork(self, conversation) -> bool:
         return conversation.depth > 0
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_parent_conversation_id(self, conversation) -> str | None:
+        # `shown_parent_id`: set by selectors.with_shown_parent for lists.
+        parent = getattr(conversation, "shown_parent_id", conversation.parent_id)
+        return str(parent) if parent else None
 
 
 class ConversationSerializer(ConversationListItemSerializer):
@@ -191,9 +225,13 @@ class ConversationListCreateApi(APIView):
     class InputSerializer(StrictSerializer):
         scenario_id = StrictUUIDField()
         title = TitleField(required=False)
+        visibility = visibility_field()
 
     class QuerySerializer(serializers.Serializer):
-        user_id = serializers.UUIDField(required=False, help_text="Only this user's conversations")
+        user_id = serializers.UUIDField(
+            required=False,
+            help_text="Only this user's conversations (yours: all of them, private and unlisted too)",
+        )
         scenario_id = serializers.UUIDField(required=False, help_text="Only conversations on this scenario")
         sort = SortField(selectors.SORT_FIELDS, default="updated_at,desc")
 
@@ -205,15 +243,21 @@ class ConversationListCreateApi(APIView):
         parameters=[QuerySerializer, PageQuerySerializer],
         responses={200: ConversationPageSerializer, **errors()},
         auth=[],
-        description="Public conversations, newest activity first by default. Without filters, "
-        "`total_elements` is counted at most every 10 seconds (shared by all servers).",
+        description="Public conversations, newest activity first by default; with `user_id` set to "
+        "yourself, all of yours (private and unlisted too). Without filters, `total_elements` is counted at "
+        "most every 10 seconds (shared by all servers).",
     )
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
-        conversations = selectors.conversation_list(**data, sort_field=sort_field, descending=descending)
+        conversations = selectors.with_shown_parent(
+            selectors.conversation_list(
+                viewer=request.user, **data, sort_field=sort_field, descending=descending
+            ),
+            request.user,
+        )
         # Unfiltered, the list is the whole table: share its count for a few seconds.
         total = None if data else shared_count(conversations, "conversations")
         return Response(
@@ -224,23 +268,34 @@ class ConversationListCreateApi(APIView):
         operation_id="conversations_create",
         request=InputSerializer,
         responses={201: ConversationSerializer, **errors(401, 404)},
-        description="Start a conversation on a (live) scenario; the title defaults to one from the scenario.",
+        description="Start a conversation on a (live) scenario; the title defaults to one from the scenario, "
+        "the visibility to your settings' `default_visibility`.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         conversation = services.conversation_create(user=request.user, **data.validated_data)
-        conversation = selectors.conversation_get(conversation_id=conversation.id)
+        conversation = selectors.conversation_get(conversation_id=conversation.id, viewer=request.user)
         return Response(conversation_json(conversation, messages=[]), status=status.HTTP_201_CREATED)
 
 
 class ConversationDetailApi(APIView):
     class UpdateSerializer(StrictSerializer):
-        title = TitleField()
+        # The API document says it: {} is refused (minProperties, common.schema).
+        openapi_min_properties = 1
+
+        title = TitleField(required=False)
+        visibility = visibility_field()
+
+        def validate(self, attrs):
+            if not attrs:
+                raise serializers.ValidationError({"non_field_errors": [TITLE_OR_VISIBILITY]})
+            return attrs
 
     class UpdatedSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         title = serializers.CharField()
+        visibility = serializers.ChoiceField(choices=Visibility.values)
         updated_at = serializers.DateTimeField()
 
     def get_permissions(self):
@@ -251,15 +306,20 @@ class ConversationDetailApi(APIView):
         responses={200: ConversationSerializer, **errors(404)},
         auth=[],
         description=f"A conversation with its most recent {selectors.DETAIL_MESSAGES} messages in order "
-        "(`messages_truncated` says whether older ones exist: page them with /messages).",
+        "(`messages_truncated` says whether older ones exist: page them with /messages). A private "
+        "conversation is a 404 for everyone but its owner and staff.",
     )
     def get(self, request, conversation_id):
-        return json_response(reads.conversation_document(conversation_id))
+        # request.user: absent on the anonymous fast path (common.fastget).
+        viewer = getattr(request, "user", None)
+        return json_response(reads.conversation_document(conversation_id, viewer))
 
     @extend_schema(
         operation_id="conversations_update",
         request=UpdateSerializer,
         responses={200: UpdatedSerializer, **errors(401, 403, 404)},
+        description="Rename it and/or change its visibility (the owner only; at least one of the two). "
+        "Holds at once: a conversation made private is a 404 for everyone else from the next request.",
     )
     def put(self, request, conversation_id):
         data = self.UpdateSerializer(data=request.data)
@@ -402,7 +462,7 @@ class MessageListSendApi(APIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = PageRequest.from_request(request)
-        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        conversation = selectors.conversation_get(conversation_id=conversation_id, viewer=request.user)
         cursor = query.validated_data
         if cursor:
             window = selectors.messages_around(conversation.id, size=page.size, **cursor)
@@ -463,9 +523,12 @@ class MessageRegenerateApi(APIView):
         operation_id="conversations_regenerate_message",
         request=InputSerializer,
         responses={202: ChatTurnSerializer, **errors(401, 403, 404, 409, 429, 503)},
-        description="Generate a failed or cancelled answer again (same message id), spoken by the same "
-        "speaker in its own stream; 409 for any other state. `character` gives it to another speaker; "
-        "`model` as when sending.",
+        description="Generate an answer again (same message id), spoken by the same speaker in its own "
+        "stream: a failed, cancelled or completed one (409 while it is being generated, or for a user "
+        "message). A completed answer keeps its text as a version (GET .../alternatives; the new text "
+        "is added and shown when it completes; at most 10 versions, then 409). An answer a fork shares "
+        "is copied first, so the fork keeps it: the turn then names the copy's id. `character` gives it "
+        "to another speaker; `model` as when sending.",
     )
     def post(self, request, conversation_id, message_id):
         data = self.InputSerializer(data=request.data or {})
@@ -536,7 +599,9 @@ class MessageCitationsApi(APIView):
         "for a user message.",
     )
     def get(self, request, conversation_id, message_id):
-        message = services.message_citations(conversation_id=conversation_id, message_id=message_id)
+        message = services.message_citations(
+            conversation_id=conversation_id, message_id=message_id, viewer=request.user
+        )
         return Response(
             MessageCitationsSerializer(
                 {"message_id": message.id, "status": message.status, "citations": message.citations}
@@ -635,7 +700,7 @@ class CastApi(APIView):
         "character (or the novel's two most central characters) and no narrator.",
     )
     def get(self, request, conversation_id):
-        return Response(services.cast_get(conversation_id=conversation_id).json())
+        return Response(services.cast_get(conversation_id=conversation_id, viewer=request.user).json())
 
     @extend_schema(
         operation_id="conversations_cast_put",
@@ -722,13 +787,16 @@ class ConversationForkApi(APIView):
 
     class InputSerializer(StrictSerializer):
         title = TitleField(required=False)
+        visibility = visibility_field()
 
     @extend_schema(
         operation_id="conversations_fork",
         request=InputSerializer,
-        responses={201: ConversationSerializer, **errors(401, 404, 409)},
+        responses={201: ConversationSerializer, **errors(401, 403, 404, 409)},
         description="Fork a root conversation (forks cannot be forked: 409 `FORK_DEPTH_EXCEEDED`). The fork "
-        "shows the last min(6, total) messages of the source, shared rather than copied, and is yours.",
+        "shows the last min(6, total) messages of the source, shared rather than copied, and is yours; its "
+        "visibility defaults to your settings' `default_visibility`. A private conversation: its owner "
+        "only (staff: 403, anyone else: 404).",
     )
     def post(self, request, conversation_id):
         data = self.InputSerializer(data=request.data or {})
@@ -737,7 +805,7 @@ class ConversationForkApi(APIView):
             conversation_id=conversation_id, user=request.user, **data.validated_data
         )
         return Response(
-            conversation_json(selectors.conversation_get(conversation_id=fork.id)),
+            conversation_json(selectors.conversation_get(conversation_id=fork.id, viewer=request.user)),
             status=status.HTTP_201_CREATED,
         )
 
@@ -766,17 +834,19 @@ class ConversationTreeApi(APIView):
         responses={200: OpenApiTypes.OBJECT, **errors(404)},
         auth=[],
         description="This conversation with its forks as `children` (most liked first, at most `limit`). "
-        "`depth` counts edges below it (0 alone, 1 with forks); `total_descendants` counts all forks.",
+        "`depth` counts edges below it (0 alone, 1 with forks); `total_descendants` counts all forks. Only "
+        "the forks a list may show you: private and unlisted forks of others are left out (and counted "
+        "nowhere), and a parent private or unlisted and someone else's is null.",
     )
     def get(self, request, conversation_id):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        root = selectors.conversation_get(conversation_id=conversation_id)
-        children, total = selectors.children_of(root, query.validated_data["limit"])
+        root = selectors.conversation_get(conversation_id=conversation_id, viewer=request.user)
+        children, total = selectors.children_of(root, query.validated_data["limit"], viewer=request.user)
         return Response(
             {
                 **self.node(root),
-                "parent_conversation_id": root.parent_id,
+                "parent_conversation_id": selectors.shown_parent_id(root, request.user),
                 "children": [{**self.node(child), "children": []} for child in children],
                 "depth": 1 if total else 0,
                 "total_descendants": total,
@@ -855,7 +925,7 @@ class LikedApi(APIView):
         },
     )
     def get(self, request, conversation_id):
-        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        conversation = selectors.conversation_get(conversation_id=conversation_id, viewer=request.user)
         existing = selectors.like_of(user=request.user, conversation_id=conversation.id)
         return Response(
             {
@@ -878,16 +948,24 @@ class LikedConversationsApi(APIView):
         operation_id="users_liked_conversations",
         parameters=[PageQuerySerializer],
         responses={200: page_serializer("LikedConversationPage", LikedConversationSerializer), **errors(401)},
-        description="Conversations you liked, most recently liked first.",
+        description="Conversations you liked, most recently liked first: the public ones and your own "
+        "(a conversation made private or unlisted since leaves the list).",
     )
     def get(self, request):
         def item(like) -> dict:
             conversation = like.conversation
             conversation.liked_at = like.created_at
+            conversation.shown_parent_id = like.shown_parent_id
             return LikedConversationSerializer(conversation).data
 
         return Response(
-            paginate(selectors.liked_by(user=request.user), PageRequest.from_request(request), item)
+            paginate(
+                selectors.with_shown_parent(
+                    selectors.liked_by(user=request.user), request.user, "conversation__"
+                ),
+                PageRequest.from_request(request),
+                item,
+            )
         )
 
 
@@ -913,7 +991,7 @@ class MemoApi(APIView):
 
     @extend_schema(operation_id="conversations_memo_get", responses={200: MemoSerializer, **errors(401, 404)})
     def get(self, request, conversation_id):
-        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        conversation = selectors.conversation_get(conversation_id=conversation_id, viewer=request.user)
         memo = selectors.memo_of(user=request.user, conversation_id=conversation.id)
         if memo is None:
             raise ApplicationError(NO_MEMO, status=404, code=ErrorCode.NOT_FOUND)

@@ -20,10 +20,14 @@ from gaji_contracts.text import NUL_MESSAGE, clean_text
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from accounts.user_settings import prepare_turn
+from common import ratelimit
 from common.exceptions import ApplicationError, validation_message
+from common.request_id import request_id_of
 from common.schema import errors
 from conversations import memory, selectors, services
 from internal.apis import InternalApiView, parse_contract
+from notifications import services as notify
 
 CONTEXT_MAX_MESSAGES = 100
 
@@ -31,18 +35,26 @@ CONTEXT_MAX_MESSAGES = 100
 class InternalConversationContextApi(InternalApiView):
     class QuerySerializer(serializers.Serializer):
         messages = serializers.IntegerField(min_value=0, max_value=CONTEXT_MAX_MESSAGES, default=20)
+        message_id = serializers.UUIDField(
+            required=False, help_text="404 unless the conversation shows this message"
+        )
 
     @extend_schema(
         operation_id="internal_conversation_context",
         parameters=[QuerySerializer],
         responses={200: ConversationContext, **errors(401, 403, 404)},
         description="Scenario, novel, owner and the last N messages (oldest first): the shared-contracts "
-        "model gaji_contracts.conversations.ConversationContext. Service token only.",
+        "model gaji_contracts.conversations.ConversationContext. With `message_id`, 404 unless the "
+        "conversation shows that message (ai's stream route checks a Bearer reader's message this way: "
+        "owning one conversation must not open another's answer). Service token only.",
     )
     def get(self, request, conversation_id):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        conversation = selectors.conversation_get(conversation_id=conversation_id)
+        # The ai service acts for the owner: it sees the conversation whatever its visibility.
+        conversation = selectors.conversation_get(conversation_id=conversation_id, viewer=request.user)
+        if "message_id" in query.validated_data:
+            selectors.position_of(conversation.id, query.validated_data["message_id"])  # 404 if not shown
         scenario = conversation.scenario
         novel = scenario.novel
         messages = selectors.latest_messages(conversation.id, query.validated_data["messages"])
@@ -65,7 +77,7 @@ class InternalConversationContextApi(InternalApiView):
             if novel
             else None,
             owner=OwnerRef(id=conversation.user.id, username=conversation.user.username),
-            messages=[services.chat_message(m) for m in messages],
+            messages=[services.chat_message(m) for m in messages if not m.deleted],
         )
         return Response(context.model_dump(mode="json"))
 
@@ -87,6 +99,7 @@ class InternalMessagePersistApi(InternalApiView):
     def post(self, request, conversation_id):
         result = parse_contract(AssistantMessageResult, request.data)
         outcome = services.assistant_message_persist(conversation_id=conversation_id, result=result)
+        notify.answer_persisted(conversation_id=conversation_id, result=result, outcome=outcome)
         return Response(outcome.model_dump(mode="json"))
 
 
@@ -108,14 +121,21 @@ class InternalTurnCreateApi(InternalApiView):
     @extend_schema(
         operation_id="internal_conversation_create_turn",
         request=TurnCreate,
-        responses={201: GenerationRequest, **errors(401, 403, 404)},
+        responses={201: GenerationRequest, **errors(401, 403, 404, 429)},
         description="Store a chat turn for `user_id` (ai's direct endpoint): the user message and a pending "
         "answer, exactly as the public send does. Answers 201 with the shared-contracts model "
         "gaji_contracts.conversations.GenerationRequest, which is not dispatched: the caller queues it. "
-        "403 `PERMISSION_DENIED` unless `user_id` owns the conversation. Service token only.",
+        "403 `PERMISSION_DENIED` unless `user_id` owns the conversation (404 for someone else's private "
+        "one, as on the public route). Counts against `user_id`'s "
+        "message rate limit, the same budget as POST /api/v1/conversations/{id}/messages: 429 "
+        "`RATE_LIMITED` with Retry-After once it is spent (nothing stored). Service token only.",
     )
     def post(self, request, conversation_id):
         turn = parse_contract(TurnCreate, request.data)
+        ratelimit.enforce("messages", ratelimit.user_subject(turn.user_id))
+        if not turn.model:
+            # The reader's default model: ai's list is fetched before the turn locks its conversation.
+            prepare_turn(turn.user_id, request_id=request_id_of(request))
         generation = services.turn_create(
             conversation_id=conversation_id,
             user_id=turn.user_id,

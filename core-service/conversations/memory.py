@@ -57,6 +57,7 @@ from common.exceptions import ApplicationError
 from common.redis import shared_claim
 from conversations.cast import TITLES, Cast, cast_of
 from conversations.models import Conversation, ConversationMessageLink, MemoryEntry
+from conversations.selectors import may_read
 
 # Entries read per turn to choose from (the newest; pins always).
 SCAN = 2000
@@ -488,8 +489,10 @@ def memory_copy(*, source_id, fork_id) -> int:
 def _owned(conversation_id, user, action: str, *, lock: bool = False) -> Conversation:
     rows = Conversation.objects.select_for_update(no_key=True) if lock else Conversation.objects
     conversation = rows.filter(id=conversation_id).first()
-    if conversation is None:
-        raise Http404
+    if conversation is None or not may_read(
+        user, owner_id=conversation.user_id, visibility=conversation.visibility
+    ):
+        raise Http404  # someone else's private conversation does not exist for them
     if conversation.user_id != user.id and not (action == "read" and user.is_staff):
         raise _forbidden(action)
     return conversation

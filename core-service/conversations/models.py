@@ -12,6 +12,16 @@ from gaji_contracts.conversations import MessageRole, MessageStatus, Speaker, Sp
 from gaji_contracts.memory import WORLD, MemoryKind, MemorySource
 
 
+class Visibility(models.TextChoices):
+    """Who may see a conversation: `private` its owner (and staff) only, everyone
+    else gets 404 as if it did not exist; `unlisted` anyone with its link, but no
+    list shows it; `public` everyone, everywhere."""
+
+    PRIVATE = "private"
+    UNLISTED = "unlisted"
+    PUBLIC = "public"
+
+
 class Conversation(models.Model):
     """A chat on a scenario. A fork (depth 1) starts from the last messages
     of a root (depth 0) and shares those message rows with it.
@@ -43,6 +53,9 @@ class Conversation(models.Model):
     # The spoiler boundary: retrieval and canon knowledge stop at this
     # chapter (null: the point the scenario sits at, when ai can tell).
     canon_chapter = models.PositiveIntegerField(null=True, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC, db_default=Visibility.PUBLIC
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -102,6 +115,17 @@ class Message(models.Model):
     # Regenerating an answer bumps the attempt; results of older attempts are ignored.
     attempt = models.PositiveIntegerField(default=1)
     error_code = models.CharField(max_length=50, blank=True, default="")
+    # A reader's message changed after it was sent (edited_at) or withdrawn
+    # (deleted: its content emptied, its place kept so positions stay gapless).
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.BooleanField(default=False, db_default=False)
+    # An answer whose message was edited or deleted after it was answered.
+    stale = models.BooleanField(default=False, db_default=False)
+    # Every version of an answer once it has been regenerated (dicts: content,
+    # citations, grounded, model, total_tokens, degraded, completed_at); the
+    # fields above hold the chosen one, `chosen` its index. Empty: one version.
+    alternatives = models.JSONField(default=list, db_default=[], blank=True)
+    chosen = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +167,10 @@ class MessagePrompt(models.Model):
     MAX_BYTES = 256 * 1024
 
     message = models.OneToOneField(Message, on_delete=models.CASCADE, primary_key=True, related_name="prompt")
+    # The conversation whose turn produced it: its history is that
+    # conversation's, so a fork sharing the answer row never reads it
+    # (null: recorded before this was kept; the answer's first link decides).
+    produced_in = models.UUIDField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     record = models.JSONField()
     created_at = models.DateTimeField(auto_now=True)

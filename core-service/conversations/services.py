@@ -44,6 +44,7 @@ from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import RETRY_AFTER
 
 from accounts.tokens import stream_ticket_for
+from accounts.user_settings import prepare_turn, settings_for, turn_settings
 from common.exceptions import ApplicationError
 from conversations import selectors
 from conversations.cast import (
@@ -63,11 +64,21 @@ from conversations.models import (
     ConversationMessageLink,
     Message,
     MessagePrompt,
+    Visibility,
     speaker_fields,
 )
+from conversations.versions import (
+    add_completed_version,
+    kept_versions,
+    locked_message,
+    own_copy,
+    prompt_producer,
+)
 from integrations.ai import AiClient, AiInvalidModel, AiUnavailable
+from notifications import services as notify
 from scenarios import selectors as scenario_selectors
 from scenarios.models import Scenario
+from scenarios.search import reader_wrote
 from scenarios.services import scenario_count_engagement
 
 logger = logging.getLogger("gaji.conversations")
@@ -85,8 +96,26 @@ def _locked(conversation_id, *, no_key: bool = False) -> Conversation:
     return conversation
 
 
+def _readable(conversation: Conversation | None, user) -> Conversation:
+    """404 unless it exists and `user` may see it (a private conversation is
+    its owner's and staff's: for anyone else it does not exist)."""
+    if conversation is None or not selectors.may_read(
+        user, owner_id=conversation.user_id, visibility=conversation.visibility
+    ):
+        raise Http404
+    return conversation
+
+
+def _readable_locked(conversation_id, user, *, no_key: bool = True) -> Conversation:
+    """The row, locked, if `user` may see it (else 404)."""
+    rows = Conversation.objects.select_for_update(no_key=no_key)
+    return _readable(rows.filter(id=conversation_id).first(), user)
+
+
 def _owned(conversation_id, user, action: str) -> Conversation:
-    conversation = _locked(conversation_id)
+    """The row, locked, for its owner: 404 for one `user` may not see (private), else 403."""
+    rows = Conversation.objects.select_for_update()
+    conversation = _readable(rows.filter(id=conversation_id).first(), user)
     if conversation.user_id != user.id:
         raise _forbidden(f"Only the owner can {action} this conversation.")
     return conversation
@@ -94,10 +123,10 @@ def _owned(conversation_id, user, action: str) -> Conversation:
 
 def _owner_check(conversation_id, user, action: str) -> None:
     """404/403 as _owned, without locking the row (for checks before a write, or with none)."""
-    owner_id = Conversation.objects.filter(id=conversation_id).values_list("user_id", flat=True).first()
-    if owner_id is None:
+    row = Conversation.objects.filter(id=conversation_id).values_list("user_id", "visibility").first()
+    if row is None or not selectors.may_read(user, owner_id=row[0], visibility=row[1]):
         raise Http404
-    if owner_id != user.id:
+    if row[0] != user.id:
         raise _forbidden(f"Only the owner can {action} this conversation.")
 
 
@@ -123,8 +152,22 @@ def default_title(scenario: Scenario) -> str:
 # -- conversations -------------------------------------------------------------
 
 
+def _counted(visibility: str) -> int:
+    """A scenario's conversation and like counters (and so its quality score)
+    count its public conversations only: a private or unlisted one is in no
+    count. 1 when a conversation of this visibility counts."""
+    return 1 if visibility == Visibility.PUBLIC else 0
+
+
+def _visibility_or_default(user, visibility: str | None) -> str:
+    return visibility or settings_for(user)["default_visibility"]
+
+
 @transaction.atomic
-def conversation_create(*, user, scenario_id, title: str | None = None) -> Conversation:
+def conversation_create(
+    *, user, scenario_id, title: str | None = None, visibility: str | None = None
+) -> Conversation:
+    """A new conversation; its visibility defaults to the reader's `default_visibility` setting."""
     scenario = (
         Scenario.objects.select_for_update(no_key=True)
         .filter(id=scenario_id, deleted_at__isnull=True)
@@ -137,16 +180,35 @@ def conversation_create(*, user, scenario_id, title: str | None = None) -> Conve
         user=user,
         title=title or default_title(scenario),
         cast=default_cast(scenario).json(),
+        visibility=_visibility_or_default(user, visibility),
     )
-    scenario_count_engagement(scenario_id=scenario.id, conversations=+1)
+    scenario_count_engagement(scenario_id=scenario.id, conversations=_counted(conversation.visibility))
+    reader_wrote(user.id)
     return conversation
 
 
 @transaction.atomic
-def conversation_update(*, conversation_id, user, title: str) -> Conversation:
-    conversation = _owned(conversation_id, user, "rename")
-    conversation.title = title
-    conversation.save(update_fields=["title", "updated_at"])
+def conversation_update(
+    *, conversation_id, user, title: str | None = None, visibility: str | None = None
+) -> Conversation:
+    """Rename and/or change the visibility (the owner only). Nothing caches a
+    conversation's visibility: every read checks the row, so a conversation
+    made private is a 404 for everyone else from the next request; its
+    scenario's counters move with it."""
+    conversation = _owned(conversation_id, user, "change")
+    fields = ["updated_at"]
+    if title is not None:
+        conversation.title = title
+        fields.append("title")
+    if visibility is not None and visibility != conversation.visibility:
+        delta = _counted(visibility) - _counted(conversation.visibility)
+        conversation.visibility = visibility
+        fields.append("visibility")
+        scenario_count_engagement(
+            scenario_id=conversation.scenario_id, conversations=delta, likes=delta * conversation.like_count
+        )
+        reader_wrote(user.id)
+    conversation.save(update_fields=fields)
     return conversation
 
 
@@ -180,19 +242,27 @@ def _delete(conversation: Conversation) -> None:
         orphans = [row[0] for row in cursor.fetchall()]
     conversation.delete()
     Message.objects.filter(id__in=orphans).delete()
+    counted = _counted(conversation.visibility)
     scenario_count_engagement(
-        scenario_id=conversation.scenario_id, conversations=-1, likes=-conversation.like_count
+        scenario_id=conversation.scenario_id, conversations=-counted, likes=-counted * conversation.like_count
     )
+    reader_wrote(conversation.user_id)
 
 
 @transaction.atomic
-def conversation_fork(*, conversation_id, user, title: str | None = None) -> Conversation:
+def conversation_fork(
+    *, conversation_id, user, title: str | None = None, visibility: str | None = None
+) -> Conversation:
     """A fork of a root conversation: it links the last
     min(FORK_MESSAGE_WINDOW, total) messages of the root, in their order,
     and starts with a copy of the root's memory as it is now.
-    Anyone signed in may fork any (public) conversation; forks of forks are
-    refused (max depth 1)."""
-    source = _locked(conversation_id, no_key=True)
+    Anyone signed in may fork a public or unlisted conversation; a private
+    one only its owner (staff, who may read it, get 403: a fork would copy
+    its messages out of the owner's hands). Forks of forks are refused (max
+    depth 1). The fork's visibility defaults to the reader's setting."""
+    source = _readable_locked(conversation_id, user)
+    if source.visibility == Visibility.PRIVATE and source.user_id != user.id:
+        raise _forbidden("Only the owner can fork a private conversation.")
     if source.depth >= 1:
         raise ApplicationError(
             "This conversation is already a fork; only root conversations can be forked (max depth 1).",
@@ -207,12 +277,15 @@ def conversation_fork(*, conversation_id, user, title: str | None = None) -> Con
         title=title or f"Fork of {source.title}"[:200],
         cast=source.cast,
         canon_chapter=source.canon_chapter,
+        visibility=_visibility_or_default(user, visibility),
     )
     window = selectors.latest_messages(source.id, FORK_MESSAGE_WINDOW)
     if window:
         _append(fork, window)
     memory_copy(source_id=source.id, fork_id=fork.id)
-    scenario_count_engagement(scenario_id=source.scenario_id, conversations=+1)
+    scenario_count_engagement(scenario_id=source.scenario_id, conversations=_counted(fork.visibility))
+    reader_wrote(user.id)
+    notify.conversation_forked(source=source, fork=fork, actor=user)
     return fork
 
 
@@ -271,6 +344,8 @@ def _generation_request(
         position=history_position,
         present=present_of(cast_of(conversation), [a.speaker for a in answers]),
     )
+    # The owner's settings; their default model unless the request named one.
+    options, model = turn_settings(conversation.user_id, model)
     return GenerationRequest(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
@@ -286,6 +361,7 @@ def _generation_request(
         model=model,
         character=first.speaker.name if first.speaker.kind == SpeakerKind.CHARACTER else None,
         memory=memory,
+        options=options,
     )
 
 
@@ -303,8 +379,11 @@ def _model_check(conversation_id, user, model: str | None, action: str, *, reque
     says so. Ownership is checked first (unlocked; the write re-checks it
     under the lock) so others still get 403/404 rather than a model error,
     and no row is locked while ai is asked. If ai cannot list its models the
-    check is skipped: the dispatch then answers 503 AI_UNAVAILABLE."""
+    check is skipped: the dispatch then answers 503 AI_UNAVAILABLE. Without
+    a model the reader's default is used: ai's list is fetched now if need
+    be (prepare_turn), for the same reason."""
     if not model:
+        prepare_turn(user.id, request_id=request_id)
         return
     _owner_check(conversation_id, user, action)
     try:
@@ -380,10 +459,11 @@ def stream_url_for(*, user_id, conversation_id, message_id) -> tuple[str, dateti
     return url, datetime.fromtimestamp(expires, UTC)
 
 
-def message_citations(*, conversation_id, message_id) -> Message:
-    """An answer of this conversation, for its citations (readable by anyone,
-    as the conversation is): 404 unless the message is linked here, 400 for a
-    user message."""
+def message_citations(*, conversation_id, message_id, viewer) -> Message:
+    """An answer of this conversation, for its citations (readable by whoever
+    may read the conversation): 404 unless the message is linked here, 409
+    for a user message."""
+    selectors.check_readable(conversation_id, viewer)
     message = selectors.message_in(conversation_id, message_id)
     if message.role != MessageRole.ASSISTANT.value:
         raise ApplicationError(
@@ -463,6 +543,9 @@ def _pending_answers(speakers: list[Speaker], model: str | None) -> list[Message
 def _lock_for_turn(conversation_id, user_id) -> Conversation:
     conversation = _locked(conversation_id)
     if conversation.user_id != user_id:
+        staff = get_user_model().objects.filter(id=user_id, is_staff=True).exists()
+        if conversation.visibility == Visibility.PRIVATE and not staff:
+            raise Http404  # someone else's private conversation does not exist for them
         raise _forbidden("Only the owner can write in this conversation.")
     conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
     return conversation
@@ -549,7 +632,8 @@ def message_send(
     return _dispatch(request, request_id=request_id)
 
 
-REGENERABLE = (MessageStatus.FAILED.value, MessageStatus.CANCELLED.value)
+# A completed answer too: its text is kept as a version (conversations.versions).
+REGENERABLE = (MessageStatus.FAILED.value, MessageStatus.CANCELLED.value, MessageStatus.COMPLETED.value)
 CANCELLABLE = (MessageStatus.PENDING.value, MessageStatus.STREAMING.value)
 
 
@@ -579,25 +663,34 @@ def message_regenerate(
     character: str | None = None,
     request_id: str | None = None,
 ) -> ChatTurn:
-    """Retry a failed or cancelled answer, in place (same id, next attempt),
-    spoken by the same speaker (unless `character` names another), in its
-    own stream, seeing everything said before it."""
+    """Generate an answer again, in place (same id, next attempt), spoken by
+    the same speaker (unless `character` names another), in its own stream,
+    seeing everything said before it. A completed answer's text is kept as a
+    version (the new one is added when it completes); an answer a fork
+    shares is copied first, so the fork keeps it as it was (the turn then
+    names the copy's id)."""
     _model_check(conversation_id, user, model, "regenerate in", request_id=request_id)
     with transaction.atomic():
         conversation = _owned(conversation_id, user, "regenerate in")
         conversation.scenario = Scenario.objects.select_related("novel").get(id=conversation.scenario_id)
         position = selectors.position_of(conversation.id, message_id)
-        assistant = Message.objects.select_for_update().get(id=message_id)
+        assistant = locked_message(message_id)
         _check_answer(assistant, REGENERABLE, "regenerated")
+        versions = kept_versions(assistant)
+        assistant = own_copy(conversation.id, assistant)
         previous = (
             ConversationMessageLink.objects.filter(conversation=conversation, position=position - 1)
             .select_related("message")
             .first()
         )
         user_message, history_position = None, position
-        if previous is not None and previous.message.role == MessageRole.USER.value:
+        if (
+            previous is not None
+            and previous.message.role == MessageRole.USER.value
+            and not previous.message.deleted
+        ):
             # The reader's message it answers (else: a later answer of a turn,
-            # or the scene going on: it sees the lines before it).
+            # the scene going on, or a message withdrawn: it sees the lines before it).
             user_message, history_position = previous.message, position - 1
         if character:
             for name, value in speaker_fields(
@@ -615,6 +708,9 @@ def message_regenerate(
         assistant.citations = []
         assistant.completed_at = None
         assistant.model = model or ""
+        assistant.alternatives = versions
+        assistant.chosen = None
+        assistant.stale = False  # it answers the message as it reads now
         assistant.save()
         Conversation.objects.filter(id=conversation.id).update(updated_at=timezone.now())
         request = _generation_request(
@@ -692,10 +788,17 @@ def assistant_message_persist(*, conversation_id, result: AssistantMessageResult
     message.citations = [c.model_dump(mode="json") for c in result.citations]
     message.error_code = result.error_code
     message.completed_at = timezone.now()
+    if message.status == MessageStatus.COMPLETED.value:
+        add_completed_version(message)
     message.save()
     if result.prompt is not None:
         MessagePrompt.objects.update_or_create(
-            message=message, defaults={"attempt": message.attempt, "record": bounded_prompt(result.prompt)}
+            message=message,
+            defaults={
+                "attempt": message.attempt,
+                "record": bounded_prompt(result.prompt),
+                "produced_in": conversation.id,
+            },
         )
     Conversation.objects.filter(id=conversation.id).update(
         total_tokens=F("total_tokens") + result.total_tokens, updated_at=timezone.now()
@@ -737,7 +840,9 @@ def message_prompt(*, conversation_id, message_id, user) -> MessagePrompt:
             details={"message_id": ["Not an assistant message."]},
         )
     prompt = MessagePrompt.objects.filter(message_id=message.id).first()
-    if prompt is None:
+    if prompt is None or prompt_producer(prompt) != conversation_id:
+        # A fork shares its root's answer rows, not the root's prompts: they
+        # hold the root's whole history (and what its reader deleted).
         raise ApplicationError(
             "No prompt is recorded for this answer (not answered yet, or answered before prompts were kept).",
             status=404,
@@ -749,11 +854,9 @@ def message_prompt(*, conversation_id, message_id, user) -> MessagePrompt:
 # -- the scene's cast ------------------------------------------------------------
 
 
-def cast_get(*, conversation_id) -> Cast:
+def cast_get(*, conversation_id, viewer) -> Cast:
     conversation = Conversation.objects.select_related("scenario__novel").filter(id=conversation_id).first()
-    if conversation is None:
-        raise Http404
-    return cast_of(conversation)
+    return cast_of(_readable(conversation, viewer))
 
 
 def cast_put(*, conversation_id, user, data: dict) -> Cast:
@@ -784,10 +887,13 @@ class LikeState:
     total_likes: int
 
 
-def _move_likes(conversation: Conversation, delta: int) -> int:
+def _move_likes(conversation: Conversation, delta: int, user) -> int:
     # The row is locked by the caller, so like_count + delta is exact.
     Conversation.objects.filter(id=conversation.id).update(like_count=F("like_count") + delta)
-    scenario_count_engagement(scenario_id=conversation.scenario_id, likes=delta)
+    scenario_count_engagement(
+        scenario_id=conversation.scenario_id, likes=delta * _counted(conversation.visibility)
+    )
+    reader_wrote(user.id)
     return conversation.like_count + delta
 
 
@@ -795,24 +901,26 @@ def _move_likes(conversation: Conversation, delta: int) -> int:
 def like(*, user, conversation_id) -> LikeState:
     """Idempotent: a second like changes nothing. The conversation's row is
     locked first, so concurrent likes count exactly and a concurrent delete
-    waits (or wins, and this is a 404)."""
-    conversation = _locked(conversation_id, no_key=True)
+    waits (or wins, and this is a 404). A private conversation of someone
+    else's is a 404; an unlisted one may be liked by its link."""
+    conversation = _readable_locked(conversation_id, user)
     with connection.cursor() as cursor:
         cursor.execute(_LIKE_SQL, {"user": user.id, "conversation": conversation.id})
         row = cursor.fetchone()
     if row is None:
         existing = selectors.like_of(user=user, conversation_id=conversation.id)
         return LikeState(liked_at=existing.created_at, total_likes=conversation.like_count)
-    return LikeState(liked_at=row[0], total_likes=_move_likes(conversation, +1))
+    notify.conversation_liked(conversation=conversation, actor=user)
+    return LikeState(liked_at=row[0], total_likes=_move_likes(conversation, +1, user))
 
 
 @transaction.atomic
 def unlike(*, user, conversation_id) -> LikeState:
-    conversation = _locked(conversation_id, no_key=True)
+    conversation = _readable_locked(conversation_id, user)
     deleted, _ = ConversationLike.objects.filter(user=user, conversation=conversation).delete()
     if not deleted:
         return LikeState(liked_at=None, total_likes=conversation.like_count)
-    return LikeState(liked_at=None, total_likes=_move_likes(conversation, -1))
+    return LikeState(liked_at=None, total_likes=_move_likes(conversation, -1, user))
 
 
 _MEMO_SQL = """
@@ -827,7 +935,7 @@ RETURNING id, (xmax = 0) AS created
 @transaction.atomic
 def memo_upsert(*, user, conversation_id, memo_text: str) -> tuple[ConversationMemo, bool]:
     """Create or replace the user's memo; returns (memo, created)."""
-    conversation = _locked(conversation_id, no_key=True)
+    conversation = _readable_locked(conversation_id, user)
     with connection.cursor() as cursor:
         cursor.execute(_MEMO_SQL, {"user": user.id, "conversation": conversation.id, "text": memo_text})
         memo_id, created = cursor.fetchone()
@@ -836,7 +944,7 @@ def memo_upsert(*, user, conversation_id, memo_text: str) -> tuple[ConversationM
 
 @transaction.atomic
 def memo_delete(*, user, conversation_id) -> None:
-    conversation = _locked(conversation_id, no_key=True)
+    conversation = _readable_locked(conversation_id, user)
     deleted, _ = ConversationMemo.objects.filter(user=user, conversation=conversation).delete()
     if not deleted:
         raise ApplicationError("No memo found for this conversation", status=404, code=ErrorCode.NOT_FOUND)

@@ -5,7 +5,7 @@ the ai service's service token only)."""
 from django.urls import path
 
 from common.fastget import fast_get
-from conversations import apis, internal_apis, memory_apis
+from conversations import apis, internal_apis, memory_apis, message_apis
 
 MESSAGE = "conversations/<uuid:conversation_id>/messages/<uuid:message_id>"
 
@@ -16,6 +16,12 @@ hot = [
 ]
 
 urlpatterns = [
+    path(MESSAGE, message_apis.MessageApi.as_view()),
+    path(f"{MESSAGE}/alternatives", message_apis.AlternativesApi.as_view()),
+    path(
+        "conversations/<uuid:conversation_id>/messages/search",
+        message_apis.ConversationMessageSearchApi.as_view(),
+    ),
     path(f"{MESSAGE}/regenerate", apis.MessageRegenerateApi.as_view()),
     path(f"{MESSAGE}/cancel", apis.MessageCancelApi.as_view()),
     path(f"{MESSAGE}/stream", apis.MessageStreamApi.as_view()),
@@ -36,6 +42,7 @@ urlpatterns = [
     ),
     path("conversations/<uuid:conversation_id>/canon", memory_apis.CanonApi.as_view()),
     path("users/me/liked-conversations", apis.LikedConversationsApi.as_view()),
+    path("users/me/messages/search", message_apis.MyMessageSearchApi.as_view()),
 ]
 
 internal = [

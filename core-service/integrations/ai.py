@@ -141,6 +141,12 @@ class AiClient:
         except ValidationError as exc:
             raise AiUnavailable("ai answered an unexpected cancel body") from exc
 
+    def cached_models(self) -> list[str] | None:
+        """The model list as `models` last fetched it, or None when it is not
+        cached: never calls ai (for code that must not wait on it, e.g.
+        under a row lock)."""
+        return cache.get(models_cache_key(self.base_url))
+
     def models(self, *, request_id: str | None = None) -> list[str]:
         """The models a generation may choose (GET /api/ai/models), cached for
         a minute. A public ai route: it refuses the service token, so none is

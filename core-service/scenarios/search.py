@@ -26,19 +26,22 @@ What keeps it fast as scenarios grow (issue 14, bench/REPORT.md):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
 
 import orjson
+import redis
 from django.conf import settings
+from django.db import transaction
 from gaji_contracts.scenarios import ScenarioType
 
 from common.counting import counted
 from common.db.base import fast_cursor
 from common.pagination import PageRequest, page_info
-from common.redis import shared_get, shared_set
+from common.redis import get_redis, shared_set
 from scenarios.reads import iso
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
@@ -252,24 +255,80 @@ def as_tsquery(words: list[str]) -> str:
     return " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)
 
 
-def cached_search_body(*, params: SearchParams, page: PageRequest) -> tuple[bytes, int | None]:
+# Read your own writes. Every write that changes what a search shows (a
+# scenario created, forked, changed or deleted; a conversation created,
+# forked, deleted, liked, unliked or made public or not: the counters and
+# quality move) takes a new search generation once committed, and remembers
+# it as its writer's last write for SEARCH_CACHE_SECONDS. A shared page is
+# stored with the generation read before it was computed; a reader whose
+# last write is newer than a page does not get that page (it is computed
+# again, and shared again). Other readers keep getting pages up to
+# SEARCH_CACHE_SECONDS old, and the cache is not emptied on every write.
+_WROTE_SCRIPT = """
+local generation = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], generation, 'EX', ARGV[1])
+return generation
+"""
+
+
+def _generation_key() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:search:generation"
+
+
+def _wrote_key(user_id) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:search:wrote:{user_id}"
+
+
+def reader_wrote(user_id) -> None:
+    """Record, once the current transaction commits, that this reader wrote:
+    their next search is computed after it (see above). Lost if Redis is
+    unreachable then (a later search is then at most SEARCH_CACHE_SECONDS old)."""
+    seconds = settings.SEARCH_CACHE_SECONDS
+    if seconds <= 0 or user_id is None:
+        return
+
+    def note() -> None:
+        with contextlib.suppress(redis.RedisError):
+            keys = [_generation_key(), _wrote_key(user_id)]
+            get_redis().eval(_WROTE_SCRIPT, len(keys), *keys, seconds + 1)
+
+    transaction.on_commit(note)
+
+
+def _shared(key: str, reader_id) -> tuple[str | None, int, int | None, bool]:
+    """(the shared page, the generation now, the reader's last write, whether Redis answered)."""
+    keys = [key, _generation_key()] + ([_wrote_key(reader_id)] if reader_id is not None else [])
+    try:
+        values = get_redis().mget(keys)
+    except redis.RedisError:
+        return None, 0, None, False
+    wrote = values[2] if len(values) > 2 else None
+    return values[0], int(values[1] or 0), int(wrote) if wrote is not None else None, True
+
+
+def cached_search_body(
+    *, params: SearchParams, page: PageRequest, reader_id=None
+) -> tuple[bytes, int | None]:
     """search_page as JSON bytes, shared by every process through Redis for
     SEARCH_CACHE_SECONDS (0: never). Returns (body, age in seconds of a
     shared answer, None when computed now). At a million scenarios a common
     word matches 50,000+ of them and ranking them all costs 20-110 ms; the
     same search asked again within seconds (a popular query, the next
-    reader, the same reader going back) is answered from the first one.
+    reader, the same reader going back) is answered from the first one,
+    unless `reader_id` (the signed-in reader) wrote since it was computed.
     Redis unreachable: computed every time."""
     seconds = settings.SEARCH_CACHE_SECONDS
     if seconds <= 0:
         return orjson.dumps(search_page(params=params, page=page)), None
     digest = hashlib.blake2b(repr((params, page)).encode(), digest_size=16).hexdigest()
     key = f"{settings.REDIS_KEY_PREFIX}:search:{digest}"
-    cached, reachable = shared_get(key)
+    cached, generation, wrote, reachable = _shared(key, reader_id)
     if cached is not None:
-        stamp, _, body = cached.partition("\n")  # the client decodes replies to text
-        return body.encode(), max(0, int(time.time() - float(stamp)))
+        head, _, body = cached.partition("\n")  # the client decodes replies to text
+        computed_in, _, stamp = head.rpartition(" ")  # "<generation> <unix time>"
+        if wrote is None or int(computed_in or 0) >= wrote:
+            return body.encode(), max(0, int(time.time() - float(stamp)))
     body = orjson.dumps(search_page(params=params, page=page))
     if reachable:
-        shared_set(key, f"{time.time():.3f}\n".encode() + body, seconds)
+        shared_set(key, f"{generation} {time.time():.3f}\n".encode() + body, seconds)
     return body, None

@@ -114,7 +114,9 @@ class ScenarioSearchApi(APIView):
         "used the shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile "
         "are not in it). The same search (same parameters and page) asked again within 10 s "
         "(SEARCH_CACHE_SECONDS) is answered with the first answer, and then carries an `Age` header "
-        "(seconds since it was computed).",
+        "(seconds since it was computed) — except to a signed-in reader who wrote since (created, forked, "
+        "changed or deleted a scenario, or created, forked, liked or deleted a conversation): their "
+        "answer is computed again, so it holds their own writes.",
     )
     def get(self, request):
         query = ScenarioSearchQuerySerializer(data=request.query_params)
@@ -123,7 +125,11 @@ class ScenarioSearchApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
-        body, age = search.cached_search_body(params=params, page=page)
+        # Signed in (DRF's path; the anonymous fast path has no user): the reader's own
+        # writes are in their next answer (search.reader_wrote).
+        user = getattr(request, "user", None)
+        reader_id = user.id if user is not None and user.is_authenticated else None
+        body, age = search.cached_search_body(params=params, page=page, reader_id=reader_id)
         response = HttpResponse(body, content_type="application/json")
         if age is not None:
             response["Age"] = str(age)

@@ -13,9 +13,11 @@ from gaji_contracts.novels import SLUG_MAX_CHARS, SLUG_PATTERN
 from gaji_contracts.scenarios import ParameterErrors, ScenarioType, validate_parameters
 
 from common.exceptions import ApplicationError
+from notifications import services as notify
 from novels.selectors import novel_by_slug
 from scenarios.models import Scenario
 from scenarios.quality import quality_expression
+from scenarios.search import reader_wrote
 
 BASE_STORY_RE = re.compile(SLUG_PATTERN)
 
@@ -62,13 +64,15 @@ def _forbidden(message: str) -> ApplicationError:
 def scenario_create(*, creator, base_story: str, scenario_type: str, parameters) -> Scenario:
     kind = _checked_type(scenario_type)
     base_story = _checked_base_story(base_story)
-    return Scenario.objects.create(
+    scenario = Scenario.objects.create(
         creator=creator,
         base_story=base_story,
         novel=novel_by_slug(base_story),
         scenario_type=kind.value,
         parameters=_checked_parameters(kind, parameters),
     )
+    reader_wrote(creator.id)
+    return scenario
 
 
 @transaction.atomic
@@ -93,6 +97,7 @@ def scenario_update(*, scenario: Scenario, user, data: dict) -> Scenario:
         raise ApplicationError("parameters is required.", details={"parameters": ["This field is required."]})
     scenario.parameters = _checked_parameters(ScenarioType(scenario.scenario_type), data["parameters"])
     scenario.save(update_fields=["parameters", "updated_at"])
+    reader_wrote(user.id)
     return scenario
 
 
@@ -115,6 +120,7 @@ def scenario_delete(*, scenario: Scenario, user) -> None:
     )
     if deleted and scenario.parent_id:
         _bump_forks(scenario.parent_id, -1)
+    reader_wrote(user.id)
 
 
 @transaction.atomic
@@ -139,6 +145,8 @@ def scenario_fork(*, parent: Scenario, creator, parameters, scenario_type: str |
         parameters=_checked_parameters(kind, parameters),
     )
     _bump_forks(parent.id, +1)
+    reader_wrote(creator.id)
+    notify.scenario_forked(parent=parent, fork=fork, actor=creator)
     return fork
 
 

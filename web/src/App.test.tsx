@@ -72,6 +72,10 @@ function routes(path: string, method: string): unknown {
     [/^\/api\/v1\/scenarios\/[^/]+$/, scenario],
     [/^\/api\/v1\/conversations$/, page([])],
     [/^\/api\/v1\/users\/me\/liked-conversations$/, page([])],
+    [/^\/api\/v1\/users\/me$/, { id: USER, email: 'reader@gaji.local', username: 'reader', bio: '', avatar_url: null, is_staff: false, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' }],
+    [/^\/api\/v1\/users\/me\/settings$/, { default_model: null, temperature: null, max_tokens: null, response_style: 'balanced', persona_name: '', default_visibility: 'public' }],
+    [/^\/api\/v1\/users\/me\/messages\/search$/, page([])],
+    [/^\/api\/ai\/models$/, { provider: 'local', default: 'qwen', models: ['qwen'] }],
     [/^\/api\/v1\/users\/[^/]+\/(followers|following)$/, page([{ id: 'f1', username: 'friend', avatar_url: null, is_mutual: true, followed_at: '2026-01-01T00:00:00Z' }])],
     [/^\/api\/v1\/users\/[^/]+\/is-following$/, { is_following: false, is_mutual: false, followed_at: null }],
     [/^\/api\/v1\/users\/[^/]+$/, { id: USER, username: 'reader', bio: 'Reads a lot.', avatar_url: null, follower_count: 1, following_count: 1, scenario_count: 1, conversation_count: 0, joined_at: '2026-01-01T00:00:00Z' }],
@@ -203,6 +207,33 @@ describe('pages', () => {
     expect(toggle).toHaveAttribute('aria-expanded', 'false');
     await user.click(toggle);
     expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  });
+
+  it('account, settings and message search, signed in; the menu links to them', async () => {
+    renderApp('#/account', reader);
+    expect(await screen.findByTestId('account-email')).toHaveTextContent('reader@gaji.local');
+    expect(screen.getByTestId('nav-account')).toHaveAttribute('href', '#/account');
+    expect(screen.getByTestId('nav-settings')).toHaveAttribute('href', '#/settings');
+    expect(screen.getByTestId('notification-bell')).toBeInTheDocument();
+    act(() => {
+      window.location.hash = '#/settings';
+    });
+    expect(await screen.findByTestId('settings-form')).toBeInTheDocument();
+    act(() => {
+      window.location.hash = '#/search-messages?q=dance';
+    });
+    expect(await screen.findByText('No message matches “dance”.')).toBeInTheDocument();
+  });
+
+  it('forgot and reset password pages; no bell when signed out', async () => {
+    renderApp('#/forgot-password');
+    expect(await screen.findByRole('heading', { name: 'Reset your password' })).toBeInTheDocument();
+    expect(screen.queryByTestId('notification-bell')).toBeNull();
+    act(() => {
+      window.location.hash = '#/reset-password?uid=MQ&token=t-1';
+    });
+    expect(await screen.findByRole('heading', { name: 'Choose a new password' })).toBeInTheDocument();
+    expect(screen.getByTestId('reset-submit')).toBeInTheDocument();
   });
 
   it('unknown routes say so', async () => {

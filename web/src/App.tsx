@@ -3,14 +3,17 @@ import { HashRouter, Route, Routes, useLocation } from 'react-router-dom';
 import { Layout } from './components/Layout';
 import type { Api } from './lib/endpoints';
 import { SessionProvider } from './lib/session';
-import { LoginPage, RegisterPage } from './pages/AuthPages';
+import { AccountPage } from './pages/AccountPage';
+import { ForgotPasswordPage, LoginPage, RegisterPage, ResetPasswordPage } from './pages/AuthPages';
 import { ConversationPage } from './pages/ConversationPage';
 import { IngestPage } from './pages/IngestPage';
+import { MessageSearchPage } from './pages/MessageSearchPage';
 import { HomePage, LikedPage, NotFoundPage } from './pages/MiscPages';
 import { NovelDetailPage, NovelsPage } from './pages/NovelPages';
 import { ProfilePage } from './pages/ProfilePage';
 import { ScenarioSearchPage, ScenariosPage } from './pages/ScenarioListPages';
 import { ScenarioCreatePage, ScenarioDetailPage } from './pages/ScenarioPages';
+import { SettingsPage } from './pages/SettingsPage';
 
 /** On a new page: back to the top, focus on the content (screen readers
  * hear the new page; keyboard users start from it). */
@@ -34,6 +37,11 @@ export function AppRoutes() {
       <Route path="/" element={<HomePage />} />
       <Route path="/login" element={<LoginPage />} />
       <Route path="/register" element={<RegisterPage />} />
+      <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+      <Route path="/reset-password" element={<ResetPasswordPage />} />
+      <Route path="/account" element={<AccountPage />} />
+      <Route path="/settings" element={<SettingsPage />} />
+      <Route path="/search-messages" element={<MessageSearchPage />} />
       <Route path="/users/:username" element={<ProfilePage />} />
       <Route path="/novels" element={<NovelsPage />} />
       <Route path="/novels/:idOrSlug" element={<NovelDetailPage />} />

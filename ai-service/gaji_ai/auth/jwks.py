@@ -20,6 +20,7 @@ from gaji_contracts.auth import JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, Jwks, T
 from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.conversations import STREAM_TICKET_AUDIENCE, StreamTicketClaims
 from gaji_contracts.headers import REQUEST_ID_HEADER
+from gaji_contracts.notifications import NOTIFICATION_TICKET_AUDIENCE, NotificationTicketClaims
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,15 @@ class JwksVerifier:
             return StreamTicketClaims.model_validate(payload)
         except ValidationError as exc:
             raise TokenInvalid("not a stream ticket") from exc
+
+    async def verify_notification_ticket(self, token: str) -> NotificationTicketClaims:
+        """A ticket from core's notifications `stream_url` (aud `gaji-notifications`):
+        neither an access token nor an answer's stream ticket passes for one."""
+        payload = await self._decode(token, audience=NOTIFICATION_TICKET_AUDIENCE)
+        try:
+            return NotificationTicketClaims.model_validate(payload)
+        except ValidationError as exc:
+            raise TokenInvalid("not a notification ticket") from exc
 
     async def _decode(self, token: str, *, audience: str) -> dict:
         try:

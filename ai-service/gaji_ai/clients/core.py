@@ -17,7 +17,7 @@ from gaji_contracts.conversations import (
     TurnCreate,
     turns_path,
 )
-from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER
+from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER, RETRY_AFTER
 from gaji_contracts.health import ServiceHealth
 from gaji_contracts.memory import MemoryWrite, MemoryWritten, memory_path
 from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
@@ -38,10 +38,18 @@ class CoreUnavailable(CoreError):
 class CoreResponseError(CoreError):
     """Core refused the call (4xx) or answered an unexpected body: retrying will not help."""
 
-    def __init__(self, message: str, *, status: int, envelope: dict | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        envelope: dict | None = None,
+        retry_after: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.envelope = envelope or {}  # core's error envelope, when it sent one
+        self.retry_after = retry_after  # core's Retry-After (a 429), to relay as it is
 
 
 class CoreClient:
@@ -110,13 +118,17 @@ class CoreClient:
         )
         return self._parse(response, Novel)
 
-    async def conversation_owner(self, conversation_id: str) -> str | None:
-        """The owner's user id, or None when core has no such conversation."""
+    async def conversation_owner(
+        self, conversation_id: str, *, message_id: str | None = None
+    ) -> str | None:
+        """The owner's user id, or None when core has no such conversation
+        (or, given `message_id`, when the conversation does not show that message)."""
+        params: dict[str, str | int] = {"messages": 0}
+        if message_id is not None:
+            params["message_id"] = message_id
         try:
             response = await self._request(
-                "GET",
-                f"/api/internal/conversations/{conversation_id}/context",
-                params={"messages": 0},
+                "GET", f"/api/internal/conversations/{conversation_id}/context", params=params
             )
         except CoreResponseError as exc:
             if exc.status == 404:
@@ -180,6 +192,7 @@ class CoreClient:
                 f"{method} {url}: HTTP {response.status_code}",
                 status=response.status_code,
                 envelope=envelope if isinstance(envelope, dict) else None,
+                retry_after=response.headers.get(RETRY_AFTER),
             )
         return response
 

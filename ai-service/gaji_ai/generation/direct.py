@@ -21,6 +21,7 @@ from gaji_contracts.conversations import (
     TurnCreate,
 )
 from gaji_contracts.errors import ErrorCode
+from gaji_contracts.headers import RETRY_AFTER
 from gaji_contracts.text import CleanText
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
@@ -53,7 +54,18 @@ class DirectMessage(BaseModel):
 
 
 def _relay(exc: CoreResponseError) -> AppError:
-    """core's refusal of the turn, as our own envelope (same status and code)."""
+    """core's refusal of the turn, as our own envelope (same status and code).
+    A 429 is the reader's own message budget, shared with core's send route:
+    relayed with core's Retry-After."""
+    if exc.status == 429:
+        retry_after = exc.retry_after if (exc.retry_after or "").isdigit() else "60"
+        message = exc.envelope.get("message")
+        return AppError(
+            429,
+            ErrorCode.RATE_LIMITED,
+            str(message or f"Rate limit exceeded. Retry in {retry_after} seconds."),
+            headers={RETRY_AFTER: retry_after},
+        )
     if exc.status in (400, 403, 404):
         envelope = exc.envelope
         default = {400: ErrorCode.VALIDATION_ERROR, 403: ErrorCode.PERMISSION_DENIED}
@@ -96,7 +108,9 @@ async def send_direct(
     frames `{type: start|token|complete}` (`error` frames as on the stream).
     Every frame after `start` has an id: if the connection drops, resume on
     GET .../stream?message_id=... with that id as Last-Event-ID. A dropped
-    connection never stops the answer."""
+    connection never stops the answer. Each message counts against the
+    reader's message rate limit on core (10 a minute, shared with core's
+    send route): 429 with core's Retry-After once it is spent."""
     check_model(settings, body.model)
     try:
         turn = await core.turn_create(

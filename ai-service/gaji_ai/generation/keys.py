@@ -27,6 +27,12 @@ def queued(prefix: str, message_id: str) -> str:
     return f"{prefix}:gen:{message_id}:queued"
 
 
+def reading(prefix: str, message_id: str) -> str:
+    """Set while a reader is attached to the stream (refreshed, short TTL): the
+    turn's end tells core whether anyone was reading (gaji_ai.streams.sse)."""
+    return f"{prefix}:gen:{message_id}:reading"
+
+
 def unsaved(prefix: str, message_id: str, attempt: int) -> str:
     """A finished answer core did not take: the reaper saves it once core is back."""
     return f"{prefix}:gen:{message_id}:unsaved:{attempt}"

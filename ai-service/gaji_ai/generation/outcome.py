@@ -33,6 +33,7 @@ from gaji_contracts.streams import StreamErrorCode
 from pydantic import BaseModel
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.generation import keys, tracking
@@ -59,6 +60,10 @@ class Sink(Protocol):
 
     async def finish(self) -> None: ...
 
+    async def reading(self) -> bool | None:
+        """Whether a reader is attached to the stream (None: cannot tell)."""
+        ...
+
 
 class StreamSink:
     """A turn's stream written from the API process (async Redis)."""
@@ -72,6 +77,12 @@ class StreamSink:
 
     async def finish(self) -> None:
         await self._stream.finish(self._message_id)
+
+    async def reading(self) -> bool | None:
+        try:
+            return await self._stream.reading(self._message_id)
+        except RedisError:
+            return None
 
 
 async def save(
@@ -124,7 +135,11 @@ async def end(
     speaker: Speaker | None = None,
     more: bool = False,
 ) -> bool:
-    """Save, then publish. False (nothing published) while core is away."""
+    """Save, then publish. False (nothing published) while core is away.
+    The turn's last answer tells core whether anyone is reading the stream
+    (nobody: core notifies the owner that the answer is ready)."""
+    if not more and result.reader_attached is None:
+        result = result.model_copy(update={"reader_attached": await sink.reading()})
     if await save(core, conversation_id, result, delays) is Saved.UNAVAILABLE:
         return False
     await publish(sink, result, code, speaker=speaker, more=more)

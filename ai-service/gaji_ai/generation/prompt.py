@@ -31,9 +31,18 @@ MAX_ANSWER_TOKENS = 200
 ANSWER_TEMPERATURE = 0.7
 
 
-def prompt_budget(context_tokens: int) -> int:
+def prompt_budget(context_tokens: int, answer_tokens: int = MAX_ANSWER_TOKENS) -> int:
     """Prompt tokens a model window holds: the answer's room and a margin left out."""
-    return context_tokens - MAX_ANSWER_TOKENS - 32
+    return context_tokens - answer_tokens - 32
+
+
+def answer_tokens(requested: int | None, context_tokens: int) -> int:
+    """An answer's room: the reader's `max_tokens` (their settings), kept
+    to half the window so the prompt still fits; MAX_ANSWER_TOKENS when
+    they chose none."""
+    if requested is None:
+        return MAX_ANSWER_TOKENS
+    return max(1, min(requested, context_tokens // 2))
 
 
 def count_tokens_of(provider: LLMProvider) -> Callable[[str], int]:
@@ -138,6 +147,15 @@ class Turn:
 
 
 READER = "Reader"
+# The reader's response style (their settings): one line in the system
+# prompt and the length the final instruction asks for. Balanced is the
+# prompt as it always was.
+STYLE_LINES = {
+    "concise": "Keep every answer short: one or two sentences.",
+    "detailed": "Give full, vivid answers: a paragraph or two.",
+}
+STYLE_LENGTHS = {"concise": "in one or two sentences", "detailed": "in a paragraph or two"}
+DEFAULT_LENGTH = "in a few sentences"
 MEMORY_HEADER = "What you remember of this branch of the story:"
 PASSAGES_HEADER = "Passages from the novel (the what-if overrides them):"
 
@@ -168,18 +186,41 @@ def brief_prompt(*, story: str, brief: str) -> str:
     )
 
 
-def system_prompt(*, story: str, brief: str, persona: Persona) -> str:
-    return f"{persona_prompt(persona)}\n\n{brief_prompt(story=story, brief=brief)}"
+def reader_prompt(*, reader: str = READER, style: str | None = None) -> str:
+    """The reader's settings as the model is told them: what the reader is
+    called (when not the default) and the response style ("" for neither)."""
+    lines = []
+    if reader != READER:
+        lines.append(f"The reader is called {reader}; address them as {reader}.")
+    if style in STYLE_LINES:
+        lines.append(STYLE_LINES[style])
+    return "\n".join(lines)
 
 
-def instruction(persona: Persona, premise: str, *, scene_goes_on: bool) -> str:
+def who_prompt(persona: Persona, *, reader: str = READER, style: str | None = None) -> str:
+    """Who the model plays and how the reader wants it (the `persona` section)."""
+    settings = reader_prompt(reader=reader, style=style)
+    return f"{persona_prompt(persona)}\n{settings}" if settings else persona_prompt(persona)
+
+
+def system_prompt(
+    *, story: str, brief: str, persona: Persona, reader: str = READER, style: str | None = None
+) -> str:
+    who = who_prompt(persona, reader=reader, style=style)
+    return f"{who}\n\n{brief_prompt(story=story, brief=brief)}"
+
+
+def instruction(
+    persona: Persona, premise: str, *, scene_goes_on: bool, style: str | None = None
+) -> str:
     """The final instruction, restating the premise (small models follow the end of a prompt)."""
+    length = STYLE_LENGTHS.get(style or "", DEFAULT_LENGTH)
     if persona.is_narrator:
         what = "Continue the scene" if scene_goes_on else "Narrate what happens next"
-        return f"{what} as the narrator, in a few sentences, keeping to the what-if: {premise}"
+        return f"{what} as the narrator, {length}, keeping to the what-if: {premise}"
     what = "Continue the scene" if scene_goes_on else "Answer"
     return (
-        f"{what} as {persona.name}, in the first person, in a few sentences, "
+        f"{what} as {persona.name}, in the first person, {length}, "
         f"keeping to the what-if: {premise}"
     )
 
@@ -236,6 +277,8 @@ def build_prompt(
     scene: list[str] | None = None,
     memory: list[str] | None = None,
     memory_tokens: int = 0,
+    reader: str = READER,
+    style: str | None = None,
 ) -> BuiltPrompt:
     """Messages for the model, within `budget` tokens (the window minus the
     answer's room), and the sections they are made of.
@@ -246,17 +289,21 @@ def build_prompt(
     then what the persona remembers of the branch (`memory`, in priority
     order, within `memory_tokens`), the passages, the reader's message,
     what others answered to it in this turn (`scene`), and the
-    instruction restating the premise.
+    instruction restating the premise. `reader` is what the reader is
+    called in the lines (their persona name), `style` their response
+    style (reader_prompt).
 
     Passages get at most `grounding_tokens` (and half of what the rest
     leaves): taken whole in rank order, the first that does not fit is
     condensed to its most related sentences, the rest dropped. Then
     history is trimmed from the oldest (keeping the first exchange)."""
-    system = system_prompt(story=story, brief=brief, persona=persona)
+    system = system_prompt(story=story, brief=brief, persona=persona, reader=reader, style=style)
     scene_goes_on = not user_message.strip()
-    tail_lines = [f"{READER}: {user_message}"] if user_message.strip() else []
+    tail_lines = [f"{reader}: {user_message}"] if user_message.strip() else []
     tail_lines += scene or []
-    tail_lines.append(instruction(persona, premise or brief, scene_goes_on=scene_goes_on))
+    tail_lines.append(
+        instruction(persona, premise or brief, scene_goes_on=scene_goes_on, style=style)
+    )
     tail = "\n\n".join(tail_lines)
     overhead = 8  # chat-template tokens per message
 
@@ -317,7 +364,7 @@ def build_prompt(
     ]
     history_text = "\n\n".join(part for part in (*(t.content for t in turns), carry) if part)
     parts = [
-        ("persona", persona_prompt(persona)),
+        ("persona", who_prompt(persona, reader=reader, style=style)),
         ("brief", brief_prompt(story=story, brief=brief)),
         ("history", history_text),
         ("memory", remembered),

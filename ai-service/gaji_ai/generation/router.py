@@ -105,7 +105,11 @@ async def _authorize(
     request: Request, conversation_id: str, message_id: str, ticket: str | None
 ) -> None:
     """A ticket bound to this conversation and message; or the owner's Bearer
-    token (checked against core, which knows the owner)."""
+    token, checked against core, which knows the owner and whether the
+    conversation shows the message. Owning one conversation opens none of
+    another's messages (nor sets their reading mark, which would keep their
+    owner's answer_ready notification away), and someone else's conversation
+    is a 404 like a missing one: its existence is not told."""
     verifier = request.app.state.jwks_verifier
     if ticket:
         try:
@@ -134,17 +138,13 @@ async def _authorize(
     user = await current_user(request)
     core = request.app.state.core_client
     try:
-        owner = await core.conversation_owner(conversation_id)
+        owner = await core.conversation_owner(conversation_id, message_id=message_id)
     except CoreError as exc:
         raise AppError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot check the conversation right now."
         ) from exc
-    if owner is None:
-        raise AppError(404, ErrorCode.NOT_FOUND, "No such conversation.")
-    if owner != user.sub:
-        raise AppError(
-            403, ErrorCode.PERMISSION_DENIED, "Only the conversation's owner can stream it."
-        )
+    if owner is None or owner != user.sub:
+        raise AppError(404, ErrorCode.NOT_FOUND, "No such message in your conversations.")
 
 
 @router.get(

@@ -31,12 +31,12 @@ from gaji_ai.config import Settings
 from gaji_ai.generation.memory import known_lines
 from gaji_ai.generation.prompt import (
     ANSWER_TEMPERATURE,
-    MAX_ANSWER_TOKENS,
     NARRATOR,
     READER,
     KeptPassage,
     Persona,
     Turn,
+    answer_tokens,
     build_prompt,
     count_tokens_of,
     persona_name,
@@ -159,18 +159,21 @@ def same_speaker(a: Speaker | None, b: Speaker) -> bool:
     return a.name.strip().lower() == b.name.strip().lower()
 
 
-def label(speaker: Speaker | None, default: str) -> str:
+def label(speaker: Speaker | None, default: str, reader: str = READER) -> str:
     if speaker is None:
         return default
     if speaker.kind == SpeakerKind.USER:
-        return READER
+        return reader
     return speaker.name or default
 
 
-def perspective(messages: list[HistoryMessage], speaker: Speaker) -> list[Turn]:
+def perspective(
+    messages: list[HistoryMessage], speaker: Speaker, reader: str = READER
+) -> list[Turn]:
     """The conversation as `speaker` sees it: its own lines as assistant,
-    everyone else's as user lines labelled with who said them. A message of
-    an older core (no speaker) keeps its role."""
+    everyone else's as user lines labelled with who said them (the reader's
+    with `reader`: what they asked to be called). A message of an older
+    core (no speaker) keeps its role."""
     turns = []
     for message in messages:
         if message.speaker is None:
@@ -178,7 +181,9 @@ def perspective(messages: list[HistoryMessage], speaker: Speaker) -> list[Turn]:
         elif same_speaker(message.speaker, speaker):
             turns.append(Turn("assistant", message.content))
         else:
-            turns.append(Turn("user", f"{label(message.speaker, READER)}: {message.content}"))
+            turns.append(
+                Turn("user", f"{label(message.speaker, reader, reader)}: {message.content}")
+            )
     return turns
 
 
@@ -227,7 +232,12 @@ class Prompt:
     """A grounded turn's context; `fit(provider, index, scene)` fits the
     prompt of its `index`-th answer to that provider's tokenizer and window
     (`scene`: what the turn's earlier answers said). The benchmark builds
-    the very same prompt to call a provider directly."""
+    the very same prompt to call a provider directly.
+
+    The reader's options (their settings, sent by core) set the answer's
+    length cap and temperature (`max_tokens`, `temperature`: what the
+    provider is called with), the response style and what the reader is
+    called; a request without them is answered as before they existed."""
 
     def __init__(self, settings: Settings, task: TurnTask) -> None:
         self.settings = settings
@@ -235,6 +245,13 @@ class Prompt:
         self.grounding = task.grounding
         self.answers = planned_answers(task.request)
         self.passages = task.grounding.passages
+        options = task.request.options
+        self.max_tokens = answer_tokens(options.max_tokens, settings.llm.llm_context_tokens)
+        self.temperature = (
+            ANSWER_TEMPERATURE if options.temperature is None else options.temperature
+        )
+        self.reader = options.persona_name or READER
+        self.style = options.response_style
 
     def memory_lines(self, speaker: Speaker) -> list[str]:
         """What `speaker` may remember of the branch (nothing with MEMORY_MODE=off)."""
@@ -266,27 +283,30 @@ class Prompt:
             or render_brief(request.scenario.scenario_type, request.scenario.parameters),
             persona=self.grounding.persona_of(index),
             passages=[p.text for p in self.passages],
-            history=perspective(request.recent_messages, speaker),
+            history=perspective(request.recent_messages, speaker, self.reader),
             user_message=request.user_message,
             count_tokens=count,
-            budget=prompt_budget(self.settings.llm.llm_context_tokens),
+            budget=prompt_budget(self.settings.llm.llm_context_tokens, self.max_tokens),
             grounding_tokens=self.settings.llm.grounding_tokens(provider.name),
             premise=render_brief(request.scenario.scenario_type, request.scenario.parameters),
             scene=scene,
             memory=self.memory_lines(speaker),
             memory_tokens=self.settings.llm.memory_tokens,
+            reader=self.reader,
+            style=self.style,
         )
         record = PromptRecord(
             model=(model or getattr(provider, "default_model", "") or "")[:100],
             provider=provider.name[:40],
             settings={
-                "temperature": ANSWER_TEMPERATURE,
-                "max_tokens": MAX_ANSWER_TOKENS,
+                "temperature": self.temperature,
+                "max_tokens": self.max_tokens,
                 "context_tokens": self.settings.llm.llm_context_tokens,
                 "grounding_tokens": self.settings.llm.grounding_tokens(provider.name),
                 "memory_tokens": self.settings.llm.memory_tokens,
                 "memory": self.settings.llm.memory_mode,
                 "canon_chapter": self.grounding.canon_chapter,
+                "response_style": self.style or "balanced",
             },
             messages=[
                 PromptMessage(role=m.role, content=_record_text(m.content)) for m in built.messages

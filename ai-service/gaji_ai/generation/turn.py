@@ -39,7 +39,7 @@ from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.config import Settings
 from gaji_ai.generation import outcome, tracking
 from gaji_ai.generation.memory import write_turn as remember_turn
-from gaji_ai.generation.prompt import ANSWER_TEMPERATURE, MAX_ANSWER_TOKENS, READER
+from gaji_ai.generation.prompt import READER
 from gaji_ai.generation.task import Prompt, TurnTask, label
 from gaji_ai.llm.providers import ProviderError
 from gaji_ai.llm.registry import local_fallback, provider_for
@@ -82,6 +82,9 @@ class LiveStream:
 
     async def finish(self) -> None:
         self._guard(lambda: self._writer.finish(self._message_id))
+
+    async def reading(self) -> bool | None:
+        return self._guard(lambda: self._writer.reading(self._message_id))
 
 
 async def _mark_streaming(
@@ -146,8 +149,8 @@ def _speak(
                 provider.stream(
                     messages,
                     model=model,
-                    max_tokens=MAX_ANSWER_TOKENS,
-                    temperature=ANSWER_TEMPERATURE,
+                    max_tokens=prompt.max_tokens,
+                    temperature=prompt.temperature,
                 )
             )
         except ProviderError:
@@ -161,7 +164,7 @@ def _speak(
             messages, citations, record = prompt.fit(provider, index, scene, model=model)
             first, rest = _first_then_rest(
                 provider.stream(
-                    messages, max_tokens=MAX_ANSWER_TOKENS, temperature=ANSWER_TEMPERATURE
+                    messages, max_tokens=prompt.max_tokens, temperature=prompt.temperature
                 )
             )
         next_check = 0.0

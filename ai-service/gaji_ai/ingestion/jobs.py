@@ -56,6 +56,9 @@ class Job(BaseModel):
     metadata: dict = Field(default_factory=dict)
     size_bytes: int = 0
     extraction_mode: Literal["full", "quick"] = "full"
+    # Who started it (the access token's `sub`): they and staff may read its
+    # status. None for jobs stored before it was recorded (staff only).
+    created_by: str | None = None
     progress: Progress = Field(default_factory=Progress)
     error: str | None = None
     attempts: int = 0

@@ -2,7 +2,7 @@
 
 POST /api/ai/novels/ingest           JSON {novel_file_path, metadata} or multipart file + metadata
 GET  /api/ai/novels/jobs             the jobs, newest first, paginated (staff)
-GET  /api/ai/novels/status/{job_id}  progress of a job
+GET  /api/ai/novels/status/{job_id}  progress of a job (its creator and staff)
 POST /api/ai/characters/extract      re-extract a novel's cast (staff)
 """
 
@@ -24,7 +24,7 @@ from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, Pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 
-from gaji_ai.auth.dependencies import StaffUser
+from gaji_ai.auth.dependencies import CurrentUser, StaffUser
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.deps import (
@@ -264,6 +264,7 @@ async def ingest(
         metadata=metadata.model_dump(exclude_none=True),
         size_bytes=size,
         title=metadata.title,
+        created_by=user.sub,
     )
     await _queue(job, settings, redis)
     rate = await redis.get(rate_key(settings.rate_limit.rate_limit_prefix))
@@ -318,14 +319,18 @@ async def list_jobs(
 )
 async def job_status(
     job_id: Annotated[str, PathParam(max_length=64)],
-    user: StaffUser,
+    user: CurrentUser,
     settings: SettingsDep,
     redis: RedisDep,
 ) -> JobStatus:
+    """A job's progress, for the reader who started it and for staff. Anyone
+    else gets 404, as for a job that does not exist: job ids cannot be probed."""
     raw = await redis.get(job_key(settings.rate_limit.rate_limit_prefix, job_id))
-    if raw is None:
+    job = Job.model_validate_json(raw) if raw is not None else None
+    mine = job is not None and job.created_by is not None and job.created_by == user.sub
+    if job is None or not (user.is_staff or mine):
         raise AppError(404, ErrorCode.NOT_FOUND, "No such ingestion job.")
-    return await _status_of(Job.model_validate_json(raw), settings, redis)
+    return await _status_of(job, settings, redis)
 
 
 async def _status_of(job: Job, settings, redis: Redis) -> JobStatus:
@@ -395,6 +400,7 @@ async def extract_characters(
         kind="characters",
         novel_id=novel_id,
         extraction_mode=body.extraction_mode,
+        created_by=user.sub,
     )
     await _queue(job, settings, redis)
     rate = float(await redis.get(rate_key(settings.rate_limit.rate_limit_prefix)) or 0) or None

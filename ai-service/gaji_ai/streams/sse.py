@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import AsyncIterator
 
 from gaji_contracts.streams import NOT_RESUMABLE, StreamErrorCode
@@ -14,6 +16,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 from gaji_ai.config import Settings
 from gaji_ai.streams.stream import (
     ERROR,
+    READING_MARK_SECONDS,
     StreamEvent,
     StreamReader,
     comes_after,
@@ -45,7 +48,12 @@ async def tail(
     reader = StreamReader(redis, settings.rate_limit.rate_limit_prefix)
     give_up = settings.llm.generation_queue_timeout_seconds + START_GRACE_SECONDS
     waited = 0.0
+    marked_at = -math.inf
     while True:
+        # Someone is reading: a turn ending now needs no "answer ready" notification.
+        if time.monotonic() - marked_at >= READING_MARK_SECONDS:
+            await reader.mark_reading(message_id)
+            marked_at = time.monotonic()
         batch = await reader.read(message_id, after, block_ms=POLL_SECONDS * 1000)
         if not batch:
             latest = await reader.last(message_id)

@@ -6,7 +6,9 @@ event ids, so a reconnect resumes exactly after the last event received:
 every delta once, in order. Streams are bounded (MAXLEN) and expire
 STREAM_TTL_SECONDS after the generation ends; a cancel is a flag the worker
 checks between tokens, and the `queued` flag tells a stream not started yet
-from an expired one. The events' payloads are gaji_contracts.streams models."""
+from an expired one; the `reading` mark says whether anyone is attached (a
+turn that ends with nobody reading has core notify its owner). The events'
+payloads are gaji_contracts.streams models."""
 
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ from gaji_ai.generation import keys
 MAXLEN = 20_000
 STREAM_TTL_SECONDS = 3600
 QUEUED_TTL_SECONDS = 3600
+# A reader attached to a stream marks it every READING_MARK_SECONDS; the mark
+# outlives a reader who left by at most READING_TTL_SECONDS.
+READING_MARK_SECONDS = 2
+READING_TTL_SECONDS = 6
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 CHUNK, COMPLETE = MESSAGE_CHUNK, MESSAGE_COMPLETE
 TERMINAL = {COMPLETE, ERROR}
@@ -99,6 +105,10 @@ class StreamWriter:
     def cancelled(self, message_id: str) -> bool:
         return bool(self._redis.exists(keys.cancel(self._prefix, message_id)))
 
+    def reading(self, message_id: str) -> bool:
+        """Whether a reader is attached to the stream now (StreamReader.mark_reading)."""
+        return bool(self._redis.exists(keys.reading(self._prefix, message_id)))
+
 
 class StreamReader:
     """The API process's side (async Redis): replay and tail, the cancel flag,
@@ -139,6 +149,14 @@ class StreamReader:
                 _s(raw_id), fields.get("event", ""), json.loads(fields.get("data", "{}"))
             )
         return None
+
+    async def mark_reading(self, message_id: str, ttl_seconds: int = READING_TTL_SECONDS) -> None:
+        """A reader is attached: refreshed while it stays, gone
+        READING_TTL_SECONDS after it left."""
+        await self._redis.set(keys.reading(self._prefix, message_id), "1", ex=ttl_seconds)
+
+    async def reading(self, message_id: str) -> bool:
+        return bool(await self._redis.exists(keys.reading(self._prefix, message_id)))
 
     async def mark_queued(self, message_id: str, ttl_seconds: int = QUEUED_TTL_SECONDS) -> None:
         await self._redis.set(keys.queued(self._prefix, message_id), "1", ex=ttl_seconds)

@@ -50,15 +50,19 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from accounts.services import RULES_IN_WORDS as ACCOUNT_RULES_IN_WORDS
 from accounts.tokens import tokens_for
 from conftest import bearer_for
 from conversations import services
+from conversations.apis import TITLE_OR_VISIBILITY
 from conversations.cast import RULES_IN_WORDS
 from conversations.memory_apis import RULES_IN_WORDS as MEMORY_RULES_IN_WORDS
-from conversations.models import ConversationLike, ConversationMemo, MemoryEntry, Message
+from conversations.message_apis import CONTENT_OR_REGENERATE
+from conversations.models import Conversation, ConversationLike, ConversationMemo, MemoryEntry, Message
 from conversations.tests.helpers import add_exchanges, make_conversation
 from integrations.ai import models_cache_key
 from integrations.tests.stub_ai import StubAi
+from notifications.apis import RULES_IN_WORDS as NOTIFICATION_RULES_IN_WORDS
 from novels.models import Novel
 from scenarios.tests.helpers import make_fork, make_scenario
 
@@ -98,7 +102,13 @@ def schema_valid_requests_accepted(ctx, response, case):
     a scene's characters: one unknown to the novel, one named twice, or one
     with neither id nor name (conversations.cast.RULES_IN_WORDS), and a
     memory entry's: a relationship without its pair, a value on anything
-    else (conversations.memory_apis.RULES_IN_WORDS)."""
+    else (conversations.memory_apis.RULES_IN_WORDS), and a conversation
+    update with neither title nor visibility (stated as minProperties too:
+    conversations.apis.TITLE_OR_VISIBILITY), and the account's: a password
+    that is not the reader's, a name or address taken, a reset link that is
+    not valid (accounts.services.RULES_IN_WORDS), a notifications read with
+    both or neither of ids and all (notifications.apis.RULES_IN_WORDS), and a
+    message edit with neither content nor regenerate (CONTENT_OR_REGENERATE)."""
     if response.status_code == 400 and _refused_in_words(response):
         return True
     if response.status_code == 400 and _required_body_never_sent(response):
@@ -134,7 +144,14 @@ def _refused_in_words(response) -> bool:
     not_an_image = set(details) == {"avatar"} and all(
         m.startswith("Avatar is not a valid") for m in details["avatar"]
     )
-    stated = (*RULES_IN_WORDS, *MEMORY_RULES_IN_WORDS)
+    stated = (
+        *RULES_IN_WORDS,
+        *MEMORY_RULES_IN_WORDS,
+        *ACCOUNT_RULES_IN_WORDS,
+        *NOTIFICATION_RULES_IN_WORDS,
+        TITLE_OR_VISIBILITY,
+        CONTENT_OR_REGENERATE,
+    )
     scene = bool(details) and all(
         messages and all(m in stated for m in messages) for messages in details.values()
     )
@@ -201,7 +218,9 @@ def flatmap_body(ctx, body):
 @pytest.fixture
 def world(make_user, settings):
     """A reader with a scenario and a conversation on it (messages in every
-    state, a memo); a second user who forked both and likes the conversation."""
+    state, a memo); a second user who forked both and likes the conversation.
+    Each has a private conversation too: the reader's own opens, the other's
+    is a 404 on every route (as for one that does not exist)."""
     stub = StubAi(service_token=settings.SERVICE_TOKEN, record=False)
     settings.AI_BASE_URL = stub.url
     settings.AI_PUBLIC_URL = "https://ai.gaji.test"
@@ -223,6 +242,10 @@ def world(make_user, settings):
         conversation=conversation, kind="fact", text="The brooch is in the library.", source="model"
     )
     conversation_fork = services.conversation_fork(conversation_id=conversation.id, user=other)
+    own_private = make_conversation(owner, scenario, title="Mine only")
+    others_private = make_conversation(other, scenario, title="Not yours")
+    add_exchanges(others_private, 2)
+    Conversation.objects.filter(id__in=[own_private.id, others_private.id]).update(visibility="private")
     KNOWN.update(
         entry_id=[str(entry.id)],
         user_id=[str(owner.id), str(other.id)],
@@ -230,7 +253,12 @@ def world(make_user, settings):
         id_or_slug=[novel.slug, str(novel.id)],
         novel_id=[novel.slug, str(novel.id)],
         scenario_id=[str(scenario.id), str(fork.id)],
-        conversation_id=[str(conversation.id), str(conversation_fork.id)],
+        conversation_id=[
+            str(conversation.id),
+            str(conversation_fork.id),
+            str(own_private.id),
+            str(others_private.id),
+        ],
         message_id=[str(m.id) for m in messages[:4]],
         refresh_token=[tokens_for(owner)["refresh_token"]],
     )

@@ -3,6 +3,11 @@ the URLconf, and the checks below run against the whole table, so a new
 route fails here until it is classified, and is then covered by every check
 that applies to its class.
 
+Section 7 walks every conversation route for a public, an unlisted and a
+private conversation with its owner, another reader, anonymous and staff
+(VISIBILITY: the exact status each gets), and every list and count that
+could show a conversation.
+
 Per-route cases already proven elsewhere (e.g. hostile tokens on PUT
 /users/profile in accounts/tests/test_auth_api.py, the blacklisted refresh
 token there too, owner checks in conversations/ and scenarios/ tests) are not
@@ -34,7 +39,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import tokens_for
-from conftest import assert_envelope
+from conftest import PASSWORD, assert_envelope
 from conversations.models import (
     Conversation,
     ConversationLike,
@@ -43,6 +48,7 @@ from conversations.models import (
     Message,
     MessagePrompt,
 )
+from conversations.services import like
 from conversations.tests.helpers import add_exchanges, client_for, internal_client, make_conversation
 from novels.models import Novel
 from scenarios.models import Scenario
@@ -88,6 +94,19 @@ USER = V1 + "users/<uuid:user_id>"
 # (METHOD, route as in the URLconf) -> rule
 ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", V1 + "auth/register"): PUBLIC,
+    ("POST", V1 + "auth/password-reset"): Rule(Access.PUBLIC, note="202 whether or not the address exists"),
+    ("POST", V1 + "auth/password-reset/confirm"): PUBLIC,
+    ("GET", V1 + "users/me"): SELF,
+    ("PATCH", V1 + "users/me"): SELF,
+    ("DELETE", V1 + "users/me"): Rule(Access.SELF, note="with the caller's own password"),
+    ("POST", V1 + "users/me/password"): SELF,
+    ("GET", V1 + "users/me/export"): SELF,
+    ("GET", V1 + "users/me/settings"): SELF,
+    ("PUT", V1 + "users/me/settings"): SELF,
+    ("GET", V1 + "users/me/messages/search"): Rule(Access.SELF, note="the caller's own conversations"),
+    ("GET", V1 + "notifications"): SELF,
+    ("POST", V1 + "notifications/read"): Rule(Access.SELF, note="ids that are not the caller's are ignored"),
+    ("POST", V1 + "notifications/stream"): SELF,
     ("POST", V1 + "auth/login"): PUBLIC,
     ("POST", V1 + "auth/refresh"): PUBLIC,
     ("POST", V1 + "auth/logout"): Rule(
@@ -128,6 +147,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", CONV + "/messages/<uuid:message_id>/cancel"): OWNER,
     ("POST", CONV + "/messages/<uuid:message_id>/stream"): OWNER,
     ("GET", CONV + "/messages/<uuid:message_id>/citations"): PUBLIC,
+    ("PATCH", CONV + "/messages/<uuid:message_id>"): OWNER,
+    ("DELETE", CONV + "/messages/<uuid:message_id>"): OWNER,
+    ("GET", CONV + "/messages/<uuid:message_id>/alternatives"): PUBLIC,
+    ("PUT", CONV + "/messages/<uuid:message_id>/alternatives"): OWNER,
+    ("GET", CONV + "/messages/search"): PUBLIC,
     ("GET", CONV + "/messages/<uuid:message_id>/prompt"): Rule(
         Access.OWNER, other_user=404, note="the owner and staff; anyone else as if it did not exist"
     ),
@@ -204,6 +228,8 @@ class World:
     failed_answer: Message
     pending_answer: Message
     memory_entry: MemoryEntry
+    staff: User
+    user_message: Message
 
     def url(self, method: str, route: str) -> str:
         values = {
@@ -213,7 +239,7 @@ class World:
             "novel_id": self.novel.slug,
             "scenario_id": self.scenario.id,
             "conversation_id": self.conversation.id,
-            "message_id": self.failed_answer.id if route.endswith("regenerate") else self.pending_answer.id,
+            "message_id": self.message_for(route).id,
             "entry_id": self.memory_entry.id,
         }
         path = route
@@ -221,7 +247,17 @@ class World:
             if segment.startswith("<"):
                 name = segment.strip("<>").split(":")[-1]
                 path = path.replace(segment, str(values[name]))
-        return path
+        return path + ("?q=message" if route.endswith("/search") else "")
+
+    def message_for(self, route: str) -> Message:
+        """A message each message route can act on: a user message to edit or
+        delete, the failed answer (with two kept versions) to regenerate or
+        choose a version of, else the pending answer (cancel, stream, prompt)."""
+        if route.endswith("<uuid:message_id>"):
+            return self.user_message
+        if route.endswith(("regenerate", "alternatives")):
+            return self.failed_answer
+        return self.pending_answer
 
 
 @pytest.fixture
@@ -235,10 +271,11 @@ def world(make_user, settings) -> World:
     scenario = make_scenario(owner)
     conversation = make_conversation(owner, scenario)
     messages = add_exchanges(conversation, 4)
-    Message.objects.filter(id=messages[1].id).update(status=MessageStatus.FAILED.value)
+    versions = [{"content": f"owner's version {i}", "model": "m"} for i in range(2)]
+    Message.objects.filter(id=messages[1].id).update(status=MessageStatus.FAILED.value, alternatives=versions)
     Message.objects.filter(id=messages[3].id).update(status=MessageStatus.PENDING.value)
     ConversationMemo.objects.create(user=owner, conversation=conversation, memo_text="owner's secret note")
-    ConversationLike.objects.create(user=owner, conversation=conversation)
+    like(user=owner, conversation_id=conversation.id)  # with its counters, as in use
     # What the model was given for the answer's earlier attempt (the prompt inspector).
     MessagePrompt.objects.create(
         message_id=messages[3].id, record={"model": "m", "messages": [{"role": "user", "content": "owner's"}]}
@@ -246,7 +283,10 @@ def world(make_user, settings) -> World:
     entry = MemoryEntry.objects.create(
         conversation=conversation, kind="pin", text="owner's pinned secret", source="reader", pinned=True
     )
-    return World(owner, other, novel, scenario, conversation, messages[1], messages[3], entry)
+    staff = make_user(password=None, is_staff=True)
+    return World(
+        owner, other, novel, scenario, conversation, messages[1], messages[3], entry, staff, messages[0]
+    )
 
 
 def snapshot(world: World) -> dict:
@@ -273,9 +313,18 @@ def snapshot(world: World) -> dict:
 
 def body_for(method: str, route: str, world: World):
     """A valid body, so that a refusal is the auth check's, not the validator's."""
-    if method in ("GET", "DELETE"):
+    if method == "DELETE":
+        return {"password": PASSWORD} if route == V1 + "users/me" else None
+    if method == "GET":
         return None
     bodies = {
+        V1 + "auth/password-reset": {"email": world.owner.email},
+        V1 + "users/me": {"bio": "pwned"},
+        V1 + "users/me/password": {"current_password": PASSWORD, "new_password": "Pwn3d-Passw0rd"},
+        V1 + "users/me/settings": {"response_style": "concise"},
+        V1 + "notifications/read": {"all": True},
+        CONV + "/messages/<uuid:message_id>": {"content": "pwned"},
+        CONV + "/messages/<uuid:message_id>/alternatives": {"index": 0},
         V1 + "auth/logout": {"refresh_token": tokens_for(world.owner)["refresh_token"]},
         V1 + "users/profile": {"bio": "pwned"},
         V1 + "scenarios": {
@@ -302,8 +351,8 @@ def body_for(method: str, route: str, world: World):
     return bodies.get(route, {})
 
 
-def call(client, method: str, route: str, world: World, **extra):
-    url = world.url(method, route)
+def call(client, method: str, route: str, world: World, url: str | None = None, **extra):
+    url = url or world.url(method, route)
     if route.endswith("profile/avatar"):
         return getattr(client, method.lower())(url, {"avatar": avatar_file()}, format="multipart", **extra)
     body = body_for(method, route, world)
@@ -396,14 +445,26 @@ def test_the_owner_passes_the_owner_check(world):
 def test_self_routes_never_reach_the_owners_rows(world, key, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
     method, route = key
+    if route in (V1 + "users/me", V1 + "users/me/password"):
+        world.other.set_password(PASSWORD)  # their own password, as body_for gives it
+        world.other.save(update_fields=["password"])
     before = snapshot(world)
     response = call(client_for(world.other), method, route, world)
     if route.endswith("/memo") and method in ("GET", "DELETE"):
         assert_envelope(response, 404, "NOT_FOUND")  # the owner's memo exists, but is not theirs
         assert "secret" not in response.content.decode()
+    elif response.status_code == 204:
+        assert (method, route) == ("DELETE", V1 + "users/me")  # their own account, gone
+        assert User.objects.filter(id=world.other.id).count() == 0
     else:
         assert response.status_code in (200, 201), response.content[:300]
         body = response.json()
+        text = response.content.decode()
+        assert "owner's" not in text, text[:300]  # no bio, memo, pin or version of the owner's
+        if route.startswith(V1 + "users/me") and "id" in body:
+            assert body["id"] == str(world.other.id)
+        if route.endswith("/search"):
+            assert body["content"] == []  # the owner's messages hold "message" but are not theirs
         if route.endswith("/liked"):
             assert body["is_liked"] is False  # the owner's like is not theirs
         if route.endswith("liked-conversations"):
@@ -722,3 +783,221 @@ def test_error_responses_carry_no_secret_and_echo_no_token(world, monkeypatch):
     assert_envelope(response, 500, "INTERNAL_ERROR")
     _assert_no_secret(response, "a 500")
     assert "boom" not in response.content.decode()
+
+
+# --------------------------------------------------------------------------- 7. conversation visibility
+#
+# Every conversation route, walked for a public, an unlisted and a private
+# conversation by its owner, another reader, anonymous and staff. A private
+# conversation is its owner's and staff's: for anyone else every route is a
+# 404, exactly as for a conversation that does not exist (never 403, which
+# would say it exists). An unlisted one is readable by its link like a
+# public one (it is only left out of lists and counts: the next test).
+
+CALLERS = ("owner", "other", "anonymous", "staff")
+VISIBILITIES = ("public", "unlisted", "private")
+
+_READ = ((200, 200, 200, 200), (200, 404, 404, 200))
+
+
+def _owners(ok: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """An owner-only route: others 403 while they may see the conversation, else 404; staff 403."""
+    return (ok, 403, 401, 403), (ok, 404, 401, 403)
+
+
+def _signed_in(owner: int, other: int, staff: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A route for any signed-in reader who may see the conversation (staff may see a private one)."""
+    return (owner, other, 401, staff), (owner, 404, 401, staff)
+
+
+# (METHOD, route) -> (statuses for a public or unlisted conversation, for a private one),
+# each in CALLERS order. The owner's 503s: the ai service is unreachable in this world.
+VISIBILITY: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {
+    ("GET", CONV): _READ,
+    ("PUT", CONV): _owners(200),
+    ("DELETE", CONV): _owners(204),
+    ("GET", CONV + "/messages"): _READ,
+    ("POST", CONV + "/messages"): _owners(503),
+    ("POST", CONV + "/messages/<uuid:message_id>/regenerate"): _owners(503),
+    ("POST", CONV + "/messages/<uuid:message_id>/cancel"): _owners(503),
+    ("POST", CONV + "/messages/<uuid:message_id>/stream"): _owners(200),
+    ("GET", CONV + "/messages/<uuid:message_id>/citations"): _READ,
+    ("PATCH", CONV + "/messages/<uuid:message_id>"): _owners(200),
+    ("DELETE", CONV + "/messages/<uuid:message_id>"): _owners(204),
+    ("GET", CONV + "/messages/<uuid:message_id>/alternatives"): _READ,
+    ("PUT", CONV + "/messages/<uuid:message_id>/alternatives"): _owners(200),
+    ("GET", CONV + "/messages/search"): _READ,
+    ("GET", CONV + "/messages/<uuid:message_id>/prompt"): ((200, 404, 401, 200), (200, 404, 401, 200)),
+    ("POST", CONV + "/continue"): _owners(503),
+    ("GET", CONV + "/cast"): _READ,
+    ("PUT", CONV + "/cast"): _owners(200),
+    ("GET", CONV + "/memory"): ((200, 403, 401, 200), (200, 404, 401, 200)),
+    ("POST", CONV + "/memory"): _owners(201),
+    ("PATCH", CONV + "/memory/<uuid:entry_id>"): _owners(200),
+    ("DELETE", CONV + "/memory/<uuid:entry_id>"): _owners(204),
+    ("PUT", CONV + "/canon"): _owners(200),
+    # Staff may read a private conversation, not fork it: a fork would copy its messages out.
+    ("POST", CONV + "/fork"): ((201, 201, 401, 201), (201, 404, 401, 403)),
+    ("GET", CONV + "/tree"): _READ,
+    ("POST", CONV + "/like"): _signed_in(200, 200, 200),
+    ("DELETE", CONV + "/unlike"): _signed_in(200, 200, 200),
+    ("GET", CONV + "/liked"): _signed_in(200, 200, 200),
+    # The owner has a memo; the others have none (404 either way, their own memo only).
+    ("GET", CONV + "/memo"): _signed_in(200, 404, 404),
+    ("POST", CONV + "/memo"): _signed_in(200, 201, 201),
+    ("DELETE", CONV + "/memo"): _signed_in(204, 404, 404),
+}
+
+
+def conversation_routes() -> list[tuple[str, str]]:
+    return sorted(k for k in ROUTES if k[1].startswith(CONV))
+
+
+def test_every_conversation_route_has_its_visibility_expectations():
+    missing = sorted(set(conversation_routes()) - VISIBILITY.keys())
+    stale = sorted(VISIBILITY.keys() - set(conversation_routes()))
+    assert not missing, f"say what each caller gets on these routes in VISIBILITY: {missing}"
+    assert not stale, f"VISIBILITY lists routes ROUTES no longer has: {stale}"
+
+
+def set_visibility(world: World, visibility: str) -> None:
+    """As its owner would (PUT), so every counter moves as it does in use."""
+    response = client_for(world.owner).put(
+        f"{V1}conversations/{world.conversation.id}", {"visibility": visibility}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    world.conversation.refresh_from_db()
+
+
+def _clients(world: World) -> dict[str, APIClient]:
+    return {
+        "owner": client_for(world.owner),
+        "other": client_for(world.other),
+        "anonymous": anonymous(),
+        "staff": client_for(world.staff),
+    }
+
+
+@pytest.mark.parametrize("visibility", VISIBILITIES)
+@pytest.mark.parametrize("key", sorted(VISIBILITY), ids=_id)
+def test_conversation_routes_honour_visibility(world, key, visibility):
+    method, route = key
+    set_visibility(world, visibility)
+    shared, private = VISIBILITY[key]
+    expected = dict(zip(CALLERS, private if visibility == "private" else shared, strict=True))
+    clients = _clients(world)
+    url = world.url(method, route)
+    nowhere = url.replace(str(world.conversation.id), str(uuid.uuid4()))
+    got = {}
+    # The owner last: its DELETE removes what the others are asked about.
+    for caller in ("anonymous", "other", "staff", "owner"):
+        response = call(clients[caller], method, route, world)
+        got[caller] = response.status_code
+        if response.status_code >= 400:
+            assert_envelope(response, response.status_code)
+        if visibility == "private" and caller in ("other", "anonymous") and response.status_code == 404:
+            # Word for word what a conversation that does not exist answers.
+            missing = call(clients[caller], method, route, world, url=nowhere)
+            assert missing.status_code == 404, (caller, missing.content[:300])
+            same = ("code", "message", "details")
+            assert {k: response.json().get(k) for k in same} == {k: missing.json().get(k) for k in same}
+    assert got == expected, f"{method} {route} ({visibility})"
+
+
+def _ids(response) -> set[str]:
+    assert response.status_code == 200, response.content[:300]
+    return {item["id"] for item in response.json()["content"]}
+
+
+def _listed(world: World, client: APIClient) -> dict[str, bool]:
+    """Where the owner's conversation shows, as `client` sees every list and count."""
+    cid = str(world.conversation.id)
+    conversations = V1 + "conversations"
+    profile = client.get(f"{V1}users/{world.owner.username}").json()
+    scenario = client.get(f"{V1}scenarios/{world.scenario.id}").json()
+    searched = client.get(f"{V1}scenarios/search", {"creator_id": str(world.owner.id)}).json()["content"]
+    return {
+        "list": cid in _ids(client.get(conversations)),
+        "by_user": cid in _ids(client.get(conversations, {"user_id": str(world.owner.id)})),
+        "by_scenario": cid in _ids(client.get(conversations, {"scenario_id": str(world.scenario.id)})),
+        "profile_count": profile["conversation_count"] == 1,
+        "scenario_count": scenario["conversation_count"] == 1,
+        "search_count": searched[0]["conversation_count"] == 1,
+    }
+
+
+@pytest.mark.parametrize("visibility", VISIBILITIES)
+def test_lists_and_counts_show_public_conversations_only(world, visibility):
+    """Unlisted and private conversations are in no list and no count; a
+    reader's own list (user_id = them) and their liked list hold all of theirs."""
+    cid = str(world.conversation.id)
+    ConversationLike.objects.create(user=world.other, conversation=world.conversation)  # liked while public
+    set_visibility(world, visibility)
+    public = visibility == "public"
+    clients = _clients(world)
+    for caller, client in clients.items():
+        expected = dict.fromkeys(("list", "by_user", "by_scenario", "profile_count"), public)
+        expected |= {"scenario_count": public, "search_count": public}
+        if caller == "owner":
+            expected["by_user"] = True  # their own list
+        assert _listed(world, client) == expected, (caller, visibility)
+    liked = V1 + "users/me/liked-conversations"
+    assert (cid in _ids(clients["other"].get(liked))) is public
+    assert cid in _ids(clients["owner"].get(liked))  # their own conversation
+    # Back to public: every list and count has it again at once (but the
+    # unfiltered list, whose total is shared for 10 seconds).
+    set_visibility(world, "public")
+    assert {k: v for k, v in _listed(world, clients["anonymous"]).items() if k != "list"} == dict.fromkeys(
+        ("by_user", "by_scenario", "profile_count", "scenario_count", "search_count"), True
+    )
+
+
+@pytest.mark.parametrize("visibility", VISIBILITIES)
+def test_a_tree_shows_only_the_forks_its_reader_may_see(world, visibility):
+    """A tree lists forks as a list would: an unlisted fork (like a private
+    one) is a node and a count for its owner and staff only; its own link
+    still opens it."""
+    fork = Conversation.objects.get(
+        id=client_for(world.other)
+        .post(f"{V1}conversations/{world.conversation.id}/fork", {"visibility": visibility}, format="json")
+        .json()["id"]
+    )
+    listed = visibility == "public"
+    sees_fork = {"owner": listed, "anonymous": listed, "other": True, "staff": True}
+    for caller, client in _clients(world).items():
+        tree = client.get(f"{V1}conversations/{world.conversation.id}/tree").json()
+        shown = [child["id"] for child in tree["children"]]
+        assert shown == ([str(fork.id)] if sees_fork[caller] else []), (caller, tree)
+        assert tree["total_descendants"] == len(shown) and tree["depth"] == (1 if shown else 0)
+    # The fork's own tree: a private fork is a 404 for all but its owner and
+    # staff; an unlisted one opens by its link.
+    linked = visibility != "private"
+    opens = {"owner": linked, "anonymous": linked, "other": True, "staff": True}
+    for caller, client in _clients(world).items():
+        response = client.get(f"{V1}conversations/{fork.id}/tree")
+        assert response.status_code == (200 if opens[caller] else 404), caller
+
+
+@pytest.mark.parametrize("visibility", ("private", "unlisted"))
+def test_a_fork_does_not_point_at_a_parent_made_private(world, visibility):
+    """Others forked it while it was public; made private, the forks stay
+    theirs but no longer name it (its id is a 404 for their readers). Made
+    unlisted, the same: its link opens it, but a public fork naming it would
+    publish that link to every reader of the fork (the forker's too: only the
+    fork route's own answer names it)."""
+    fork_id = (
+        client_for(world.other)
+        .post(f"{V1}conversations/{world.conversation.id}/fork", format="json")
+        .json()["id"]
+    )
+    set_visibility(world, visibility)
+    parent = str(world.conversation.id)
+    sees_parent = {"owner": True, "staff": True, "other": False, "anonymous": False}
+    for caller, client in _clients(world).items():
+        expected = parent if sees_parent[caller] else None
+        detail = client.get(f"{V1}conversations/{fork_id}").json()
+        assert detail["parent_conversation_id"] == expected, caller
+        tree = client.get(f"{V1}conversations/{fork_id}/tree").json()
+        assert tree["parent_conversation_id"] == expected, caller
+        listed = client.get(V1 + "conversations", {"user_id": str(world.other.id)}).json()["content"]
+        assert [c["parent_conversation_id"] for c in listed if c["id"] == fork_id] == [expected], caller

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "novels",
     "scenarios",
     "conversations",
+    "notifications",
     "internal",
     "integrations",
 ]
@@ -168,6 +169,9 @@ AI_BASE_URL = env_str("AI_BASE_URL", "http://127.0.0.1:8000")
 AI_PUBLIC_URL = env_str("AI_PUBLIC_URL", AI_BASE_URL)
 # Core as browsers reach it (config.json of the web app); empty: the request's own origin.
 CORE_PUBLIC_URL = env_str("CORE_PUBLIC_URL", "")
+# The reader web app as readers reach it: the base of the links mailed to
+# them (a password reset). Never the request's Host header, which a caller chooses.
+WEB_BASE_URL = env_str("WEB_BASE_URL", CORE_PUBLIC_URL or "http://127.0.0.1:8080").rstrip("/")
 # The reader web app, built by `make web` (common/webapp.py).
 WEB_DIST_DIR = env_str("WEB_DIST_DIR", str(REPO_ROOT / "web" / "dist"))
 # Browser apps on other origins allowed to call the API (CORS; gaji_contracts.cors).
@@ -178,6 +182,23 @@ AI_ENQUEUE_TIMEOUT_SECONDS = env_float("AI_ENQUEUE_TIMEOUT_SECONDS", 3.0)
 # Completed messages sent with a generation request (the context endpoint
 # serves up to 100); ai trims them to the model's token budget.
 CHAT_HISTORY_MESSAGES = env_int("CHAT_HISTORY_MESSAGES", 20)
+
+# Mail (password resets), through Django's email framework. By default each
+# message is written as a file under var/mail (`make run` prints where); for a
+# real server set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend
+# and EMAIL_HOST/EMAIL_PORT/EMAIL_HOST_USER/EMAIL_HOST_PASSWORD/EMAIL_USE_TLS.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(REPO_ROOT / "var" / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Gaji <no-reply@gaji.localhost>")
+# How long a password-reset link works (seconds); a used link never works again.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 
 # Rate limits: the API spec's table scaled by RATE_LIMIT_SCALE (tests and
 # benchmarks raise it); Redis-backed so they hold across processes.
@@ -237,7 +258,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Several serializers carry a message's status (every MessageStatus value): one named enum.
-    "ENUM_NAME_OVERRIDES": {"MessageStatusEnum": [s.value for s in MessageStatus]},
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": [s.value for s in MessageStatus],
+        # A conversation's visibility and a reader's default_visibility (settings).
+        "VisibilityEnum": ["private", "unlisted", "public"],
+    },
     # No global "SECURITY": each route's authentication class documents its own
     # scheme (jwtAuth, or serviceToken on /api/internal/), so an internal route
     # does not claim to take a user JWT it refuses.

@@ -240,14 +240,16 @@ def test_regenerate_after_ai_comes_back(user, stub_ai):
     assert Conversation.objects.get(id=conversation.id).message_count == 2  # nothing new linked
 
 
-def test_regenerate_refuses_answers_that_are_not_failed_or_cancelled(user, stub_ai):
+def test_regenerate_refuses_answers_being_generated_and_user_messages(user, stub_ai):
     conversation = make_conversation(user)
     client = client_for(user)
     turn = send(client, conversation).json()
     url = f"{CONVERSATIONS}/{conversation.id}/messages/{turn['assistant_message_id']}/regenerate"
     assert_envelope(client.post(url), 409, "CONFLICT")  # pending
-    Message.objects.filter(id=turn["assistant_message_id"]).update(status="completed", content="done")
+    Message.objects.filter(id=turn["assistant_message_id"]).update(status="streaming")
     assert_envelope(client.post(url), 409, "CONFLICT")
+    Message.objects.filter(id=turn["assistant_message_id"]).update(status="completed", content="done")
+    assert client.post(url).status_code == 202  # a completed answer: kept as a version (test_alternatives)
     user_url = f"{CONVERSATIONS}/{conversation.id}/messages/{turn['message_id']}/regenerate"
     assert_envelope(client.post(user_url), 409, "CONFLICT")  # a user message has no answer to redo
 
@@ -445,3 +447,18 @@ def test_context_has_scenario_novel_owner_and_last_messages(user, stub_ai):
         internal_client().get(f"/api/internal/conversations/{conversation.id}/context?messages=101"), 400
     )
     assert_envelope(internal_client().get(f"/api/internal/conversations/{uuid.uuid4()}/context"), 404)
+
+
+def test_context_with_a_message_id_is_404_unless_the_conversation_shows_it(make_user, stub_ai):
+    """ai's Bearer stream route asks this way: owning conversation X must not
+    open a message of conversation Y."""
+    mine = make_conversation(make_user())
+    theirs = make_conversation(make_user())
+    [shown] = add_exchanges(mine, 1)
+    [elsewhere] = add_exchanges(theirs, 1)
+    context = f"/api/internal/conversations/{mine.id}/context"
+    ok = internal_client().get(context, {"messages": 0, "message_id": str(shown.id)})
+    assert ok.status_code == 200 and ok.json()["owner"]["id"] == str(mine.user_id)
+    for message_id in (elsewhere.id, uuid.uuid4()):
+        assert_envelope(internal_client().get(context, {"messages": 0, "message_id": str(message_id)}), 404)
+    assert_envelope(internal_client().get(context, {"message_id": "nope"}), 400)

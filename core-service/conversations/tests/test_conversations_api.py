@@ -291,7 +291,7 @@ def test_only_the_owner_renames(make_user):
         ({"title": "   "}, "title"),
         ({"title": "x" * 201}, "title"),
         ({"title": None}, "title"),
-        ({}, "title"),
+        ({}, "non_field_errors"),  # a title, a visibility or both
         ({"title": "ok", "like_count": 99}, "like_count"),
         ({"title": "ok", "user_id": "00000000-0000-0000-0000-000000000000"}, "user_id"),
     ],

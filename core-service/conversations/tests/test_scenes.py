@@ -437,3 +437,29 @@ def test_the_migration_gives_old_rows_their_speakers(user, make_user, stub_ai):
         ("user", user.username),
         ("narrator", "Narrator"),
     ]
+
+
+def test_a_fork_never_reads_the_prompts_of_the_answers_it_shares(user, make_user, stub_ai):
+    """A fork shares its root's answer rows, not what the root's model was
+    told: that holds the root's whole history."""
+    conversation = make_conversation(user)
+    answer = answered(user, conversation)
+    other = make_user()
+    fork = client_for(other).post(url(conversation, "/fork"), {}, format="json").json()
+    assert answer in {str(m.id) for m in messages_of(Conversation.objects.get(id=fork["id"]))}
+    path = f"/api/v1/conversations/{fork['id']}/messages/{answer}/prompt"
+    assert_envelope(client_for(other).get(path), 404)
+    assert client_for(user).get(url(conversation, f"/messages/{answer}/prompt")).status_code == 200
+    assert MessagePrompt.objects.get(message_id=answer).produced_in == conversation.id
+
+
+def test_a_prompt_kept_before_its_producer_was_recorded_is_judged_by_the_first_link(user, make_user, stub_ai):
+    conversation = make_conversation(user)
+    answer = answered(user, conversation)
+    MessagePrompt.objects.filter(message_id=answer).update(produced_in=None)
+    other = make_user()
+    fork = client_for(other).post(url(conversation, "/fork"), {}, format="json").json()
+    assert_envelope(
+        client_for(other).get(f"/api/v1/conversations/{fork['id']}/messages/{answer}/prompt"), 404
+    )
+    assert client_for(user).get(url(conversation, f"/messages/{answer}/prompt")).status_code == 200

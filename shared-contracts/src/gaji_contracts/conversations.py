@@ -19,12 +19,20 @@ user token, but a ticket is never an access token (own audience and type).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from gaji_contracts.memory import MemoryContext
 from gaji_contracts.text import CleanText, NoNulText
@@ -163,6 +171,51 @@ class PlannedAnswer(BaseModel):
     speaker: Speaker
 
 
+# A reader's turn settings (core's GET/PUT /users/me/settings): the bounds
+# core checks and ai honours. An answer of MAX_ANSWER_TOKENS_LIMIT tokens
+# still leaves the prompt room in the local model's window (ai also keeps
+# the answer to at most half the window).
+MIN_ANSWER_TOKENS = 16
+MAX_ANSWER_TOKENS_LIMIT = 1024
+MAX_TEMPERATURE = 2.0
+MAX_PERSONA_NAME_CHARS = 50
+RESPONSE_STYLES = ("concise", "balanced", "detailed")
+ResponseStyle = Literal["concise", "balanced", "detailed"]
+
+
+def no_control(value: str) -> str:
+    """Refuse control characters (newlines, tabs, NUL, ...): a name the
+    prompt quotes stays on its line."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class TurnOptions(BaseModel):
+    """How the reader wants their turns answered (their settings, filled in
+    by core). Every field None: the service's defaults, as before options
+    existed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = Field(default=None, ge=0, le=MAX_TEMPERATURE, allow_inf_nan=False)
+    max_tokens: int | None = Field(
+        default=None,
+        ge=MIN_ANSWER_TOKENS,
+        le=MAX_ANSWER_TOKENS_LIMIT,
+        description="The answer's length cap in tokens (ai keeps it within half its window)",
+    )
+    response_style: ResponseStyle | None = Field(default=None, description="None: balanced")
+    persona_name: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PERSONA_NAME_CHARS),
+            AfterValidator(no_control),
+        ]
+        | None
+    ) = Field(default=None, description='What characters call the reader; None: "Reader"')
+
+
 class GenerationRequest(BaseModel):
     """core -> ai: generate the turn's answers, one after another in one
     stream keyed by `assistant_message_id` (the first answer), each seeing
@@ -204,6 +257,10 @@ class GenerationRequest(BaseModel):
     )
     memory: MemoryContext | None = Field(
         default=None, description="The branch's memory (gaji_contracts.memory); None from an older core"
+    )
+    options: TurnOptions = Field(
+        default_factory=TurnOptions,
+        description="The reader's settings for this turn; empty from an older core (the defaults)",
     )
 
     @model_validator(mode="after")
@@ -322,6 +379,12 @@ class AssistantMessageResult(BaseModel):
     )
     prompt: PromptRecord | None = Field(
         default=None, description="What the model received (the prompt inspector); None when no model ran"
+    )
+    reader_attached: bool | None = Field(
+        default=None,
+        description="Set on a turn's last answer: whether a reader was attached to the turn's stream "
+        "when it ended (false: core notifies the owner that the answer is ready; None: not the turn's "
+        "end, or not known)",
     )
 
 

@@ -365,7 +365,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Job Status */
+        /**
+         * Job Status
+         * @description A job's progress, for the reader who started it and for staff. Anyone
+         *     else gets 404, as for a job that does not exist: job ids cannot be probed.
+         */
         get: operations["job_status_api_ai_novels_status__job_id__get"];
         put?: never;
         post?: never;
@@ -560,9 +564,36 @@ export interface paths {
          *     frames `{type: start|token|complete}` (`error` frames as on the stream).
          *     Every frame after `start` has an id: if the connection drops, resume on
          *     GET .../stream?message_id=... with that id as Last-Event-ID. A dropped
-         *     connection never stops the answer.
+         *     connection never stops the answer. Each message counts against the
+         *     reader's message rate limit on core (10 a minute, shared with core's
+         *     send route): 429 with core's Retry-After once it is spent.
          */
         post: operations["send_direct_api_ai_conversations__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream
+         * @description Events: `notification {notification, unread_count}` (gaji_contracts
+         *     NotificationEvent), each with its stream id as `id`; comments as
+         *     heartbeats. Without `Last-Event-ID` (header) or `last_event_id` only
+         *     notifications after the connection come; with one, those after it that
+         *     the stream still holds first. The stream ends when the ticket expires:
+         *     fetch a new one and resume with the last id received.
+         */
+        get: operations["stream_api_ai_notifications_stream_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -929,6 +960,8 @@ export interface components {
             character?: string | null;
             /** @description The branch's memory (gaji_contracts.memory); None from an older core */
             memory?: components["schemas"]["MemoryContext"] | null;
+            /** @description The reader's settings for this turn; empty from an older core (the defaults) */
+            options?: components["schemas"]["TurnOptions"];
         };
         /** GetIn */
         GetIn: {
@@ -1466,6 +1499,31 @@ export interface components {
          * @enum {string}
          */
         SpeakerKind: "user" | "character" | "narrator";
+        /**
+         * TurnOptions
+         * @description How the reader wants their turns answered (their settings, filled in
+         *     by core). Every field None: the service's defaults, as before options
+         *     existed.
+         */
+        TurnOptions: {
+            /** Temperature */
+            temperature?: number | null;
+            /**
+             * Max Tokens
+             * @description The answer's length cap in tokens (ai keeps it within half its window)
+             */
+            max_tokens?: number | null;
+            /**
+             * Response Style
+             * @description None: balanced
+             */
+            response_style?: ("concise" | "balanced" | "detailed") | null;
+            /**
+             * Persona Name
+             * @description What characters call the reader; None: "Reader"
+             */
+            persona_name?: string | null;
+        };
         /** UpsertIn */
         UpsertIn: {
             /** Points */
@@ -3849,6 +3907,75 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    stream_api_ai_notifications_stream_get: {
+        parameters: {
+            query?: {
+                ticket?: string | null;
+                last_event_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

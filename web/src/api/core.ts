@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Scenario, novel, owner and the last N messages (oldest first): the shared-contracts model gaji_contracts.conversations.ConversationContext. Service token only. */
+        /** @description Scenario, novel, owner and the last N messages (oldest first): the shared-contracts model gaji_contracts.conversations.ConversationContext. With `message_id`, 404 unless the conversation shows that message (ai's stream route checks a Bearer reader's message this way: owning one conversation must not open another's answer). Service token only. */
         get: operations["internal_conversation_context"];
         put?: never;
         post?: never;
@@ -64,7 +64,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Store a chat turn for `user_id` (ai's direct endpoint): the user message and a pending answer, exactly as the public send does. Answers 201 with the shared-contracts model gaji_contracts.conversations.GenerationRequest, which is not dispatched: the caller queues it. 403 `PERMISSION_DENIED` unless `user_id` owns the conversation. Service token only. */
+        /** @description Store a chat turn for `user_id` (ai's direct endpoint): the user message and a pending answer, exactly as the public send does. Answers 201 with the shared-contracts model gaji_contracts.conversations.GenerationRequest, which is not dispatched: the caller queues it. 403 `PERMISSION_DENIED` unless `user_id` owns the conversation (404 for someone else's private one, as on the public route). Counts against `user_id`'s message rate limit, the same budget as POST /api/v1/conversations/{id}/messages: 429 `RATE_LIMITED` with Retry-After once it is spent (nothing stored). Service token only. */
         post: operations["internal_conversation_create_turn"];
         delete?: never;
         options?: never;
@@ -174,6 +174,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Mail a single-use password reset link (`<web app>/#/reset-password?uid=&token=`, valid PASSWORD_RESET_TIMEOUT seconds) if an account has this address. The answer is the same whether or not one has. Limited like login: 5 requests per 15 minutes per client IP, and at most 3 mails an hour to one address. */
+        post: operations["auth_password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Set a new password with a mailed link. The link works once and expires; a bad, used or expired one is a 400 on `token`. Every refresh token is revoked. */
+        post: operations["auth_password_reset_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -213,10 +247,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Public conversations, newest activity first by default. Without filters, `total_elements` is counted at most every 10 seconds (shared by all servers). */
+        /** @description Public conversations, newest activity first by default; with `user_id` set to yourself, all of yours (private and unlisted too). Without filters, `total_elements` is counted at most every 10 seconds (shared by all servers). */
         get: operations["conversations_list"];
         put?: never;
-        /** @description Start a conversation on a (live) scenario; the title defaults to one from the scenario. */
+        /** @description Start a conversation on a (live) scenario; the title defaults to one from the scenario, the visibility to your settings' `default_visibility`. */
         post: operations["conversations_create"];
         delete?: never;
         options?: never;
@@ -231,8 +265,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description A conversation with its most recent 200 messages in order (`messages_truncated` says whether older ones exist: page them with /messages). */
+        /** @description A conversation with its most recent 200 messages in order (`messages_truncated` says whether older ones exist: page them with /messages). A private conversation is a 404 for everyone but its owner and staff. */
         get: operations["conversations_get"];
+        /** @description Rename it and/or change its visibility (the owner only; at least one of the two). Holds at once: a conversation made private is a 404 for everyone else from the next request. */
         put: operations["conversations_update"];
         post?: never;
         /** @description Deletes the conversation with its links, likes and memos, and every message no other conversation (a fork) still shows. Its forks remain. */
@@ -303,7 +338,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Fork a root conversation (forks cannot be forked: 409 `FORK_DEPTH_EXCEEDED`). The fork shows the last min(6, total) messages of the source, shared rather than copied, and is yours. */
+        /** @description Fork a root conversation (forks cannot be forked: 409 `FORK_DEPTH_EXCEEDED`). The fork shows the last min(6, total) messages of the source, shared rather than copied, and is yours; its visibility defaults to your settings' `default_visibility`. A private conversation: its owner only (staff: 403, anyone else: 404). */
         post: operations["conversations_fork"];
         delete?: never;
         options?: never;
@@ -423,6 +458,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Withdraw one of your messages: it keeps its place with `deleted: true` and empty `content`, and the model no longer sees it; the answers after it are marked `stale`. Deleting it again changes nothing (204). 409 for an answer, or while its answers are still being generated. A message a fork shares is copied first, so the fork's history never changes. The owner only. */
+        delete: operations["conversations_message_delete"];
+        options?: never;
+        head?: never;
+        /** @description Change the text of one of your messages (`edited_at` is set), or with only `regenerate: true` answer it again as it is. The answers after it, up to your next message, are kept but marked `stale`; with `regenerate: true` (only when this is the conversation's last turn, else 409) they are generated again as one turn: `turn` has its `stream_url`, each answer keeps its earlier text as a version, and the regeneration counts against the message rate limit. 409 for an answer, for a deleted message or while its answers are still being generated. A message a fork shares is copied first, so the fork never changes: the body then has the copy's id. The owner only. */
+        patch: operations["conversations_message_edit"];
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/messages/{message_id}/alternatives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The versions of an answer: once it is regenerated, the text it had and each completed regeneration (at most 10), with `chosen`, the one shown. `items` is [] while it has only one. Readable by anyone who can read the conversation; 409 for a user message. */
+        get: operations["conversations_message_alternatives"];
+        /** @description Show version `index` of an answer: it becomes the answer's text, what the model is told of it from now on and what forks made later share (a fork made earlier keeps the version it had: a shared answer is copied first, and the body then has the copy's id). 409 for an index with no version, for a user message or while the answer is being generated. The owner only. */
+        put: operations["conversations_message_choose"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/messages/{message_id}/cancel": {
         parameters: {
             query?: never;
@@ -483,7 +554,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Generate a failed or cancelled answer again (same message id), spoken by the same speaker in its own stream; 409 for any other state. `character` gives it to another speaker; `model` as when sending. */
+        /** @description Generate an answer again (same message id), spoken by the same speaker in its own stream: a failed, cancelled or completed one (409 while it is being generated, or for a user message). A completed answer keeps its text as a version (GET .../alternatives; the new text is added and shown when it completes; at most 10 versions, then 409). An answer a fork shares is copied first, so the fork keeps it: the turn then names the copy's id. `character` gives it to another speaker; `model` as when sending. */
         post: operations["conversations_regenerate_message"];
         delete?: never;
         options?: never;
@@ -508,6 +579,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Full-text search of the conversation's messages, in conversation order (deleted ones are never found). Words match whole, case-insensitively and unstemmed (names as written). Anyone who can read the conversation. */
+        get: operations["conversations_message_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/tree": {
         parameters: {
             query?: never;
@@ -515,7 +603,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description This conversation with its forks as `children` (most liked first, at most `limit`). `depth` counts edges below it (0 alone, 1 with forks); `total_descendants` counts all forks. */
+        /** @description This conversation with its forks as `children` (most liked first, at most `limit`). `depth` counts edges below it (0 alone, 1 with forks); `total_descendants` counts all forks. Only the forks a list may show you: private and unlisted forks of others are left out (and counted nowhere), and a parent private or unlisted and someone else's is null. */
         get: operations["conversations_tree"];
         put?: never;
         post?: never;
@@ -537,6 +625,57 @@ export interface paths {
         post?: never;
         /** @description Idempotent: unliking what you do not like changes nothing. */
         delete: operations["conversations_unlike"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your notifications, newest first (the newest 500 are kept), and how many are unread. */
+        get: operations["notifications_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Mark notifications read: `{ids: [...]}` or `{all: true}`. Marking one twice, or an id that is not yours, changes nothing. */
+        post: operations["notifications_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description A `stream_url` (an EventSource URL on ai with a short-lived ticket) of your live notifications: events `notification` with data `{notification, unread_count}` and the stream entry's `id`; comments as heartbeats. It ends when the ticket expires: ask for a new URL and reconnect with `Last-Event-ID` (or `last_event_id=`) to receive what came in between. Open it before loading the list, so nothing falls between the two. */
+        post: operations["notifications_stream"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -700,7 +839,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Live scenarios matching `q` and the filters. `q` is matched as full text; only when nothing matches are its words taken as typos: each word no scenario uses is replaced by the most similar word one does (pg_trgm similarity), the corrected words (all required) are searched, `matched_by` is `trigram` and `corrected_query` shows them. Relevance is the RUM index's rank: full-text scores lie in [0.5, 1], corrected-typo scores below 0.5; equally relevant scenarios come in the index's order. `relevance_score` is in [0, 1] with `q`, null without; sorting by relevance without `q` means newest first. `facets` and `page.total_elements` count the whole filtered result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger result is counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that used the shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile are not in it). The same search (same parameters and page) asked again within 10 s (SEARCH_CACHE_SECONDS) is answered with the first answer, and then carries an `Age` header (seconds since it was computed). */
+        /** @description Live scenarios matching `q` and the filters. `q` is matched as full text; only when nothing matches are its words taken as typos: each word no scenario uses is replaced by the most similar word one does (pg_trgm similarity), the corrected words (all required) are searched, `matched_by` is `trigram` and `corrected_query` shows them. Relevance is the RUM index's rank: full-text scores lie in [0.5, 1], corrected-typo scores below 0.5; equally relevant scenarios come in the index's order. `relevance_score` is in [0, 1] with `q`, null without; sorting by relevance without `q` means newest first. `facets` and `page.total_elements` count the whole filtered result, not just this page: exactly up to 1,000 matches (COUNT_EXACT_LIMIT); a larger result is counted once and that count shared for 30 s (COUNT_CACHE_SECONDS), and an answer that used the shared count says `page.total_is_estimate: true` (scenarios created or deleted meanwhile are not in it). The same search (same parameters and page) asked again within 10 s (SEARCH_CACHE_SECONDS) is answered with the first answer, and then carries an `Age` header (seconds since it was computed) — except to a signed-in reader who wrote since (created, forked, changed or deleted a scenario, or created, forked, liked or deleted a conversation): their answer is computed again, so it holds their own writes. */
         get: operations["scenarios_search"];
         put?: never;
         post?: never;
@@ -806,6 +945,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["users_me_get"];
+        put?: never;
+        post?: never;
+        /** @description Delete your account. Body: `{password}`. Your conversations (with every message no other reader's fork still shows), memos, likes, follows and notifications are removed; your scenarios stay, credited to `deleted-user`, so forks and conversations on them survive. Your tokens stop working: a second call is 401. A wrong or missing `current_password` (or `password`) is a 400 on that field; a username or email another account has (case-insensitively) is a 400 on that field. Wrong passwords are counted per user like login attempts: past 5 in 15 minutes, 429 until the window ends. */
+        delete: operations["users_me_delete"];
+        options?: never;
+        head?: never;
+        /** @description Change any of `username`, `email`, `bio`. A wrong or missing `current_password` (or `password`) is a 400 on that field; a username or email another account has (case-insensitively) is a 400 on that field. Wrong passwords are counted per user like login attempts: past 5 in 15 minutes, 429 until the window ends. */
+        patch: operations["users_me_update"];
+        trace?: never;
+    };
+    "/api/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Everything you own, as one JSON file (Content-Disposition: attachment). */
+        get: operations["users_me_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/liked-conversations": {
         parameters: {
             query?: never;
@@ -813,9 +987,61 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Conversations you liked, most recently liked first. */
+        /** @description Conversations you liked, most recently liked first: the public ones and your own (a conversation made private or unlisted since leaves the list). */
         get: operations["users_liked_conversations"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/messages/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Full-text search of the messages of your own conversations (every visibility), newest first; a message your fork shares with its root is found in each. Words match as in a conversation's search. */
+        get: operations["users_messages_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Change your password: every refresh token issued before is revoked (403 TOKEN_BLACKLISTED on refresh) and a fresh pair is answered, as POST /auth/login does. A wrong or missing `current_password` (or `password`) is a 400 on that field; a username or email another account has (case-insensitively) is a 400 on that field. Wrong passwords are counted per user like login attempts: past 5 in 15 minutes, 429 until the window ends. */
+        post: operations["users_me_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your settings, the defaults filled in. */
+        get: operations["users_settings_get"];
+        /** @description Change any of your settings: keys left out keep their values, null puts a key back to its default. `default_model` must be a model ai offers (400 `INVALID_MODEL`). Your turns (send, continue, regenerate, ai's direct route) use these unless the request says otherwise. */
+        put: operations["users_settings_put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -860,6 +1086,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Actor: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+        };
+        Alternative: {
+            index: number;
+            content: string;
+            model: string;
+            grounded: boolean | null;
+            total_tokens: number | null;
+            /** @description The passages of the novel the answer's prompt held, in the order it numbered them ([1], [2], ...); [] for user messages and answers without grounding */
+            citations: components["schemas"]["Citation"][];
+            /** Format: date-time */
+            completed_at: string | null;
+        };
+        Alternatives: {
+            /** @description The index of the version shown */
+            chosen: number | null;
+            /** @description Every version kept, oldest first ([]: only one) */
+            items: components["schemas"]["Alternative"][];
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        AlternativesApiChooseRequest: {
+            /** @description The version to show */
+            index: number;
+        };
         /**
          * AssistantMessageResult
          * @description ai -> core: the final (or progress) state of a pending assistant message.
@@ -927,6 +1184,12 @@ export interface components {
              * @default null
              */
             prompt: components["schemas"]["PromptRecord"] | null;
+            /**
+             * Reader Attached
+             * @description Set on a turn's last answer: whether a reader was attached to the turn's stream when it ended (false: core notifies the owner that the answer is ready; None: not the turn's end, or not known)
+             * @default null
+             */
+            reader_attached: boolean | null;
         };
         /** @enum {string} */
         AssistantMessageResultStatusEnum: "streaming" | "completed" | "cancelled" | "failed";
@@ -962,6 +1225,11 @@ export interface components {
             conversation_id: string;
             canon_chapter: number | null;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         CanonRequest: {
             /** @description Retrieval and canon knowledge stop at this chapter; null: where the scenario sits */
             canon_chapter: number | null;
@@ -993,6 +1261,11 @@ export interface components {
              */
             talkativeness: number;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         CastMemberRequest: {
             /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters); null for one named freely */
             character_id?: string | null;
@@ -1005,6 +1278,11 @@ export interface components {
              */
             talkativeness: number;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         CastRequest: {
             /** @description A narrator describes the scene after the characters */
             narrator: boolean;
@@ -1079,6 +1357,11 @@ export interface components {
             /** Quote */
             quote: string;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         ContinueApiInputRequest: {
             /** @description A model from the ai service's GET /api/ai/models; the configured default when omitted. Any other: 400 `INVALID_MODEL`. */
             model?: string;
@@ -1089,8 +1372,19 @@ export interface components {
             /** Format: uuid */
             id: string;
             title: string;
-            /** Format: uuid */
-            parent_conversation_id: string | null;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility: components["schemas"]["VisibilityEnum"];
+            /**
+             * Format: uuid
+             * @description The conversation this one was forked from; null for a root, and when that one is private or unlisted and someone else's (an unlisted one is readable by its link, but never named)
+             */
+            readonly parent_conversation_id: string | null;
             readonly is_fork: boolean;
             scenario: components["schemas"]["ScenarioSummary"];
             user: components["schemas"]["Creator"];
@@ -1123,29 +1417,75 @@ export interface components {
             messages: components["schemas"]["ChatMessage"][];
         };
         ConversationDetailApiUpdateRequest: {
-            title: string;
+            title?: string;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility?: components["schemas"]["VisibilityEnum"];
         };
         ConversationDetailApiUpdated: {
             /** Format: uuid */
             id: string;
             title: string;
+            visibility: components["schemas"]["VisibilityEnum"];
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         ConversationForkApiInputRequest: {
             title?: string;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility?: components["schemas"]["VisibilityEnum"];
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         ConversationListCreateApiInputRequest: {
             /** Format: uuid */
             scenario_id: string;
             title?: string;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility?: components["schemas"]["VisibilityEnum"];
         };
         ConversationListItem: {
             /** Format: uuid */
             id: string;
             title: string;
-            /** Format: uuid */
-            parent_conversation_id: string | null;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility: components["schemas"]["VisibilityEnum"];
+            /**
+             * Format: uuid
+             * @description The conversation this one was forked from; null for a root, and when that one is private or unlisted and someone else's (an unlisted one is readable by its link, but never named)
+             */
+            readonly parent_conversation_id: string | null;
             readonly is_fork: boolean;
             scenario: components["schemas"]["ScenarioRef"];
             user: components["schemas"]["Creator"];
@@ -1178,6 +1518,19 @@ export interface components {
             updated_at: string;
             /** Format: date-time */
             completed_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the reader last edited it
+             */
+            edited_at: string | null;
+            /** @description Withdrawn by the reader: kept in its place, emptied */
+            deleted: boolean;
+            /** @description An answer to a message edited or deleted after it was answered */
+            stale: boolean;
+            /** @description How many versions of this answer are kept (0: only the one shown) */
+            readonly alternatives_count: number;
+            /** @description The index of the version shown */
+            chosen: number | null;
         };
         ConversationPage: {
             page: components["schemas"]["PageInfo"];
@@ -1223,6 +1576,9 @@ export interface components {
              */
             newer: string | null;
         };
+        Detail: {
+            detail: string;
+        };
         ErrorEnvelope: {
             /** Format: date-time */
             timestamp: string;
@@ -1243,6 +1599,38 @@ export interface components {
             total_pages: number;
             /** @description true when total_elements (and any facets) came from a count shared for up to COUNT_CACHE_SECONDS (results larger than COUNT_EXACT_LIMIT rows), false when counted for this request */
             total_is_estimate: boolean;
+        };
+        Export: {
+            /** Format: date-time */
+            exported_at: string;
+            user: components["schemas"]["Me"];
+            /** @description As GET /users/me/settings shows them */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** @description As GET /scenarios/{id} shows them, with `deleted_at` */
+            scenarios: {
+                [key: string]: unknown;
+            }[];
+            /** @description As list items, with `visibility`, `cast`, `canon_chapter`, `total_tokens`, `messages` (every one, in order) and `memory` */
+            conversations: {
+                [key: string]: unknown;
+            }[];
+            memos: {
+                [key: string]: unknown;
+            }[];
+            likes: {
+                [key: string]: unknown;
+            }[];
+            following: {
+                [key: string]: unknown;
+            }[];
+            followers: {
+                [key: string]: unknown;
+            }[];
+            notifications: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * FoldJob
@@ -1386,6 +1774,13 @@ export interface components {
              * @default null
              */
             memory: components["schemas"]["MemoryContext"] | null;
+            /** @description The reader's settings for this turn; empty from an older core (the defaults) */
+            options?: components["schemas"]["TurnOptions"];
+        };
+        HitConversation: {
+            /** Format: uuid */
+            id: string;
+            title: string;
         };
         /**
          * IngestionStatus
@@ -1440,8 +1835,19 @@ export interface components {
             /** Format: uuid */
             id: string;
             title: string;
-            /** Format: uuid */
-            parent_conversation_id: string | null;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility: components["schemas"]["VisibilityEnum"];
+            /**
+             * Format: uuid
+             * @description The conversation this one was forked from; null for a root, and when that one is private or unlisted and someone else's (an unlisted one is readable by its link, but never named)
+             */
+            readonly parent_conversation_id: string | null;
             readonly is_fork: boolean;
             scenario: components["schemas"]["ScenarioRef"];
             user: components["schemas"]["Creator"];
@@ -1463,6 +1869,11 @@ export interface components {
             /** Format: date-time */
             liked_at: string | null;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         LoginApiInputRequest: {
             email: string;
             password: string;
@@ -1480,6 +1891,11 @@ export interface components {
             bio: string;
             avatar_url: string | null;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         LogoutApiInputRequest: {
             refresh_token: string;
         };
@@ -1489,6 +1905,31 @@ export interface components {
          * @enum {string}
          */
         MatchedByEnum: "full_text" | "trigram";
+        /** @description The reader's own account (GET/PATCH /users/me). */
+        Me: {
+            /** Format: uuid */
+            id: string;
+            /** Format: email */
+            email: string;
+            username: string;
+            bio: string;
+            readonly avatar_url: string | null;
+            is_staff: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        MePasswordApiInputRequest: {
+            /** @description 400 on this field when wrong */
+            current_password: string;
+            new_password: string;
+        };
         Memo: {
             memo_text: string;
             /** Format: date-time */
@@ -1496,6 +1937,11 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         MemoApiInputRequest: {
             memo_text: string;
         };
@@ -1750,6 +2196,26 @@ export interface components {
             /** @description The passages of the novel the answer's prompt held, in the order it numbered them ([1], [2], ...); [] for user messages and answers without grounding */
             citations: components["schemas"]["Citation"][];
         };
+        MessageEditResult: {
+            message: components["schemas"]["ConversationMessage"];
+            /** @description The regenerated answers' turn; null unless asked for */
+            turn: components["schemas"]["ChatTurn"] | null;
+        };
+        MessageHit: {
+            message: components["schemas"]["ConversationMessage"];
+            position: number;
+            /** @description Up to 30 words from the best match on, plain text */
+            snippet: string;
+        };
+        MessageHitPage: {
+            page: components["schemas"]["PageInfo"];
+            content: components["schemas"]["MessageHit"][];
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         MessageListSendApiInputRequest: {
             content: string;
             /** @description A model from the ai service's GET /api/ai/models; the configured default when omitted. Any other: 400 `INVALID_MODEL`. */
@@ -1782,6 +2248,11 @@ export interface components {
             /** @description Texts were cut to keep the record bounded */
             truncated: boolean;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         MessageRegenerateApiInputRequest: {
             /** @description A model from the ai service's GET /api/ai/models; the configured default when omitted. Any other: 400 `INVALID_MODEL`. */
             model?: string;
@@ -1824,6 +2295,67 @@ export interface components {
             /** Format: uuid */
             message_id: string;
             status: components["schemas"]["MessageStatusEnum"];
+            /** Format: uri */
+            stream_url: string;
+            /** Format: date-time */
+            stream_expires_at: string;
+        };
+        MyMessageHit: {
+            message: components["schemas"]["ConversationMessage"];
+            position: number;
+            /** @description Up to 30 words from the best match on, plain text */
+            snippet: string;
+            conversation: components["schemas"]["HitConversation"];
+        };
+        MyMessageHitPage: {
+            page: components["schemas"]["PageInfo"];
+            content: components["schemas"]["MyMessageHit"][];
+        };
+        /** @description gaji_contracts.notifications.Notification. */
+        Notification: {
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["NotificationKindEnum"];
+            /** @description Who did it (null: nobody, or a deleted account) */
+            actor: components["schemas"]["Actor"] | null;
+            /** Format: uuid */
+            scenario_id: string | null;
+            /** Format: uuid */
+            conversation_id: string | null;
+            /** Format: uuid */
+            message_id: string | null;
+            text: string;
+            read: boolean;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description * `scenario_forked` - scenario_forked
+         *     * `conversation_liked` - conversation_liked
+         *     * `conversation_forked` - conversation_forked
+         *     * `followed` - followed
+         *     * `answer_ready` - answer_ready
+         * @enum {string}
+         */
+        NotificationKindEnum: "scenario_forked" | "conversation_liked" | "conversation_forked" | "followed" | "answer_ready";
+        NotificationPage: {
+            content: components["schemas"]["Notification"][];
+            page: components["schemas"]["PageInfo"];
+            /** @description Your unread notifications, whatever the filter */
+            unread_count: number;
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        NotificationReadApiInputRequest: {
+            /** @description Notifications to mark read (ids that are not yours are ignored) */
+            ids?: string[];
+            /** @description true: mark every notification read */
+            all?: boolean;
+        };
+        NotificationStream: {
             /** Format: uri */
             stream_url: string;
             /** Format: date-time */
@@ -1926,6 +2458,44 @@ export interface components {
             id: string;
             is_deleted: boolean;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        PasswordResetApiInputRequest: {
+            /** Format: email */
+            email: string;
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        PasswordResetConfirmApiInputRequest: {
+            /** @description `uid` of the mailed link */
+            uid: string;
+            /** @description `token` of the mailed link: 400 on this field when invalid, used or expired */
+            token: string;
+            new_password: string;
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        PatchedMeApiUpdateRequest: {
+            /** @description Unique case-insensitively (400 on `username` when another account has it) */
+            username?: string;
+            /**
+             * Format: email
+             * @description Stored lower-cased; a new address needs `current_password`
+             */
+            email?: string;
+            /** @description Required (and checked) when `email` changes; 400 on this field when missing or wrong */
+            current_password?: string;
+            bio?: string | null;
+        };
         /** MemoryEntryUpdate */
         PatchedMemoryEntryUpdateRequest: {
             /**
@@ -1954,6 +2524,14 @@ export interface components {
              * @default null
              */
             everyone: boolean | null;
+        };
+        PatchedMessageApiEditRequest: {
+            content?: string;
+            /**
+             * @description Generate the answers again (the conversation's last turn only) instead of marking them stale; without `content`, the message stays as it is
+             * @default false
+             */
+            regenerate: boolean;
         };
         /**
          * NovelUpdate
@@ -2012,6 +2590,11 @@ export interface components {
             attempt: number;
             speaker: components["schemas"]["Speaker"];
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         ProfileUpdateApiInputRequest: {
             bio?: string | null;
             avatar_url?: (string) | null;
@@ -2092,6 +2675,16 @@ export interface components {
             /** Format: date-time */
             joined_at: string;
         };
+        ReadResult: {
+            /** @description How many notifications became read */
+            updated: number;
+            unread_count: number;
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         RefreshApiInputRequest: {
             refresh_token: string;
         };
@@ -2100,6 +2693,11 @@ export interface components {
             expires_in: number;
             token_type: string;
         };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         RegisterApiInputRequest: {
             /** Format: email */
             email: string;
@@ -2130,6 +2728,13 @@ export interface components {
             source_message_id: string | null;
             at: string;
         };
+        /**
+         * @description * `concise` - concise
+         *     * `balanced` - balanced
+         *     * `detailed` - detailed
+         * @enum {string}
+         */
+        ResponseStyleEnum: "concise" | "balanced" | "detailed";
         /**
          * @description * `system` - system
          *     * `user` - user
@@ -2274,6 +2879,41 @@ export interface components {
             /** Request Id */
             request_id: string;
         };
+        Settings: {
+            /** @description A model from GET /api/ai/models; null: the service's default */
+            default_model: string | null;
+            /**
+             * Format: double
+             * @description null: the service's default
+             */
+            temperature: number | null;
+            /** @description An answer's length cap in tokens; null: the service's default */
+            max_tokens: number | null;
+            response_style: components["schemas"]["ResponseStyleEnum"];
+            /** @description What characters call you; empty: your username */
+            persona_name: string;
+            /**
+             * @description A new conversation's visibility
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            default_visibility: components["schemas"]["VisibilityEnum"];
+        };
+        /**
+         * @description Any subset of the settings: a key left out keeps its value, null
+         *     puts it back to its default.
+         */
+        SettingsApiInputRequest: {
+            default_model?: string | null;
+            /** Format: double */
+            temperature?: number | null;
+            max_tokens?: number | null;
+            response_style?: (components["schemas"]["ResponseStyleEnum"] | components["schemas"]["NullEnum"]) | null;
+            persona_name?: string | null;
+            default_visibility?: (components["schemas"]["VisibilityEnum"] | components["schemas"]["NullEnum"]) | null;
+        };
         /** @enum {string} */
         SourceEnum: "model" | "rule";
         /**
@@ -2300,6 +2940,11 @@ export interface components {
          * @enum {string}
          */
         SpeakerInputKindEnum: "character" | "narrator";
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         SpeakerInputRequest: {
             kind: components["schemas"]["SpeakerInputKindEnum"];
             /** @description A character of the novel */
@@ -2403,6 +3048,38 @@ export interface components {
              */
             character: string | null;
         };
+        /**
+         * TurnOptions
+         * @description How the reader wants their turns answered (their settings, filled in
+         *     by core). Every field None: the service's defaults, as before options
+         *     existed.
+         */
+        TurnOptions: {
+            /**
+             * Temperature
+             * @default null
+             */
+            temperature: number | null;
+            /**
+             * Max Tokens
+             * @description The answer's length cap in tokens (ai keeps it within half its window)
+             * @default null
+             */
+            max_tokens: number | null;
+            /**
+             * Response Style
+             * @description None: balanced
+             * @default null
+             * @enum {string|null}
+             */
+            response_style: "concise" | "balanced" | "detailed" | null;
+            /**
+             * Persona Name
+             * @description What characters call the reader; None: "Reader"
+             * @default null
+             */
+            persona_name: string | null;
+        };
         Unfollowed: {
             message: string;
         };
@@ -2410,6 +3087,13 @@ export interface components {
             message: string;
             total_likes: number;
         };
+        /**
+         * @description * `private` - private
+         *     * `unlisted` - unlisted
+         *     * `public` - public
+         * @enum {string}
+         */
+        VisibilityEnum: "private" | "unlisted" | "public";
         /**
          * WrittenDraft
          * @description A draft with who wrote it (model or rule) and who may know it.
@@ -2535,6 +3219,8 @@ export interface operations {
     internal_conversation_context: {
         parameters: {
             query?: {
+                /** @description 404 unless the conversation shows this message */
+                message_id?: string;
                 messages?: number;
             };
             header?: never;
@@ -3292,6 +3978,88 @@ export interface operations {
             };
         };
     };
+    auth_password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetApiInputRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    auth_password_reset_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirmApiInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     auth_refresh: {
         parameters: {
             query?: never;
@@ -3412,7 +4180,7 @@ export interface operations {
                 size?: number;
                 /** @description field,direction; field in created_at, like_count, message_count, title, updated_at; direction asc or desc (desc if left out) */
                 sort?: string;
-                /** @description Only this user's conversations */
+                /** @description Only this user's conversations (yours: all of them, private and unlisted too) */
                 user_id?: string;
             };
             header?: never;
@@ -3565,7 +4333,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["ConversationDetailApiUpdateRequest"];
             };
@@ -4001,6 +4769,15 @@ export interface operations {
             };
             /** @description Missing or invalid authentication */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4758,6 +5535,308 @@ export interface operations {
             };
         };
     };
+    conversations_message_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_message_edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMessageApiEditRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageEditResult"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_message_alternatives: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alternatives"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_message_choose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlternativesApiChooseRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationMessage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_cancel_message: {
         parameters: {
             query?: never;
@@ -5133,6 +6212,61 @@ export interface operations {
             };
         };
     };
+    conversations_message_search: {
+        parameters: {
+            query: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Words to find (all of them), "a phrase", `or`, `-word` to leave out */
+                q: string;
+                /** @description Items per page */
+                size?: number;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageHitPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_tree: {
         parameters: {
             query?: {
@@ -5225,6 +6359,164 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    notifications_list: {
+        parameters: {
+            query?: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Items per page */
+                size?: number;
+                /** @description true: only unread, false: only read; all when left out */
+                unread?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    notifications_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NotificationReadApiInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadResult"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    notifications_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationStream"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6365,6 +7657,193 @@ export interface operations {
             };
         };
     };
+    users_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedMeApiUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     users_liked_conversations: {
         parameters: {
             query?: {
@@ -6385,6 +7864,205 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LikedConversationPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_messages_search: {
+        parameters: {
+            query: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Words to find (all of them), "a phrase", `or`, `-word` to leave out */
+                q: string;
+                /** @description Items per page */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyMessageHitPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MePasswordApiInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginApiOutput"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SettingsApiInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
                 };
             };
             /** @description Validation failed or malformed request */

@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, NavLink, useLocation, useNavigate } from 'react-router-dom';
 import { useSession } from '../lib/session';
+import { NotificationBell } from './NotificationBell';
 
 export function Layout({ children }: { children: ReactNode }) {
   const { user, logout } = useSession();
@@ -29,6 +30,8 @@ export function Layout({ children }: { children: ReactNode }) {
           <Link to="/" className="brand">
             Gaji <span className="brand-sub">what if?</span>
           </Link>
+          {/* Keyed by user: signing out (or in as someone else) closes its live stream. */}
+          {user && <NotificationBell key={user.id} />}
           <button
             type="button"
             className="menu-toggle secondary"
@@ -56,9 +59,14 @@ export function Layout({ children }: { children: ReactNode }) {
                 <NavLink to="/scenarios/new">Create</NavLink>
               </li>
               {user && (
-                <li>
-                  <NavLink to="/liked">Liked</NavLink>
-                </li>
+                <>
+                  <li>
+                    <NavLink to="/liked">Liked</NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/search-messages">My messages</NavLink>
+                  </li>
+                </>
               )}
               {user?.isStaff && (
                 <li>
@@ -70,6 +78,16 @@ export function Layout({ children }: { children: ReactNode }) {
                   <li>
                     <NavLink to={`/users/${encodeURIComponent(user.username)}`} data-testid="nav-profile">
                       @{user.username}
+                    </NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/settings" data-testid="nav-settings">
+                      Settings
+                    </NavLink>
+                  </li>
+                  <li>
+                    <NavLink to="/account" data-testid="nav-account">
+                      Account
                     </NavLink>
                   </li>
                   <li>

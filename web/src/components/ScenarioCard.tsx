@@ -3,6 +3,7 @@ import { formatDate, percent, plural } from '../lib/format';
 import { summarize, typeLabel } from '../lib/scenarioSchema';
 import type { ConversationListItem, ScenarioParameters, UserRef } from '../lib/types';
 import { UserLink } from './common';
+import { VisibilityBadge } from './Visibility';
 
 export interface ScenarioLike {
   id: string;
@@ -65,7 +66,13 @@ export function ConversationList({ items, showLiked }: { items: ConversationList
             <Link to={`/conversations/${c.id}`}>{c.title}</Link>
           </h3>
           <p className="muted small">
-            {c.is_fork && <span className="badge">Fork</span>} <UserLink username={c.user.username} /> · {plural(c.message_count, 'message')} ·{' '}
+            {c.is_fork && <span className="badge">Fork</span>}{' '}
+            {c.visibility && c.visibility !== 'public' && (
+              <>
+                <VisibilityBadge visibility={c.visibility} />{' '}
+              </>
+            )}
+            <UserLink username={c.user.username} /> · {plural(c.message_count, 'message')} ·{' '}
             {plural(c.like_count, 'like')} · {c.scenario.base_story} ({typeLabel(c.scenario.scenario_type)}) ·{' '}
             {showLiked && c.liked_at ? `liked ${formatDate(c.liked_at)}` : `updated ${formatDate(c.updated_at)}`}
           </p>

@@ -164,6 +164,13 @@ export class ApiClient {
     return this.parse<T>(response);
   }
 
+  /** A new access token now, so its claims follow a change (a new username
+   * shows in the menu). Null when logged out or the refresh was refused. */
+  async refreshAccess(): Promise<string | null> {
+    const current = this.tokens.accessToken;
+    return current ? this.freshAccessToken(current) : null;
+  }
+
   /** A newer access token than `stale`: the current one if another call
    * refreshed meanwhile, else one shared refresh. Null: logged out. */
   private async freshAccessToken(stale: string): Promise<string | null> {

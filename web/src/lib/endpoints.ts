@@ -2,6 +2,8 @@
 
 import type { ApiClient, QueryValue } from './api';
 import type {
+  AccountExport,
+  Alternatives,
   Ancestors,
   AuthResponse,
   CanonOut,
@@ -14,6 +16,8 @@ import type {
   Conversation,
   ConversationListItem,
   ConversationTreeNode,
+  ConversationUpdated,
+  DetailResponse,
   FollowEntry,
   FollowStatus,
   ForkTreeNode,
@@ -22,13 +26,21 @@ import type {
   IngestJob,
   LikedStatus,
   LikeResult,
+  Me,
+  MeUpdate,
   Memo,
   MemoryEntry,
   MemoryEntryCreate,
   MemoryEntryUpdate,
   MemoryPage,
+  MessageEditResult,
   MessagePage,
   MessagePrompt,
+  MessageSearchHit,
+  ModelList,
+  MyMessageSearchHit,
+  NotificationPage,
+  NotificationReadResult,
   Novel,
   Page,
   PassageSearchResult,
@@ -40,6 +52,9 @@ import type {
   SpeakerInput,
   StreamTicket,
   Timeline,
+  UserSettings,
+  UserSettingsUpdate,
+  Visibility,
 } from './types';
 
 type Query = Record<string, QueryValue>;
@@ -58,6 +73,35 @@ export function makeApi(client: ApiClient) {
       core<AuthResponse>('/auth/login', { method: 'POST', body, auth: 'none' }),
     logout: (refreshToken: string) =>
       core<{ message: string }>('/auth/logout', { method: 'POST', body: { refresh_token: refreshToken } }),
+    /** 202 whether or not the address has an account (nothing is revealed). */
+    requestPasswordReset: (email: string) =>
+      core<DetailResponse>('/auth/password-reset', { method: 'POST', body: { email }, auth: 'none' }),
+    /** The emailed link's uid and token (single-use, expiring: else 400 `token`). */
+    confirmPasswordReset: (body: { uid: string; token: string; new_password: string }) =>
+      core<DetailResponse>('/auth/password-reset/confirm', { method: 'POST', body, auth: 'none' }),
+
+    // -- the reader's own account ----------------------------------------------
+    me: (signal?: AbortSignal) => core<Me>('/users/me', { signal }),
+    /** An email change needs `current_password` (else 400 on that field). */
+    updateMe: (body: MeUpdate) => core<Me>('/users/me', { method: 'PATCH', body }),
+    /** A fresh token pair, as login answers (every earlier refresh token is revoked). */
+    changePassword: (body: { current_password: string; new_password: string }) =>
+      core<AuthResponse>('/users/me/password', { method: 'POST', body }),
+    deleteAccount: (password: string) => core<void>('/users/me', { method: 'DELETE', body: { password } }),
+    exportAccount: () => core<AccountExport>('/users/me/export'),
+    settings: (signal?: AbortSignal) => core<UserSettings>('/users/me/settings', { signal }),
+    /** Omitted keys keep their values; null resets a key to its default. */
+    saveSettings: (body: UserSettingsUpdate) => core<UserSettings>('/users/me/settings', { method: 'PUT', body }),
+    /** Messages of the reader's own conversations matching `q` (1-200 characters). */
+    searchMyMessages: (query: Query, signal?: AbortSignal) =>
+      core<Page<MyMessageSearchHit>>('/users/me/messages/search', { query, signal }),
+
+    // -- notifications ------------------------------------------------------------
+    notifications: (query: Query, signal?: AbortSignal) => core<NotificationPage>('/notifications', { query, signal }),
+    markNotificationsRead: (body: { ids: string[] } | { all: true }) =>
+      core<NotificationReadResult>('/notifications/read', { method: 'POST', body }),
+    /** A ticket URL for ai's live notification stream (SSE). */
+    notificationStreamTicket: () => core<StreamTicket>('/notifications/stream', { method: 'POST' }),
 
     // -- users --------------------------------------------------------------
     profile: (username: string, signal?: AbortSignal) => core<PublicProfile>(`/users/${enc(username)}`, { signal }),
@@ -102,9 +146,13 @@ export function makeApi(client: ApiClient) {
     // -- conversations ----------------------------------------------------------
     conversations: (query: Query, signal?: AbortSignal) =>
       core<Page<ConversationListItem>>('/conversations', { query, signal }),
-    createConversation: (body: { scenario_id: string; title?: string }) =>
+    /** Without `visibility` the reader's default applies. */
+    createConversation: (body: { scenario_id: string; title?: string; visibility?: Visibility }) =>
       core<Conversation>('/conversations', { method: 'POST', body }),
     conversation: (id: string, signal?: AbortSignal) => core<Conversation>(`/conversations/${enc(id)}`, { signal }),
+    /** The owner renames it or changes who may see it. */
+    updateConversation: (id: string, body: { title?: string; visibility?: Visibility }) =>
+      core<ConversationUpdated>(`/conversations/${enc(id)}`, { method: 'PUT', body }),
     messages: (id: string, query: Query, signal?: AbortSignal) =>
       core<MessagePage>(`/conversations/${enc(id)}/messages`, { query, signal }),
     /** `speakers`: who answers, in order (at most 3); else the scene decides. */
@@ -117,6 +165,19 @@ export function makeApi(client: ApiClient) {
       core<unknown>(`/conversations/${enc(id)}/messages/${enc(messageId)}/cancel`, { method: 'POST' }),
     regenerateMessage: (id: string, messageId: string, body: { character?: string } = {}) =>
       core<ChatTurn>(`/conversations/${enc(id)}/messages/${enc(messageId)}/regenerate`, { method: 'POST', body }),
+    /** The owner's own message; `regenerate` (last turn only, else 409) answers it again. */
+    editMessage: (id: string, messageId: string, body: { content: string; regenerate?: boolean }) =>
+      core<MessageEditResult>(`/conversations/${enc(id)}/messages/${enc(messageId)}`, { method: 'PATCH', body }),
+    /** The message keeps its place as `deleted`; the answers after it become `stale`. */
+    deleteMessage: (id: string, messageId: string) =>
+      core<void>(`/conversations/${enc(id)}/messages/${enc(messageId)}`, { method: 'DELETE' }),
+    alternatives: (id: string, messageId: string, signal?: AbortSignal) =>
+      core<Alternatives>(`/conversations/${enc(id)}/messages/${enc(messageId)}/alternatives`, { signal }),
+    /** Shows version `index` (forks and the model's history use it from now on). */
+    chooseAlternative: (id: string, messageId: string, index: number) =>
+      core<ChatMessage>(`/conversations/${enc(id)}/messages/${enc(messageId)}/alternatives`, { method: 'PUT', body: { index } }),
+    searchMessages: (id: string, query: Query, signal?: AbortSignal) =>
+      core<Page<MessageSearchHit>>(`/conversations/${enc(id)}/messages/search`, { query, signal }),
     /** A fresh stream ticket for an answer still being generated (404 where
      * the backend does not offer it: then poll the history). */
     streamTicket: (id: string, messageId: string) =>
@@ -138,7 +199,7 @@ export function makeApi(client: ApiClient) {
     /** The spoiler boundary (null: where the scenario sits). */
     saveCanon: (id: string, body: CanonRequest) =>
       core<CanonOut>(`/conversations/${enc(id)}/canon`, { method: 'PUT', body }),
-    forkConversation: (id: string, body: { title?: string } = {}) =>
+    forkConversation: (id: string, body: { title?: string; visibility?: Visibility } = {}) =>
       core<Conversation>(`/conversations/${enc(id)}/fork`, { method: 'POST', body }),
     conversationTree: (id: string, signal?: AbortSignal) =>
       core<ConversationTreeNode>(`/conversations/${enc(id)}/tree`, { signal }),
@@ -151,6 +212,7 @@ export function makeApi(client: ApiClient) {
     deleteMemo: (id: string) => core<void>(`/conversations/${enc(id)}/memo`, { method: 'DELETE' }),
 
     // -- ai ---------------------------------------------------------------------
+    models: (signal?: AbortSignal) => ai<ModelList>('/models', { signal }),
     characters: (novelId: string, signal?: AbortSignal) =>
       ai<Character[]>(`/novels/${enc(novelId)}/characters`, { signal }),
     searchPassages: (body: { query: string; novel_id: string; top_k: number }, signal?: AbortSignal) =>

@@ -12,6 +12,11 @@ export interface Session {
   login: (email: string, password: string) => Promise<void>;
   register: (email: string, username: string, password: string) => Promise<void>;
   logout: () => Promise<void>;
+  /** Changes the password and keeps the session on the fresh tokens the
+   * route answers (every earlier refresh token is revoked). */
+  changePassword: (currentPassword: string, newPassword: string) => Promise<void>;
+  /** Deletes the account (the password confirms it) and ends the session here. */
+  deleteAccount: (password: string) => Promise<void>;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -61,7 +66,27 @@ export function SessionProvider({ api, children }: { api: Api; children: ReactNo
     }
   }, [api, client]);
 
-  const value = useMemo(() => ({ api, user, login, register, logout }), [api, user, login, register, logout]);
+  const changePassword = useCallback(
+    async (currentPassword: string, newPassword: string) => {
+      const { tokens } = await api.changePassword({ current_password: currentPassword, new_password: newPassword });
+      client.tokens.set({ accessToken: tokens.access_token, refreshToken: tokens.refresh_token });
+    },
+    [api, client],
+  );
+
+  const deleteAccount = useCallback(
+    async (password: string) => {
+      await api.deleteAccount(password);
+      // The account and its refresh tokens are gone: nothing to log out of server-side.
+      client.tokens.clear();
+    },
+    [api, client],
+  );
+
+  const value = useMemo(
+    () => ({ api, user, login, register, logout, changePassword, deleteAccount }),
+    [api, user, login, register, logout, changePassword, deleteAccount],
+  );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -144,3 +144,45 @@ export type PassageSearchResult = Ai['PassageSearchResult'];
 export type IngestAccepted = Ai['IngestAccepted'];
 export type IngestJob = Ai['JobStatus'];
 export type JobState = IngestJob['status'];
+
+/** GET /api/ai/models: the models a turn may choose (`default` when none is given). */
+export type ModelList = Ai['ModelList'];
+
+// Accounts, settings, visibility, message versions and search, notifications
+// ---------------------------------------------------------------------------------------
+
+/** Who may see a conversation: private (owner and staff), unlisted (anyone
+ * with the link, in no list), public (everyone). */
+export type Visibility = Core['VisibilityEnum'];
+/** PUT /conversations/{id}: what the rename or visibility change left. */
+export type ConversationUpdated = Core['ConversationDetailApiUpdated'];
+export type Me = Core['Me'];
+/** PATCH /users/me: any of these; an email change needs `current_password`. */
+export type MeUpdate = Core['PatchedMeApiUpdateRequest'];
+/** A plain acknowledgement (password reset request and confirm). */
+export type DetailResponse = Core['Detail'];
+/** GET /users/me/export: everything the reader owns, as one JSON document. */
+export type AccountExport = Core['Export'];
+export type ResponseStyle = Core['ResponseStyleEnum'];
+/** GET/PUT /users/me/settings (null: the service's default). */
+export type UserSettings = Core['Settings'];
+/** PUT /users/me/settings: omitted keys keep their values, null resets. */
+export type UserSettingsUpdate = Partial<UserSettings>;
+/** PATCH /conversations/{id}/messages/{mid}: the edited message, and the
+ * regenerated answers' turn when asked for (else null). */
+export type MessageEditResult = Core['MessageEditResult'];
+export type AlternativeItem = Core['Alternative'];
+export type Alternatives = Core['Alternatives'];
+export type MessageSearchHit = Core['MessageHit'];
+export type MyMessageSearchHit = Core['MyMessageHit'];
+export type NotificationKind = Core['NotificationKindEnum'];
+/** A notification (named so as not to hide the DOM's `Notification`). */
+export type AppNotification = Core['Notification'];
+export type NotificationPage = Core['NotificationPage'];
+export type NotificationReadResult = Core['ReadResult'];
+
+/** The `data` of a live `notification` event. */
+export interface NotificationEvent {
+  notification: AppNotification;
+  unread_count: number;
+}

@@ -7,7 +7,7 @@ import { makeApi } from '../lib/endpoints';
 import { SessionProvider } from '../lib/session';
 import { streamStorageKey, writePersistedStream } from '../lib/stream';
 import { TokenStore } from '../lib/tokens';
-import type { Cast, ChatMessage, Conversation, MessagePrompt, MessageSpeaker } from '../lib/types';
+import type { Alternatives, Cast, ChatMessage, Conversation, MessagePrompt, MessageSpeaker, Visibility } from '../lib/types';
 import { FakeEventSource } from '../test/fakeEventSource';
 import { ConversationPage } from './ConversationPage';
 
@@ -23,8 +23,9 @@ function jwt(claims: Record<string, unknown>): string {
   return `${b64({ alg: 'RS256' })}.${b64(claims)}.signature`;
 }
 
-function conversation(messages: ChatMessage[]): Conversation {
+function conversation(messages: ChatMessage[], visibility: Visibility = 'public'): Conversation {
   return {
+    visibility,
     id: CONV,
     title: 'Tea at Netherfield',
     parent_conversation_id: null,
@@ -52,6 +53,7 @@ interface Request {
   method: string;
   path: string;
   body: unknown;
+  query?: URLSearchParams;
 }
 
 const ELIZABETH: MessageSpeaker = { kind: 'character', character_id: 'c-eliza', name: 'Elizabeth Bennet' };
@@ -68,17 +70,25 @@ interface Options {
   novelId?: string | null;
   /** Answers whose cancel is refused with 409 (ended meanwhile). */
   endedAnswers?: string[];
+  visibility?: Visibility;
+  /** The versions of answers, by message id. */
+  alternatives?: Record<string, Alternatives>;
+  /** Edits and deletes copy the message and its answers first (rows a fork shares), as `<id>-own`. */
+  copyOnWrite?: boolean;
+  /** Search hits of the conversation's search route. */
+  searchHits?: { message: ChatMessage; position: number; snippet: string }[];
 }
 
 function backend(initial: ChatMessage[], options: Options = {}) {
   const state = {
-    messages: [...initial],
+    messages: initial.map((m) => ({ ...m })),
     liked: false,
     likes: 2,
     memo: null as null | string,
     /** The memory's entries (world facts), by text. */
     memory: [] as string[],
     cast: options.cast ?? { narrator: false, members: [{ character_id: 'c-eliza', name: 'Elizabeth Bennet', talkativeness: 0.5 }] },
+    visibility: options.visibility ?? ('public' as Visibility),
   };
   const requests: Request[] = [];
   let turn = 0;
@@ -91,9 +101,71 @@ function backend(initial: ChatMessage[], options: Options = {}) {
     const method = init?.method ?? 'GET';
     const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
     const path = url.pathname.replace('/api/v1', '').replace('/api/ai', '/ai');
-    requests.push({ method, path, body });
+    requests.push({ method, path, body, query: url.searchParams });
     const base = `/conversations/${CONV}`;
-    if (method === 'GET' && path === base) return json(200, conversation(state.messages));
+    if (method === 'GET' && path === base) return json(200, conversation(state.messages, state.visibility));
+    if (method === 'PUT' && path === base) {
+      const change = body as { visibility?: Visibility };
+      if (change.visibility && !['private', 'unlisted', 'public'].includes(change.visibility)) {
+        return json(400, { status: 400, code: 'VALIDATION_ERROR', message: 'Invalid input.', details: { visibility: ['Not a choice.'] }, trace_id: 't', path, error: '', timestamp: '' });
+      }
+      state.visibility = change.visibility ?? state.visibility;
+      return json(200, { id: CONV, title: 'Tea at Netherfield', visibility: state.visibility, updated_at: '2026-01-02T00:00:00Z' });
+    }
+    if (method === 'POST' && path === `${base}/fork`) return json(201, { ...conversation([]), id: 'forked-conv' });
+    if (method === 'GET' && path === `${base}/messages/search`) {
+      const hits = options.searchHits ?? [];
+      return json(200, { content: hits, page: { number: 0, size: 10, total_elements: hits.length, total_pages: hits.length ? 1 : 0 } });
+    }
+    if (method === 'GET' && path === `${base}/messages`) {
+      const size = Number(url.searchParams.get('size') ?? 20);
+      const after = url.searchParams.get('after');
+      const start = after ? state.messages.findIndex((m) => m.id === after) + 1 : Number(url.searchParams.get('page') ?? 0) * size;
+      const content = state.messages.slice(start, start + size).map((m) => ({ ...m }));
+      return json(200, { content, cursors: { older: null, newer: null } });
+    }
+    /** The message and the answers after it up to the next of the reader's (their own copies first). */
+    const revised = (messageId: string) => {
+      let index = state.messages.findIndex((m) => m.id === messageId);
+      if (index < 0 || state.messages[index].role !== 'user') return null;
+      const answers: ChatMessage[] = [];
+      for (let k = index + 1; k < state.messages.length && state.messages[k].role === 'assistant'; k += 1) answers.push(state.messages[k]);
+      if (options.copyOnWrite) {
+        state.messages = state.messages.map((m) => (m.id === messageId || answers.includes(m) ? { ...m, id: `${m.id}-own` } : m));
+        index = state.messages.findIndex((m) => m.id === `${messageId}-own`);
+        return { message: state.messages[index], answers: state.messages.slice(index + 1, index + 1 + answers.length) };
+      }
+      return { message: state.messages[index], answers };
+    };
+    const revise = new RegExp(`^${base}/messages/([^/]+)$`).exec(path);
+    if (revise && method === 'PATCH') {
+      const edit = body as { content: string; regenerate?: boolean };
+      const found = revised(revise[1]);
+      if (!found) return notFound();
+      const { message, answers } = found;
+      Object.assign(message, { content: edit.content, edited_at: '2026-01-03T00:00:00Z' });
+      for (const a of answers) a.stale = true;
+      const turn = edit.regenerate
+        ? { message_id: message.id, assistant_message_id: answers[0].id, answers: answers.map((a) => ({ message_id: a.id, speaker: ELIZABETH })), stream_url: streamUrl(answers[0].id, 'T7'), stream_expires_at: future() }
+        : null;
+      return json(200, { message: { ...message }, turn });
+    }
+    if (revise && method === 'DELETE') {
+      const found = revised(revise[1]);
+      if (!found) return notFound();
+      Object.assign(found.message, { deleted: true, content: '' });
+      for (const a of found.answers) a.stale = true;
+      return new Response(null, { status: 204 });
+    }
+    const alternatives = new RegExp(`^${base}/messages/([^/]+)/alternatives$`).exec(path);
+    if (alternatives && method === 'GET') return options.alternatives?.[alternatives[1]] ? json(200, options.alternatives[alternatives[1]]) : notFound();
+    if (alternatives && method === 'PUT') {
+      const { index } = body as { index: number };
+      const message = state.messages.find((m) => m.id === alternatives[1])!;
+      const item = options.alternatives![alternatives[1]].items[index];
+      Object.assign(message, { content: item.content, chosen: index });
+      return json(200, { ...message });
+    }
     if (method === 'GET' && path === `/scenarios/${SCENARIO}`) return json(200, { id: SCENARIO, novel_id: options.novelId ?? null });
     if (method === 'GET' && path === `/scenarios/${SCENARIO}/timeline`) return json(200, TIMELINE);
     if (method === 'GET' && path === `/ai/novels/${NOVEL}/characters`) return json(200, CHARACTERS);
@@ -296,7 +368,7 @@ describe('<ConversationPage>', () => {
     act(() => FakeEventSource.last.emit('message_complete', { content: 'Once upon', status: 'cancelled' }, '1-1'));
     const answer = screen.getAllByTestId('assistant-message')[1];
     expect(answer).toHaveAttribute('data-status', 'cancelled');
-    expect(screen.getByTestId('regenerate-button')).toBeInTheDocument();
+    expect(within(answer).getByTestId('regenerate-button')).toBeInTheDocument();
   });
 
   it('after a reload mid-answer, reopens the stream from the start and rebuilds the text', async () => {
@@ -510,7 +582,8 @@ describe('<ConversationPage>', () => {
     });
     expect(screen.getAllByTestId('assistant-message').slice(1).map((li) => li.getAttribute('data-status'))).toEqual(['cancelled', 'cancelled']);
     expect(screen.queryByTestId('stop-button')).toBeNull();
-    expect(screen.getAllByTestId('regenerate-button')).toHaveLength(2);
+    // Both answers of the turn may be regenerated (as may the completed one before them).
+    for (const li of screen.getAllByTestId('assistant-message').slice(1)) expect(within(li).getByTestId('regenerate-button')).toBeInTheDocument();
     expect(screen.queryByTestId('error-banner')).toBeNull();
   });
 
@@ -691,5 +764,242 @@ describe('<ConversationPage>', () => {
     expect(await within(brief).findByTestId('brief')).toHaveTextContent('1. Elizabeth Bennet is shy.');
     expect(within(brief).getByTestId('brief').tagName).toBe('PRE');
     expect(within(brief).getByTestId('brief-tokens')).toHaveTextContent('about 17 tokens');
+  });
+});
+
+describe('<ConversationPage> issue 26: visibility, edits, versions, search', () => {
+  const item = (mid: string) => document.querySelector(`.message-list > [data-id="${mid}"]`) as HTMLElement;
+  const turnHistory: ChatMessage[] = [
+    { id: 'm-user-1', role: 'user', content: 'Good evening, Miss Bennet.', status: 'completed' },
+    { id: 'm-asst-1', role: 'assistant', content: 'Good evening.', status: 'completed', speaker: ELIZABETH },
+    { id: 'm-user-2', role: 'user', content: 'Shall we dance?', status: 'completed' },
+    { id: 'm-asst-2', role: 'assistant', content: 'Perhaps.', status: 'completed', speaker: ELIZABETH },
+  ];
+
+  it('the owner changes who may see the conversation; the badge follows', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history);
+    const select = await screen.findByTestId('visibility-select');
+    expect(select).toHaveValue('public');
+    expect(screen.getByTestId('visibility-badge')).toHaveTextContent('Public');
+    expect(screen.getByText('Everyone can find and read it.')).toBeInTheDocument();
+    const historyReads = server.requests.filter((r) => r.method === 'GET' && r.path === `/conversations/${CONV}`).length;
+    await user.selectOptions(select, 'private');
+    await waitFor(() => expect(screen.getByTestId('visibility-status')).toHaveTextContent('Saved.'));
+    expect(server.requests.find((r) => r.method === 'PUT' && r.path === `/conversations/${CONV}`)?.body).toEqual({ visibility: 'private' });
+    expect(screen.getByTestId('visibility-badge')).toHaveTextContent('Private');
+    expect(screen.getByText('Only you can see it.')).toBeInTheDocument();
+    // The history is not read again (a turn streaming into it would be lost).
+    expect(server.requests.filter((r) => r.method === 'GET' && r.path === `/conversations/${CONV}`)).toHaveLength(historyReads);
+  });
+
+  it('others see the badge but no select', async () => {
+    renderPage(history, { as: VIEWER, visibility: 'unlisted' });
+    expect(await screen.findByTestId('visibility-badge')).toHaveTextContent('Unlisted');
+    expect(screen.queryByTestId('visibility-select')).toBeNull();
+  });
+
+  it('a fork takes the visibility chosen, or leaves it to the reader’s default', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history, { as: VIEWER });
+    const select = await screen.findByTestId('fork-visibility');
+    expect(select).toHaveValue('');
+    await user.selectOptions(select, 'unlisted');
+    await user.click(screen.getByTestId('fork-button'));
+    await waitFor(() => expect(server.requests.some((r) => r.path === `/conversations/${CONV}/fork`)).toBe(true));
+    expect(server.requests.find((r) => r.path === `/conversations/${CONV}/fork`)?.body).toEqual({ visibility: 'unlisted' });
+  });
+
+  it('edits an earlier message: the text changes, its answer is marked stale, no regenerate offered', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(turnHistory);
+    await screen.findAllByTestId('user-message');
+    const first = item('m-user-1');
+    expect(within(item('m-asst-1')).queryByTestId('stale-note')).toBeNull();
+    await user.click(within(first).getByTestId('edit-message'));
+    expect(within(first).queryByTestId('edit-save-regenerate')).toBeNull(); // not the last turn
+    const input = within(first).getByLabelText('Edit your message');
+    expect(input).toHaveValue('Good evening, Miss Bennet.');
+    await user.clear(input);
+    await user.type(input, 'Good morning, Miss Bennet.');
+    await user.click(within(first).getByTestId('edit-save'));
+    await waitFor(() => expect(within(item('m-user-1')).getByTestId('message-content')).toHaveTextContent('Good morning, Miss Bennet.'));
+    expect(within(item('m-user-1')).getByTestId('edited-mark')).toHaveTextContent('(edited)');
+    expect(within(item('m-asst-1')).getByTestId('stale-note')).toHaveTextContent('Answers an earlier version of the message.');
+    expect(within(item('m-asst-2')).queryByTestId('stale-note')).toBeNull();
+    expect(server.requests.find((r) => r.method === 'PATCH')).toMatchObject({ path: `/conversations/${CONV}/messages/m-user-1`, body: { content: 'Good morning, Miss Bennet.' } });
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('"Save and regenerate answers" on the last turn streams the new answers like a send', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(turnHistory);
+    await screen.findAllByTestId('user-message');
+    await user.click(within(item('m-user-2')).getByTestId('edit-message'));
+    const input = within(item('m-user-2')).getByLabelText('Edit your message');
+    await user.clear(input);
+    await user.type(input, 'Shall we walk?');
+    await user.click(within(item('m-user-2')).getByTestId('edit-save-regenerate'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(server.requests.find((r) => r.method === 'PATCH')?.body).toEqual({ content: 'Shall we walk?', regenerate: true });
+    expect(FakeEventSource.last.url).toBe(streamUrl('m-asst-2', 'T7'));
+    expect(item('m-asst-2')).toHaveAttribute('data-status', 'pending');
+    expect(within(item('m-asst-2')).queryByTestId('stale-note')).toBeNull();
+    act(() => {
+      FakeEventSource.last.chunk('5-0', 'Gladly.');
+      FakeEventSource.last.emit('message_complete', { content: 'Gladly.', status: 'completed' }, '5-1');
+    });
+    expect(item('m-asst-2')).toHaveAttribute('data-status', 'completed');
+    expect(within(item('m-asst-2')).getByTestId('message-content')).toHaveTextContent('Gladly.');
+    expect(within(item('m-user-2')).getByTestId('message-content')).toHaveTextContent('Shall we walk?');
+    // The earlier answer is kept as a version.
+    expect(within(item('m-asst-2')).getByTestId('alternative-position')).toHaveTextContent('2 / 2');
+  });
+
+  it('deletes a message after confirming: a placeholder keeps its place, its answer is stale', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(turnHistory);
+    await screen.findAllByTestId('user-message');
+    await user.click(within(item('m-user-1')).getByTestId('delete-message'));
+    const dialog = within(item('m-user-1')).getByTestId('delete-message-dialog');
+    expect(dialog).toHaveAttribute('role', 'alertdialog');
+    expect(server.requests.some((r) => r.method === 'DELETE')).toBe(false);
+    await user.click(within(dialog).getByTestId('delete-message-confirm'));
+    await waitFor(() => expect(within(item('m-user-1')).getByTestId('message-deleted')).toHaveTextContent('Message deleted.'));
+    expect(item('m-user-1')).toHaveAttribute('data-deleted', 'true');
+    expect(within(item('m-user-1')).queryByTestId('edit-message')).toBeNull();
+    expect(within(item('m-asst-1')).getByTestId('stale-note')).toBeInTheDocument();
+    expect(server.requests.find((r) => r.method === 'DELETE')?.path).toBe(`/conversations/${CONV}/messages/m-user-1`);
+  });
+
+  it('a message a fork shares gets its own copy: the page takes the new ids', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(turnHistory, { copyOnWrite: true });
+    await screen.findAllByTestId('user-message');
+    await user.click(within(item('m-user-1')).getByTestId('edit-message'));
+    const input = within(item('m-user-1')).getByLabelText('Edit your message');
+    await user.clear(input);
+    await user.type(input, 'Good morning.');
+    await user.click(within(item('m-user-1')).getByTestId('edit-save'));
+    // That stretch of the history is read again: the copies replace the rows, nothing else moves.
+    await waitFor(() => expect(item('m-user-1-own')).not.toBeNull());
+    expect(item('m-asst-1-own')).not.toBeNull();
+    expect(within(item('m-asst-1-own')).getByTestId('stale-note')).toBeInTheDocument();
+    expect([...document.querySelectorAll('.message-list > .message')].map((li) => (li as HTMLElement).dataset.id)).toEqual([
+      'm-user-1-own',
+      'm-asst-1-own',
+      'm-user-2',
+      'm-asst-2',
+    ]);
+    const reread = server.requests.find((r) => r.method === 'GET' && r.path === `/conversations/${CONV}/messages`)!;
+    expect([reread.query?.get('page'), reread.query?.get('size')]).toEqual(['0', '2']);
+    // What comes next goes to the copy.
+    await user.click(within(item('m-user-1-own')).getByTestId('delete-message'));
+    await user.click(within(item('m-user-1-own')).getByTestId('delete-message-confirm'));
+    await waitFor(() => expect(server.requests.some((r) => r.method === 'DELETE')).toBe(true));
+    expect(server.requests.find((r) => r.method === 'DELETE')?.path).toBe(`/conversations/${CONV}/messages/m-user-1-own`);
+  });
+
+  it('regenerating the answers of an edited shared message streams into their copies, in place', async () => {
+    const user = userEvent.setup();
+    renderPage(turnHistory, { copyOnWrite: true });
+    await screen.findAllByTestId('user-message');
+    await user.click(within(item('m-user-2')).getByTestId('edit-message'));
+    await user.type(within(item('m-user-2')).getByLabelText('Edit your message'), '!');
+    await user.click(within(item('m-user-2')).getByTestId('edit-save-regenerate'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect([...document.querySelectorAll('.message-list > .message')].map((li) => (li as HTMLElement).dataset.id)).toEqual([
+      'm-user-1',
+      'm-asst-1',
+      'm-user-2-own',
+      'm-asst-2-own',
+    ]);
+    expect(item('m-asst-2-own')).toHaveAttribute('data-status', 'pending');
+    act(() => FakeEventSource.last.emit('message_complete', { content: 'Gladly.', status: 'completed' }, '6-0'));
+    expect(within(item('m-asst-2-own')).getByTestId('alternative-position')).toHaveTextContent('2 / 2');
+  });
+
+  it('shows deleted messages, stale answers and edits from the history; only the owner may edit', async () => {
+    renderPage(
+      [
+        { id: 'm-user-1', role: 'user', content: '', status: 'completed', deleted: true },
+        { id: 'm-asst-1', role: 'assistant', content: 'Good evening.', status: 'completed', stale: true },
+        { id: 'm-user-2', role: 'user', content: 'Again', status: 'completed', edited_at: '2026-01-02T00:00:00Z' },
+      ],
+      { as: VIEWER },
+    );
+    await screen.findAllByTestId('user-message');
+    expect(within(item('m-user-1')).getByTestId('message-deleted')).toBeInTheDocument();
+    expect(within(item('m-asst-1')).getByTestId('stale-note')).toBeInTheDocument();
+    expect(within(item('m-user-2')).getByTestId('edited-mark')).toBeInTheDocument();
+    expect(screen.queryByTestId('edit-message')).toBeNull();
+    expect(screen.queryByTestId('delete-message')).toBeNull();
+    expect(screen.queryByTestId('regenerate-button')).toBeNull();
+  });
+
+  it('switches between the versions of an answer, reading them once', async () => {
+    const user = userEvent.setup();
+    const versions: Alternatives = {
+      chosen: 2,
+      items: ['First take.', 'Second take.', 'Third take.'].map((content, index) => ({
+        index,
+        content,
+        model: 'smollm2',
+        grounded: false,
+        total_tokens: 10,
+        citations: [],
+        completed_at: '2026-01-01T00:00:00Z',
+      })),
+    };
+    const server = renderPage(
+      [history[0], { id: 'm-asst-1', role: 'assistant', content: 'Third take.', status: 'completed', alternatives_count: 3, chosen: 2 }],
+      { alternatives: { 'm-asst-1': versions } },
+    );
+    const answer = await screen.findByTestId('assistant-message');
+    expect(within(answer).getByTestId('alternative-position')).toHaveTextContent('3 / 3');
+    expect(within(answer).getByTestId('alternative-next')).toBeDisabled();
+    await user.click(within(answer).getByTestId('alternative-prev'));
+    await waitFor(() => expect(within(answer).getByTestId('message-content')).toHaveTextContent('Second take.'));
+    await waitFor(() => expect(within(answer).getByTestId('alternative-prev')).toBeEnabled());
+    expect(within(answer).getByTestId('alternative-position')).toHaveTextContent('2 / 3');
+    await user.click(within(answer).getByTestId('alternative-prev'));
+    await waitFor(() => expect(within(answer).getByTestId('message-content')).toHaveTextContent('First take.'));
+    expect(within(answer).getByTestId('alternative-position')).toHaveTextContent('1 / 3');
+    expect(within(answer).getByTestId('alternative-prev')).toBeDisabled();
+    const alternativeCalls = server.requests.filter((r) => r.path.endsWith('/messages/m-asst-1/alternatives'));
+    expect(alternativeCalls.filter((r) => r.method === 'GET')).toHaveLength(1);
+    expect(alternativeCalls.filter((r) => r.method === 'PUT').map((r) => r.body)).toEqual([{ index: 1 }, { index: 0 }]);
+  });
+
+  it('regenerates a completed answer; the earlier text becomes a version', async () => {
+    const user = userEvent.setup();
+    const server = renderPage(history);
+    const answer = await screen.findByTestId('assistant-message');
+    expect(within(answer).queryByTestId('alternatives')).toBeNull();
+    await user.click(within(answer).getByTestId('regenerate-button'));
+    await waitFor(() => expect(FakeEventSource.instances).toHaveLength(1));
+    expect(server.requests.some((r) => r.method === 'POST' && r.path.endsWith('/messages/m-asst-1/regenerate'))).toBe(true);
+    act(() => FakeEventSource.last.emit('message_complete', { content: 'Good evening again.', status: 'completed' }, '3-0'));
+    expect(screen.getByTestId('assistant-message')).toHaveTextContent('Good evening again.');
+    expect(within(screen.getByTestId('assistant-message')).getByTestId('alternative-position')).toHaveTextContent('2 / 2');
+  });
+
+  it('searches the conversation and leads to a hit', async () => {
+    const user = userEvent.setup();
+    const hit = { message: turnHistory[2], position: 2, snippet: 'Shall we <mark>dance</mark>?' };
+    const server = renderPage(turnHistory, { searchHits: [hit] });
+    await screen.findAllByTestId('user-message');
+    await user.type(screen.getByLabelText('Words to find'), 'dance');
+    await user.click(screen.getByTestId('conversation-search-submit'));
+    const hits = await screen.findAllByTestId('conversation-search-hit');
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toHaveTextContent('You · #3 Shall we dance?');
+    expect(hits[0].querySelector('mark')).toHaveTextContent('dance');
+    expect(screen.getByTestId('conversation-search-count')).toHaveTextContent('1 message match “dance”.');
+    const sent = server.requests.find((r) => r.path === `/conversations/${CONV}/messages/search`)!;
+    expect(sent.query?.get('q')).toBe('dance');
+    await user.click(hits[0]);
+    await waitFor(() => expect(item('m-user-2')).toHaveClass('highlighted'));
+    expect(item('m-user-2')).toHaveFocus();
   });
 });

@@ -1,17 +1,21 @@
 /** A conversation: its history, the live turn (one or several answers
  * streamed in one resumable stream), stop/regenerate, "continue the scene",
  * the scene's cast, "why this answer?", likes, a private memo, forks and the
- * fork tree. */
+ * fork tree; for the owner also who may see it, editing and deleting their
+ * own messages, and switching between an answer's versions; and a search
+ * of its messages. */
 
 import { MEMO_MAX, MESSAGE_MAX } from '../api/rules';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
 import { MemoryPanel } from '../components/MemoryPanel';
 import { PromptPanel } from '../components/PromptPanel';
 import { TypeBadge } from '../components/ScenarioCard';
 import { ScenePanel } from '../components/ScenePanel';
+import { Snippet } from '../components/Snippet';
 import { ConversationBrief } from '../components/Timeline';
+import { VisibilityBadge, VisibilitySelect } from '../components/Visibility';
 import { ApiError } from '../lib/api';
 import { findMessage } from '../lib/endpoints';
 import { formatDateTime, plural, speakerName } from '../lib/format';
@@ -27,7 +31,8 @@ import {
   type HistoryMessage,
   type TurnAnswerStart,
 } from '../lib/stream';
-import type { Cast, ChatMessage, ChatTurn, Citation, Conversation, MessageSpeaker, SpeakerInput } from '../lib/types';
+import type { Alternatives, Cast, ChatMessage, ChatTurn, Citation, Conversation, MessageSpeaker, SpeakerInput, Visibility } from '../lib/types';
+import { SEARCH_QUERY_MAX } from './MessageSearchPage';
 
 const MAX_MESSAGE = MESSAGE_MAX;
 const MAX_MEMO = MEMO_MAX;
@@ -47,8 +52,30 @@ interface StreamStart {
   fromStart?: boolean;
 }
 
-/** How a turn came about: the reader's message, the scene going on, or an answer again. */
-type TurnOrigin = { kind: 'send'; content: string } | { kind: 'continue' } | { kind: 'regenerate' };
+/** How a turn came about: the reader's message, the scene going on, an
+ * answer again, or the reader's edited message answered again. */
+type TurnOrigin =
+  | { kind: 'send'; content: string }
+  | { kind: 'continue' }
+  | { kind: 'regenerate' }
+  | { kind: 'edit'; messageId: string };
+
+/** Older pages a jump to a search hit loads at most to find its message. */
+const MAX_JUMP_PAGES = 10;
+/** How long a message a search hit led to stays highlighted. */
+const HIGHLIGHT_MS = 4000;
+
+/** The answers of the turn a reader's message started: the answers right after it. */
+function answersAfter(all: ChatMessage[], messageId: string): Set<string> {
+  const ids = new Set<string>();
+  const start = all.findIndex((m) => m.id === messageId);
+  if (start < 0) return ids;
+  for (const m of all.slice(start + 1)) {
+    if (m.role !== 'assistant') break;
+    ids.add(m.id);
+  }
+  return ids;
+}
 
 /** The answers of a turn in speaking order (a core without `answers`: the one answer). */
 function answersOf(turn: ChatTurn): { message_id: string; speaker: MessageSpeaker | null }[] {
@@ -70,6 +97,9 @@ export function ConversationPage() {
   const [actionError, setActionError] = useState<unknown>(null);
   const [stopping, setStopping] = useState(false);
   const streamRef = useRef<AnswerStream | null>(null);
+  const [highlighted, setHighlighted] = useState<string | null>(null);
+  const [jumpNote, setJumpNote] = useState('');
+  const [searchParams] = useSearchParams();
   const data = conv.data;
   const isOwner = !!user && !!data && user.id === data.user_id;
   const cast = useResource((signal) => api.cast(id, signal), [id]);
@@ -197,6 +227,96 @@ export function ConversationPage() {
     }
   };
 
+  /** A message changed in place (edited, deleted, another version chosen). */
+  const patchMessage = useCallback((messageId: string, patch: Partial<ChatMessage>) => {
+    setMessages((all) => all.map((m) => (m.id === messageId ? { ...m, ...patch } : m)));
+  }, []);
+
+  const messagesRef = useRef(messages);
+  messagesRef.current = messages;
+
+  /** The reader's message edited or deleted: its answers now answer an
+   * earlier version — or are answered again (`turn`). */
+  const onRevised = (message: ChatMessage, patch: Partial<ChatMessage>, turn: ChatTurn | null) => {
+    setMessages((all) => {
+      const stale = answersAfter(all, message.id);
+      return all.map((m) => (m.id === message.id ? { ...m, ...patch } : stale.has(m.id) ? { ...m, stale: true } : m));
+    });
+    const currentId = patch.id ?? message.id;
+    if (turn) {
+      setActionError(null);
+      onTurn(turn, { kind: 'edit', messageId: currentId });
+    } else {
+      void resync(message.id, currentId);
+    }
+  };
+
+  /** A message shared with a fork is copied before it changes, and so are
+   * its answers: read that stretch of the history again for their new ids
+   * (positions do not move), keeping whatever else is loaded. */
+  const resync = async (originalId: string, currentId: string) => {
+    const list = messagesRef.current;
+    const index = list.findIndex((m) => m.id === originalId || m.id === currentId);
+    if (index < 0) return;
+    const count = 1 + answersAfter(list, list[index].id).size;
+    const previous = list[index - 1];
+    let fresh: ChatMessage[];
+    try {
+      const page = previous ? await api.messages(id, { after: previous.id, size: count }) : await api.messages(id, { page: 0, size: count });
+      fresh = page.content;
+    } catch {
+      return; // what is shown is right but for ids a reload will bring
+    }
+    setMessages((all) => {
+      const at = all.findIndex((m) => m.id === currentId);
+      if (at < 0 || at !== index || fresh.length !== 1 + answersAfter(all, currentId).size) return all;
+      return [...all.slice(0, at), ...fresh, ...all.slice(at + fresh.length)];
+    });
+  };
+
+  /** To a search hit: highlighted where it is shown, after loading the earlier
+   * messages that hold it when needed. */
+  const jumpTo = async (messageId: string, shown: ChatMessage[] = messages, hasMore: boolean = hasOlder) => {
+    setJumpNote('');
+    let loaded = shown;
+    let older = hasMore;
+    for (let pages = 0; !loaded.some((m) => m.id === messageId) && older && pages < MAX_JUMP_PAGES && loaded.length; pages += 1) {
+      try {
+        const page = await api.messages(id, { before: loaded[0].id, size: 50 });
+        const known = loaded;
+        loaded = [...page.content.filter((m) => !known.some((x) => x.id === m.id)), ...known];
+        older = !!page.cursors.older;
+      } catch (err) {
+        setActionError(err);
+        return;
+      }
+    }
+    if (loaded !== shown) {
+      const added = loaded;
+      setMessages((all) => [...added.filter((m) => !all.some((x) => x.id === m.id)), ...all]);
+      setHasOlder(older);
+    }
+    if (loaded.some((m) => m.id === messageId)) setHighlighted(messageId);
+    else setJumpNote('That message is not in this conversation’s history any more.');
+  };
+
+  // A link to a message (`?message=`): to it once the history is here.
+  const linked = searchParams.get('message');
+  useEffect(() => {
+    if (linked && data) void jumpTo(linked, data.messages, data.messages_truncated);
+    // Once per history loaded (jumpTo reads the page's state as it is then).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [linked, data]);
+
+  useEffect(() => {
+    if (!highlighted) return;
+    const el = [...document.querySelectorAll<HTMLElement>('.message-list > .message')].find((li) => li.dataset.id === highlighted);
+    el?.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+    el?.focus({ preventScroll: true });
+    const later = setTimeout(() => setHighlighted(null), HIGHLIGHT_MS);
+    return () => clearTimeout(later);
+  }, [highlighted]);
+
   /** The answers still going on, in speaking order (one turn at a time). */
   const activeIds = messages.filter((m) => inProgress(m, answers[m.id])).map((m) => m.id);
   const active = activeIds.length > 0;
@@ -225,13 +345,47 @@ export function ConversationPage() {
     // An answer generated again forgets how its last stream ended.
     setAnswers((all) => Object.fromEntries(Object.entries(all).filter(([mid]) => !turnAnswers.some((a) => a.message_id === mid))));
     setMessages((all) => {
-      if (origin.kind === 'regenerate') {
-        return all.map((m) => {
-          const again = turnAnswers.find((a) => a.message_id === m.id);
-          return again
-            ? { ...m, content: '', status: 'pending' as const, citations: [], grounded: null, speaker: again.speaker ?? m.speaker }
-            : m;
+      if (origin.kind === 'regenerate' || origin.kind === 'edit') {
+        // An edited message's turn: the answers after it are the turn's
+        // (their own copies, new ids, when a fork shared them).
+        const editedId = origin.kind === 'edit' ? origin.messageId : null;
+        const edited = editedId ? all.findIndex((m) => m.id === editedId) : -1;
+        const replaced = editedId && edited >= 0 ? answersAfter(all, editedId) : new Set<string>();
+        const kept = all.filter((m) => !replaced.has(m.id) || turnAnswers.some((a) => a.message_id === m.id));
+        /** Answered again: a completed answer's text becomes one of its versions. */
+        const restart = (m: ChatMessage, id: string, speaker: MessageSpeaker | null): ChatMessage => {
+          const count = m.status === 'completed' && m.content ? Math.max(m.alternatives_count ?? 0, 1) + 1 : (m.alternatives_count ?? 0);
+          return {
+            ...m,
+            id,
+            content: '',
+            status: 'pending' as const,
+            citations: [],
+            grounded: null,
+            stale: false,
+            alternatives_count: count,
+            chosen: count > 1 ? count - 1 : (m.chosen ?? null),
+            speaker: speaker ?? m.speaker,
+          };
+        };
+        const again = kept.map((m) => {
+          const answer = turnAnswers.find((a) => a.message_id === m.id);
+          return answer ? restart(m, m.id, answer.speaker) : m;
         });
+        // Answers of the turn that are new rows follow the edited message,
+        // each taking the versions of the one it replaces.
+        const gone = all.filter((m) => replaced.has(m.id) && !kept.some((k) => k.id === m.id));
+        const fresh = turnAnswers
+          .filter((a) => !kept.some((m) => m.id === a.message_id))
+          .map((a, k): ChatMessage =>
+            gone[k]
+              ? restart(gone[k], a.message_id, a.speaker)
+              : { id: a.message_id, role: 'assistant', content: '', status: 'pending', ...(a.speaker ? { speaker: a.speaker } : {}) },
+          );
+        if (!fresh.length) return again;
+        const at =
+          edited >= 0 ? again.findIndex((m) => m.id === editedId) + 1 + [...replaced].filter((mid) => again.some((m) => m.id === mid)).length : again.length;
+        return [...again.slice(0, at), ...fresh, ...again.slice(at)];
       }
       const ids = new Set<string | null>([turn.message_id, ...turnAnswers.map((a) => a.message_id)]);
       const added: ChatMessage[] = [];
@@ -271,9 +425,11 @@ export function ConversationPage() {
   if (conv.loading && !data) return <Loading />;
   if (!data) return <ErrorBanner error={conv.error} onRetry={conv.reload} />;
 
+  const lastUserId = [...messages].reverse().find((m) => m.role === 'user' && !m.deleted)?.id ?? null;
+
   return (
     <article className="conversation" data-testid="conversation" data-id={data.id}>
-      <ConversationHeader conversation={data} />
+      <ConversationHeader conversation={data} isOwner={isOwner} />
       <div className="conversation-layout">
         <div className="chat-column">
           <ConversationBrief scenarioId={data.scenario_id} />
@@ -290,6 +446,11 @@ export function ConversationPage() {
                   key={m.id}
                   message={m}
                   live={answers[m.id]}
+                  highlighted={highlighted === m.id}
+                  canEdit={isOwner && !active && !!m.id}
+                  isLastTurn={m.id === lastUserId}
+                  onRevised={onRevised}
+                  onChanged={patchMessage}
                   canRegenerate={isOwner && !active}
                   canStop={isOwner && m.id === activeIds[0]}
                   canInspect={isOwner}
@@ -324,6 +485,7 @@ export function ConversationPage() {
           )}
         </div>
         <aside className="side-column">
+          <ConversationSearch conversationId={id} onJump={(mid) => void jumpTo(mid)} note={jumpNote} />
           <ScenePanel
             conversationId={id}
             cast={cast}
@@ -356,11 +518,16 @@ export function ConversationPage() {
   );
 }
 
-function ConversationHeader({ conversation }: { conversation: Conversation }) {
+function ConversationHeader({ conversation, isOwner }: { conversation: Conversation; isOwner: boolean }) {
   const s = conversation.scenario;
+  // Kept here: changing it must not reload the history the page streams into.
+  const [visibility, setVisibility] = useState<Visibility | undefined>(conversation.visibility);
+  useEffect(() => setVisibility(conversation.visibility), [conversation.visibility]);
   return (
     <header className="page-header">
-      <h1>{conversation.title}</h1>
+      <h1>
+        {conversation.title} <VisibilityBadge visibility={visibility} />
+      </h1>
       <p className="muted small">
         by <UserLink username={conversation.user.username} /> · {plural(conversation.message_count, 'message')} · {s.base_story} ·{' '}
         <TypeBadge type={s.scenario_type} />{' '}
@@ -375,7 +542,43 @@ function ConversationHeader({ conversation }: { conversation: Conversation }) {
           Forked from <Link to={`/conversations/${conversation.parent_conversation_id}`}>the original conversation</Link>
         </p>
       )}
+      {isOwner && visibility && <VisibilityControl conversationId={conversation.id} value={visibility} onSaved={setVisibility} />}
     </header>
+  );
+}
+
+/** The owner chooses who may see the conversation (saved at once). */
+function VisibilityControl({ conversationId, value, onSaved }: { conversationId: string; value: Visibility; onSaved: (v: Visibility) => void }) {
+  const api = useApi();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState('');
+  const details = error instanceof ApiError ? error.details : {};
+
+  const change = async (next: Visibility | '') => {
+    if (!next || next === value) return;
+    setBusy(true);
+    setError(null);
+    setStatus('');
+    try {
+      const updated = await api.updateConversation(conversationId, { visibility: next });
+      onSaved(updated.visibility ?? next);
+      setStatus('Saved.');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="visibility-control">
+      <VisibilitySelect id="conversation-visibility" value={value} onChange={(v) => void change(v)} disabled={busy} errors={details.visibility} />
+      <span role="status" className="small muted" data-testid="visibility-status">
+        {status}
+      </span>
+      {!details.visibility && <ErrorBanner error={error} />}
+    </div>
   );
 }
 
@@ -399,6 +602,11 @@ function statusWords(status: string, name: string, phase?: string): string {
 function MessageItem({
   message,
   live,
+  highlighted,
+  canEdit,
+  isLastTurn,
+  onRevised,
+  onChanged,
   canRegenerate,
   canStop,
   canInspect,
@@ -410,6 +618,14 @@ function MessageItem({
 }: {
   message: ChatMessage;
   live: AnswerState | undefined;
+  /** A search hit led here. */
+  highlighted: boolean;
+  /** Edit and delete (the owner, on their own messages, between turns). */
+  canEdit: boolean;
+  /** The reader's latest message: an edit may answer it again. */
+  isLastTurn: boolean;
+  onRevised: (message: ChatMessage, patch: Partial<ChatMessage>, turn: ChatTurn | null) => void;
+  onChanged: (messageId: string, patch: Partial<ChatMessage>) => void;
   canRegenerate: boolean;
   /** The Stop of the turn (shown on its first answer still going on). */
   canStop: boolean;
@@ -437,10 +653,14 @@ function MessageItem({
 
   if (!isAssistant) {
     return (
-      <li className="message user-message" data-testid="user-message" data-id={message.id}>
-        <p className="speaker">You</p>
-        <Markdown text={message.content} testId="message-content" />
-      </li>
+      <UserMessage
+        message={message}
+        highlighted={highlighted}
+        canEdit={canEdit}
+        isLastTurn={isLastTurn}
+        conversationId={conversationId}
+        onRevised={onRevised}
+      />
     );
   }
 
@@ -457,12 +677,13 @@ function MessageItem({
 
   return (
     <li
-      className={`message assistant-message status-${status}`}
+      className={`message assistant-message status-${status}${highlighted ? ' highlighted' : ''}`}
       data-testid="assistant-message"
       data-status={status}
       data-id={message.id}
       aria-live="polite"
       aria-busy={going}
+      tabIndex={-1}
     >
       <p className="speaker">
         <span data-testid="speaker-name">{name}</span>{' '}
@@ -472,6 +693,11 @@ function MessageItem({
         )}
         {(message.degraded || live?.degraded) && <span className="badge" title="Answered by the fallback model">fallback model</span>}
       </p>
+      {message.stale && !going && (
+        <p className="stale-note small muted" data-testid="stale-note">
+          Answers an earlier version of the message.
+        </p>
+      )}
       {text ? <Markdown text={text} testId="message-content" /> : going ? null : <p className="muted">(no text)</p>}
       {(going || status === 'failed' || status === 'cancelled') && (
         <p className="message-status muted small" role="status" data-testid="message-status">
@@ -490,7 +716,10 @@ function MessageItem({
             {stopping ? 'Stopping…' : 'Stop'}
           </button>
         )}
-        {canRegenerate && (status === 'failed' || status === 'cancelled') && (
+        {canInspect && !going && (message.alternatives_count ?? 0) > 1 && (
+          <AlternativeSwitcher conversationId={conversationId} message={message} canChoose={canRegenerate} onChanged={onChanged} onError={onError} />
+        )}
+        {canRegenerate && !going && (
           <button type="button" className="secondary small" onClick={regenerate} disabled={regenerating} data-testid="regenerate-button">
             {regenerating ? 'Regenerating…' : 'Regenerate'}
           </button>
@@ -509,6 +738,356 @@ function MessageItem({
       </div>
       {inspecting && !going && <PromptPanel conversationId={conversationId} messageId={message.id} />}
     </li>
+  );
+}
+
+/** The reader's own message: shown, edited in place or deleted (its place kept). */
+function UserMessage({
+  message,
+  highlighted,
+  canEdit,
+  isLastTurn,
+  conversationId,
+  onRevised,
+}: {
+  message: ChatMessage;
+  highlighted: boolean;
+  canEdit: boolean;
+  isLastTurn: boolean;
+  conversationId: string;
+  /** With the turn that answers it again, when asked for. */
+  onRevised: (message: ChatMessage, patch: Partial<ChatMessage>, turn: ChatTurn | null) => void;
+}) {
+  const api = useApi();
+  const [editing, setEditing] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [draft, setDraft] = useState(message.content);
+  const [busy, setBusy] = useState<'save' | 'regenerate' | 'delete' | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const details = error instanceof ApiError ? error.details : {};
+  const editId = `edit-${message.id}`;
+  const className = `message user-message${message.deleted ? ' deleted' : ''}${highlighted ? ' highlighted' : ''}`;
+
+  if (message.deleted) {
+    return (
+      <li className={className} data-testid="user-message" data-id={message.id} data-deleted="true" tabIndex={-1}>
+        <p className="speaker">You</p>
+        <p className="muted" data-testid="message-deleted">
+          Message deleted.
+        </p>
+      </li>
+    );
+  }
+
+  const startEdit = () => {
+    setDraft(message.content);
+    setError(null);
+    setConfirming(false);
+    setEditing(true);
+  };
+
+  const save = async (regenerate: boolean) => {
+    if (!draft.trim() || busy) return;
+    setBusy(regenerate ? 'regenerate' : 'save');
+    setError(null);
+    try {
+      const result = await api.editMessage(conversationId, message.id, { content: draft, ...(regenerate ? { regenerate: true } : {}) });
+      setEditing(false);
+      // The message as it now is (its own copy, with a new id, when a fork shared it).
+      onRevised(message, { ...result.message, edited_at: result.message.edited_at ?? new Date().toISOString() }, result.turn);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const remove = async () => {
+    setBusy('delete');
+    setError(null);
+    try {
+      await api.deleteMessage(conversationId, message.id);
+      onRevised(message, { deleted: true, content: '' }, null);
+    } catch (err) {
+      setError(err);
+      setBusy(null);
+    }
+  };
+
+  return (
+    <li className={className} data-testid="user-message" data-id={message.id} tabIndex={-1}>
+      <p className="speaker">
+        You{' '}
+        {message.edited_at && (
+          <span className="muted small" title={formatDateTime(message.edited_at)} data-testid="edited-mark">
+            (edited)
+          </span>
+        )}
+      </p>
+      {editing ? (
+        <form
+          className="message-edit"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save(false);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') setEditing(false);
+          }}
+        >
+          <label htmlFor={editId} className="visually-hidden">
+            Edit your message
+          </label>
+          <textarea
+            id={editId}
+            rows={3}
+            value={draft}
+            maxLength={MAX_MESSAGE}
+            autoFocus
+            onChange={(e) => setDraft(e.target.value)}
+            aria-invalid={!!details.content?.length || undefined}
+            aria-describedby={details.content?.length ? fieldErrorId('content') : undefined}
+            data-testid="edit-input"
+          />
+          <FieldError name="content" messages={details.content} />
+          {!details.content && <ErrorBanner error={error} />}
+          <div className="actions">
+            <button type="submit" className="small" disabled={!!busy || !draft.trim()} data-testid="edit-save">
+              {busy === 'save' ? 'Saving…' : 'Save'}
+            </button>
+            {isLastTurn && (
+              <button
+                type="button"
+                className="small"
+                onClick={() => void save(true)}
+                disabled={!!busy || !draft.trim()}
+                data-testid="edit-save-regenerate"
+              >
+                {busy === 'regenerate' ? 'Saving…' : 'Save and regenerate answers'}
+              </button>
+            )}
+            <button type="button" className="secondary small" onClick={() => setEditing(false)} disabled={!!busy}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <Markdown text={message.content} testId="message-content" />
+      )}
+      {confirming && (
+        <div className="confirm-box small" role="alertdialog" aria-labelledby={`delete-q-${message.id}`} data-testid="delete-message-dialog">
+          <p id={`delete-q-${message.id}`}>Delete this message? Its answers stay, marked as answering an earlier version.</p>
+          <ErrorBanner error={error} />
+          <div className="actions">
+            <button type="button" className="danger small" onClick={() => void remove()} disabled={!!busy} autoFocus data-testid="delete-message-confirm">
+              {busy === 'delete' ? 'Deleting…' : 'Delete'}
+            </button>
+            <button type="button" className="secondary small" onClick={() => setConfirming(false)} disabled={!!busy}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+      {canEdit && !editing && !confirming && (
+        <div className="message-actions">
+          <button type="button" className="link-button small" onClick={startEdit} data-testid="edit-message">
+            Edit
+          </button>
+          <button
+            type="button"
+            className="link-button small"
+            onClick={() => {
+              setError(null);
+              setConfirming(true);
+            }}
+            data-testid="delete-message"
+          >
+            Delete
+          </button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+/** "‹ 2 / 3 ›": the versions of a regenerated answer. The versions are read
+ * once (the text shows at once), then the choice is saved. */
+function AlternativeSwitcher({
+  conversationId,
+  message,
+  canChoose,
+  onChanged,
+  onError,
+}: {
+  conversationId: string;
+  message: ChatMessage;
+  canChoose: boolean;
+  onChanged: (messageId: string, patch: Partial<ChatMessage>) => void;
+  onError: (error: unknown) => void;
+}) {
+  const api = useApi();
+  const count = message.alternatives_count ?? 0;
+  const current = Math.min(Math.max(message.chosen ?? count - 1, 0), count - 1);
+  const [loaded, setLoaded] = useState<{ count: number; data: Alternatives } | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const choose = async (index: number) => {
+    if (busy || index < 0 || index >= count) return;
+    setBusy(true);
+    const before: Partial<ChatMessage> = {
+      content: message.content,
+      chosen: message.chosen ?? null,
+      citations: message.citations,
+      grounded: message.grounded,
+      model: message.model,
+    };
+    try {
+      let alternatives = loaded && loaded.count === count ? loaded.data : null;
+      if (!alternatives) {
+        alternatives = await api.alternatives(conversationId, message.id);
+        setLoaded({ count, data: alternatives });
+      }
+      const item = alternatives.items.find((i) => i.index === index);
+      if (item) {
+        onChanged(message.id, { content: item.content, chosen: index, citations: item.citations, grounded: item.grounded, model: item.model });
+      }
+      const saved = await api.chooseAlternative(conversationId, message.id, index);
+      onChanged(message.id, {
+        content: saved.content,
+        chosen: saved.chosen ?? index,
+        citations: saved.citations ?? item?.citations ?? [],
+        grounded: saved.grounded ?? item?.grounded ?? null,
+        ...(saved.model ? { model: saved.model } : {}),
+        ...(typeof saved.alternatives_count === 'number' ? { alternatives_count: saved.alternatives_count } : {}),
+      });
+    } catch (err) {
+      onChanged(message.id, before);
+      onError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <span className="alternatives" role="group" aria-label="Versions of this answer" data-testid="alternatives">
+      <button
+        type="button"
+        className="secondary small"
+        onClick={() => void choose(current - 1)}
+        disabled={!canChoose || busy || current <= 0}
+        aria-label="Previous version"
+        data-testid="alternative-prev"
+      >
+        ‹
+      </button>
+      <span className="small" aria-live="polite" data-testid="alternative-position">
+        {current + 1} / {count}
+      </span>
+      <button
+        type="button"
+        className="secondary small"
+        onClick={() => void choose(current + 1)}
+        disabled={!canChoose || busy || current >= count - 1}
+        aria-label="Next version"
+        data-testid="alternative-next"
+      >
+        ›
+      </button>
+    </span>
+  );
+}
+
+/** Search this conversation's messages; a hit leads to its message. */
+function ConversationSearch({ conversationId, onJump, note }: { conversationId: string; onJump: (messageId: string) => void; note: string }) {
+  const api = useApi();
+  const [draft, setDraft] = useState('');
+  const [q, setQ] = useState('');
+  const [page, setPage] = useState(0);
+  const results = useResource(q ? (signal) => api.searchMessages(conversationId, { q, page, size: 10 }, signal) : null, [conversationId, q, page]);
+  const details = results.error instanceof ApiError ? results.error.details : {};
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setPage(0);
+    setQ(draft.trim());
+  };
+
+  const clear = () => {
+    setDraft('');
+    setQ('');
+    setPage(0);
+  };
+
+  return (
+    <section className="card small-card conversation-search" aria-labelledby="csearch-heading">
+      <h2 id="csearch-heading" className="h-small">
+        Search this conversation
+      </h2>
+      <form role="search" aria-labelledby="csearch-heading" onSubmit={submit}>
+        <label htmlFor="conversation-search-input" className="visually-hidden">
+          Words to find
+        </label>
+        <div className="search-row">
+          <input
+            id="conversation-search-input"
+            type="search"
+            value={draft}
+            maxLength={SEARCH_QUERY_MAX}
+            onChange={(e) => setDraft(e.target.value)}
+            aria-invalid={!!details.q?.length || undefined}
+            aria-describedby={details.q?.length ? fieldErrorId('q') : undefined}
+            data-testid="conversation-search-input"
+          />
+          <button type="submit" className="small" disabled={!draft.trim()} data-testid="conversation-search-submit">
+            Search
+          </button>
+        </div>
+        <FieldError name="q" messages={details.q} />
+      </form>
+      {q && (
+        <>
+          {!details.q && <ErrorBanner error={results.error} onRetry={results.reload} />}
+          {results.loading && <Loading label="Searching…" />}
+          {results.data && !results.loading && (
+            <>
+              <p className="small muted" aria-live="polite" data-testid="conversation-search-count">
+                {plural(results.data.page.total_elements, 'message')} match “{q}”.{' '}
+                <button type="button" className="link-button small" onClick={clear}>
+                  Clear
+                </button>
+              </p>
+              <ol className="search-hits">
+                {results.data.content.map((hit) => (
+                  <li key={hit.message.id}>
+                    <button type="button" className="search-hit link-button" onClick={() => onJump(hit.message.id)} data-testid="conversation-search-hit">
+                      <span className="small muted">
+                        {hit.message.role === 'user' ? 'You' : speakerName(hit.message.speaker)} · #{hit.position + 1}
+                      </span>{' '}
+                      <Snippet text={hit.snippet} />
+                    </button>
+                  </li>
+                ))}
+              </ol>
+              {results.data.page.total_pages > 1 && (
+                <div className="actions">
+                  <button type="button" className="secondary small" disabled={page <= 0} onClick={() => setPage(page - 1)}>
+                    ← Previous
+                  </button>
+                  <button type="button" className="secondary small" disabled={page >= results.data.page.total_pages - 1} onClick={() => setPage(page + 1)}>
+                    Next →
+                  </button>
+                </div>
+              )}
+            </>
+          )}
+        </>
+      )}
+      {note && (
+        <p className="small muted" role="status">
+          {note}
+        </p>
+      )}
+    </section>
   );
 }
 
@@ -759,11 +1338,14 @@ function ForkConversation({ conversationId }: { conversationId: string }) {
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  const [visibility, setVisibility] = useState<Visibility | ''>('');
+  const details = error instanceof ApiError ? error.details : {};
   const fork = async () => {
     setBusy(true);
     setError(null);
     try {
-      const created = await api.forkConversation(conversationId);
+      // Without a choice the server applies the reader's default.
+      const created = await api.forkConversation(conversationId, visibility ? { visibility } : {});
       navigate(`/conversations/${created.id}`);
     } catch (err) {
       setError(err);
@@ -774,6 +1356,16 @@ function ForkConversation({ conversationId }: { conversationId: string }) {
   return (
     <section className="card small-card" aria-label="Fork">
       <p className="small muted">Continue from the last few messages as your own conversation.</p>
+      <VisibilitySelect
+        id="fork-visibility"
+        label="Your fork is"
+        value={visibility}
+        onChange={setVisibility}
+        defaultLabel="As in my settings"
+        disabled={busy}
+        errors={details.visibility}
+        testId="fork-visibility"
+      />
       <button type="button" onClick={fork} disabled={busy} data-testid="fork-button">
         {busy ? 'Forking…' : 'Fork this conversation'}
       </button>

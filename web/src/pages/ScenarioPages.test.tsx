@@ -1,4 +1,5 @@
-import { render, screen, within } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router-dom';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../lib/api';
@@ -6,6 +7,7 @@ import { makeApi } from '../lib/endpoints';
 import { SessionProvider } from '../lib/session';
 import { TokenStore } from '../lib/tokens';
 import type { Timeline } from '../lib/types';
+import { json, renderRoutes } from '../test/harness';
 import { ScenarioDetailPage } from './ScenarioPages';
 
 const ROOT = '10000000-0000-4000-8000-000000000001';
@@ -125,5 +127,43 @@ describe('<ScenarioDetailPage> timeline', () => {
     expect(brief.textContent).toBe(timeline.brief);
     expect(brief.querySelector('b')).toBeNull();
     expect(within(section).getByTestId('brief-tokens')).toHaveTextContent('about 31 tokens · 1 older change condensed to one line');
+  });
+});
+
+describe('<ScenarioDetailPage> starting a conversation', () => {
+  function renderSignedIn() {
+    const ok = (body: unknown) => () => json(200, body);
+    const emptyPage = { content: [], page: { number: 0, size: 10, total_elements: 0, total_pages: 0 } };
+    return renderRoutes([{ path: '/scenarios/:id', element: <ScenarioDetailPage /> }], {
+      at: `/scenarios/${LEAF}`,
+      routes: {
+        [`GET /scenarios/${LEAF}`]: ok(scenario),
+        [`GET /scenarios/${LEAF}/timeline`]: ok(timeline),
+        [`GET /scenarios/${LEAF}/ancestors`]: ok({ scenario_id: LEAF, path: [] }),
+        [`GET /scenarios/${LEAF}/fork-tree`]: ok({ id: LEAF, is_deleted: false, children: [], depth: 0, total_descendants: 0 }),
+        [`GET /scenarios/${LEAF}/forks`]: ok({ forks: [], page: emptyPage.page }),
+        'GET /conversations': ok(emptyPage),
+        'POST /conversations': () => json(201, { id: 'c-new' }),
+      },
+    });
+  }
+
+  it("leaves the visibility to the reader's default unless one is chosen", async () => {
+    const user = userEvent.setup();
+    const first = renderSignedIn();
+    const select = await screen.findByTestId('conv-visibility');
+    expect(select).toHaveValue('');
+    await user.click(screen.getByTestId('start-conversation'));
+    await waitFor(() => expect(first.server.requests.some((r) => r.method === 'POST')).toBe(true));
+    expect(first.server.requests.find((r) => r.method === 'POST')?.body).toEqual({ scenario_id: LEAF });
+    first.unmount();
+
+    const second = renderSignedIn();
+    await user.selectOptions(await screen.findByTestId('conv-visibility'), 'private');
+    expect(screen.getByText('Only you can see it.')).toBeInTheDocument();
+    await user.click(screen.getByTestId('start-conversation'));
+    await waitFor(() => expect(second.server.requests.some((r) => r.method === 'POST')).toBe(true));
+    expect(second.server.requests.find((r) => r.method === 'POST')?.body).toEqual({ scenario_id: LEAF, visibility: 'private' });
+    expect(screen.getByTestId('where')).toHaveTextContent('/conversations/c-new');
   });
 });

@@ -6,11 +6,12 @@ import { RequireLogin } from '../components/Layout';
 import { ConversationList, ScenarioList, TypeBadge } from '../components/ScenarioCard';
 import { ScenarioForm } from '../components/ScenarioForm';
 import { BriefText, TimelineSteps } from '../components/Timeline';
+import { VisibilitySelect } from '../components/Visibility';
 import { ApiError } from '../lib/api';
 import { formatDate, percent, plural } from '../lib/format';
 import { TYPE_SPECS, optionLabel, summarize, typeLabel } from '../lib/scenarioSchema';
 import { useApi, useResource, useSession } from '../lib/session';
-import type { Scenario, ScenarioType } from '../lib/types';
+import type { Scenario, ScenarioType, Visibility } from '../lib/types';
 
 export function ScenarioCreatePage() {
   return (
@@ -200,14 +201,21 @@ function StartConversation({ scenarioId }: { scenarioId: string }) {
   const [title, setTitle] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [visibility, setVisibility] = useState<Visibility | ''>('');
   const titleErrors = error instanceof ApiError ? error.details.title : undefined;
+  const visibilityErrors = error instanceof ApiError ? error.details.visibility : undefined;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const conversation = await api.createConversation({ scenario_id: scenarioId, ...(title.trim() ? { title: title.trim() } : {}) });
+      // Without a choice the server applies the reader's default visibility.
+      const conversation = await api.createConversation({
+        scenario_id: scenarioId,
+        ...(title.trim() ? { title: title.trim() } : {}),
+        ...(visibility ? { visibility } : {}),
+      });
       navigate(`/conversations/${conversation.id}`);
     } catch (err) {
       setError(err);
@@ -230,6 +238,16 @@ function StartConversation({ scenarioId }: { scenarioId: string }) {
         />
         <FieldError name="title" messages={titleErrors} />
       </div>
+      <VisibilitySelect
+        id="conv-visibility"
+        label="Who can see it"
+        value={visibility}
+        onChange={setVisibility}
+        defaultLabel="As in my settings"
+        disabled={busy}
+        errors={visibilityErrors}
+        testId="conv-visibility"
+      />
       <button type="submit" disabled={busy} data-testid="start-conversation">
         {busy ? 'Starting…' : 'Start a conversation'}
       </button>
