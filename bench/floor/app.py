@@ -277,16 +277,20 @@ def get_conversation(cid: str, query: dict, environ: dict):
         row = conn.execute(
             "SELECT c.id, c.title, c.parent_id, c.depth, c.like_count, c.message_count, c.created_at,"
             " c.updated_at, s.id, s.base_story, s.scenario_type, s.parameters, s.deleted_at, u.id,"
-            " u.username, u.avatar_url"
+            " u.username, u.avatar_url, c.visibility, p.visibility"
             " FROM conversations_conversation c JOIN scenarios_scenario s ON s.id = c.scenario_id"
-            " JOIN accounts_user u ON u.id = c.user_id WHERE c.id = %s",
+            " JOIN accounts_user u ON u.id = c.user_id"
+            " LEFT JOIN conversations_conversation p ON p.id = c.parent_id WHERE c.id = %s",
             [uuid.UUID(cid)],
         ).fetchone()
-        if row is None:
+        # Anonymous: a private conversation does not exist; a parent is named only when public.
+        if row is None or row[16] == "private":
             return 404, {"status": 404}
         messages = conn.execute(
             "SELECT m.id, m.role, m.content, m.status, m.model, m.total_tokens, m.degraded, m.grounded,"
-            " l.position, m.created_at, m.updated_at, m.completed_at, m.citations"
+            " l.position, m.created_at, m.updated_at, m.completed_at, m.citations, m.speaker_kind,"
+            " m.speaker_character_id, m.speaker_name, m.edited_at, m.deleted, m.stale,"
+            " jsonb_array_length(m.alternatives), m.chosen"
             " FROM conversation_message_links l JOIN conversations_message m ON m.id = l.message_id"
             " WHERE l.conversation_id = %s ORDER BY l.position DESC LIMIT %s",
             [row[0], DETAIL_MESSAGES],
@@ -294,7 +298,8 @@ def get_conversation(cid: str, query: dict, environ: dict):
     return 200, {
         "id": str(row[0]),
         "title": row[1],
-        "parent_conversation_id": str(row[2]) if row[2] else None,
+        "visibility": row[16],
+        "parent_conversation_id": str(row[2]) if row[2] and row[17] == "public" else None,
         "is_fork": row[3] > 0,
         "scenario": {
             "id": str(row[8]),
@@ -314,6 +319,7 @@ def get_conversation(cid: str, query: dict, environ: dict):
             {
                 "id": str(m[0]),
                 "role": m[1],
+                "speaker": {"kind": m[13], "character_id": m[14] or None, "name": m[15]},
                 "content": m[2],
                 "status": m[3],
                 "model": m[4],
@@ -325,6 +331,11 @@ def get_conversation(cid: str, query: dict, environ: dict):
                 "created_at": iso(m[9]),
                 "updated_at": iso(m[10]),
                 "completed_at": iso(m[11]),
+                "edited_at": iso(m[16]),
+                "deleted": m[17],
+                "stale": m[18],
+                "alternatives_count": m[19],
+                "chosen": m[20],
             }
             for m in reversed(messages)
         ],
