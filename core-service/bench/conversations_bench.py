@@ -438,10 +438,11 @@ def create_conversations(conn, scenarios_until: str) -> dict:
     with conn.transaction():
         conn.execute("DELETE FROM bench_meta WHERE key = %s", [SEED_VERSION])
         # TRUNCATE of the scenarios (scenarios_bench.py) or users (common.py)
-        # cascades to the conversations but not to the messages.
+        # cascades to the conversations but not to the messages; CASCADE here
+        # takes what refers to them too (memory entries, prompt records).
         conn.execute(
             "TRUNCATE conversations_conversation, conversations_message, conversation_message_links, "
-            "conversations_conversationlike, conversations_conversationmemo"
+            "conversations_conversationlike, conversations_conversationmemo CASCADE"
         )
         stale = [
             r[0]
