@@ -358,3 +358,17 @@ def test_the_engine_self_test_reports_a_build_that_always_crashes(tmp_path):
     status = selftest.engine_self_test(SMALL, record, say=lines.append, binary=binary, timeout=60)
     assert status == selftest.ALL_CRASHED and not record.exists()
     assert "every configuration failed" in lines[-1]
+
+
+def test_a_server_that_ignores_sigterm_is_killed_after_the_grace(monkeypatch):
+    """Stopping never hangs on a server whose graceful shutdown does not end."""
+    monkeypatch.setattr(engine, "STOP_GRACE_SECONDS", 0.5)
+    supervisor = engine.Supervisor(engine.EngineConfig(model=SMALL), say=lambda line: None)
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(120)"
+    )
+    supervisor.process = subprocess.Popen([sys.executable, "-c", stubborn], stdout=subprocess.PIPE)
+    assert supervisor.process.stdout.readline().strip() == b"ready"
+    supervisor.stop()
+    assert supervisor.process.wait(timeout=10) == -signal.SIGKILL

@@ -67,7 +67,7 @@ Gaji is starting:
   ai       http://127.0.0.1:$AI_PORT   (docs /docs)
   engine   http://127.0.0.1:${LLM_ENGINE_PORT:-8090}   (llama-server, model ${LLM_LOCAL_MODEL:-qwen2.5-coder-1.5b-instruct}; /health, /metrics)
   workers  Celery: chat@ (queue generation), ingest@ (queue ingestion)
-  mail     ${EMAIL_FILE_PATH:-$ROOT/var/mail}   (password-reset mails land here as files; EMAIL_BACKEND=smtp for a real server)
+  mail     ${EMAIL_FILE_PATH:-$ROOT/var/mail}   (password-reset mails land here as files; README "Account": SMTP instead)
 Press Ctrl-C to stop them all.
 MSG
 wait -n "${pids[@]}"

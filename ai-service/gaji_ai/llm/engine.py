@@ -52,6 +52,10 @@ RECORD_PATH = Path(
 BACKOFF_FIRST_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
 STABLE_SECONDS = 60.0
+# How long a stopping llama-server may take to exit on SIGTERM before it is
+# killed: its graceful shutdown was seen hanging (after make run's Ctrl-C
+# reached the supervisor only), which kept make run from ever returning.
+STOP_GRACE_SECONDS = 10.0
 
 
 def binary_path() -> str:
@@ -202,6 +206,11 @@ def wait_healthy(url: str, timeout: float, process: subprocess.Popen | None = No
     return False
 
 
+def _kill_if_running(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+
+
 class Supervisor:
     """Runs the server and starts it again whenever it exits, until stopped."""
 
@@ -217,6 +226,9 @@ class Supervisor:
         process = self.process
         if process is not None and process.poll() is None:
             process.terminate()
+            killer = threading.Timer(STOP_GRACE_SECONDS, _kill_if_running, args=(process,))
+            killer.daemon = True
+            killer.start()
 
     def run(self) -> int:
         delay = BACKOFF_FIRST_SECONDS
