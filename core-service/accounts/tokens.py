@@ -81,13 +81,17 @@ def stream_ticket_for(*, user_id, conversation_id, message_id) -> tuple[str, int
         exp=expires,
         jti=uuid.uuid4().hex,
     )
-    token = jwt.encode(
-        claims.model_dump(),
+    return _signed(claims.model_dump()), expires
+
+
+def _signed(claims: dict) -> str:
+    """Claims signed with core's key (RS256, its `kid`), as ai verifies them by the JWKS."""
+    return jwt.encode(
+        claims,
         settings.JWT_SIGNING_KEY.private_key,
         algorithm=JWT_ALGORITHM,
         headers={"kid": settings.JWT_SIGNING_KEY.kid},
     )
-    return token, expires
 
 
 def notification_ticket_for(*, user_id, stream: str) -> tuple[str, int]:
@@ -101,10 +105,4 @@ def notification_ticket_for(*, user_id, stream: str) -> tuple[str, int]:
     claims = NotificationTicketClaims(
         sub=str(user_id), stream=stream, iss=JWT_ISSUER, iat=now, exp=expires, jti=uuid.uuid4().hex
     )
-    token = jwt.encode(
-        claims.model_dump(),
-        settings.JWT_SIGNING_KEY.private_key,
-        algorithm=JWT_ALGORITHM,
-        headers={"kid": settings.JWT_SIGNING_KEY.kid},
-    )
-    return token, expires
+    return _signed(claims.model_dump()), expires

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from gaji_contracts.conversations import MessageRole, MessageStatus
+from gaji_contracts.conversations import MessageRole
 
 from accounts.user_settings import prepare_turn
 from common.exceptions import ApplicationError
@@ -23,6 +23,7 @@ from conversations.versions import (
     kept_versions,
     locked_message,
     mark_stale,
+    next_attempt,
     own_copy,
     show_version,
 )
@@ -130,20 +131,7 @@ def _regenerate_turn(conversation: Conversation, message: Message, answers: list
     else:
         answers = [own_copy(conversation.id, answer) for answer in answers]
         for answer, kept in zip(answers, versions, strict=True):
-            answer.status = MessageStatus.PENDING.value
-            answer.stream_id = answers[0].id
-            answer.content = ""
-            answer.attempt += 1
-            answer.error_code = ""
-            answer.total_tokens = None
-            answer.degraded = False
-            answer.grounded = None
-            answer.citations = []
-            answer.completed_at = None
-            answer.model = ""
-            answer.alternatives = kept
-            answer.chosen = None
-            answer.stale = False
+            next_attempt(answer, kept=kept, stream_id=answers[0].id)
             answer.save()
     return services._generation_request(
         conversation, message, answers, None, history_position=message.position

@@ -71,6 +71,7 @@ from conversations.versions import (
     add_completed_version,
     kept_versions,
     locked_message,
+    next_attempt,
     own_copy,
     prompt_producer,
 )
@@ -697,20 +698,7 @@ def message_regenerate(
                 _speakers_for(conversation, text="", seed="", speakers=None, character=character)[0]
             ).items():
                 setattr(assistant, name, value)
-        assistant.stream_id = None
-        assistant.status = MessageStatus.PENDING.value
-        assistant.content = ""
-        assistant.attempt += 1
-        assistant.error_code = ""
-        assistant.total_tokens = None
-        assistant.degraded = False
-        assistant.grounded = None
-        assistant.citations = []
-        assistant.completed_at = None
-        assistant.model = model or ""
-        assistant.alternatives = versions
-        assistant.chosen = None
-        assistant.stale = False  # it answers the message as it reads now
+        next_attempt(assistant, kept=versions, model=model or "")
         assistant.save()
         Conversation.objects.filter(id=conversation.id).update(updated_at=timezone.now())
         request = _generation_request(

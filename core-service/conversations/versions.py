@@ -134,6 +134,26 @@ def _move_history_markers(conversation_id, old: str, new: str) -> None:
 # -- versions -------------------------------------------------------------------------------
 
 
+def next_attempt(answer: Message, *, kept: list[dict], model: str = "", stream_id=None) -> None:
+    """An answer made ready to be generated again (not saved): pending and
+    empty, its attempt bumped, `kept` its versions so far, no longer stale
+    (it answers its message as it reads now)."""
+    answer.status = MessageStatus.PENDING.value
+    answer.stream_id = stream_id
+    answer.content = ""
+    answer.attempt += 1
+    answer.error_code = ""
+    answer.total_tokens = None
+    answer.degraded = False
+    answer.grounded = None
+    answer.citations = []
+    answer.completed_at = None
+    answer.model = model
+    answer.alternatives = kept
+    answer.chosen = None
+    answer.stale = False
+
+
 def version_of(message: Message) -> dict:
     """The answer as it is now, as one stored version."""
     version = {name: getattr(message, name) for name in (*VERSION_FIELDS, *SPEAKER_FIELDS, "stale")}
