@@ -12,11 +12,9 @@ import logging
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from gaji_contracts.conversations import TurnOptions
-from gaji_contracts.errors import ErrorCode
 from pydantic import ValidationError
 
-from common.exceptions import ApplicationError
-from integrations.ai import AiClient, AiUnavailable
+from integrations.ai import AiClient, AiUnavailable, check_model
 
 logger = logging.getLogger("gaji.accounts")
 
@@ -44,20 +42,8 @@ def model_check(model: str | None, *, request_id: str | None = None) -> None:
     as the send route checks its `model`: when ai cannot list its models
     the check is skipped (a default ai no longer offers is dropped at turn
     time, see turn_settings)."""
-    if not model:
-        return
-    try:
-        available = AiClient().models(request_id=request_id)
-    except AiUnavailable as exc:
-        logger.info("model list unavailable, default model %r not checked: %s", model, exc)
-        return
-    if model not in available:
-        listed = ", ".join(available)
-        raise ApplicationError(
-            f"Unknown model. Available: {listed}.",
-            code=ErrorCode.INVALID_MODEL,
-            details={"default_model": [f"Must be one of: {listed}."]},
-        )
+    if model:
+        check_model(model, field="default_model", request_id=request_id)
 
 
 def settings_update(*, user, changes: dict, request_id: str | None = None) -> dict:

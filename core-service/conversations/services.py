@@ -75,7 +75,7 @@ from conversations.versions import (
     own_copy,
     prompt_producer,
 )
-from integrations.ai import AiClient, AiInvalidModel, AiUnavailable
+from integrations.ai import AiClient, AiInvalidModel, AiUnavailable, check_model
 from notifications import services as notify
 from scenarios import selectors as scenario_selectors
 from scenarios.models import Scenario
@@ -366,15 +366,6 @@ def _generation_request(
     )
 
 
-def _invalid_model(available: list[str]) -> ApplicationError:
-    listed = ", ".join(available)
-    return ApplicationError(
-        f"Unknown model. Available: {listed}.",
-        code=ErrorCode.INVALID_MODEL,
-        details={"model": [f"Must be one of: {listed}."]},
-    )
-
-
 def _model_check(conversation_id, user, model: str | None, action: str, *, request_id: str | None) -> None:
     """400 INVALID_MODEL before anything is written, when ai's model list
     says so. Ownership is checked first (unlocked; the write re-checks it
@@ -387,13 +378,7 @@ def _model_check(conversation_id, user, model: str | None, action: str, *, reque
         prepare_turn(user.id, request_id=request_id)
         return
     _owner_check(conversation_id, user, action)
-    try:
-        available = AiClient().models(request_id=request_id)
-    except AiUnavailable as exc:
-        logger.info("model list unavailable, %r not checked: %s", model, exc)
-        return
-    if model not in available:
-        raise _invalid_model(available)
+    check_model(model, field="model", request_id=request_id)
 
 
 def _fail(request: GenerationRequest, code: ErrorCode) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 
 import httpx
 from django.conf import settings
@@ -24,6 +25,10 @@ from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
 from pydantic import ValidationError
+
+from common.exceptions import ApplicationError
+
+logger = logging.getLogger("gaji.integrations")
 
 MODELS_CACHE_SECONDS = 60
 
@@ -195,3 +200,21 @@ def novel_cast(novel_id, *, request_id: str | None = None) -> list[CastEntry]:
         raise AiUnavailable("ai answered an unexpected cast") from exc
     cache.set(key, [e.model_dump() for e in entries], NOVEL_CAST_CACHE_SECONDS)
     return entries
+
+
+def check_model(model: str, *, field: str, request_id: str | None = None) -> None:
+    """400 INVALID_MODEL with `field` unless ai's GET /api/ai/models lists
+    `model`. Skipped (logged) when ai cannot list its models: what uses the
+    model then meets ai's own answer (a turn's dispatch: 503 AI_UNAVAILABLE)."""
+    try:
+        available = AiClient().models(request_id=request_id)
+    except AiUnavailable as exc:
+        logger.info("model list unavailable, %r not checked: %s", model, exc)
+        return
+    if model not in available:
+        listed = ", ".join(available)
+        raise ApplicationError(
+            f"Unknown model. Available: {listed}.",
+            code=ErrorCode.INVALID_MODEL,
+            details={field: [f"Must be one of: {listed}."]},
+        )
