@@ -8,8 +8,9 @@ token can never reach an internal route.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from gaji_contracts.auth import TokenClaims
@@ -22,7 +23,9 @@ from gaji_ai.common.errors import AppError
 
 logger = logging.getLogger(__name__)
 
-_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
+# RFC 7235: every 401 names the scheme.
+AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class ServicePrincipal:
 
 def _not_authenticated() -> AppError:
     return AppError(
-        401, ErrorCode.NOT_AUTHENTICATED, "Authentication required", headers=_AUTHENTICATE
+        401, ErrorCode.NOT_AUTHENTICATED, "Authentication required", headers=AUTHENTICATE
     )
 
 
@@ -70,13 +73,36 @@ async def current_user(request: Request) -> TokenClaims:
     except TokenInvalid as exc:
         logger.info("token refused: %s", exc)
         raise AppError(
-            401, ErrorCode.TOKEN_INVALID, "Token is invalid or expired", headers=_AUTHENTICATE
+            401, ErrorCode.TOKEN_INVALID, "Token is invalid or expired", headers=AUTHENTICATE
         ) from exc
     except JwksUnavailable as exc:
         logger.warning("cannot verify tokens: %s", exc)
         raise AppError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot verify tokens right now, retry later"
         ) from exc
+
+
+async def verified_ticket(verify: Callable[[str], Awaitable[T]], ticket: str, *, what: str) -> T:
+    """A stream ticket's claims by `verify` (a JwksVerifier method): 401
+    TOKEN_INVALID when it is not a valid `what` ticket, 503 when the keys
+    cannot be had. The answer and notification streams share this."""
+    try:
+        return await verify(ticket)
+    except TokenInvalid as exc:
+        raise invalid_ticket(what) from exc
+    except JwksUnavailable as exc:
+        raise AppError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot verify tickets right now."
+        ) from exc
+
+
+def invalid_ticket(what: str) -> AppError:
+    return AppError(
+        401,
+        ErrorCode.TOKEN_INVALID,
+        f"The {what} ticket is invalid or expired.",
+        headers=AUTHENTICATE,
+    )
 
 
 async def staff_user(user: Annotated[TokenClaims, Depends(current_user)]) -> TokenClaims:

@@ -29,8 +29,13 @@ from gaji_contracts.errors import ErrorCode
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from gaji_ai.auth.dependencies import ServiceCaller, StaffUser, current_user
-from gaji_ai.auth.jwks import JwksUnavailable, TokenInvalid
+from gaji_ai.auth.dependencies import (
+    AUTHENTICATE,
+    ServiceCaller,
+    StaffUser,
+    current_user,
+    verified_ticket,
+)
 from gaji_ai.clients.core import CoreError
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
@@ -51,7 +56,6 @@ router = APIRouter(tags=["chat"])
 internal_router = APIRouter(tags=["internal"])
 LLM_TEST_TOKENS = 16
 # RFC 7235: every 401 names the scheme, as the other routes' 401s do.
-_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 
 
 @router.get("/models", response_model=ModelList, responses=error_responses(429))
@@ -112,19 +116,7 @@ async def _authorize(
     is a 404 like a missing one: its existence is not told."""
     verifier = request.app.state.jwks_verifier
     if ticket:
-        try:
-            claims = await verifier.verify_stream_ticket(ticket)
-        except TokenInvalid as exc:
-            raise AppError(
-                401,
-                ErrorCode.TOKEN_INVALID,
-                "The stream ticket is invalid or expired.",
-                headers=_AUTHENTICATE,
-            ) from exc
-        except JwksUnavailable as exc:
-            raise AppError(
-                503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot verify tickets right now."
-            ) from exc
+        claims = await verified_ticket(verifier.verify_stream_ticket, ticket, what="stream")
         if claims.conversation_id != conversation_id or claims.message_id != message_id:
             raise AppError(403, ErrorCode.PERMISSION_DENIED, "This ticket is for another stream.")
         return
@@ -133,7 +125,7 @@ async def _authorize(
             401,
             ErrorCode.NOT_AUTHENTICATED,
             "A stream ticket or a Bearer token is required.",
-            headers=_AUTHENTICATE,
+            headers=AUTHENTICATE,
         )
     user = await current_user(request)
     core = request.app.state.core_client

@@ -31,7 +31,7 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
-from gaji_ai.auth.jwks import JwksUnavailable, TokenInvalid
+from gaji_ai.auth.dependencies import AUTHENTICATE, invalid_ticket, verified_ticket
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.deps import RedisDep
 from gaji_ai.streams.sse import POLL_SECONDS, SSE_RESPONSES, sse_response
@@ -39,8 +39,6 @@ from gaji_ai.streams.stream import valid_event_id
 
 logger = logging.getLogger("gaji_ai.notifications")
 router = APIRouter(tags=["notifications"])
-# RFC 7235: every 401 names the scheme, as the other routes' 401s do.
-_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
 BATCH = 100
 
 
@@ -50,30 +48,14 @@ async def _claims(request: Request, ticket: str | None) -> NotificationTicketCla
             401,
             ErrorCode.NOT_AUTHENTICATED,
             "A notification ticket is required (POST /api/v1/notifications/stream).",
-            headers=_AUTHENTICATE,
+            headers=AUTHENTICATE,
         )
-    try:
-        claims = await request.app.state.jwks_verifier.verify_notification_ticket(ticket)
-    except TokenInvalid as exc:
-        raise AppError(
-            401,
-            ErrorCode.TOKEN_INVALID,
-            "The notification ticket is invalid or expired.",
-            headers=_AUTHENTICATE,
-        ) from exc
-    except JwksUnavailable as exc:
-        raise AppError(
-            503, ErrorCode.SERVICE_UNAVAILABLE, "Cannot verify tickets right now."
-        ) from exc
+    verify = request.app.state.jwks_verifier.verify_notification_ticket
+    claims = await verified_ticket(verify, ticket, what="notification")
     if claims.exp <= time.time():
         # Within the verifier's clock-skew leeway, but this stream would end
         # at once: the client must fetch a new ticket, not reconnect in a loop.
-        raise AppError(
-            401,
-            ErrorCode.TOKEN_INVALID,
-            "The notification ticket is invalid or expired.",
-            headers=_AUTHENTICATE,
-        )
+        raise invalid_ticket("notification")
     return claims
 
 
