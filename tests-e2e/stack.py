@@ -201,6 +201,9 @@ def start_stack(
         EMAIL_FILE_PATH=str(tmp / "mail"),
         JWT_PRIVATE_KEY_PATH=str(tmp / "keys" / "jwt-private.pem"),
         RATE_LIMIT_SCALE="1000",
+        # The URL import's happy path fetches from a server on 127.0.0.1 (tests only;
+        # every refusal of a private address is tested in core's unit tests).
+        NOVEL_IMPORT_ALLOW_LOOPBACK="true",
         LOG_LEVEL="INFO",
         CORE_BIND=f"127.0.0.1:{core_port}",
         CORE_WORKERS=str(core_workers),

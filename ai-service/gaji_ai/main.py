@@ -40,8 +40,12 @@ from gaji_ai.generation.router import internal_router as generation_internal_rou
 from gaji_ai.generation.router import router as generation_router
 from gaji_ai.health.router import internal_router as health_internal_router
 from gaji_ai.health.router import router as health_router
+from gaji_ai.ingestion.router import READER_INGEST_MAX_BYTES, READER_INGEST_PATH
+from gaji_ai.ingestion.router import internal_router as ingestion_internal_router
 from gaji_ai.ingestion.router import router as ingestion_router
 from gaji_ai.notifications.router import router as notifications_router
+from gaji_ai.novels.access import NovelAccessCache
+from gaji_ai.novels.lore import lore_router
 from gaji_ai.novels.reconcile import NovelChecker
 from gaji_ai.novels.router import internal_router as novels_internal_router
 from gaji_ai.novels.router import router as novels_router
@@ -87,6 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             service_token=settings.auth.service_token,
             timeout_seconds=timeout,
         )
+        # Who may read which novel, core's answers cached (gaji_ai.novels.access).
+        app.state.novel_access = NovelAccessCache(app.state.core_client)
         app.state.rate_limiter = (
             RateLimiter(
                 redis,
@@ -162,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     internal.include_router(vectors_router)
     internal.include_router(search_internal_router)
     internal.include_router(novels_internal_router)
+    internal.include_router(lore_router)
+    internal.include_router(ingestion_internal_router)
     internal.include_router(generation_internal_router)
 
     app.include_router(health_router)
@@ -174,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.app.max_body_bytes,
         # A novel upload: the file plus its multipart framing and metadata.
         per_path={f"{PUBLIC_PREFIX}/novels/ingest": settings.ingestion.max_upload_bytes + 65536},
+        # A reader's import, its text in JSON (core -> ai).
+        per_pattern={READER_INGEST_PATH: READER_INGEST_MAX_BYTES},
     )
     app.add_middleware(RateLimitMiddleware, trusted_proxies=settings.rate_limit.trusted_proxy_count)
     app.add_middleware(AccessLogMiddleware)

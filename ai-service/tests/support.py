@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -63,6 +64,11 @@ class CoreStub:
     url: str = ""
     # Extra routes: path -> handler(method, body or None) -> (status, json body[, headers]).
     routes: dict[str, Any] = field(default_factory=dict)
+    # GET /api/internal/novels/{id}/access: novel id -> NovelAccess body, or an
+    # int status to answer instead. A novel not listed is a catalogue novel
+    # (public, no owner) unless `novels_public_by_default` is off (then 404).
+    novel_access: dict[str, Any] = field(default_factory=dict)
+    novels_public_by_default: bool = True
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
         return [headers for seen, headers in self.requests if seen == path]
@@ -101,6 +107,8 @@ def _handler_for(stub: CoreStub) -> type[BaseHTTPRequestHandler]:
                 return
             if self.path == "/api/v1/auth/jwks.json":
                 self._json(stub.jwks_status, stub.jwks)
+            elif access := ACCESS_PATH.fullmatch(self.path):
+                self._json(*_novel_access(stub, access.group(1)))
             elif self.path == "/api/internal/health":
                 if headers.get("authorization") != f"Bearer {stub.service_token}":
                     self._json(403, {"code": "SERVICE_TOKEN_REQUIRED"})
@@ -127,6 +135,20 @@ def _handler_for(stub: CoreStub) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+ACCESS_PATH = re.compile(r"/api/internal/novels/([^/?]+)/access")
+
+
+def _novel_access(stub: CoreStub, novel_id: str) -> tuple[int, Any]:
+    answer = stub.novel_access.get(novel_id)
+    if isinstance(answer, int):
+        return answer, {"code": "INTERNAL_ERROR" if answer >= 500 else "NOT_FOUND"}
+    if answer is None:
+        if not stub.novels_public_by_default:
+            return 404, {"code": "NOT_FOUND"}
+        answer = {"id": novel_id, "owner_id": None, "visibility": "public"}
+    return 200, answer
 
 
 def _core_health(request_id: str) -> dict[str, Any]:

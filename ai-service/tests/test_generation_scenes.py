@@ -99,6 +99,7 @@ async def test_each_answer_is_saved_with_the_prompt_its_model_received(env):
             "persona",
             "brief",
             "history",
+            "lore",
             "memory",
             "passages",
             "message",

@@ -19,6 +19,8 @@ EXPECTED_ROUTES = {
     ("post", "/api/ai/internal/search/passages"),
     ("delete", "/api/ai/internal/novels/{novel_id}/vectors"),
     ("get", "/api/ai/internal/novels/{novel_id}/cast"),
+    ("get", "/api/ai/internal/novels/{novel_id}/lore"),
+    ("post", "/api/ai/internal/novels/{novel_id}/ingest"),
     ("get", "/api/ai/models"),
     ("get", "/api/ai/conversations/{conversation_id}/stream"),
     ("post", "/api/ai/conversations/{conversation_id}/messages"),
@@ -60,6 +62,13 @@ async def test_routes_document_their_specific_errors(client):
     assert {"400", "401", "403", "413", "415", "429"} <= set(echo)
     assert {"401", "403", "503"} <= set(schema["paths"]["/api/ai/me"]["get"]["responses"])
     assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+    ingest = schema["paths"]["/api/ai/internal/novels/{novel_id}/ingest"]["post"]
+    assert {"400", "401", "403", "413", "415", "503"} <= set(ingest["responses"])
+    assert "202" in ingest["responses"]
+    # Read by the route itself (after the caller is known), documented by hand.
+    body = ingest["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"text", "created_by", "title"}
+    assert body["additionalProperties"] is False
 
 
 async def test_swagger_ui(client):

@@ -226,7 +226,7 @@ def test_consecutive_lines_of_one_role_are_one_message(count_tokens):
 def test_sections_label_every_part_with_its_tokens(count_tokens):
     built = build_prompt(count_tokens=count_tokens, **base())
     names = [s.name for s in built.sections]
-    assert names == ["persona", "brief", "history", "memory", "passages", "message"]
+    assert names == ["persona", "brief", "history", "lore", "memory", "passages", "message"]
     by_name = {s.name: s for s in built.sections}
     assert "[1] Mr. Collins was not a sensible man." in by_name["passages"].text
     assert "[2] Charlotte accepted him." in by_name["passages"].text

@@ -76,6 +76,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/ai/internal/search/passages"): INTERNAL,
     ("DELETE", "/api/ai/internal/novels/{novel_id}/vectors"): INTERNAL,
     ("GET", "/api/ai/internal/novels/{novel_id}/cast"): INTERNAL,
+    ("GET", "/api/ai/internal/novels/{novel_id}/lore"): INTERNAL,
+    # A reader's import, sent by core (test_reader_ingest.py).
+    ("POST", "/api/ai/internal/novels/{novel_id}/ingest"): INTERNAL,
     ("POST", "/api/ai/internal/generations"): INTERNAL,
     ("POST", "/api/ai/internal/generations/{message_id}/cancel"): INTERNAL,
 }
@@ -115,6 +118,11 @@ BODIES: dict[str, Any] = {
     "/api/ai/internal/vectors/{collection}/get": {"id": POINT},
     "/api/ai/internal/vectors/{collection}/scroll": {"novel_id": NOVEL},
     "/api/ai/internal/search/passages": {"query": "who is she", "novel_id": NOVEL},
+    "/api/ai/internal/novels/{novel_id}/ingest": {
+        "text": "Chapter 1\n\n" + "A quiet tale. " * 50,
+        "created_by": str(uuid.uuid4()),
+        "title": "A Tale",
+    },
     "/api/ai/internal/generations": GENERATION,
 }
 QUERIES: dict[str, dict[str, str]] = {

@@ -34,6 +34,7 @@ from common.exceptions import ApplicationError
 from conversations.models import Conversation, ConversationLike, ConversationMemo
 from conversations.services import _counted, conversation_delete
 from notifications.services import forget as notifications_forget
+from novels.services import account_novels_delete
 from scenarios.models import Scenario
 from scenarios.services import scenario_count_engagement
 from social.models import Follow
@@ -431,6 +432,7 @@ def account_delete(*, user: User, password: str) -> None:
         owned = Conversation.objects.filter(user=locked).order_by("-depth", "id").values_list("id", flat=True)
         for conversation_id in list(owned):
             conversation_delete(conversation_id=conversation_id, user=locked)
+        account_novels_delete(user=locked)  # their private/unlisted imports (before their scenarios move)
         scenarios = Scenario.objects.filter(creator=locked)
         if scenarios.exists():
             scenarios.update(creator=deleted_user())

@@ -9,6 +9,7 @@ from gaji_contracts.conversations import (
     MAX_PERSONA_NAME_CHARS,
     MAX_TEMPERATURE,
     MIN_ANSWER_TOKENS,
+    NO_CONTROL_PATTERN,
     RESPONSE_STYLES,
     no_control,
 )
@@ -50,7 +51,7 @@ def _no_control(value: str) -> None:
 
 
 # The API document states the rule (common.schema.text_pattern): no Unicode Cc character.
-_no_control.openapi_pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+_no_control.openapi_pattern = NO_CONTROL_PATTERN
 
 
 class SettingsSerializer(serializers.Serializer):

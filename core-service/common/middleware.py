@@ -111,6 +111,22 @@ class RequestIdMiddleware:
         )
 
 
+def upload_limit(path: str) -> int | None:
+    """The routes that take files bigger than MAX_BODY_BYTES, and their caps
+    (each view checks its own file kinds again, with a 413 envelope)."""
+    if path == AVATAR_PATH:
+        return settings.AVATAR_MAX_BYTES
+    if path == "/api/v1/characters/import":
+        return settings.CARD_UPLOAD_MAX_BYTES
+    if path == "/api/v1/lorebooks/import":
+        return settings.LOREBOOK_UPLOAD_MAX_BYTES
+    if path == "/api/v1/novels/imports":
+        return settings.NOVEL_IMPORT_MAX_BYTES
+    if path == "/api/v1/conversations/import":
+        return settings.CONVERSATION_IMPORT_MAX_BYTES
+    return None
+
+
 class BodySizeLimitMiddleware:
     """413 from Content-Length before a byte of the body is read."""
 
@@ -128,8 +144,9 @@ class BodySizeLimitMiddleware:
                 request, status=400, message="Invalid Content-Length header.", code=ErrorCode.VALIDATION_ERROR
             )
         limit = settings.MAX_BODY_BYTES
-        if request.path == AVATAR_PATH:
-            limit = settings.AVATAR_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
+        upload = upload_limit(request.path)
+        if upload is not None:
+            limit = upload + MULTIPART_OVERHEAD_BYTES
         if length > limit:
             return json_error(
                 request,

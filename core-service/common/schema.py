@@ -25,6 +25,14 @@ class GajiAutoSchema(AutoSchema):
             return super().get_serializer_name(serializer, direction)
         return "".join(part.removesuffix("Serializer") for part in qualname.split("."))
 
+    def _get_request_body(self, direction="request"):
+        """A view whose body may be any JSON object (a card, a lorebook) still
+        needs one: `openapi_body_required = True` says so."""
+        body = super()._get_request_body(direction)
+        if body and getattr(self.view, "openapi_body_required", False):
+            body["required"] = True
+        return body
+
     def _map_basic_serializer(self, serializer, direction):
         """Request bodies state what the serializer refuses: unknown keys
         (StrictSerializer), NUL characters and blank text (every CharField),

@@ -7,6 +7,7 @@ from rest_framework.renderers import JSONRenderer
 
 from accounts import settings_urls as account_settings
 from accounts import urls as accounts
+from cards import urls as cards
 from common import health, webapp
 from conversations import urls as conversations
 from internal import urls as internal_health
@@ -44,6 +45,7 @@ api_v1 = [
     *scenarios.urlpatterns,
     *conversations.urlpatterns,
     *notifications.urlpatterns,
+    *cards.urlpatterns,
     path("openapi.json", SchemaApi.as_view(), name="schema"),
 ]
 

@@ -403,7 +403,7 @@ class SpeakerInputSerializer(StrictSerializer):
         max_length=MAX_CHARACTER_ID_CHARS,
         required=False,
         allow_null=True,
-        help_text="A character of the novel",
+        help_text="A character of the novel, or `card:<id>` for one of your imported characters",
     )
     name = TextField(
         max_length=MAX_CHARACTER_NAME_CHARS, required=False, help_text="A character named freely"
@@ -673,8 +673,9 @@ class CastMemberSerializer(StrictSerializer):
         max_length=MAX_CHARACTER_ID_CHARS,
         allow_null=True,
         required=False,
-        help_text="A character of the conversation's novel (GET /api/ai/novels/{id}/characters); "
-        "null for one named freely",
+        help_text="A character of the conversation's novel (GET /api/ai/novels/{id}/characters), or "
+        "`card:<id>` for one of the owner's imported characters (GET /api/v1/characters); null for one "
+        "named freely",
     )
     name = TextField(max_length=MAX_CHARACTER_NAME_CHARS, help_text="How the scene names the character")
     talkativeness = serializers.FloatField(
@@ -726,9 +727,19 @@ class InspectedMessageSerializer(serializers.Serializer):
 
 
 class InspectedSectionSerializer(serializers.Serializer):
-    name = serializers.CharField(help_text="brief, persona, passages, history, message")
+    name = serializers.CharField(help_text="persona, brief, history, lore, memory, passages, message")
     tokens = serializers.IntegerField(help_text="Counted with the model's own tokenizer when it has one")
     text = serializers.CharField(allow_blank=True)
+
+
+class InspectedLoreSerializer(serializers.Serializer):
+    book = serializers.CharField(allow_blank=True, help_text="The lorebook's name")
+    name = serializers.CharField(allow_blank=True, help_text="The entry's name (or comment)")
+    content = serializers.CharField()
+    position = serializers.ChoiceField(choices=["before_char", "after_char"])
+    reason = serializers.CharField(
+        allow_blank=True, help_text='Why it fired: "constant", "key: <the key that matched>", ...'
+    )
 
 
 class MessagePromptSerializer(serializers.Serializer):
@@ -741,6 +752,9 @@ class MessagePromptSerializer(serializers.Serializer):
         many=True, help_text="The chat messages the model received, in order"
     )
     sections = InspectedSectionSerializer(many=True)
+    lore = InspectedLoreSerializer(
+        many=True, help_text="The lorebook entries that fired and reached the prompt (its `lore` section)"
+    )
     prompt_tokens = serializers.IntegerField()
     truncated = serializers.BooleanField(help_text="Texts were cut to keep the record bounded")
 
@@ -753,7 +767,8 @@ class MessagePromptApi(APIView):
         responses={200: MessagePromptSerializer, **errors(401, 404, 409)},
         description="Why this answer? Exactly what the model received for it: the model and settings, the "
         "chat messages in order, and each section labelled with its token count (`persona`, `brief`, "
-        "`history`, `passages` with their citation numbers, `message`). The conversation's owner and staff "
+        "`history`, `lore`, `memory`, `passages` with their citation numbers, `message`), and the lorebook "
+        "entries that fired (`lore`, with why). The conversation's owner and staff "
         "only: 404 for anyone else, as for a message that does not exist. 404 too while the answer has none "
         "(not answered yet); 409 for a user message. Deleted with the answer.",
     )
@@ -772,6 +787,7 @@ class MessagePromptApi(APIView):
                     "settings": record.get("settings", {}),
                     "messages": record.get("messages", []),
                     "sections": record.get("sections", []),
+                    "lore": record.get("lore", []),
                     "prompt_tokens": record.get("prompt_tokens", 0),
                     "truncated": record.get("truncated", False),
                 }

@@ -20,21 +20,29 @@ import re
 from dataclasses import dataclass, field
 
 from gaji_contracts.characters import CastEntry, match_character
-from gaji_contracts.conversations import MAX_CHARACTER_NAME_CHARS, MAX_SPEAKERS, Speaker, SpeakerKind
+from gaji_contracts.conversations import (
+    CARD_CHARACTER_PREFIX,
+    MAX_CHARACTER_NAME_CHARS,
+    MAX_SPEAKERS,
+    Speaker,
+    SpeakerKind,
+)
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.scenarios import ScenarioType
 
 from common.exceptions import ApplicationError
+from conversations.card_turns import card_id_of, owner_cards
 from integrations.ai import AiUnavailable, novel_cast
 
 MAX_CAST_MEMBERS = 8
 # Refusals JSON Schema cannot state (the novel's cast at run time, one entry
 # per character); the API document says them in words.
 UNKNOWN_CHARACTER = "Not a character of this conversation's novel (see GET /api/ai/novels/{id}/characters)."
+UNKNOWN_CARD = "Not one of your imported characters (see GET /api/v1/characters)."
 ALREADY = "Already named: each character once."
 NAME_OR_ID = "A character needs a character_id or a name."
 SPEAKERS_OR_CHARACTER = "Give `speakers` or `character`, not both."
-RULES_IN_WORDS = (UNKNOWN_CHARACTER, ALREADY, NAME_OR_ID, SPEAKERS_OR_CHARACTER)
+RULES_IN_WORDS = (UNKNOWN_CHARACTER, UNKNOWN_CARD, ALREADY, NAME_OR_ID, SPEAKERS_OR_CHARACTER)
 DEFAULT_TALKATIVENESS = 0.5
 DEFAULT_MEMBERS = 2
 TITLES = {"mr", "mrs", "miss", "ms", "dr", "sir", "lady", "lord", "colonel", "captain", "the"}
@@ -107,11 +115,19 @@ def cast_of(conversation) -> Cast:
     return default_cast(conversation.scenario)
 
 
-def _unknown(path: str) -> ApplicationError:
+def _unknown(path: str, character_id: str | None = None) -> ApplicationError:
+    if card_id_of(character_id) or (character_id or "").startswith(CARD_CHARACTER_PREFIX):
+        return ApplicationError("Unknown imported character.", details={path: [UNKNOWN_CARD]})
     return ApplicationError(
         "Unknown character for this novel.",
         details={path: [UNKNOWN_CHARACTER]},
     )
+
+
+def _known_cards(owner_id, ids: list[str]) -> set[str]:
+    """The `card:<id>` ids among `ids` that name the owner's own cards."""
+    cards = owner_cards(owner_id, [i for i in map(card_id_of, ids) if i])
+    return {f"{CARD_CHARACTER_PREFIX}{card_id}" for card_id in cards}
 
 
 def _cast_unavailable() -> ApplicationError:
@@ -132,19 +148,21 @@ def _entries_for_ids(novel, ids: list[str]) -> dict[str, CastEntry]:
     return {e.id: e for e in entries}
 
 
-def checked_cast(data: dict, novel) -> Cast:
+def checked_cast(data: dict, novel, *, owner_id=None) -> Cast:
     """A reader's cast, its character ids checked against the novel's cast
-    (400 with the field for an unknown one); a member given by id takes the
-    character's name when none is given."""
+    or, for `card:<id>`, the owner's imported characters (400 with the field
+    for an unknown one)."""
     members = data["members"]
-    known = _entries_for_ids(novel, [m["character_id"] for m in members if m.get("character_id")])
+    ids = [m["character_id"] for m in members if m.get("character_id")]
+    cards = _known_cards(owner_id, ids)
+    known = _entries_for_ids(novel, [i for i in ids if not i.startswith(CARD_CHARACTER_PREFIX)])
     cast = Cast(narrator=data["narrator"])
     seen: set[str] = set()
     for i, member in enumerate(members):
         character_id = member.get("character_id")
         name = member["name"].strip()
-        if character_id and character_id not in known:
-            raise _unknown(f"members.{i}.character_id")
+        if character_id and character_id not in known and character_id not in cards:
+            raise _unknown(f"members.{i}.character_id", character_id)
         key = character_id or name.lower()
         if key in seen:
             raise ApplicationError("A character is in the cast twice.", details={f"members.{i}": [ALREADY]})
@@ -153,12 +171,23 @@ def checked_cast(data: dict, novel) -> Cast:
     return cast
 
 
-def checked_speakers(speakers: list[dict], cast: Cast, novel) -> list[Speaker]:
+def checked_speakers(speakers: list[dict], cast: Cast, novel, *, owner_id=None) -> list[Speaker]:
     """The speakers a reader names, in order: the narrator, a character of
-    the novel by id (400 for an unknown one), or a character by name."""
+    the novel (or one of the owner's imported characters, `card:<id>`) by id
+    (400 for an unknown one), or a character by name."""
     ids = [s["character_id"] for s in speakers if s.get("character_id")]
     in_cast = {m.character_id: m for m in cast.members if m.character_id}
-    known = _entries_for_ids(novel, [i for i in ids if i not in in_cast])
+    outside = [i for i in ids if i not in in_cast]
+    cards = owner_cards(owner_id, [c for c in map(card_id_of, outside) if c])
+    known = _entries_for_ids(novel, [i for i in outside if not i.startswith(CARD_CHARACTER_PREFIX)])
+    known.update(
+        {
+            f"{CARD_CHARACTER_PREFIX}{card.id}": CastEntry(
+                id=f"{CARD_CHARACTER_PREFIX}{card.id}", name=card.name
+            )
+            for card in cards.values()
+        }
+    )
     chosen: list[Speaker] = []
     for i, wanted in enumerate(speakers):
         if wanted["kind"] == SpeakerKind.NARRATOR:
@@ -168,7 +197,7 @@ def checked_speakers(speakers: list[dict], cast: Cast, novel) -> list[Speaker]:
             member = in_cast.get(character_id)
             entry = known.get(character_id)
             if member is None and entry is None:
-                raise _unknown(f"speakers.{i}.character_id")
+                raise _unknown(f"speakers.{i}.character_id", character_id)
             name = member.name if member else entry.name
             speaker = Speaker(kind=SpeakerKind.CHARACTER, character_id=character_id, name=name)
         else:

@@ -46,7 +46,7 @@ from gaji_contracts.headers import RETRY_AFTER
 from accounts.tokens import stream_ticket_for
 from accounts.user_settings import prepare_turn, settings_for, turn_settings
 from common.exceptions import ApplicationError
-from conversations import selectors
+from conversations import card_turns, selectors
 from conversations.cast import (
     Cast,
     cast_of,
@@ -77,6 +77,7 @@ from conversations.versions import (
 )
 from integrations.ai import AiClient, AiInvalidModel, AiUnavailable, check_model
 from notifications import services as notify
+from novels.selectors import can_read as can_read_novel
 from scenarios import selectors as scenario_selectors
 from scenarios.models import Scenario
 from scenarios.search import reader_wrote
@@ -160,8 +161,50 @@ def _counted(visibility: str) -> int:
     return 1 if visibility == Visibility.PUBLIC else 0
 
 
-def _visibility_or_default(user, visibility: str | None) -> str:
-    return visibility or settings_for(user)["default_visibility"]
+_OPENNESS = {Visibility.PRIVATE: 0, Visibility.UNLISTED: 1, Visibility.PUBLIC: 2}
+# A conversation on a reader's private or unlisted import shows the novel's
+# text: it is never more visible than the novel.
+ABOVE_NOVEL = "A conversation cannot be more visible than its novel (a reader's private or unlisted import)."
+
+
+def novel_ceiling(scenario: Scenario) -> str:
+    """The most a conversation on `scenario` may be seen: its novel's visibility."""
+    novel = scenario.novel
+    return novel.visibility if novel is not None else Visibility.PUBLIC
+
+
+def visibility_for(user, scenario: Scenario, visibility: str | None) -> str:
+    """The visibility asked for (400 above the novel's), or the reader's
+    default lowered to the novel's."""
+    ceiling = novel_ceiling(scenario)
+    if visibility is None:
+        chosen = settings_for(user)["default_visibility"]
+        return chosen if _OPENNESS[chosen] <= _OPENNESS[ceiling] else ceiling
+    if _OPENNESS[visibility] > _OPENNESS[ceiling]:
+        raise ApplicationError(ABOVE_NOVEL, details={"visibility": [ABOVE_NOVEL]})
+    return visibility
+
+
+def conversations_follow_novel(novel) -> int:
+    """After a novel became less visible: its conversations that are now
+    more visible than it come down to it (counters moved). How many changed."""
+    ceiling = novel.visibility
+    changed = 0
+    over = [v for v, rank in _OPENNESS.items() if rank > _OPENNESS[ceiling]]
+    for conversation in Conversation.objects.select_for_update().filter(
+        scenario__novel=novel, visibility__in=over
+    ):
+        delta = _counted(ceiling) - _counted(conversation.visibility)
+        conversation.visibility = ceiling
+        conversation.save(update_fields=["visibility", "updated_at"])
+        if delta:
+            scenario_count_engagement(
+                scenario_id=conversation.scenario_id,
+                conversations=delta,
+                likes=delta * conversation.like_count,
+            )
+        changed += 1
+    return changed
 
 
 @transaction.atomic
@@ -170,18 +213,19 @@ def conversation_create(
 ) -> Conversation:
     """A new conversation; its visibility defaults to the reader's `default_visibility` setting."""
     scenario = (
-        Scenario.objects.select_for_update(no_key=True)
+        Scenario.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("novel")
         .filter(id=scenario_id, deleted_at__isnull=True)
         .first()
     )
-    if scenario is None:
+    if scenario is None or (scenario.novel is not None and not can_read_novel(scenario.novel, user)):
         raise ApplicationError("Scenario not found.", status=404, code=ErrorCode.NOT_FOUND)
     conversation = Conversation.objects.create(
         scenario=scenario,
         user=user,
         title=title or default_title(scenario),
         cast=default_cast(scenario).json(),
-        visibility=_visibility_or_default(user, visibility),
+        visibility=visibility_for(user, scenario, visibility),
     )
     scenario_count_engagement(scenario_id=scenario.id, conversations=_counted(conversation.visibility))
     reader_wrote(user.id)
@@ -201,6 +245,8 @@ def conversation_update(
     if title is not None:
         conversation.title = title
         fields.append("title")
+    if visibility is not None:
+        visibility = visibility_for(user, conversation.scenario, visibility)
     if visibility is not None and visibility != conversation.visibility:
         delta = _counted(visibility) - _counted(conversation.visibility)
         conversation.visibility = visibility
@@ -278,7 +324,7 @@ def conversation_fork(
         title=title or f"Fork of {source.title}"[:200],
         cast=source.cast,
         canon_chapter=source.canon_chapter,
-        visibility=_visibility_or_default(user, visibility),
+        visibility=visibility_for(user, source.scenario, visibility),
     )
     window = selectors.latest_messages(source.id, FORK_MESSAGE_WINDOW)
     if window:
@@ -339,21 +385,30 @@ def _generation_request(
     history = selectors.history_before(conversation.id, history_position, settings.CHAT_HISTORY_MESSAGES)
     first = answers[0]
     query = user_message.content if user_message else " ".join(m.content for m in history[-2:])
+    cast = cast_of(conversation)
     memory = memory_context(
         conversation,
         query=query,
         position=history_position,
-        present=present_of(cast_of(conversation), [a.speaker for a in answers]),
+        present=present_of(cast, [a.speaker for a in answers]),
     )
     # The owner's settings; their default model unless the request named one.
     options, model = turn_settings(conversation.user_id, model)
+    speakers = [a.speaker for a in answers]
+    personas = card_turns.personas_for(conversation.user_id, speakers)
+    lines = [m.content for m in history] + ([user_message.content] if user_message else [])
+    cast_ids = [m.character_id for m in cast.members if m.character_id]
+    lore = card_turns.lore_for_turn(conversation, lines, cast_ids + [s.character_id or "" for s in speakers])
     return GenerationRequest(
         conversation_id=conversation.id,
         user_id=conversation.user_id,
         user_message_id=user_message.id if user_message else None,
         assistant_message_id=first.id,
         attempt=first.attempt,
-        answers=[PlannedAnswer(message_id=a.id, attempt=a.attempt, speaker=a.speaker) for a in answers],
+        answers=[
+            PlannedAnswer(message_id=a.id, attempt=a.attempt, speaker=a.speaker, persona=persona)
+            for a, persona in zip(answers, personas, strict=True)
+        ],
         user_message=user_message.content if user_message else "",
         scenario=scenario_brief(scenario),
         brief=scenario_selectors.timeline(scenario_id=scenario.id).brief,
@@ -363,6 +418,7 @@ def _generation_request(
         character=first.speaker.name if first.speaker.kind == SpeakerKind.CHARACTER else None,
         memory=memory,
         options=options,
+        lore=lore,
     )
 
 
@@ -494,7 +550,7 @@ def _speakers_for(
     cast = cast_of(conversation)
     novel = conversation.scenario.novel
     if speakers:
-        return checked_speakers(speakers, cast, novel)
+        return checked_speakers(speakers, cast, novel, owner_id=conversation.user_id)
     entries = characters_of(novel)
     if character:
         # A member of the scene, else the novel's character of exactly that name, else named freely.
@@ -794,6 +850,8 @@ def bounded_prompt(prompt: PromptRecord) -> dict:
         item["content"] = item["content"][:keep]
     for item in record["sections"]:
         item["text"] = item["text"][:keep]
+    for item in record["lore"]:
+        item["content"] = item["content"][:keep]
     record["truncated"] = True
     return record
 
@@ -836,7 +894,7 @@ def cast_put(*, conversation_id, user, data: dict) -> Cast:
     """Replace the scene's cast (owner only; character ids checked against the novel's cast)."""
     _owner_check(conversation_id, user, "change the cast of")
     scenario = Conversation.objects.select_related("scenario__novel").get(id=conversation_id).scenario
-    cast = checked_cast(data, scenario.novel)
+    cast = checked_cast(data, scenario.novel, owner_id=user.id)
     with transaction.atomic():
         conversation = _owned(conversation_id, user, "change the cast of")
         conversation.cast = cast.json()

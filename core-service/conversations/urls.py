@@ -5,7 +5,7 @@ the ai service's service token only)."""
 from django.urls import path
 
 from common.fastget import fast_get
-from conversations import apis, internal_apis, memory_apis, message_apis
+from conversations import apis, exchange_apis, internal_apis, memory_apis, message_apis
 
 MESSAGE = "conversations/<uuid:conversation_id>/messages/<uuid:message_id>"
 
@@ -16,6 +16,8 @@ hot = [
 ]
 
 urlpatterns = [
+    path("conversations/import", exchange_apis.ConversationImportApi.as_view()),
+    path("conversations/<uuid:conversation_id>/export", exchange_apis.ConversationExportApi.as_view()),
     path(MESSAGE, message_apis.MessageApi.as_view()),
     path(f"{MESSAGE}/alternatives", message_apis.AlternativesApi.as_view()),
     path(

@@ -10,7 +10,7 @@ import logging
 import httpx
 from django.conf import settings
 from django.core.cache import cache
-from gaji_contracts.characters import CastEntry, NovelCast, novel_cast_path
+from gaji_contracts.characters import CastEntry, NovelCast, NovelLore, novel_cast_path, novel_lore_path
 from gaji_contracts.conventions import outgoing_request_id
 from gaji_contracts.conversations import (
     GENERATIONS_PATH,
@@ -24,6 +24,7 @@ from gaji_contracts.conversations import (
 from gaji_contracts.errors import ErrorCode
 from gaji_contracts.headers import REQUEST_ID_HEADER
 from gaji_contracts.health import ServiceHealth
+from gaji_contracts.novels import ReaderIngest, ReaderIngestAccepted
 from pydantic import ValidationError
 
 from common.exceptions import ApplicationError
@@ -63,6 +64,10 @@ def _invalid_model(response: httpx.Response) -> AiInvalidModel | None:
         message if isinstance(message, str) and message else "Unknown model.",
         details if isinstance(details, dict) else None,
     )
+
+
+def reader_ingest_path(novel_id) -> str:
+    return f"/api/ai/internal/novels/{novel_id}/ingest"
 
 
 def models_cache_key(base_url: str) -> str:
@@ -124,6 +129,40 @@ class AiClient:
             raise AiUnavailable("ai accepted a different message")
         return accepted
 
+    def ingest_reader_novel(
+        self, novel_id, ingest: ReaderIngest, *, request_id: str | None = None
+    ) -> ReaderIngestAccepted:
+        """Hand a reader's imported text to ai (POST /api/ai/internal/novels/{id}/ingest):
+        the same ingestion job as a staff ingest, into the novel core created.
+        Any failure (unreachable, timeout, non-202, unexpected body) is AiUnavailable."""
+        path = reader_ingest_path(novel_id)
+        try:
+            response = _http().post(
+                f"{self.base_url}{path}",
+                content=ingest.model_dump_json(),
+                headers={**self._headers(request_id), "Content-Type": "application/json"},
+                timeout=settings.NOVEL_IMPORT_AI_TIMEOUT_SECONDS,  # up to 20 MB of text
+            )
+        except httpx.HTTPError as exc:
+            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
+        if response.status_code != 202:
+            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
+        try:
+            return ReaderIngestAccepted.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise AiUnavailable("ai answered an unexpected ingest body") from exc
+
+    def delete_novel_vectors(self, novel_id, *, request_id: str | None = None) -> None:
+        """Drop a deleted novel's passages and characters from ai's vector
+        store (DELETE /api/ai/internal/novels/{id}/vectors, idempotent)."""
+        path = f"/api/ai/internal/novels/{novel_id}/vectors"
+        try:
+            response = _http().delete(f"{self.base_url}{path}", headers=self._headers(request_id))
+        except httpx.HTTPError as exc:
+            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
+        if response.status_code != 200:
+            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
+
     def health(self, *, request_id: str | None = None) -> ServiceHealth:
         response = self._get("/api/ai/internal/health", request_id)
         try:
@@ -183,6 +222,8 @@ def novel_cast_cache_key(base_url: str, novel_id) -> str:
 
 
 NOVEL_CAST_CACHE_SECONDS = 60
+# Finding a long novel's places reads all of it (about a second on ai).
+NOVEL_LORE_TIMEOUT_SECONDS = 30
 
 
 def novel_cast(novel_id, *, request_id: str | None = None) -> list[CastEntry]:
@@ -218,3 +259,28 @@ def check_model(model: str, *, field: str, request_id: str | None = None) -> Non
             code=ErrorCode.INVALID_MODEL,
             details={field: [f"Must be one of: {listed}."]},
         )
+
+
+def novel_lore(novel_id, *, request_id: str | None = None) -> NovelLore | None:
+    """A novel's cast and places with their passage sources (ai's internal
+    lore route), for the card and lorebook exports. Not cached: exports are
+    rare and read the whole novel. AiUnavailable when ai cannot say; None
+    when ai holds no passage of it."""
+    client = AiClient()
+    path = novel_lore_path(str(novel_id))
+    try:
+        response = _http().get(
+            f"{client.base_url}{path}",
+            headers=client._headers(request_id),
+            timeout=NOVEL_LORE_TIMEOUT_SECONDS,
+        )
+    except httpx.HTTPError as exc:
+        raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise AiUnavailable(f"ai answered {response.status_code} on {path}")
+    try:
+        return NovelLore.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise AiUnavailable("ai answered an unexpected lore body") from exc

@@ -1,5 +1,6 @@
-"""The staff console for novels: search by title, author or slug, filter by
-ingestion status and language, see how many scenarios each grounds."""
+"""The staff console for novels: search by title, author, slug or owner,
+filter by ingestion status, visibility, source and language, see how many
+scenarios each grounds."""
 
 from __future__ import annotations
 
@@ -19,12 +20,17 @@ class NovelAdmin(admin.ModelAdmin):
         "author",
         "publication_year",
         "ingestion_status",
+        "visibility",
+        "source",
+        "owner",
         "total_passages",
         "scenario_count",
         "updated_at",
     )
-    list_filter = ("ingestion_status", "language", "genre")
-    search_fields = ("title", "author", "slug")
+    list_filter = ("ingestion_status", "visibility", "source", "language", "genre")
+    search_fields = ("title", "author", "slug", "owner__username")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
     prepopulated_fields = {"slug": ("title",)}
     readonly_fields = ("id", "created_at", "updated_at", "scenarios_link")
     ordering = ("title",)
@@ -33,6 +39,10 @@ class NovelAdmin(admin.ModelAdmin):
         (
             "Ingestion (reported by the ai service)",
             {"fields": ("ingestion_status", "total_passages", "total_characters", "vectordb_collection_id")},
+        ),
+        (
+            "Owner and source (a reader's import)",
+            {"fields": ("owner", "visibility", "source", "source_url", "source_bytes", "ingest_job_id")},
         ),
         ("Scenarios", {"fields": ("scenarios_link",)}),
         ("Dates", {"fields": ("created_at", "updated_at")}),

@@ -95,6 +95,8 @@ class ScenarioListCreateApi(APIView):
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
         filters = selectors.ScenarioFilters(**data, sort_field=sort_field, descending=descending)
+        viewer = reads.viewer_of(request)
+        own = viewer is not None and str(filters.creator_id or "") == str(viewer.id)
         body = reads.scenario_page(
             page=PageRequest.from_request(request),
             base_story=filters.base_story,
@@ -103,6 +105,7 @@ class ScenarioListCreateApi(APIView):
             creator_id=filters.creator_id,
             sort_field=filters.sort_field,
             descending=filters.descending,
+            shared_only=not own,
         )
         return reads.json_response(body)
 
@@ -115,7 +118,9 @@ class ScenarioListCreateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scenario = services.scenario_create(creator=request.user, **data.validated_data)
-        return reads.json_response(reads.scenario_by_id(scenario.id), status=status.HTTP_201_CREATED)
+        return reads.json_response(
+            reads.scenario_by_id(scenario.id, request.user), status=status.HTTP_201_CREATED
+        )
 
 
 class ScenarioDetailApi(APIView):
@@ -129,7 +134,7 @@ class ScenarioDetailApi(APIView):
 
     @extend_schema(operation_id="scenarios_get", responses={200: ScenarioSerializer, **errors(404)}, auth=[])
     def get(self, request, scenario_id):
-        return reads.json_response(reads.scenario_by_id(scenario_id))
+        return reads.json_response(reads.scenario_by_id(scenario_id, reads.viewer_of(request)))
 
     @extend_schema(
         operation_id="scenarios_update",
@@ -142,13 +147,15 @@ class ScenarioDetailApi(APIView):
     def put(self, request, scenario_id):
         data = self.UpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        scenario = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         services.scenario_update(scenario=scenario, user=request.user, data=data.validated_data)
-        return reads.json_response(reads.scenario_by_id(scenario_id))
+        return reads.json_response(reads.scenario_by_id(scenario_id, request.user))
 
     @extend_schema(operation_id="scenarios_delete", responses={204: None, **errors(401, 403, 404)})
     def delete(self, request, scenario_id):
-        services.scenario_delete(scenario=selectors.scenario_get(scenario_id=scenario_id), user=request.user)
+        services.scenario_delete(
+            scenario=selectors.scenario_get(scenario_id=scenario_id, viewer=request.user), user=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -169,9 +176,11 @@ class ScenarioForkApi(APIView):
     def post(self, request, scenario_id):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        parent = selectors.scenario_get(scenario_id=scenario_id)
+        parent = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         fork = services.scenario_fork(parent=parent, creator=request.user, **data.validated_data)
-        return reads.json_response(reads.scenario_by_id(fork.id), status=status.HTTP_201_CREATED)
+        return reads.json_response(
+            reads.scenario_by_id(fork.id, request.user), status=status.HTTP_201_CREATED
+        )
 
 
 class ForkParentSerializer(serializers.Serializer):
@@ -197,7 +206,7 @@ class ScenarioForksApi(APIView):
         description="Direct forks of a scenario (newest first), with the parent's summary.",
     )
     def get(self, request, scenario_id):
-        parent = selectors.scenario_get(scenario_id=scenario_id)
+        parent = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         body = paginate(selectors.forks_of(parent=parent), PageRequest.from_request(request), scenario_json)
         return Response(
             {"parent": ForkParentSerializer(parent).data, "forks": body["content"], "page": body["page"]}
@@ -220,7 +229,7 @@ class ScenarioForkTreeApi(APIView):
     def get(self, request, scenario_id):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        root = selectors.scenario_get(scenario_id=scenario_id)
+        root = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         return Response(selectors.fork_tree(root=root, max_depth=query.validated_data["max_depth"]))
 
 
@@ -241,7 +250,7 @@ class ScenarioAncestorsApi(APIView):
         description="The path from the root scenario down to this one (both included).",
     )
     def get(self, request, scenario_id):
-        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        scenario = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         return Response({"scenario_id": scenario.id, "path": selectors.ancestors(scenario=scenario)})
 
 
@@ -288,5 +297,5 @@ class ScenarioTimelineApi(APIView):
         "many were condensed. A deleted ancestor stays, marked `is_deleted`.",
     )
     def get(self, request, scenario_id):
-        scenario = selectors.scenario_get(scenario_id=scenario_id)
+        scenario = selectors.scenario_get(scenario_id=scenario_id, viewer=request.user)
         return Response(selectors.timeline(scenario_id=scenario.id).model_dump(mode="json"))

@@ -12,7 +12,7 @@ never parsed and re-encoded."""
 from __future__ import annotations
 
 import orjson
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 
 from common.counting import counted
 from common.db.base import fast_cursor, row_or_404
@@ -28,7 +28,18 @@ _FROM = """
     JOIN accounts_user u ON u.id = s.creator_id
     LEFT JOIN scenarios_scenario p ON p.id = s.parent_id
 """
-BY_ID_SQL = f"SELECT {_COLUMNS} {_FROM} WHERE s.id = %s AND s.deleted_at IS NULL"
+# ... and its novel's visibility and owner: a scenario on a private novel is
+# as missing as its novel for anyone but the novel's owner and staff.
+BY_ID_SQL = (
+    f"SELECT {_COLUMNS}, n.visibility, n.owner_id {_FROM} LEFT JOIN novels_novel n ON n.id = s.novel_id "
+    "WHERE s.id = %s AND s.deleted_at IS NULL"
+)
+# Shared lists and search leave out scenarios on novels that are not public
+# (private or unlisted): one hashed subplan over the few such novels.
+SHARED_ONLY_SQL = (
+    "(s.novel_id IS NULL OR s.novel_id NOT IN "
+    "(SELECT n.id FROM novels_novel n WHERE n.visibility <> 'public'))"
+)
 SORT_COLUMNS = {"created_at", "updated_at", "quality_score", "fork_count", "conversation_count"}
 
 
@@ -61,10 +72,30 @@ def scenario_document(row) -> dict:
     }
 
 
-def scenario_by_id(scenario_id) -> dict:
-    """The live scenario as the API shows it; 404 when missing or deleted."""
+def viewer_of(request):
+    """The signed-in reader of a request, or None (the anonymous fast path has no user)."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def may_read_novel(visibility: str | None, owner_id, viewer) -> bool:
+    """A scenario's novel (its visibility and owner; None: no novel) readable by `viewer`."""
+    if visibility != "private":
+        return True
+    if viewer is None or not viewer.is_authenticated:
+        return False
+    return bool(viewer.is_staff) or (owner_id is not None and owner_id == viewer.id)
+
+
+def scenario_by_id(scenario_id, viewer=None) -> dict:
+    """The live scenario as the API shows it; 404 when missing, deleted, or
+    on a private novel `viewer` may not read."""
     with fast_cursor() as cursor:
-        return scenario_document(row_or_404(cursor, BY_ID_SQL, scenario_id))
+        row = row_or_404(cursor, BY_ID_SQL, scenario_id)
+    *columns, visibility, owner_id = row
+    if not may_read_novel(visibility, owner_id, viewer):
+        raise Http404
+    return scenario_document(columns)
 
 
 def scenario_page(
@@ -76,12 +107,17 @@ def scenario_page(
     creator_id=None,
     sort_field: str = "created_at",
     descending: bool = True,
+    shared_only: bool = True,
 ) -> dict:
     """One page of live scenarios with every given filter, `{content, page}`;
-    the total as common/counting.py counts it (`page.total_is_estimate`)."""
+    the total as common/counting.py counts it (`page.total_is_estimate`).
+    `shared_only`: leave out scenarios on novels that are not public (every
+    list but a reader's own scenarios)."""
     if sort_field not in SORT_COLUMNS:
         raise ValueError(sort_field)
     where, args = ["s.deleted_at IS NULL"], []
+    if shared_only:
+        where.append(SHARED_ONLY_SQL)
     for column, value in (("base_story", base_story), ("scenario_type", scenario_type)):
         if value:
             where.append(f"s.{column} = %s")

@@ -42,7 +42,7 @@ from common.counting import counted
 from common.db.base import fast_cursor
 from common.pagination import PageRequest, page_info
 from common.redis import get_redis, shared_set
-from scenarios.reads import iso
+from scenarios.reads import SHARED_ONLY_SQL, iso
 
 SORT_FIELDS = ("relevance", "quality_score", "created_at", "fork_count")
 TYPES = tuple(t.value for t in ScenarioType)
@@ -107,6 +107,8 @@ class SearchParams:
     descending: bool = True
     # Typo fallback: the corrected words as a tsquery ('elizabeth' & 'bennet'), matched instead of q.
     corrected: str | None = None
+    # Leave out scenarios on novels that are not public (all but a reader's search of their own).
+    shared_only: bool = True
 
     @property
     def fuzzy(self) -> bool:
@@ -122,6 +124,8 @@ class SearchParams:
 def _where(params: SearchParams) -> tuple[str, list]:
     """The WHERE clause (constant fragments) and its bound values."""
     where, args = ["s.deleted_at IS NULL"], []
+    if params.shared_only:
+        where.append(SHARED_ONLY_SQL)
     if params.q:
         query, value = params.match()
         where.append(f"s.search_vector @@ {query}")

@@ -124,11 +124,15 @@ class ScenarioSearchApi(APIView):
         page = PageRequest.from_request(request)
         data = dict(query.validated_data)
         sort_field, descending = data.pop("sort")
-        params = search.SearchParams(**data, sort_field=sort_field, descending=descending)
         # Signed in (DRF's path; the anonymous fast path has no user): the reader's own
         # writes are in their next answer (search.reader_wrote).
         user = getattr(request, "user", None)
         reader_id = user.id if user is not None and user.is_authenticated else None
+        # Scenarios on novels that are not public show only in a reader's search of their own.
+        own = reader_id is not None and str(data.get("creator_id") or "") == str(reader_id)
+        params = search.SearchParams(
+            **data, sort_field=sort_field, descending=descending, shared_only=not own
+        )
         body, age = search.cached_search_body(params=params, page=page, reader_id=reader_id)
         response = HttpResponse(body, content_type="application/json")
         if age is not None:

@@ -18,6 +18,7 @@ from gaji_contracts.timeline import (
     timeline_brief,
 )
 
+from novels.selectors import can_read
 from scenarios.models import Scenario
 
 SORT_FIELDS = {"created_at", "updated_at", "quality_score", "fork_count", "conversation_count"}
@@ -27,9 +28,16 @@ def live() -> QuerySet[Scenario]:
     return Scenario.objects.filter(deleted_at__isnull=True)
 
 
-def scenario_get(*, scenario_id) -> Scenario:
-    scenario = live().select_related("creator", "parent").filter(id=scenario_id).first()
+_UNCHECKED = object()
+
+
+def scenario_get(*, scenario_id, viewer=_UNCHECKED) -> Scenario:
+    """A live scenario; with `viewer` (a user or None), 404 too when it is
+    on a private novel the viewer may not read (as if it did not exist)."""
+    scenario = live().select_related("creator", "parent", "novel").filter(id=scenario_id).first()
     if scenario is None:
+        raise Http404
+    if viewer is not _UNCHECKED and scenario.novel is not None and not can_read(scenario.novel, viewer):
         raise Http404
     return scenario
 

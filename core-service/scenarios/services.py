@@ -67,7 +67,9 @@ def scenario_create(*, creator, base_story: str, scenario_type: str, parameters)
     scenario = Scenario.objects.create(
         creator=creator,
         base_story=base_story,
-        novel=novel_by_slug(base_story),
+        # A novel the creator may not read (someone else's private import) is
+        # as unknown as a missing one: the scenario is made without a novel.
+        novel=novel_by_slug(base_story, creator),
         scenario_type=kind.value,
         parameters=_checked_parameters(kind, parameters),
     )

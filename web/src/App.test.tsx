@@ -2,7 +2,7 @@
  * shows), the phone menu toggles, login stores the session, and the
  * staff-only page stays closed to readers. */
 
-import { act, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
@@ -223,6 +223,18 @@ describe('pages', () => {
       window.location.hash = '#/search-messages?q=dance';
     });
     expect(await screen.findByText('No message matches “dance”.')).toBeInTheDocument();
+  });
+
+  it('my library loads on demand from the menu; signed out it asks for a session', async () => {
+    renderApp('#/library', reader);
+    expect(await screen.findByRole('heading', { name: 'My library' })).toBeInTheDocument();
+    expect(screen.getByTestId('nav-library')).toHaveAttribute('href', '#/library');
+    expect(screen.getByTestId('story-import')).toBeInTheDocument();
+    cleanup();
+    localStorage.clear();
+    renderApp('#/library');
+    expect(await screen.findByRole('heading', { name: 'Log in needed' })).toBeInTheDocument();
+    expect(screen.queryByTestId('nav-library')).toBeNull();
   });
 
   it('forgot and reset password pages; no bell when signed out', async () => {

@@ -20,7 +20,7 @@ from gaji_contracts.conversations import (
 from gaji_contracts.headers import AUTHORIZATION, BEARER_PREFIX, REQUEST_ID_HEADER, RETRY_AFTER
 from gaji_contracts.health import ServiceHealth
 from gaji_contracts.memory import MemoryWrite, MemoryWritten, memory_path
-from gaji_contracts.novels import Novel, NovelCreate, NovelUpdate
+from gaji_contracts.novels import Novel, NovelAccess, NovelCreate, NovelUpdate
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -80,6 +80,17 @@ class CoreClient:
                 return None
             raise
         return self._parse(response, Novel)
+
+    async def novel_access(self, novel_id: str) -> NovelAccess | None:
+        """Who may read a novel (its owner and visibility); None when core
+        has no such novel."""
+        try:
+            response = await self._request("GET", f"/api/internal/novels/{novel_id}/access")
+        except CoreResponseError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._parse(response, NovelAccess)
 
     async def novel_create(self, novel: NovelCreate) -> Novel:
         response = await self._request(

@@ -9,6 +9,7 @@ BodySizeLimitMiddleware -> the FastAPI router.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from gaji_contracts.conventions import clean_request_id, current_request_id
@@ -116,18 +117,33 @@ class BodySizeLimitMiddleware:
     reading anything, and by counting the bytes of chunked bodies as they arrive."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, per_path: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        per_path: dict[str, int] | None = None,
+        per_pattern: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.default_max_bytes = max_bytes
-        # Routes with their own limit (a novel upload is larger than any JSON body).
+        # Routes with their own limit (a novel upload is larger than any JSON
+        # body): by exact path, or by a regular expression of the whole path.
         self.per_path = per_path or {}
+        self.per_pattern = [(re.compile(p), limit) for p, limit in (per_pattern or {}).items()]
+
+    def limit_for(self, path: str) -> int:
+        if path in self.per_path:
+            return self.per_path[path]
+        for pattern, limit in self.per_pattern:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope["path"], self.default_max_bytes)
+        limit = self.limit_for(scope["path"])
 
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

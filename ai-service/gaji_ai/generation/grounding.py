@@ -104,7 +104,9 @@ async def ground(
     if not passages and core is not None:
         await _check_missing(core, store, novel_id)
     personas = [
-        PersonaData.of(
+        PersonaData.of_card(a.persona)
+        if a.persona
+        else PersonaData.of(
             persona_from(speaker_persona_name(a.speaker), profiles, a.speaker.character_id)
         )
         for a in answers

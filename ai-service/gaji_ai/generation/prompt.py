@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gaji_contracts.conversations import GenerationRequest
@@ -131,10 +131,35 @@ class Persona:
     name: str  # "Elizabeth Bennet", or "the narrator"
     description: str = ""
     traits: tuple[str, ...] = ()
+    # A character from a Character Card (gaji_contracts.conversations.CardPersona):
+    # its own texts, with {{char}}/{{user}} still in them.
+    nickname: str = ""
+    personality: str = ""
+    scenario: str = ""
+    system_prompt: str = ""
+    post_history: str = ""
 
     @property
     def is_narrator(self) -> bool:
         return self.name == NARRATOR
+
+
+# A card's texts can be long (20,000 characters each): each is cut to this
+# many characters in the prompt, so a card cannot take the whole window.
+CARD_TEXT_PROMPT_CHARS = 1200
+_CHAR_MACRO = re.compile(r"\{\{char\}\}|<BOT>", re.IGNORECASE)
+_USER_MACRO = re.compile(r"\{\{user\}\}|<USER>", re.IGNORECASE)
+_ORIGINAL_MACRO = re.compile(r"\{\{original\}\}", re.IGNORECASE)
+
+
+def card_text(text: str, persona: Persona, reader: str, *, original: str = "") -> str:
+    """A card's text as the model reads it: {{char}}/<BOT> is the character
+    (its nickname when it has one), {{user}}/<USER> the reader and
+    {{original}} what Gaji would have said, all case-insensitively."""
+    char = persona.nickname or persona.name
+    text = _ORIGINAL_MACRO.sub(lambda _: original, text[:CARD_TEXT_PROMPT_CHARS].strip())
+    text = _CHAR_MACRO.sub(lambda _: char, text)
+    return _USER_MACRO.sub(lambda _: reader, text)
 
 
 @dataclass(frozen=True)
@@ -160,8 +185,10 @@ MEMORY_HEADER = "What you remember of this branch of the story:"
 PASSAGES_HEADER = "Passages from the novel (the what-if overrides them):"
 
 
-def persona_prompt(persona: Persona) -> str:
-    """Who the model plays (the `persona` section)."""
+def persona_prompt(persona: Persona, reader: str = READER) -> str:
+    """Who the model plays (the `persona` section). A card character brings
+    its description, personality and scenario; its `system_prompt`, when
+    not empty, replaces these instructions ({{original}} inserts them)."""
     if persona.is_narrator:
         return (
             "You are the narrator. Describe the scene and what the characters do and say, "
@@ -172,10 +199,17 @@ def persona_prompt(persona: Persona) -> str:
         '("I", "me", "my"), in your own voice and manner, never about yourself by name.'
     ]
     if persona.description:
-        lines.append(f"About {persona.name}: {persona.description}")
+        lines.append(f"About {persona.name}: {card_text(persona.description, persona, reader)}")
+    if persona.personality:
+        lines.append(f"Personality: {card_text(persona.personality, persona, reader)}")
+    if persona.scenario:
+        lines.append(f"Scenario: {card_text(persona.scenario, persona, reader)}")
     if persona.traits:
         lines.append(f"Traits: {', '.join(persona.traits)}.")
-    return "\n".join(lines)
+    ours = "\n".join(lines)
+    if persona.system_prompt.strip():
+        return card_text(persona.system_prompt, persona, reader, original=ours)
+    return ours
 
 
 def brief_prompt(*, story: str, brief: str) -> str:
@@ -200,7 +234,8 @@ def reader_prompt(*, reader: str = READER, style: str | None = None) -> str:
 def who_prompt(persona: Persona, *, reader: str = READER, style: str | None = None) -> str:
     """Who the model plays and how the reader wants it (the `persona` section)."""
     settings = reader_prompt(reader=reader, style=style)
-    return f"{persona_prompt(persona)}\n{settings}" if settings else persona_prompt(persona)
+    who = persona_prompt(persona, reader)
+    return f"{who}\n{settings}" if settings else who
 
 
 def system_prompt(
@@ -211,18 +246,28 @@ def system_prompt(
 
 
 def instruction(
-    persona: Persona, premise: str, *, scene_goes_on: bool, style: str | None = None
+    persona: Persona,
+    premise: str,
+    *,
+    scene_goes_on: bool,
+    style: str | None = None,
+    reader: str = READER,
 ) -> str:
-    """The final instruction, restating the premise (small models follow the end of a prompt)."""
+    """The final instruction, restating the premise (small models follow the
+    end of a prompt). A card's `post_history_instructions`, when not empty,
+    replace it ({{original}} inserts it)."""
     length = STYLE_LENGTHS.get(style or "", DEFAULT_LENGTH)
     if persona.is_narrator:
         what = "Continue the scene" if scene_goes_on else "Narrate what happens next"
         return f"{what} as the narrator, {length}, keeping to the what-if: {premise}"
     what = "Continue the scene" if scene_goes_on else "Answer"
-    return (
+    ours = (
         f"{what} as {persona.name}, in the first person, {length}, "
         f"keeping to the what-if: {premise}"
     )
+    if persona.post_history.strip():
+        return card_text(persona.post_history, persona, reader, original=ours)
+    return ours
 
 
 @dataclass(frozen=True)
@@ -237,6 +282,26 @@ class BuiltPrompt:
     messages: list[ChatMessage]
     sections: list[Section]
     kept: list[KeptPassage]
+    lore_kept: list[int] = field(
+        default_factory=list
+    )  # indices into `lore` that reached the prompt
+
+
+LORE_HEADER = "What is known of this world (lore):"
+
+
+def fit_lore(entries: list[str], *, count_tokens: Callable[[str], int], budget: int) -> list[int]:
+    """The indices of lore entries kept, in order, while they fit `budget`
+    tokens (one that does not fit is skipped; core already chose them
+    within its own lore budget, this keeps them within the model's window)."""
+    kept: list[int] = []
+    used = count_tokens(LORE_HEADER) + 1
+    for index, entry in enumerate(entries):
+        cost = count_tokens(entry) + 1
+        if used + cost <= budget:
+            kept.append(index)
+            used += cost
+    return kept
 
 
 def fit_memory(lines: list[str], *, count_tokens: Callable[[str], int], budget: int) -> list[str]:
@@ -279,6 +344,7 @@ def build_prompt(
     memory_tokens: int = 0,
     reader: str = READER,
     style: str | None = None,
+    lore: list[str] | None = None,
 ) -> BuiltPrompt:
     """Messages for the model, within `budget` tokens (the window minus the
     answer's room), and the sections they are made of.
@@ -291,7 +357,10 @@ def build_prompt(
     what others answered to it in this turn (`scene`), and the
     instruction restating the premise. `reader` is what the reader is
     called in the lines (their persona name), `style` their response
-    style (reader_prompt).
+    style (reader_prompt). `lore`: the lorebook entries that fired, in
+    insertion order; they go before the memory in the final message
+    (not in the system prompt, which stays the same turn after turn so
+    the engine reuses it), within a third of what is left.
 
     Passages get at most `grounding_tokens` (and half of what the rest
     leaves): taken whole in rank order, the first that does not fit is
@@ -302,7 +371,9 @@ def build_prompt(
     tail_lines = [f"{reader}: {user_message}"] if user_message.strip() else []
     tail_lines += scene or []
     tail_lines.append(
-        instruction(persona, premise or brief, scene_goes_on=scene_goes_on, style=style)
+        instruction(
+            persona, premise or brief, scene_goes_on=scene_goes_on, style=style, reader=reader
+        )
     )
     tail = "\n\n".join(tail_lines)
     overhead = 8  # chat-template tokens per message
@@ -313,8 +384,16 @@ def build_prompt(
     remaining = budget - cost(system) - cost(tail) - 16
     if remaining < 0:
         raise ValueError("the prompt budget cannot hold the instructions and the message")
-    # Memory first (its own budget, at most a third of what is left): pins
-    # and the most relevant entries come first in `memory`.
+    # Lore that fired, then memory (each its own budget, at most a third of
+    # what is left): pins and the most relevant entries come first in `memory`.
+    known = ""
+    lore_kept: list[int] = []
+    if lore:
+        texts = [card_text(entry, persona, reader) for entry in lore]
+        lore_kept = fit_lore(texts, count_tokens=count_tokens, budget=remaining // 3)
+        if lore_kept:
+            known = "\n".join([LORE_HEADER, *(texts[i] for i in lore_kept)])
+            remaining -= cost(known)
     remembered = ""
     if memory and memory_tokens > 0:
         lines = fit_memory(
@@ -356,7 +435,7 @@ def build_prompt(
     if kept_passages:
         numbered = "\n\n".join(f"[{i + 1}] {p}" for i, p in enumerate(kept_passages))
         quoted = f"{PASSAGES_HEADER}\n{numbered}"
-    final = "\n\n".join(part for part in (carry, remembered, quoted, tail) if part)
+    final = "\n\n".join(part for part in (carry, known, remembered, quoted, tail) if part)
     messages = [
         ChatMessage("system", system),
         *(ChatMessage(t.role, t.content) for t in turns),
@@ -367,12 +446,13 @@ def build_prompt(
         ("persona", who_prompt(persona, reader=reader, style=style)),
         ("brief", brief_prompt(story=story, brief=brief)),
         ("history", history_text),
+        ("lore", known),
         ("memory", remembered),
         ("passages", quoted),
         ("message", tail),
     ]
     sections = [Section(name, text, count_tokens(text) if text else 0) for name, text in parts]
-    return BuiltPrompt(messages=messages, sections=sections, kept=used)
+    return BuiltPrompt(messages=messages, sections=sections, kept=used, lore_kept=lore_kept)
 
 
 def build_messages(*, kept: list[KeptPassage] | None = None, **arguments: Any) -> list[ChatMessage]:

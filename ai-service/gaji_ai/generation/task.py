@@ -13,6 +13,7 @@ from gaji_contracts.conversations import (
     MAX_CHAPTER_TITLE_CHARS,
     MAX_CITATIONS,
     MAX_PROMPT_TEXT_CHARS,
+    CardPersona,
     Citation,
     GenerationRequest,
     PlannedAnswer,
@@ -83,13 +84,49 @@ class PersonaData(BaseModel):
     name: str
     description: str = ""
     traits: list[str] = Field(default_factory=list)
+    # A card character's own texts (see Persona).
+    nickname: str = ""
+    personality: str = ""
+    scenario: str = ""
+    system_prompt: str = ""
+    post_history: str = ""
 
     @classmethod
     def of(cls, persona: Persona) -> PersonaData:
-        return cls(name=persona.name, description=persona.description, traits=list(persona.traits))
+        return cls(
+            name=persona.name,
+            description=persona.description,
+            traits=list(persona.traits),
+            nickname=persona.nickname,
+            personality=persona.personality,
+            scenario=persona.scenario,
+            system_prompt=persona.system_prompt,
+            post_history=persona.post_history,
+        )
+
+    @classmethod
+    def of_card(cls, card: CardPersona) -> PersonaData:
+        return cls(
+            name=card.name,
+            description=card.description,
+            nickname=card.nickname,
+            personality=card.personality,
+            scenario=card.scenario,
+            system_prompt=card.system_prompt,
+            post_history=card.post_history_instructions,
+        )
 
     def persona(self) -> Persona:
-        return Persona(self.name, self.description, tuple(self.traits))
+        return Persona(
+            self.name,
+            self.description,
+            tuple(self.traits),
+            nickname=self.nickname,
+            personality=self.personality,
+            scenario=self.scenario,
+            system_prompt=self.system_prompt,
+            post_history=self.post_history,
+        )
 
 
 class Grounding(BaseModel):
@@ -145,7 +182,12 @@ def speaker_persona_name(speaker: Speaker) -> str:
 
 
 def ungrounded(request: GenerationRequest) -> Grounding:
-    personas = [PersonaData(name=speaker_persona_name(a.speaker)) for a in planned_answers(request)]
+    personas = [
+        PersonaData.of_card(a.persona)
+        if a.persona
+        else PersonaData(name=speaker_persona_name(a.speaker))
+        for a in planned_answers(request)
+    ]
     return Grounding(persona=personas[0], personas=personas)
 
 
@@ -294,6 +336,7 @@ class Prompt:
             memory_tokens=self.settings.llm.memory_tokens,
             reader=self.reader,
             style=self.style,
+            lore=[entry.content for entry in request.lore],
         )
         record = PromptRecord(
             model=(model or getattr(provider, "default_model", "") or "")[:100],
@@ -316,5 +359,6 @@ class Prompt:
                 for x in built.sections
             ],
             prompt_tokens=sum(count(m.content) for m in built.messages),
+            lore=[request.lore[i] for i in built.lore_kept],
         )
         return built.messages, citations_of(self.passages, built.kept), record

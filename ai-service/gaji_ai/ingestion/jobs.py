@@ -49,6 +49,10 @@ class Job(BaseModel):
     kind: Literal["ingest", "characters"] = "ingest"
     status: Literal["queued", "processing", "completed", "failed"] = "queued"
     novel_id: str | None = None
+    # The novel was created by core before the job (a reader's import):
+    # `novel_id` is it, and the pipeline never looks a novel up or creates
+    # one by slug.
+    novel_preset: bool = False
     slug: str | None = None
     title: str | None = None
     source_path: str | None = None  # the file the worker reads

@@ -1,7 +1,8 @@
 """One ingestion job, start to end (run by the Celery worker):
 
 decode -> strip the Gutenberg header/footer -> chapters -> the novel on core
-(`processing`) -> passages -> embed in batches and upsert (deterministic ids:
+(`processing`; found or created by slug, or the one core created for a
+reader's import) -> passages -> embed in batches and upsert (deterministic ids:
 re-ingesting replaces) -> characters -> the novel on core (`completed`,
 counts). Any failure marks the job and the novel `failed`; the vectors of a
 failed run are never reported complete."""
@@ -20,7 +21,7 @@ from typing import TypeVar
 
 from gaji_contracts.novels import IngestionStatus, NovelCreate, NovelUpdate
 
-from gaji_ai.clients.core import CoreClient, CoreUnavailable
+from gaji_ai.clients.core import CoreClient, CoreResponseError, CoreUnavailable
 from gaji_ai.embeddings import DenseEmbedder, count_tokens, sparse_document
 from gaji_ai.ingestion.cast import Cast, CharacterProfile, extract_cast
 from gaji_ai.ingestion.cast_llm import Describer, configured_describer, describe_cast
@@ -69,6 +70,8 @@ async def with_retries(
 
 
 async def _register_novel(core: CoreClient, job: Job, header) -> str:
+    if job.novel_preset and job.novel_id:
+        return await _claim_preset_novel(core, job)
     meta = job.metadata
     title = (
         meta.get("title")
@@ -93,6 +96,20 @@ async def _register_novel(core: CoreClient, job: Job, header) -> str:
     else:
         update = NovelUpdate(ingestion_status=IngestionStatus.PROCESSING, **fields)
         novel = await with_retries(lambda: core.novel_update(str(existing.id), update))
+    job.slug, job.title = novel.slug, novel.title
+    return str(novel.id)
+
+
+async def _claim_preset_novel(core: CoreClient, job: Job) -> str:
+    """The novel core created for this job (a reader's import) goes to
+    `processing`; its slug and title stay core's (the reader chose them)."""
+    update = NovelUpdate(ingestion_status=IngestionStatus.PROCESSING)
+    try:
+        novel = await with_retries(lambda: core.novel_update(job.novel_id or "", update))
+    except CoreResponseError as exc:
+        if exc.status == 404:
+            raise IngestionFailed("The novel was deleted before it could be ingested.") from exc
+        raise
     job.slug, job.title = novel.slug, novel.title
     return str(novel.id)
 

@@ -1,9 +1,10 @@
-"""Novel ingestion (staff): start a job, follow it.
+"""Novel ingestion (staff, and readers' imports through core): start a job, follow it.
 
 POST /api/ai/novels/ingest           JSON {novel_file_path, metadata} or multipart file + metadata
 GET  /api/ai/novels/jobs             the jobs, newest first, paginated (staff)
 GET  /api/ai/novels/status/{job_id}  progress of a job (its creator and staff)
 POST /api/ai/characters/extract      re-extract a novel's cast (staff)
+POST /api/ai/internal/novels/{novel_id}/ingest   a reader's import (service token)
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from gaji_contracts.errors import ErrorCode, error_details
-from gaji_contracts.novels import Slug
+from gaji_contracts.novels import MAX_IMPORT_TEXT_CHARS, ReaderIngest, ReaderIngestAccepted, Slug
 from gaji_contracts.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 
-from gaji_ai.auth.dependencies import CurrentUser, StaffUser
+from gaji_ai.auth.dependencies import CurrentUser, ServiceCaller, StaffUser
 from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.deps import (
@@ -50,12 +51,17 @@ from gaji_ai.taskqueue import INGEST_TASK, send
 from gaji_ai.vectors.store import PASSAGES
 
 router = APIRouter(tags=["novels"])
+internal_router = APIRouter(tags=["internal"])
 
 ALLOWED_SUFFIXES = {".txt", ".md"}
 INGEST_PATH_PATTERN = (
     r"^(?!/)(?!(?:.*/)?\.\.(?:/|$))[^\u0000]*[^/\u0000]\.(?:[Tt][Xx][Tt]|[Mm][Dd])$"
 )
 MAX_PAGE_NUMBER = 10_000_000  # as on core
+# A reader's import as JSON: the text at up to 4 UTF-8 bytes a character,
+# plus the other fields. The body size limit of its route (gaji_ai.main).
+READER_INGEST_MAX_BYTES = MAX_IMPORT_TEXT_CHARS * 4 + 65536
+READER_INGEST_PATH = r"^/api/ai/internal/novels/[^/]+/ingest$"
 
 
 class IngestMetadata(BaseModel):
@@ -411,4 +417,80 @@ async def extract_characters(
         # a tenth of an ingestion's time per character (no embedding of passages).
         estimated_duration_minutes=estimate_minutes(passages * 100, rate),
         message="Character extraction queued; follow it at /api/ai/novels/status/{job_id}.",
+    )
+
+
+def _reader_ingest(raw: bytes) -> ReaderIngest:
+    try:
+        return ReaderIngest.model_validate_json(raw or b"null")
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise AppError(400, ErrorCode.MALFORMED_JSON, "Malformed JSON body.") from None
+        details = error_details(exc.errors())
+        field, messages = next(iter(details.items()))
+        raise AppError(
+            400, ErrorCode.VALIDATION_ERROR, f"{field}: {messages[0]}", details
+        ) from None
+
+
+@internal_router.post(
+    "/novels/{novel_id}/ingest",
+    status_code=202,
+    response_model=ReaderIngestAccepted,
+    dependencies=[JsonBody],
+    responses=error_responses(400, 401, 403, 413, 415, 503),
+    # The body is read by the route, after the caller is known to be core (a
+    # body parameter would be read, up to READER_INGEST_MAX_BYTES, first).
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inlined(ReaderIngest.model_json_schema())}},
+        }
+    },
+)
+async def reader_ingest(
+    novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
+    request: Request,
+    caller: ServiceCaller,
+    settings: SettingsDep,
+    redis: RedisDep,
+) -> ReaderIngestAccepted:
+    """Ingest a reader's import into the novel core already created
+    (service token; body ReaderIngest): the same job a staff ingest is, its
+    novel preset (no lookup or creation by slug; core's slug and title are
+    kept). The job's status is readable by `created_by` at
+    /api/ai/novels/status/{job_id}."""
+    body = _reader_ingest(await request.body())
+    novel_id = novel_id.lower()
+    data = body.text.encode()  # pydantic refuses JSON's lone surrogates: always UTF-8
+    folder = settings.ingestion.upload_dir
+    target = folder / f"{uuid.uuid4().hex}.txt"
+    try:
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(target.write_bytes, data)
+    except OSError as exc:
+        raise AppError(503, ErrorCode.SERVICE_UNAVAILABLE, "The text cannot be stored.") from exc
+    job = Job(
+        job_id=Job.new_id(),
+        novel_id=novel_id,
+        novel_preset=True,
+        source_path=str(target),
+        upload=True,
+        metadata={"title": body.title, "author": body.author, "language": body.language},
+        size_bytes=len(data),
+        title=body.title,
+        created_by=str(body.created_by),
+    )
+    try:
+        await _queue(job, settings, redis)
+    except AppError:
+        await asyncio.to_thread(target.unlink, missing_ok=True)
+        raise
+    # A reader may have asked about the novel before core created it.
+    request.app.state.novel_access.invalidate(novel_id)
+    rate = await redis.get(rate_key(settings.rate_limit.rate_limit_prefix))
+    return ReaderIngestAccepted(
+        job_id=job.job_id,
+        status=job.status,
+        estimated_duration_minutes=estimate_minutes(len(body.text), float(rate) if rate else None),
     )

@@ -6,7 +6,9 @@ GET    /api/ai/novels/{novel_id}/vectors            what the vector store holds 
 DELETE /api/ai/internal/novels/{novel_id}/vectors   (service token)
 GET    /api/ai/internal/novels/{novel_id}/cast      (service token) the cast in short, for core
 
-Ingestion's routes are in gaji_ai.ingestion.router.
+The public routes answer a novel the caller may not read (someone else's
+private novel: gaji_ai.novels.access) as they answer a novel that does not
+exist. Ingestion's routes are in gaji_ai.ingestion.router.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from gaji_ai.deps import (
     VectorStoreDep,
     store_unavailable_as_503,
 )
+from gaji_ai.novels.access import NovelAccessDep
 from gaji_ai.vectors.store import CHARACTERS, PASSAGES, WINDOWS
 
 router = APIRouter(tags=["novels"])
 internal_router = APIRouter(tags=["internal"])
+NO_CHARACTERS = "No characters for this novel (not ingested?)."
+NO_CHARACTER = "No such character."
 
 
 def _character(hit) -> Character:
@@ -71,15 +76,17 @@ async def novel_characters(
     novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     user: CurrentUser,
     store: VectorStoreDep,
+    access: NovelAccessDep,
 ) -> list[Character]:
     """The novel's cast, most mentioned first (for a cast picker): each with
     its `id` (as GET /api/ai/characters/{id} takes it), aliases, a
     description chosen from the novel, traits, relationships to the others
     and first appearance."""
+    await access.check_readable(novel_id, user, missing=NO_CHARACTERS)
     with store_unavailable_as_503():
         hits = await store.scroll(CHARACTERS, novel_id=novel_id.lower(), limit=100)
     if not hits:
-        raise AppError(404, ErrorCode.NOT_FOUND, "No characters for this novel (not ingested?).")
+        raise AppError(404, ErrorCode.NOT_FOUND, NO_CHARACTERS)
     return sorted((_character(h) for h in hits), key=lambda c: -c.mention_count)
 
 
@@ -92,9 +99,13 @@ async def novel_vectors(
     novel_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     user: CurrentUser,
     store: VectorStoreDep,
+    access: NovelAccessDep,
 ) -> NovelVectors:
     """How many passages and characters of the novel the vector store holds:
-    the truth about whether it is ingested, whatever core's status says."""
+    the truth about whether it is ingested, whatever core's status says. A
+    novel you may not read holds nothing, as one that does not exist."""
+    if not await access.readable(novel_id, user):
+        return NovelVectors(novel_id=novel_id, passages=0, characters=0, ingested=False)
     with store_unavailable_as_503():
         passages = await store.count(PASSAGES, novel_id.lower())
         characters = await store.count(CHARACTERS, novel_id.lower())
@@ -112,13 +123,15 @@ async def character(
     vectordb_id: Annotated[str, PathParam(pattern=UUID_PATTERN)],
     user: CurrentUser,
     store: VectorStoreDep,
+    access: NovelAccessDep,
 ) -> Character:
     """One character by its id (the `id` of an entry of
     GET /api/ai/novels/{novel_id}/characters), with the same body."""
     with store_unavailable_as_503():
         hit = await store.get(CHARACTERS, vectordb_id.lower())
     if hit is None:
-        raise AppError(404, ErrorCode.NOT_FOUND, "No such character.")
+        raise AppError(404, ErrorCode.NOT_FOUND, NO_CHARACTER)
+    await access.check_readable(str(hit.payload.get("novel_id", "")), user, missing=NO_CHARACTER)
     return _character(hit)
 
 
@@ -138,6 +151,7 @@ async def delete_novel_vectors(
     checker = getattr(request.app.state, "novel_checker", None)
     if checker is not None:
         checker.invalidate()
+    request.app.state.novel_access.invalidate(novel_id)
     return {"novel_id": novel_id.lower(), "passages_deleted": removed}
 
 

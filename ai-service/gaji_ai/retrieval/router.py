@@ -1,5 +1,6 @@
 """POST /api/ai/search/passages (users) and its internal twin for core
-(POST /api/ai/internal/search/passages, service token)."""
+(POST /api/ai/internal/search/passages, service token). A novel the user
+may not read (gaji_ai.novels.access) is answered as one not ingested."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from gaji_ai.common.errors import AppError, error_responses
 from gaji_ai.common.ids import UUID_PATTERN
 from gaji_ai.deps import JsonBody, VectorStoreDep
 from gaji_ai.embeddings import dense_embedder
+from gaji_ai.novels.access import NovelAccessDep
 from gaji_ai.retrieval.service import search_passages
 from gaji_ai.vectors.store import PASSAGES, VectorStoreError
 
 router = APIRouter(tags=["search"])
 internal_router = APIRouter(tags=["internal"])
 MAX_QUERY_CHARS = 2000
+NO_NOVEL = "No ingested novel with this id."
 
 
 class SearchFilters(BaseModel):
@@ -93,7 +96,7 @@ async def _search(body: PassageSearch, request: Request, store) -> PassageSearch
         )
         # Only an empty answer needs to know whether the novel exists at all.
         if not result.hits and await store.count(PASSAGES, novel_id) == 0:
-            raise AppError(404, ErrorCode.NOT_FOUND, "No ingested novel with this id.")
+            raise AppError(404, ErrorCode.NOT_FOUND, NO_NOVEL)
     except VectorStoreError as exc:
         raise AppError(
             503, ErrorCode.SERVICE_UNAVAILABLE, "The vector store is unavailable."
@@ -133,10 +136,15 @@ ERRORS = error_responses(400, 401, 403, 404, 415, 429, 503)
     responses=ERRORS,
 )
 async def search(
-    body: PassageSearch, request: Request, user: CurrentUser, store: VectorStoreDep
+    body: PassageSearch,
+    request: Request,
+    user: CurrentUser,
+    store: VectorStoreDep,
+    access: NovelAccessDep,
 ) -> PassageSearchResult:
     """The novel's passages closest to the query: dense all-MiniLM-L6-v2
     fused with BM25 (names and rare words), `similarity_score` the cosine."""
+    await access.check_readable(body.novel_id, user, missing=NO_NOVEL)
     return await _search(body, request, store)
 
 

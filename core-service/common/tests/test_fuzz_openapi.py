@@ -22,7 +22,9 @@ A longer run: FUZZ_EXAMPLES=200 ../.venv/bin/python -m pytest -q common/tests/te
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import uuid
 from urllib.parse import unquote, urlsplit
 
@@ -52,18 +54,24 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.services import RULES_IN_WORDS as ACCOUNT_RULES_IN_WORDS
 from accounts.tokens import tokens_for
+from cards.apis import RULES_IN_WORDS as CARD_RULES_IN_WORDS
+from cards.formats import card_png
+from cards.services import card_import, lorebook_import
 from conftest import bearer_for
 from conversations import services
 from conversations.apis import TITLE_OR_VISIBILITY
 from conversations.cast import RULES_IN_WORDS
+from conversations.exchange import RULES_IN_WORDS as EXCHANGE_RULES_IN_WORDS
 from conversations.memory_apis import RULES_IN_WORDS as MEMORY_RULES_IN_WORDS
 from conversations.message_apis import CONTENT_OR_REGENERATE
 from conversations.models import Conversation, ConversationLike, ConversationMemo, MemoryEntry, Message
+from conversations.services import ABOVE_NOVEL
 from conversations.tests.helpers import add_exchanges, make_conversation
 from integrations.ai import models_cache_key
 from integrations.tests.stub_ai import StubAi
 from notifications.apis import RULES_IN_WORDS as NOTIFICATION_RULES_IN_WORDS
 from novels.models import Novel
+from novels.services import RULES_IN_WORDS as NOVEL_RULES_IN_WORDS
 from scenarios.tests.helpers import make_fork, make_scenario
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -107,8 +115,15 @@ def schema_valid_requests_accepted(ctx, response, case):
     conversations.apis.TITLE_OR_VISIBILITY), and the account's: a password
     that is not the reader's, a name or address taken, a reset link that is
     not valid (accounts.services.RULES_IN_WORDS), a notifications read with
-    both or neither of ids and all (notifications.apis.RULES_IN_WORDS), and a
-    message edit with neither content nor regenerate (CONTENT_OR_REGENERATE)."""
+    both or neither of ids and all (notifications.apis.RULES_IN_WORDS), a
+    message edit with neither content nor regenerate (CONTENT_OR_REGENERATE),
+    and what readers bring: an uploaded file's content (a card, a lorebook,
+    a story, a conversation export: JSON Schema cannot describe what is
+    inside a file), a URL that does not lead to a public text
+    (novels.services.RULES_IN_WORDS, with <placeholders> for what varies),
+    lorebooks that are not the reader's (cards.apis.RULES_IN_WORDS), an
+    import without a scenario (conversations.exchange.RULES_IN_WORDS) and a
+    conversation more visible than its novel (ABOVE_NOVEL)."""
     if response.status_code == 400 and _refused_in_words(response):
         return True
     if response.status_code == 400 and _required_body_never_sent(response):
@@ -144,18 +159,44 @@ def _refused_in_words(response) -> bool:
     not_an_image = set(details) == {"avatar"} and all(
         m.startswith("Avatar is not a valid") for m in details["avatar"]
     )
-    stated = (
-        *RULES_IN_WORDS,
-        *MEMORY_RULES_IN_WORDS,
-        *ACCOUNT_RULES_IN_WORDS,
-        *NOTIFICATION_RULES_IN_WORDS,
-        TITLE_OR_VISIBILITY,
-        CONTENT_OR_REGENERATE,
-    )
+    file_content = set(details) == {"file"} and urlsplit(body.get("path") or "").path in FILE_ROUTES
     scene = bool(details) and all(
-        messages and all(m in stated for m in messages) for messages in details.values()
+        messages and all(_stated(m) for m in messages) for messages in details.values()
     )
-    return body.get("code") == "INVALID_MODEL" or not_an_image or scene
+    return body.get("code") == "INVALID_MODEL" or not_an_image or file_content or scene
+
+
+STATED = (
+    *RULES_IN_WORDS,
+    *MEMORY_RULES_IN_WORDS,
+    *ACCOUNT_RULES_IN_WORDS,
+    *NOTIFICATION_RULES_IN_WORDS,
+    *NOVEL_RULES_IN_WORDS,
+    *CARD_RULES_IN_WORDS,
+    *EXCHANGE_RULES_IN_WORDS,
+    TITLE_OR_VISIBILITY,
+    CONTENT_OR_REGENERATE,
+    ABOVE_NOVEL,
+)
+# A rule's <placeholder> stands for what varies (a host name, an address).
+_TEMPLATES = [
+    re.compile(
+        "".join(".+" if part.startswith("<") else re.escape(part) for part in re.split(r"(<[^>]+>)", rule))
+    )
+    for rule in STATED
+    if "<" in rule
+]
+# Routes whose 400s on `file` are about the uploaded file's content.
+FILE_ROUTES = {
+    "/api/v1/characters/import",
+    "/api/v1/lorebooks/import",
+    "/api/v1/novels/imports",
+    "/api/v1/conversations/import",
+}
+
+
+def _stated(message: str) -> bool:
+    return message in STATED or any(t.fullmatch(message) for t in _TEMPLATES)
 
 
 # Left out: negative_data_rejection (DRF and pydantic parse leniently by
@@ -215,6 +256,17 @@ def flatmap_body(ctx, body):
     return st.fixed_dictionaries({name: _swap(name, v) for name, v in body.items()})
 
 
+CARD = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {"name": "Rose", "extensions": {}}}
+LOREBOOK = {
+    "spec": "lorebook_v3",
+    "data": {
+        "name": "Combe",
+        "extensions": {},
+        "entries": [{"keys": ["Combe"], "content": "A house.", "extensions": {}, "enabled": True}],
+    },
+}
+
+
 @pytest.fixture
 def world(make_user, settings):
     """A reader with a scenario and a conversation on it (messages in every
@@ -246,7 +298,11 @@ def world(make_user, settings):
     others_private = make_conversation(other, scenario, title="Not yours")
     add_exchanges(others_private, 2)
     Conversation.objects.filter(id__in=[own_private.id, others_private.id]).update(visibility="private")
+    card = card_import(user=owner, raw=card_png(CARD, None), filename="card.png")
+    lorebook = lorebook_import(user=owner, raw=json.dumps(LOREBOOK).encode(), filename="book.json")
     KNOWN.update(
+        card_id=[str(card.id)],
+        lorebook_id=[str(lorebook.id)],
         entry_id=[str(entry.id)],
         user_id=[str(owner.id), str(other.id)],
         username=[owner.username],

@@ -33,12 +33,16 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from gaji_contracts.characters import Character, LoreCharacter, NovelLore
 from gaji_contracts.conversations import MessageStatus
 from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tokens import tokens_for
+from cards import formats
+from cards.models import CharacterCard, Lorebook, LorebookLink
+from cards.services import card_import, lorebook_import
 from conftest import PASSWORD, assert_envelope
 from conversations.models import (
     Conversation,
@@ -90,6 +94,9 @@ IN = "/api/internal/"
 CONV = V1 + "conversations/<uuid:conversation_id>"
 SCEN = V1 + "scenarios/<uuid:scenario_id>"
 USER = V1 + "users/<uuid:user_id>"
+CARD = V1 + "characters/<uuid:card_id>"
+BOOK = V1 + "lorebooks/<uuid:lorebook_id>"
+OWNER_HIDDEN = Rule(Access.OWNER, other_user=404, note="anyone else: as if it did not exist")
 
 # (METHOD, route as in the URLconf) -> rule
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -171,11 +178,38 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", CONV + "/memo"): Rule(Access.SELF, note="another user's memo is a 404, never shown"),
     ("POST", CONV + "/memo"): SELF,
     ("DELETE", CONV + "/memo"): Rule(Access.SELF, note="404 when the caller has none; others' stay"),
+    # Bring your own (cards app, readers' imports, exports). Someone else's card,
+    # lorebook or conversation lorebooks are a 404, as if they did not exist.
+    ("POST", V1 + "characters/import"): Rule(Access.AUTHENTICATED, note="a card of the caller's own"),
+    ("GET", V1 + "characters"): Rule(Access.SELF, note="the caller's own cards"),
+    ("GET", CARD): OWNER_HIDDEN,
+    ("DELETE", CARD): OWNER_HIDDEN,
+    ("GET", CARD + "/image"): OWNER_HIDDEN,
+    ("GET", CARD + "/export"): OWNER_HIDDEN,
+    ("POST", V1 + "lorebooks/import"): Rule(Access.AUTHENTICATED, note="a lorebook of the caller's own"),
+    ("GET", V1 + "lorebooks"): Rule(Access.SELF, note="the caller's own lorebooks"),
+    ("GET", BOOK): OWNER_HIDDEN,
+    ("DELETE", BOOK): OWNER_HIDDEN,
+    ("GET", BOOK + "/export"): OWNER_HIDDEN,
+    ("GET", CONV + "/lorebooks"): OWNER_HIDDEN,
+    ("PUT", CONV + "/lorebooks"): OWNER_HIDDEN,
+    ("GET", V1 + "novels/<uuid:novel_id>/lorebooks"): Rule(Access.OWNER, other_user=404, note="and staff"),
+    ("PUT", V1 + "novels/<uuid:novel_id>/lorebooks"): Rule(Access.OWNER, other_user=404, note="and staff"),
+    ("POST", V1 + "novels/imports"): Rule(Access.AUTHENTICATED, note="a novel of the caller's own"),
+    ("GET", V1 + "users/me/novels"): Rule(Access.SELF, note="the caller's own imports and quota"),
+    # Someone else's unlisted or public novel: 403; their private one: 404.
+    ("PATCH", V1 + "novels/<str:id_or_slug>"): Rule(Access.OWNER, other_user=403, note="and staff"),
+    ("DELETE", V1 + "novels/<str:id_or_slug>"): Rule(Access.OWNER, other_user=403, note="and staff"),
+    ("GET", V1 + "novels/<str:id_or_slug>/lorebook"): PUBLIC,
+    ("GET", V1 + "novels/<str:id_or_slug>/characters/<str:character_id>/card"): PUBLIC,
+    ("GET", CONV + "/export"): PUBLIC,
+    ("POST", V1 + "conversations/import"): Rule(Access.AUTHENTICATED, note="a new conversation, theirs"),
     ("GET", V1 + "openapi.json"): PUBLIC,
     ("GET", IN + "health"): INTERNAL,
     ("GET", IN + "novels"): INTERNAL,
     ("POST", IN + "novels"): INTERNAL,
     ("GET", IN + "novels/<str:novel_id>"): INTERNAL,
+    ("GET", IN + "novels/<str:novel_id>/access"): INTERNAL,
     ("PATCH", IN + "novels/<str:novel_id>"): INTERNAL,
     ("GET", IN + "conversations/<uuid:conversation_id>/context"): INTERNAL,
     ("POST", IN + "conversations/<uuid:conversation_id>/messages"): INTERNAL,
@@ -230,23 +264,32 @@ class World:
     memory_entry: MemoryEntry
     staff: User
     user_message: Message
+    own_novel: Novel  # the owner's unlisted import
+    card: CharacterCard
+    lorebook: Lorebook
 
     def url(self, method: str, route: str) -> str:
         values = {
             "user_id": self.owner.id,
             "username": self.owner.username,
-            "id_or_slug": self.novel.slug,
+            "id_or_slug": self.own_novel.slug,
             "novel_id": self.novel.slug,
+            "uuid:novel_id": self.own_novel.id,
             "scenario_id": self.scenario.id,
             "conversation_id": self.conversation.id,
             "message_id": self.message_for(route).id,
             "entry_id": self.memory_entry.id,
+            "card_id": self.card.id,
+            "lorebook_id": self.lorebook.id,
+            "character_id": LORE_CHARACTER_ID,
         }
         path = route
         for segment in route.split("/"):
             if segment.startswith("<"):
-                name = segment.strip("<>").split(":")[-1]
-                path = path.replace(segment, str(values[name]))
+                converter_and_name = segment.strip("<>")
+                name = converter_and_name.split(":")[-1]
+                value = values.get(converter_and_name, values[name])
+                path = path.replace(segment, str(value))
         return path + ("?q=message" if route.endswith("/search") else "")
 
     def message_for(self, route: str) -> Message:
@@ -260,11 +303,45 @@ class World:
         return self.pending_answer
 
 
+LORE_CHARACTER_ID = str(uuid.uuid4())
+
+
+def _lore(novel_id, *, request_id=None) -> NovelLore:
+    """ai's lore of a novel (the exports), as ai would answer: one character."""
+    character = Character(
+        id=LORE_CHARACTER_ID,
+        vectordb_id=LORE_CHARACTER_ID,
+        novel_id=str(novel_id),
+        name="Rose",
+        aliases=[],
+        description="Rose is lively.",
+        personality_traits=[],
+        role="main",
+        first_chapter=1,
+        mention_count=3,
+    )
+    return NovelLore(novel_id=str(novel_id), characters=[LoreCharacter(character=character)], places=[])
+
+
+def _owner_card_png() -> bytes:
+    data = {"name": "owner's card", "extensions": {}}
+    document = {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
+    return formats.card_png(document, None)
+
+
+def _owner_lorebook() -> bytes:
+    entry = {"keys": ["secret"], "content": "owner's lore", "extensions": {}, "enabled": True}
+    entry["insertion_order"] = 1
+    book = {"name": "owner's lorebook", "extensions": {}, "entries": [entry]}
+    return json.dumps({"spec": "lorebook_v3", "data": book}).encode()
+
+
 @pytest.fixture
-def world(make_user, settings) -> World:
+def world(make_user, settings, monkeypatch) -> World:
     # Nothing here may reach a real ai service, even if a check were missing.
     settings.AI_BASE_URL = "http://127.0.0.1:1"
     settings.AI_ENQUEUE_TIMEOUT_SECONDS = 0.5
+    monkeypatch.setattr("novels.export_apis.novel_lore", _lore)
     # No password: hashing one (argon2) would be most of each test's time.
     owner, other = make_user(bio="owner's bio", password=None), make_user(password=None)
     novel = Novel.objects.create(slug="harry_potter", title="Harry Potter")
@@ -284,8 +361,29 @@ def world(make_user, settings) -> World:
         conversation=conversation, kind="pin", text="owner's pinned secret", source="reader", pinned=True
     )
     staff = make_user(password=None, is_staff=True)
+    own_novel = Novel.objects.create(
+        slug="owners-story-0a1b2c3d",
+        title="owner's story",
+        owner=owner,
+        visibility="unlisted",
+        ingestion_status="completed",
+    )
+    card = card_import(user=owner, raw=_owner_card_png(), filename="owner.png")
+    lorebook = lorebook_import(user=owner, raw=_owner_lorebook(), filename="owner.json")
     return World(
-        owner, other, novel, scenario, conversation, messages[1], messages[3], entry, staff, messages[0]
+        owner,
+        other,
+        novel,
+        scenario,
+        conversation,
+        messages[1],
+        messages[3],
+        entry,
+        staff,
+        messages[0],
+        own_novel,
+        card,
+        lorebook,
     )
 
 
@@ -306,6 +404,10 @@ def snapshot(world: World) -> dict:
         "memos": rows(ConversationMemo.objects.filter(user=world.owner)),
         "likes": rows(ConversationLike.objects.filter(user=world.owner)),
         "memory": rows(MemoryEntry.objects.filter(conversation_id=world.conversation.id)),
+        "novels": rows(Novel.objects.filter(owner=world.owner)),
+        "cards": rows(CharacterCard.objects.filter(owner=world.owner), "image"),
+        "lorebooks": rows(Lorebook.objects.filter(owner=world.owner)),
+        "lorebook_links": rows(LorebookLink.objects.all()),
         "scenarios": Scenario.objects.count(),
         "conversations": Conversation.objects.count(),
     }
@@ -347,6 +449,9 @@ def body_for(method: str, route: str, world: World):
             "entries": [{"kind": "fact", "subject": "world", "text": "pwned", "source": "model"}],
         },
         CONV + "/cast": {"narrator": True, "members": [{"character_id": None, "name": "Pwned"}]},
+        CONV + "/lorebooks": {"lorebook_ids": [str(world.lorebook.id)]},
+        V1 + "novels/<uuid:novel_id>/lorebooks": {"lorebook_ids": [str(world.lorebook.id)]},
+        V1 + "novels/<str:id_or_slug>": {"title": "Pwned"},
     }
     return bodies.get(route, {})
 
@@ -846,6 +951,10 @@ VISIBILITY: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {
     ("GET", CONV + "/memo"): _signed_in(200, 404, 404),
     ("POST", CONV + "/memo"): _signed_in(200, 201, 201),
     ("DELETE", CONV + "/memo"): _signed_in(204, 404, 404),
+    ("GET", CONV + "/export"): _READ,
+    # The owner's lorebooks on it: anyone else, staff too, as if there were no conversation.
+    ("GET", CONV + "/lorebooks"): ((200, 404, 401, 404), (200, 404, 401, 404)),
+    ("PUT", CONV + "/lorebooks"): ((200, 404, 401, 404), (200, 404, 401, 404)),
 }
 
 

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "scenarios",
     "conversations",
     "notifications",
+    "cards",
     "internal",
     "integrations",
 ]
@@ -162,6 +163,14 @@ AVATAR_SIZE_PX = 400
 AVATAR_MAX_PIXELS = env_int("AVATAR_MAX_PIXELS", 16_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Readers' own character cards and lorebooks (cards app): how many each may keep.
+CARDS_MAX_PER_READER = env_int("CARDS_MAX_PER_READER", 200)
+LOREBOOKS_MAX_PER_READER = env_int("LOREBOOKS_MAX_PER_READER", 100)
+# Request bodies these imports may send (common.middleware.upload_limit); the
+# formats' own caps (cards.formats.LIMITS) decide per file kind within them.
+CARD_UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # a CHARX card with its assets
+LOREBOOK_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+CONVERSATION_IMPORT_MAX_BYTES = 8 * 1024 * 1024  # an export of 2,000 long messages, with room
 
 AI_BASE_URL = env_str("AI_BASE_URL", "http://127.0.0.1:8000")
 # The ai service as browsers reach it: the base of the absolute stream_url
@@ -179,6 +188,17 @@ WEB_ORIGINS = parse_web_origins(env_str("WEB_ORIGINS", DEFAULT_WEB_ORIGINS))
 HTTP_TIMEOUT_SECONDS = env_float("HTTP_TIMEOUT_SECONDS", 5.0)
 # Handing a chat turn to ai must be quick: a user is waiting for the 202.
 AI_ENQUEUE_TIMEOUT_SECONDS = env_float("AI_ENQUEUE_TIMEOUT_SECONDS", 3.0)
+# Readers' story imports (novels/services.py, novels/fetch.py): the file or
+# download cap, and each reader's quota (novels and bytes they imported).
+NOVEL_IMPORT_MAX_BYTES = env_int("NOVEL_IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+NOVEL_IMPORT_MAX_COUNT = env_int("NOVEL_IMPORT_MAX_COUNT", 10)
+NOVEL_IMPORT_MAX_TOTAL_BYTES = env_int("NOVEL_IMPORT_MAX_TOTAL_BYTES", 50 * 1024 * 1024)
+# Imports a reader may start per hour (scaled by RATE_LIMIT_SCALE).
+NOVEL_IMPORT_PER_HOUR = env_int("NOVEL_IMPORT_PER_HOUR", 10)
+# Handing up to 20 MB of text to ai's ingest route.
+NOVEL_IMPORT_AI_TIMEOUT_SECONDS = env_float("NOVEL_IMPORT_AI_TIMEOUT_SECONDS", 30.0)
+# Tests only: let URL imports fetch from loopback addresses (never in production).
+NOVEL_IMPORT_ALLOW_LOOPBACK = env_bool("NOVEL_IMPORT_ALLOW_LOOPBACK", False)
 # Completed messages sent with a generation request (the context endpoint
 # serves up to 100); ai trims them to the model's token budget.
 CHAT_HISTORY_MESSAGES = env_int("CHAT_HISTORY_MESSAGES", 20)
@@ -223,6 +243,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["common.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "common.exceptions.exception_handler",
+    # `?format=` is the exports' own parameter (json, png, sillytavern, ...), not DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_SCHEMA_CLASS": "common.schema.GajiAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": [],
@@ -262,6 +284,11 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": [s.value for s in MessageStatus],
         # A conversation's visibility and a reader's default_visibility (settings).
         "VisibilityEnum": ["private", "unlisted", "public"],
+        # A lorebook's kind (cards), apart from memory and notification kinds.
+        "LorebookKindEnum": ["lorebook_v3", "worldinfo", "character_book"],
+        # Where a novel came from, apart from who wrote a memory entry.
+        "NovelSourceEnum": "novels.models.NovelSource",
+        "MemoryWriterEnum": ["model", "rule"],
     },
     # No global "SECURITY": each route's authentication class documents its own
     # scheme (jwtAuth, or serviceToken on /api/internal/), so an internal route

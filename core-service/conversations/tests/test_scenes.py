@@ -363,6 +363,16 @@ PROMPT = {
         {"name": "persona", "tokens": 5, "text": "You are Hermione Granger."},
         {"name": "message", "tokens": 3, "text": "Reader: Hello"},
     ],
+    # The lorebook entries that fired (cards.lore), as ai recorded them.
+    "lore": [
+        {
+            "book": "Sea lore",
+            "name": "Sparrow",
+            "content": "The Sparrow is a brig.",
+            "position": "before_char",
+            "reason": "key: Sparrow",
+        }
+    ],
     "prompt_tokens": 8,
 }
 

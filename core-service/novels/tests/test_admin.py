@@ -84,7 +84,27 @@ def test_change_and_add_pages(admin_client, novels):
             "total_passages": 0,
             "total_characters": 0,
             "vectordb_collection_id": "novel_passages",
+            "visibility": "public",
+            "source": "catalogue",
+            "source_bytes": 0,
         },
     )
     assert response.status_code == 302, response.content[:2000]
     assert Novel.objects.get(slug="dune").author == "Frank Herbert"
+
+
+def test_owner_visibility_and_source_are_shown_and_filterable(admin_client, novels, make_user):
+    reader = make_user(username="importer")
+    Novel.objects.create(
+        slug="mine-1a2b3c4d",
+        title="Mine",
+        owner=reader,
+        visibility="private",
+        source="upload",
+        source_bytes=9,
+    )
+    assert shown(admin_client.get(CHANGELIST, {"visibility": "private"})) == ["mine-1a2b3c4d"]
+    assert shown(admin_client.get(CHANGELIST, {"source": "upload"})) == ["mine-1a2b3c4d"]
+    assert shown(admin_client.get(CHANGELIST, {"q": "importer"})) == ["mine-1a2b3c4d"]
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "importer" in page and "private" in page

@@ -25,6 +25,9 @@ NOVEL_FIELDS = {
     "total_passages",
     "total_characters",
     "vectordb_collection_id",
+    "owner_id",
+    "visibility",
+    "source",
     "created_at",
     "updated_at",
 }

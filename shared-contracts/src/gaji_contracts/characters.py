@@ -93,3 +93,40 @@ def match_character(name: str, cast: list[Entry]) -> Entry | None:
         if partial is None and any(wanted in n.split() or n in wanted for n in names if n):
             partial = entry
     return partial
+
+
+class LoreSource(BaseModel):
+    """A passage of the novel a lore entry was taken from (kept in an
+    exported lorebook under `extensions["gaji/sources"]`)."""
+
+    passage_id: str
+    chapter: int = Field(ge=0)
+    chapter_title: str = ""
+    chunk_index: int = Field(ge=0)
+    quote: str = Field(description="The sentence of the passage that names the subject")
+
+
+class LoreCharacter(BaseModel):
+    character: Character
+    sources: list[LoreSource] = Field(default_factory=list, description="At most 3, in reading order")
+
+
+class LorePlace(BaseModel):
+    name: str
+    mentions: int = Field(ge=0, description="Passages that name the place")
+    description: str = Field(description="The first sentences of the novel that name it")
+    sources: list[LoreSource] = Field(default_factory=list, description="At most 3, in reading order")
+
+
+class NovelLore(BaseModel):
+    """GET /api/ai/internal/novels/{id}/lore (core -> ai, service token): what
+    core exports as Character Cards and a lorebook: the stored cast with
+    the passages each is drawn from, and the places the text names most."""
+
+    novel_id: str
+    characters: list[LoreCharacter]
+    places: list[LorePlace]
+
+
+def novel_lore_path(novel_id: str) -> str:
+    return f"/api/ai/internal/novels/{novel_id}/lore"

@@ -161,6 +161,33 @@ class ScenarioBrief(BaseModel):
     parameters: dict[str, Any]
 
 
+# A character imported from a Character Card (core's cards app) speaks with
+# its card's texts; their bounds are the card import's (cards.formats).
+CARD_CHARACTER_PREFIX = "card:"  # Speaker.character_id of a card character: "card:<card uuid>"
+MAX_CARD_TEXT_CHARS = 20_000
+CardText = Annotated[str, StringConstraints(max_length=MAX_CARD_TEXT_CHARS)]
+
+
+class CardPersona(BaseModel):
+    """Who a character from a Character Card is, as the prompt needs it.
+    `{{char}}`/`<BOT>` and `{{user}}`/`<USER>` are still in the texts: ai
+    replaces them (case-insensitively) with `nickname or name` and the
+    reader's name. `system_prompt` replaces ai's own persona instructions
+    (`{{original}}` inserts them; empty keeps them);
+    `post_history_instructions` replaces the final instruction likewise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_id: UUID
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CHARACTER_NAME_CHARS)]
+    nickname: Annotated[str, StringConstraints(max_length=MAX_CHARACTER_NAME_CHARS)] = ""
+    description: CardText = ""
+    personality: CardText = ""
+    scenario: CardText = ""
+    system_prompt: CardText = ""
+    post_history_instructions: CardText = ""
+
+
 class PlannedAnswer(BaseModel):
     """One answer of a turn: its pending message and who speaks it."""
 
@@ -169,6 +196,27 @@ class PlannedAnswer(BaseModel):
     message_id: UUID
     attempt: int = Field(default=1, ge=1)
     speaker: Speaker
+    persona: CardPersona | None = Field(
+        default=None, description="Set when the speaker is a character from a card (`card:<id>`)"
+    )
+
+
+MAX_LORE_ENTRIES = 50
+LorePosition = Literal["before_char", "after_char"]
+
+
+class LoreEntry(BaseModel):
+    """A lorebook entry that fired for this turn (core's cards.lore chose it:
+    its keys matched the recent messages, or it is constant), in insertion
+    order. The prompt inspector records the ones that reached the prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    book: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_CARD_TEXT_CHARS)]
+    position: LorePosition = "before_char"
+    reason: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
 # A reader's turn settings (core's GET/PUT /users/me/settings): the bounds
@@ -181,6 +229,10 @@ MAX_TEMPERATURE = 2.0
 MAX_PERSONA_NAME_CHARS = 50
 RESPONSE_STYLES = ("concise", "balanced", "detailed")
 ResponseStyle = Literal["concise", "balanced", "detailed"]
+
+
+# What no_control refuses, as JSON Schema says it (Unicode category Cc).
+NO_CONTROL_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
 
 
 def no_control(value: str) -> str:
@@ -211,6 +263,7 @@ class TurnOptions(BaseModel):
             str,
             StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PERSONA_NAME_CHARS),
             AfterValidator(no_control),
+            Field(json_schema_extra={"pattern": NO_CONTROL_PATTERN}),
         ]
         | None
     ) = Field(default=None, description='What characters call the reader; None: "Reader"')
@@ -261,6 +314,12 @@ class GenerationRequest(BaseModel):
     options: TurnOptions = Field(
         default_factory=TurnOptions,
         description="The reader's settings for this turn; empty from an older core (the defaults)",
+    )
+    lore: list[LoreEntry] = Field(
+        default_factory=list,
+        max_length=MAX_LORE_ENTRIES,
+        description="Lorebook entries that fired (the conversation's and its novel's lorebooks, and "
+        "the books of the scene's card characters), within core's lore budget, in insertion order",
     )
 
     @model_validator(mode="after")
@@ -348,6 +407,11 @@ class PromptRecord(BaseModel):
     )
     messages: list[PromptMessage] = Field(max_length=MAX_PROMPT_MESSAGES)
     sections: list[PromptSection] = Field(default_factory=list, max_length=40)
+    lore: list[LoreEntry] = Field(
+        default_factory=list,
+        max_length=MAX_LORE_ENTRIES,
+        description="The lorebook entries that reached the prompt (the `lore` section), with why each fired",
+    )
     prompt_tokens: int = Field(default=0, ge=0, le=10_000_000)
 
 

@@ -125,3 +125,52 @@ class Novel(BaseModel):
     vectordb_collection_id: str
     created_at: datetime
     updated_at: datetime
+
+
+class NovelVisibility(StrEnum):
+    """Who may see a novel: `public` everyone (the catalogue), `unlisted`
+    anyone with its id or slug but no list shows it, `private` its owner
+    and staff only (anyone else gets the 404 of a novel that does not
+    exist, on core and on ai). Staff ingests are public; readers' imports
+    are private unless they choose otherwise."""
+
+    PRIVATE = "private"
+    UNLISTED = "unlisted"
+    PUBLIC = "public"
+
+
+class NovelAccess(BaseModel):
+    """GET /api/internal/novels/{id}/access (ai -> core, service token):
+    who may read a novel's passages, cast and vectors on ai's public routes."""
+
+    id: UUID
+    owner_id: UUID | None = Field(description="None for the catalogue's (staff) novels")
+    visibility: NovelVisibility
+
+
+# A reader's import reaches ai as plain text (core decoded it: .txt, .md,
+# or an EPUB's spine; or fetched it from a URL). 20 MB of text is ten times
+# the longest novel in the bundled library.
+MAX_IMPORT_TEXT_CHARS = 20_000_000
+
+
+class ReaderIngest(BaseModel):
+    """POST /api/ai/internal/novels/{novel_id}/ingest (core -> ai, service
+    token): ingest this text into the novel core already created (owner,
+    visibility, slug), as the same job a staff ingest is. The job's status
+    is readable by `created_by` at GET /api/ai/novels/status/{job_id}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_IMPORT_TEXT_CHARS)]
+    filename: Annotated[str, StringConstraints(min_length=1, max_length=255)] = "novel.txt"
+    created_by: UUID
+    title: Title
+    author: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    language: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = "en"
+
+
+class ReaderIngestAccepted(BaseModel):
+    job_id: str
+    status: str = "queued"
+    estimated_duration_minutes: float

@@ -258,6 +258,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/internal/novels/{novel_id}/lore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Novel Lore
+         * @description A novel's cast with the passages each is drawn from, and the places
+         *     the text names most (service token). 404 when the store holds no
+         *     passage of the novel.
+         */
+        get: operations["novel_lore_api_ai_internal_novels__novel_id__lore_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/internal/novels/{novel_id}/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reader Ingest
+         * @description Ingest a reader's import into the novel core already created
+         *     (service token; body ReaderIngest): the same job a staff ingest is, its
+         *     novel preset (no lookup or creation by slug; core's slug and title are
+         *     kept). The job's status is readable by `created_by` at
+         *     /api/ai/novels/status/{job_id}.
+         */
+        post: operations["reader_ingest_api_ai_internal_novels__novel_id__ingest_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/internal/generations": {
         parameters: {
             query?: never;
@@ -433,7 +479,8 @@ export interface paths {
         /**
          * Novel Vectors
          * @description How many passages and characters of the novel the vector store holds:
-         *     the truth about whether it is ingested, whatever core's status says.
+         *     the truth about whether it is ingested, whatever core's status says. A
+         *     novel you may not read holds nothing, as one that does not exist.
          */
         get: operations["novel_vectors_api_ai_novels__novel_id__vectors_get"];
         put?: never;
@@ -619,6 +666,54 @@ export interface components {
              * @default true
              */
             cancel_requested: boolean;
+        };
+        /**
+         * CardPersona
+         * @description Who a character from a Character Card is, as the prompt needs it.
+         *     `{{char}}`/`<BOT>` and `{{user}}`/`<USER>` are still in the texts: ai
+         *     replaces them (case-insensitively) with `nickname or name` and the
+         *     reader's name. `system_prompt` replaces ai's own persona instructions
+         *     (`{{original}}` inserts them; empty keeps them);
+         *     `post_history_instructions` replaces the final instruction likewise.
+         */
+        CardPersona: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Nickname
+             * @default
+             */
+            nickname: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Personality
+             * @default
+             */
+            personality: string;
+            /**
+             * Scenario
+             * @default
+             */
+            scenario: string;
+            /**
+             * System Prompt
+             * @default
+             */
+            system_prompt: string;
+            /**
+             * Post History Instructions
+             * @default
+             */
+            post_history_instructions: string;
         };
         /**
          * CastEntry
@@ -962,6 +1057,11 @@ export interface components {
             memory?: components["schemas"]["MemoryContext"] | null;
             /** @description The reader's settings for this turn; empty from an older core (the defaults) */
             options?: components["schemas"]["TurnOptions"];
+            /**
+             * Lore
+             * @description Lorebook entries that fired (the conversation's and its novel's lorebooks, and the books of the scene's card characters), within core's lore budget, in insertion order
+             */
+            lore?: components["schemas"]["LoreEntry"][];
         };
         /** GetIn */
         GetIn: {
@@ -1049,6 +1149,89 @@ export interface components {
             preview: string;
             /** Latency Ms */
             latency_ms: number;
+        };
+        /** LoreCharacter */
+        LoreCharacter: {
+            character: components["schemas"]["Character"];
+            /**
+             * Sources
+             * @description At most 3, in reading order
+             */
+            sources?: components["schemas"]["LoreSource"][];
+        };
+        /**
+         * LoreEntry
+         * @description A lorebook entry that fired for this turn (core's cards.lore chose it:
+         *     its keys matched the recent messages, or it is constant), in insertion
+         *     order. The prompt inspector records the ones that reached the prompt.
+         */
+        LoreEntry: {
+            /**
+             * Book
+             * @default
+             */
+            book: string;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Content */
+            content: string;
+            /**
+             * Position
+             * @default before_char
+             * @enum {string}
+             */
+            position: "before_char" | "after_char";
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+        };
+        /** LorePlace */
+        LorePlace: {
+            /** Name */
+            name: string;
+            /**
+             * Mentions
+             * @description Passages that name the place
+             */
+            mentions: number;
+            /**
+             * Description
+             * @description The first sentences of the novel that name it
+             */
+            description: string;
+            /**
+             * Sources
+             * @description At most 3, in reading order
+             */
+            sources?: components["schemas"]["LoreSource"][];
+        };
+        /**
+         * LoreSource
+         * @description A passage of the novel a lore entry was taken from (kept in an
+         *     exported lorebook under `extensions["gaji/sources"]`).
+         */
+        LoreSource: {
+            /** Passage Id */
+            passage_id: string;
+            /** Chapter */
+            chapter: number;
+            /**
+             * Chapter Title
+             * @default
+             */
+            chapter_title: string;
+            /** Chunk Index */
+            chunk_index: number;
+            /**
+             * Quote
+             * @description The sentence of the passage that names the subject
+             */
+            quote: string;
         };
         /**
          * MemoryContext
@@ -1184,6 +1367,20 @@ export interface components {
             /** Novel Id */
             novel_id?: string | null;
         };
+        /**
+         * NovelLore
+         * @description GET /api/ai/internal/novels/{id}/lore (core -> ai, service token): what
+         *     core exports as Character Cards and a lorebook: the stored cast with
+         *     the passages each is drawn from, and the places the text names most.
+         */
+        NovelLore: {
+            /** Novel Id */
+            novel_id: string;
+            /** Characters */
+            characters: components["schemas"]["LoreCharacter"][];
+            /** Places */
+            places: components["schemas"]["LorePlace"][];
+        };
         /** NovelRequired */
         NovelRequired: {
             /** Novel Id */
@@ -1312,6 +1509,8 @@ export interface components {
              */
             attempt: number;
             speaker: components["schemas"]["Speaker"];
+            /** @description Set when the speaker is a character from a card (`card:<id>`) */
+            persona?: components["schemas"]["CardPersona"] | null;
         };
         /** PointIn */
         PointIn: {
@@ -1362,6 +1561,18 @@ export interface components {
              * @default 0
              */
             events_extracted: number;
+        };
+        /** ReaderIngestAccepted */
+        ReaderIngestAccepted: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Status
+             * @default queued
+             */
+            status: string;
+            /** Estimated Duration Minutes */
+            estimated_duration_minutes: number;
         };
         /** Readiness */
         Readiness: {
@@ -2652,6 +2863,196 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novel_lore_api_ai_internal_novels__novel_id__lore_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NovelLore"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reader_ingest_api_ai_internal_novels__novel_id__ingest_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Text */
+                    text: string;
+                    /**
+                     * Filename
+                     * @default novel.txt
+                     */
+                    filename?: string;
+                    /**
+                     * Created By
+                     * Format: uuid
+                     */
+                    created_by: string;
+                    /** Title */
+                    title: string;
+                    /**
+                     * Author
+                     * @default
+                     */
+                    author?: string;
+                    /**
+                     * Language
+                     * @default en
+                     */
+                    language?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReaderIngestAccepted"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

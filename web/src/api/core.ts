@@ -125,6 +125,23 @@ export interface paths {
         patch: operations["internal_novels_update"];
         trace?: never;
     };
+    "/api/internal/novels/{novel_id}/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Who may read a novel (owner, visibility): the ai service checks it before it serves a novel's characters, passages or vectors. Service token only. */
+        get: operations["internal_novels_access"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/jwks.json": {
         parameters: {
             query?: never;
@@ -240,6 +257,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/characters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your character cards, newest first (GET characters/{id} for a card's texts). */
+        get: operations["characters_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/characters/{card_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One of your character cards. */
+        get: operations["characters_get"];
+        put?: never;
+        post?: never;
+        /** @description Delete one of your character cards (its image and assets with it). */
+        delete: operations["characters_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/characters/{card_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Download a card (Content-Disposition: attachment). What was imported comes back unchanged: every field and every `extensions` key. */
+        get: operations["characters_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/characters/{card_id}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The image of a card: a PNG card's (without the card's chunks) or a CHARX card's main PNG icon; 404 when it has none. */
+        get: operations["characters_image"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/characters/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Import a character card: a multipart `file` (.json up to 2 MB, .png up to 10 MB, .charx up to 20 MB; the kind is read from the bytes) or the card's JSON as the body. Character Card V1, V2 and V3; kept exactly as read, so an export gives it back. An embedded lorebook stays in the card. A refused file is a 400 on `file` saying why; past the size, 413; past CARDS_MAX_PER_READER cards, 409. */
+        post: operations["characters_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -329,6 +432,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The conversation as a file to download (Content-Disposition: attachment). `gaji`: `{format: "gaji.conversation", version: 1, exported_at, conversation, messages, memory, tree}`: every message with its speaker, status, citations and kept versions; `memory` (as GET .../memory shows each entry) only for the owner and staff; `tree`: the root and the forks a list may show you. `sillytavern`: a header line and one line per message (deleted ones left out), our own data under `extra.gaji` and `chat_metadata.gaji`. Whoever may read the conversation: a private one is a 404 for everyone but its owner and staff. */
+        get: operations["conversations_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/fork": {
         parameters: {
             query?: never;
@@ -372,6 +492,24 @@ export interface paths {
         };
         get: operations["conversations_liked"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/lorebooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The lorebooks this conversation reads, in order (after them, its novel's). The conversation's owner only. */
+        get: operations["conversations_lorebooks_get"];
+        /** @description Choose the lorebooks this conversation reads (your own; replaces the list). No lorebook of yours has this id. This lorebook is listed twice. (400 on `lorebook_ids.N`). The conversation's owner only. */
+        put: operations["conversations_lorebooks_set"];
         post?: never;
         delete?: never;
         options?: never;
@@ -535,7 +673,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Why this answer? Exactly what the model received for it: the model and settings, the chat messages in order, and each section labelled with its token count (`persona`, `brief`, `history`, `passages` with their citation numbers, `message`). The conversation's owner and staff only: 404 for anyone else, as for a message that does not exist. 404 too while the answer has none (not answered yet); 409 for a user message. Deleted with the answer. */
+        /** @description Why this answer? Exactly what the model received for it: the model and settings, the chat messages in order, and each section labelled with its token count (`persona`, `brief`, `history`, `lore`, `memory`, `passages` with their citation numbers, `message`), and the lorebook entries that fired (`lore`, with why). The conversation's owner and staff only: 404 for anyone else, as for a message that does not exist. 404 too while the answer has none (not answered yet); 409 for a user message. Deleted with the answer. */
         get: operations["conversations_message_prompt"];
         put?: never;
         post?: never;
@@ -630,6 +768,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Import a conversation file as a NEW conversation of yours (new ids; the original is never touched), a root, with its messages in order (completed, cancelled and failed answers keep their status; pending ones become failed) and, from a Gaji file, its memory. Speakers come from the file (a SillyTavern `is_user` line is you, others a character by name, matched to the cast). The scenario: `scenario_id`, else the file's own when you may read it (else 400 `scenario_id`); an unknown or unreadable `scenario_id` is a 404. The visibility defaults to your settings. One transaction: a bad line anywhere is a 400 on `file` naming it (`line 17: ...`, `message 17: ...`) and nothing is stored; a larger file is a 413. */
+        post: operations["conversations_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lorebooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Your lorebooks, newest first (without their entries). */
+        get: operations["lorebooks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lorebooks/{lorebook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One of your lorebooks with its entries. */
+        get: operations["lorebooks_get"];
+        put?: never;
+        post?: never;
+        /** @description Delete one of your lorebooks (conversations and novels stop using it). */
+        delete: operations["lorebooks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lorebooks/{lorebook_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Download a lorebook (Content-Disposition: attachment). In the kind it came in, exactly the file imported; in the other kind, converted as SillyTavern converts. */
+        get: operations["lorebooks_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lorebooks/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Import a lorebook: a multipart `file` (.json, up to 2 MB) or its JSON as the body. A lorebook_v3 file, SillyTavern World Info or a card's `character_book`; kept exactly as read. A refused file is a 400 on `file` saying why; past the size, 413; past LOREBOOKS_MAX_PER_READER lorebooks, 409. */
+        post: operations["lorebooks_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
@@ -704,9 +928,81 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** @description A novel by id or slug. A private novel is a 404 for anyone but its owner and staff; an unlisted one is readable by anyone with its id or slug (no list shows it). */
         get: operations["novels_get"];
         put?: never;
         post?: never;
+        /** @description Delete a novel (its owner or staff). Scenarios on a novel that was not public are deleted with it; on a public one they stay, without a novel. ai drops the novel's vectors. */
+        delete: operations["novels_delete"];
+        options?: never;
+        head?: never;
+        /** @description Rename a novel or change who sees it (its owner or staff; the slug stays). */
+        patch: operations["novels_update"];
+        trace?: never;
+    };
+    "/api/v1/novels/{id_or_slug}/characters/{character_id}/card": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One character of the novel as a Character Card V3 (`json`, or `png` with the card in its `ccv3` chunk and a V2 copy in `chara`), with the novel's lorebook embedded as `character_book`. The character id is an `id` of GET /api/ai/novels/{id}/characters. 404 for an unknown character or a novel not ingested yet. */
+        get: operations["novels_character_card_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/novels/{id_or_slug}/lorebook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The novel's places and characters as a lorebook (`lorebook_v3`, or SillyTavern `worldinfo`): keys are the names the text uses, and each entry keeps the passages it comes from under `extensions["gaji/sources"]`. 404 for a novel not ingested yet (or private to someone else); 503 when ai cannot be reached. */
+        get: operations["novels_lorebook_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/novels/{novel_id}/lorebooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The lorebooks every conversation on this novel reads. The novel's owner or staff. */
+        get: operations["novels_lorebooks_get"];
+        /** @description Choose the lorebooks every conversation on this novel reads (yours, or for staff the novel owner's; replaces the list). No lorebook of yours has this id. This lorebook is listed twice. (400 on `lorebook_ids.N`). The novel's owner or staff. */
+        put: operations["novels_lorebooks_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/novels/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Import a story as the reader's own novel (private unless `visibility` says otherwise) and start its ingestion. A file (.txt, .md or .epub by name, at most NOVEL_IMPORT_MAX_BYTES) or a public http(s) URL (fetched safely: public addresses only, checked on every redirect; 5 redirects, 20 s, the same size cap; text/plain, text/markdown, text/html or application/epub+zip). The title defaults to the EPUB's, else a Project Gutenberg header's, else the file name. 409 when the reader's quota (NOVEL_IMPORT_MAX_COUNT stories, NOVEL_IMPORT_MAX_TOTAL_BYTES) would be passed; 429 past NOVEL_IMPORT_PER_HOUR imports an hour; 503 when ai cannot take it (nothing is kept). */
+        post: operations["novels_import"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1014,6 +1310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/novels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The reader's own imported novels (newest first) with their ingestion status and job, and `quota`: stories and bytes used of NOVEL_IMPORT_MAX_COUNT and NOVEL_IMPORT_MAX_TOTAL_BYTES. */
+        get: operations["users_me_novels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/password": {
         parameters: {
             query?: never;
@@ -1116,6 +1429,10 @@ export interface components {
         AlternativesApiChooseRequest: {
             /** @description The version to show */
             index: number;
+        };
+        Asset: {
+            path: string;
+            size: number;
         };
         /**
          * AssistantMessageResult
@@ -1234,6 +1551,110 @@ export interface components {
             /** @description Retrieval and canon knowledge stop at this chapter; null: where the scenario sits */
             canon_chapter: number | null;
         };
+        /** @description A card's normalized view; texts exactly as stored (raw text: escape them to show them). */
+        Card: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            spec: components["schemas"]["SpecEnum"];
+            /**
+             * @description The file it came in
+             *
+             *     * `json` - json
+             *     * `png` - png
+             *     * `charx` - charx
+             */
+            container: components["schemas"]["ContainerEnum"];
+            /** @description 1.0 for V1 */
+            spec_version: string;
+            /** @description What the import noticed */
+            warnings: string[];
+            description: string;
+            personality: string;
+            scenario: string;
+            first_mes: string;
+            mes_example: string;
+            system_prompt: string;
+            post_history_instructions: string;
+            alternate_greetings: string[];
+            group_only_greetings: string[];
+            tags: string[];
+            creator: string;
+            creator_notes: string;
+            character_version: string;
+            nickname: string;
+            /** @description GET characters/{id}/image serves it */
+            has_image: boolean;
+            /** @description The CHARX files it carried besides card.json */
+            assets: components["schemas"]["Asset"][];
+            /** @description Entries of its embedded lorebook */
+            lorebook_entries: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        CardListItem: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            nickname: string;
+            spec: components["schemas"]["SpecEnum"];
+            container: components["schemas"]["ContainerEnum"];
+            spec_version: string;
+            tags: string[];
+            creator: string;
+            has_image: boolean;
+            lorebook_entries: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * CardPersona
+         * @description Who a character from a Character Card is, as the prompt needs it.
+         *     `{{char}}`/`<BOT>` and `{{user}}`/`<USER>` are still in the texts: ai
+         *     replaces them (case-insensitively) with `nickname or name` and the
+         *     reader's name. `system_prompt` replaces ai's own persona instructions
+         *     (`{{original}}` inserts them; empty keeps them);
+         *     `post_history_instructions` replaces the final instruction likewise.
+         */
+        CardPersona: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Nickname
+             * @default
+             */
+            nickname: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Personality
+             * @default
+             */
+            personality: string;
+            /**
+             * Scenario
+             * @default
+             */
+            scenario: string;
+            /**
+             * System Prompt
+             * @default
+             */
+            system_prompt: string;
+            /**
+             * Post History Instructions
+             * @default
+             */
+            post_history_instructions: string;
+        };
         /**
          * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
          *     had no effect instead of silently believing it did. Text fields take
@@ -1250,7 +1671,7 @@ export interface components {
          *     only strings, as documented: DRF would store the JSON number 0 as "0".
          */
         CastMember: {
-            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters); null for one named freely */
+            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters), or `card:<id>` for one of the owner's imported characters (GET /api/v1/characters); null for one named freely */
             character_id?: string | null;
             /** @description How the scene names the character */
             name: string;
@@ -1267,7 +1688,7 @@ export interface components {
          *     only strings, as documented: DRF would store the JSON number 0 as "0".
          */
         CastMemberRequest: {
-            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters); null for one named freely */
+            /** @description A character of the conversation's novel (GET /api/ai/novels/{id}/characters), or `card:<id>` for one of the owner's imported characters (GET /api/v1/characters); null for one named freely */
             character_id?: string | null;
             /** @description How the scene names the character */
             name: string;
@@ -1287,6 +1708,14 @@ export interface components {
             /** @description A narrator describes the scene after the characters */
             narrator: boolean;
             members: components["schemas"]["CastMemberRequest"][];
+        };
+        CharacterCardPage: {
+            page: components["schemas"]["PageInfo"];
+            content: components["schemas"]["CardListItem"][];
+        };
+        CharacterCardUploadRequest: {
+            /** Format: binary */
+            file: string;
         };
         /**
          * ChatMessage
@@ -1357,6 +1786,13 @@ export interface components {
             /** Quote */
             quote: string;
         };
+        /**
+         * @description * `json` - json
+         *     * `png` - png
+         *     * `charx` - charx
+         * @enum {string}
+         */
+        ContainerEnum: "json" | "png" | "charx";
         /**
          * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
          *     had no effect instead of silently believing it did. Text fields take
@@ -1442,6 +1878,31 @@ export interface components {
          */
         ConversationForkApiInputRequest: {
             title?: string;
+            /**
+             * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
+             *
+             *     * `private` - private
+             *     * `unlisted` - unlisted
+             *     * `public` - public
+             */
+            visibility?: components["schemas"]["VisibilityEnum"];
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        ConversationImportApiInputRequest: {
+            /**
+             * Format: binary
+             * @description A Gaji export (.json) or a SillyTavern chat (.jsonl); at most 8388608 bytes and 2000 messages
+             */
+            file: string;
+            /**
+             * Format: uuid
+             * @description The scenario of the new conversation; required unless the file names one you may read
+             */
+            scenario_id?: string;
             /**
              * @description private: you (and staff) only, a 404 for everyone else; unlisted: anyone with the link, but in no list or count; public: everyone, everywhere
              *
@@ -1578,6 +2039,22 @@ export interface components {
         };
         Detail: {
             detail: string;
+        };
+        Entry: {
+            /** @description The entry's id in its book (its index when it has none) */
+            id: string;
+            /** @description Its name, else its comment */
+            name: string;
+            keys: string[];
+            secondary_keys: string[];
+            constant: boolean;
+            enabled: boolean;
+            insertion_order: number;
+            priority: number | null;
+            /** @description before_char or after_char */
+            position: string | null;
+            /** @description Raw text, decorators included */
+            content: string;
         };
         ErrorEnvelope: {
             /** Format: date-time */
@@ -1776,6 +2253,11 @@ export interface components {
             memory: components["schemas"]["MemoryContext"] | null;
             /** @description The reader's settings for this turn; empty from an older core (the defaults) */
             options?: components["schemas"]["TurnOptions"];
+            /**
+             * Lore
+             * @description Lorebook entries that fired (the conversation's and its novel's lorebooks, and the books of the scene's card characters), within core's lore budget, in insertion order
+             */
+            lore?: components["schemas"]["LoreEntry"][];
         };
         HitConversation: {
             /** Format: uuid */
@@ -1796,12 +2278,22 @@ export interface components {
          * @enum {string}
          */
         IngestionStatusEnum: "pending" | "processing" | "completed" | "failed" | "missing";
+        InspectedLore: {
+            /** @description The lorebook's name */
+            book: string;
+            /** @description The entry's name (or comment) */
+            name: string;
+            content: string;
+            position: components["schemas"]["PositionEnum"];
+            /** @description Why it fired: "constant", "key: <the key that matched>", ... */
+            reason: string;
+        };
         InspectedMessage: {
             role: components["schemas"]["RoleEnum"];
             content: string;
         };
         InspectedSection: {
-            /** @description brief, persona, passages, history, message */
+            /** @description persona, brief, history, lore, memory, passages, message */
             name: string;
             /** @description Counted with the model's own tokenizer when it has one */
             tokens: number;
@@ -1874,6 +2366,19 @@ export interface components {
          *     had no effect instead of silently believing it did. Text fields take
          *     only strings, as documented: DRF would store the JSON number 0 as "0".
          */
+        LinksInRequest: {
+            /** @description At most 5, each once, in the order they are read */
+            lorebook_ids: string[];
+        };
+        LinksOut: {
+            lorebook_ids: string[];
+            lorebooks: components["schemas"]["LorebookItem"][];
+        };
+        /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
         LoginApiInputRequest: {
             email: string;
             password: string;
@@ -1898,6 +2403,72 @@ export interface components {
          */
         LogoutApiInputRequest: {
             refresh_token: string;
+        };
+        /**
+         * LoreEntry
+         * @description A lorebook entry that fired for this turn (core's cards.lore chose it:
+         *     its keys matched the recent messages, or it is constant), in insertion
+         *     order. The prompt inspector records the ones that reached the prompt.
+         */
+        LoreEntry: {
+            /**
+             * Book
+             * @default
+             */
+            book: string;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Content */
+            content: string;
+            /**
+             * Position
+             * @default before_char
+             */
+            position: components["schemas"]["PositionEnum"];
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+        };
+        Lorebook: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            kind: components["schemas"]["LorebookKindEnum"];
+            entry_count: number;
+            warnings: string[];
+            /** Format: date-time */
+            created_at: string;
+            entries: components["schemas"]["Entry"][];
+        };
+        LorebookItem: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            kind: components["schemas"]["LorebookKindEnum"];
+            entry_count: number;
+            warnings: string[];
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @description * `lorebook_v3` - lorebook_v3
+         *     * `worldinfo` - worldinfo
+         *     * `character_book` - character_book
+         * @enum {string}
+         */
+        LorebookKindEnum: "lorebook_v3" | "worldinfo" | "character_book";
+        LorebookPage: {
+            page: components["schemas"]["PageInfo"];
+            content: components["schemas"]["LorebookItem"][];
+        };
+        LorebookUploadRequest: {
+            /** Format: binary */
+            file: string;
         };
         /**
          * @description * `full_text` - full_text
@@ -2170,6 +2741,8 @@ export interface components {
             /** @default null */
             summary: components["schemas"]["SummaryDraft"] | null;
         };
+        /** @enum {string} */
+        MemoryWriterEnum: "model" | "rule";
         /** MemoryWritten */
         MemoryWritten: {
             /** Written */
@@ -2244,6 +2817,8 @@ export interface components {
             /** @description The chat messages the model received, in order */
             messages: components["schemas"]["InspectedMessage"][];
             sections: components["schemas"]["InspectedSection"][];
+            /** @description The lorebook entries that fired and reached the prompt (its `lore` section) */
+            lore: components["schemas"]["InspectedLore"][];
             prompt_tokens: number;
             /** @description Texts were cut to keep the record bounded */
             truncated: boolean;
@@ -2374,10 +2949,36 @@ export interface components {
             readonly total_passages: number;
             readonly total_characters: number;
             readonly vectordb_collection_id: string;
+            /**
+             * Format: uuid
+             * @description The reader who imported it; empty for the catalogue's novels
+             */
+            readonly owner_id: string | null;
+            readonly visibility: components["schemas"]["VisibilityEnum"];
+            readonly source: components["schemas"]["NovelSourceEnum"];
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
             readonly updated_at: string;
+        };
+        /**
+         * NovelAccess
+         * @description GET /api/internal/novels/{id}/access (ai -> core, service token):
+         *     who may read a novel's passages, cast and vectors on ai's public routes.
+         */
+        NovelAccess: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Owner Id
+             * Format: uuid
+             * @description None for the catalogue's (staff) novels
+             */
+            owner_id: string | null;
+            visibility: components["schemas"]["NovelVisibility"];
         };
         /**
          * NovelCreate
@@ -2415,6 +3016,28 @@ export interface components {
             /** @default pending */
             ingestion_status: components["schemas"]["IngestionStatus"];
         };
+        NovelImportApiAccepted: {
+            novel: components["schemas"]["OwnNovel"];
+            /** @description Follow it at GET /api/ai/novels/status/{job_id} */
+            job_id: string;
+            /** Format: double */
+            estimated_duration_minutes: number;
+        };
+        NovelImportUploadRequest: {
+            /** Format: binary */
+            file: string;
+            title?: string;
+            author?: string;
+            language?: string;
+            visibility?: components["schemas"]["VisibilityEnum"];
+        };
+        NovelImportUrlRequest: {
+            url: string;
+            title?: string;
+            author?: string;
+            language?: string;
+            visibility?: components["schemas"]["VisibilityEnum"];
+        };
         NovelPage: {
             page: components["schemas"]["PageInfo"];
             content: components["schemas"]["Novel"][];
@@ -2435,8 +3058,59 @@ export interface components {
             /** Ingestion Status */
             ingestion_status: string;
         };
+        /**
+         * @description * `catalogue` - Catalogue
+         *     * `upload` - Upload
+         *     * `url` - Url
+         * @enum {string}
+         */
+        NovelSourceEnum: "catalogue" | "upload" | "url";
+        /**
+         * NovelVisibility
+         * @description Who may see a novel: `public` everyone (the catalogue), `unlisted`
+         *     anyone with its id or slug but no list shows it, `private` its owner
+         *     and staff only (anyone else gets the 404 of a novel that does not
+         *     exist, on core and on ai). Staff ingests are public; readers' imports
+         *     are private unless they choose otherwise.
+         * @enum {string}
+         */
+        NovelVisibility: "private" | "unlisted" | "public";
         /** @enum {unknown} */
         NullEnum: null;
+        /** @description A novel as its owner sees it: where it came from and its ingestion job. */
+        OwnNovel: {
+            /** Format: uuid */
+            readonly id: string;
+            readonly slug: string;
+            readonly title: string;
+            readonly author: string;
+            readonly publication_year: number | null;
+            readonly genre: string;
+            readonly language: string;
+            readonly ingestion_status: components["schemas"]["IngestionStatusEnum"];
+            readonly total_passages: number;
+            readonly total_characters: number;
+            readonly vectordb_collection_id: string;
+            /**
+             * Format: uuid
+             * @description The reader who imported it; empty for the catalogue's novels
+             */
+            readonly owner_id: string | null;
+            readonly visibility: components["schemas"]["VisibilityEnum"];
+            readonly source: components["schemas"]["NovelSourceEnum"];
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            readonly source_url: string;
+            readonly source_bytes: number;
+            readonly ingest_job_id: string;
+        };
+        OwnNovelPage: {
+            content: components["schemas"]["OwnNovel"][];
+            page: components["schemas"]["PageInfo"];
+            quota: components["schemas"]["Quota"];
+        };
         /** OwnerRef */
         OwnerRef: {
             /**
@@ -2534,6 +3208,16 @@ export interface components {
             regenerate: boolean;
         };
         /**
+         * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
+         *     had no effect instead of silently believing it did. Text fields take
+         *     only strings, as documented: DRF would store the JSON number 0 as "0".
+         */
+        PatchedNovelDetailApiUpdateRequest: {
+            title?: string;
+            author?: string;
+            visibility?: components["schemas"]["VisibilityEnum"];
+        };
+        /**
          * NovelUpdate
          * @description PATCH /api/internal/novels/{id}: only the fields sent change.
          */
@@ -2589,7 +3273,18 @@ export interface components {
              */
             attempt: number;
             speaker: components["schemas"]["Speaker"];
+            /**
+             * @description Set when the speaker is a character from a card (`card:<id>`)
+             * @default null
+             */
+            persona: components["schemas"]["CardPersona"] | null;
         };
+        /**
+         * @description * `before_char` - before_char
+         *     * `after_char` - after_char
+         * @enum {string}
+         */
+        PositionEnum: "before_char" | "after_char";
         /**
          * @description Refuses unknown keys: a client sending `is_staff` or `id` learns it
          *     had no effect instead of silently believing it did. Text fields take
@@ -2641,6 +3336,11 @@ export interface components {
             /** Sections */
             sections?: components["schemas"]["PromptSection"][];
             /**
+             * Lore
+             * @description The lorebook entries that reached the prompt (the `lore` section), with why each fired
+             */
+            lore?: components["schemas"]["LoreEntry"][];
+            /**
              * Prompt Tokens
              * @default 0
              */
@@ -2674,6 +3374,12 @@ export interface components {
             conversation_count: number;
             /** Format: date-time */
             joined_at: string;
+        };
+        Quota: {
+            used_count: number;
+            max_count: number;
+            used_bytes: number;
+            max_bytes: number;
         };
         ReadResult: {
             /** @description How many notifications became read */
@@ -2914,8 +3620,6 @@ export interface components {
             persona_name?: string | null;
             default_visibility?: (components["schemas"]["VisibilityEnum"] | components["schemas"]["NullEnum"]) | null;
         };
-        /** @enum {string} */
-        SourceEnum: "model" | "rule";
         /**
          * Speaker
          * @description Who said a message: the reader, a character (of the novel's cast by
@@ -2947,7 +3651,7 @@ export interface components {
          */
         SpeakerInputRequest: {
             kind: components["schemas"]["SpeakerInputKindEnum"];
-            /** @description A character of the novel */
+            /** @description A character of the novel, or `card:<id>` for one of your imported characters */
             character_id?: string | null;
             /** @description A character named freely */
             name?: string;
@@ -2957,6 +3661,13 @@ export interface components {
          * @enum {string}
          */
         SpeakerKind: "user" | "character" | "narrator";
+        /**
+         * @description * `chara_card_v1` - chara_card_v1
+         *     * `chara_card_v2` - chara_card_v2
+         *     * `chara_card_v3` - chara_card_v3
+         * @enum {string}
+         */
+        SpecEnum: "chara_card_v1" | "chara_card_v2" | "chara_card_v3";
         StepCreator: {
             /** Format: uuid */
             id: string;
@@ -2973,7 +3684,7 @@ export interface components {
             /** Text */
             text: string;
             /** Source */
-            source: components["schemas"]["SourceEnum"];
+            source: components["schemas"]["MemoryWriterEnum"];
             /**
              * Known By
              * @default null
@@ -3121,7 +3832,7 @@ export interface components {
              */
             change: number;
             /** Source */
-            source: components["schemas"]["SourceEnum"];
+            source: components["schemas"]["MemoryWriterEnum"];
             /**
              * Known By
              * @default null
@@ -3832,6 +4543,72 @@ export interface operations {
             };
         };
     };
+    internal_novels_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NovelAccess"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     auth_jwks: {
         parameters: {
             query?: never;
@@ -4151,6 +4928,379 @@ export interface operations {
             };
             /** @description Conflict with an existing resource */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_list: {
+        parameters: {
+            query?: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Items per page */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CharacterCardPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Card"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_export: {
+        parameters: {
+            query?: {
+                /**
+                 * @description json or png: the card's own spec; charx: V3 with its assets. Left out: the container it came in
+                 *
+                 *     * `json` - json
+                 *     * `png` - png
+                 *     * `charx` - charx
+                 */
+                format?: "json" | "png" | "charx";
+            };
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "image/png": string;
+                    "application/zip": string;
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card's PNG image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    characters_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["CharacterCardUploadRequest"];
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Card"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4735,6 +5885,66 @@ export interface operations {
             };
         };
     };
+    conversations_export: {
+        parameters: {
+            query?: {
+                /**
+                 * @description gaji: Gaji's JSON (tree, speakers, citations, memory); sillytavern: SillyTavern chat JSONL
+                 *
+                 *     * `gaji` - gaji
+                 *     * `sillytavern` - sillytavern
+                 */
+                format?: "gaji" | "sillytavern";
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description format=gaji */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_fork: {
         parameters: {
             query?: never;
@@ -4888,6 +6098,124 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LikedStatus"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_lorebooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinksOut"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_lorebooks_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinksInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinksOut"];
                 };
             };
             /** @description Validation failed or malformed request */
@@ -6377,6 +7705,395 @@ export interface operations {
             };
         };
     };
+    conversations_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ConversationImportApiInputRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Conversation"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    lorebooks_list: {
+        parameters: {
+            query?: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Items per page */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LorebookPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    lorebooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lorebook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lorebook"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    lorebooks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lorebook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    lorebooks_export: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Left out: the kind it came in (lorebook_v3 for a card's book)
+                 *
+                 *     * `lorebook_v3` - lorebook_v3
+                 *     * `worldinfo` - worldinfo
+                 */
+                format?: "lorebook_v3" | "worldinfo";
+            };
+            header?: never;
+            path: {
+                lorebook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lorebook file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    lorebooks_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["LorebookUploadRequest"];
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lorebook"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     notifications_list: {
         parameters: {
             query?: {
@@ -6626,6 +8343,475 @@ export interface operations {
             };
             /** @description Rate limit exceeded (see Retry-After) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id_or_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id_or_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedNovelDetailApiUpdateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnNovel"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Authenticated but not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_character_card_export: {
+        parameters: {
+            query?: {
+                /**
+                 * @description * `json` - json
+                 *     * `png` - png
+                 */
+                format?: "json" | "png";
+            };
+            header?: never;
+            path: {
+                character_id: string;
+                id_or_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_lorebook_export: {
+        parameters: {
+            query?: {
+                /**
+                 * @description * `lorebook_v3` - lorebook_v3
+                 *     * `worldinfo` - worldinfo
+                 */
+                format?: "lorebook_v3" | "worldinfo";
+            };
+            header?: never;
+            path: {
+                id_or_slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_lorebooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinksOut"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_lorebooks_set: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                novel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinksInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinksOut"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    novels_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["NovelImportUploadRequest"];
+                "application/json": components["schemas"]["NovelImportUrlRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NovelImportApiAccepted"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Conflict with an existing resource */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7917,6 +10103,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MyMessageHitPage"];
+                };
+            };
+            /** @description Validation failed or malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing or invalid authentication */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limit exceeded (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_novels: {
+        parameters: {
+            query?: {
+                /** @description 0-indexed page number */
+                page?: number;
+                /** @description Items per page */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnNovelPage"];
                 };
             };
             /** @description Validation failed or malformed request */

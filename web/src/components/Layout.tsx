@@ -66,6 +66,11 @@ export function Layout({ children }: { children: ReactNode }) {
                   <li>
                     <NavLink to="/search-messages">My messages</NavLink>
                   </li>
+                  <li>
+                    <NavLink to="/library" data-testid="nav-library">
+                      My library
+                    </NavLink>
+                  </li>
                 </>
               )}
               {user?.isStaff && (

@@ -57,6 +57,25 @@ export function PromptPanel({ conversationId, messageId }: { conversationId: str
         ))}
       </dl>
       {p.truncated && <p className="muted small">Some texts were cut to keep this record short.</p>}
+      {p.lore && p.lore.length > 0 && (
+        <>
+          <h3 className="h-small">Lore that fired</h3>
+          <ul className="prompt-lore">
+            {p.lore.map((entry, i) => (
+              <li key={i} data-testid="prompt-lore">
+                <details>
+                  <summary>
+                    <span data-testid="prompt-lore-name">{entry.name || 'An entry'}</span>
+                    {entry.book ? <span className="muted"> · {entry.book}</span> : null}
+                    {entry.reason ? <span className="small muted" data-testid="prompt-lore-reason"> · {entry.reason}</span> : null}
+                  </summary>
+                  <pre className="plain-text">{entry.content}</pre>
+                </details>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
       <h3 className="h-small">Sections</h3>
       <ul className="prompt-sections">
         {p.sections.map((section, i) => (

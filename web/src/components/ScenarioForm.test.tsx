@@ -18,6 +18,9 @@ const novel: Novel = {
   total_passages: 885,
   total_characters: 30,
   vectordb_collection_id: 'novel_passages',
+  owner_id: null,
+  visibility: 'public',
+  source: 'catalogue',
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 };

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
 import { percent } from '../lib/format';
 import { useApi, type Resource } from '../lib/session';
-import type { Cast, CastMember, Character } from '../lib/types';
+import type { Cast, CastMember, Character, CharacterCardItem } from '../lib/types';
 import { ErrorBanner, FieldError, Loading, fieldErrorId } from './common';
 
 export const MAX_CAST_MEMBERS = 8;
@@ -16,6 +16,14 @@ interface DraftMember extends CastMember {
 }
 
 const TOP_LEVEL_ERRORS = ['members', 'narrator', 'non_field_errors'];
+
+/** An imported character's id in a cast. */
+export const cardCastId = (cardId: string) => `card:${cardId}`;
+
+function memberOrigin(characterId: string | null): string {
+  if (!characterId) return 'named freely';
+  return characterId.startsWith('card:') ? 'your character' : 'from the novel';
+}
 
 /** A character's id in its novel's cast (`vectordb_id` is its older name). */
 function characterId(c: Character): string {
@@ -28,6 +36,7 @@ export function ScenePanel({
   characters,
   canEdit,
   charactersUnavailable = false,
+  cards = [],
 }: {
   conversationId: string;
   cast: Resource<Cast>;
@@ -36,12 +45,15 @@ export function ScenePanel({
   canEdit: boolean;
   /** The novel's characters could not be read (only named members can be added). */
   charactersUnavailable?: boolean;
+  /** The owner's imported characters (Character Cards), added as `card:<id>`. */
+  cards?: CharacterCardItem[];
 }) {
   const api = useApi();
   const nextKey = useRef(0);
   const [narrator, setNarrator] = useState(false);
   const [members, setMembers] = useState<DraftMember[]>([]);
   const [pick, setPick] = useState('');
+  const [cardPick, setCardPick] = useState('');
   const [freeName, setFreeName] = useState('');
   const [addError, setAddError] = useState('');
   const [error, setError] = useState<unknown>(null);
@@ -58,6 +70,7 @@ export function ScenePanel({
   const details = error instanceof ApiError ? error.details : {};
   const full = members.length >= MAX_CAST_MEMBERS;
   const available = characters.filter((c) => !members.some((m) => m.character_id === characterId(c)));
+  const availableCards = cards.filter((c) => !members.some((m) => m.character_id === cardCastId(c.id)));
 
   const edited = () => {
     setSaved('');
@@ -76,6 +89,13 @@ export function ScenePanel({
     if (!character) return;
     add({ character_id: characterId(character), name: character.name, talkativeness: 0.5 });
     setPick('');
+  };
+
+  const addCard = () => {
+    const card = cards.find((c) => c.id === cardPick);
+    if (!card) return;
+    add({ character_id: cardCastId(card.id), name: card.name.slice(0, NAME_MAX), talkativeness: 0.5 });
+    setCardPick('');
   };
 
   const addFree = () => {
@@ -162,7 +182,7 @@ export function ScenePanel({
                 <li key={m.key} data-testid="scene-member" className="scene-member">
                   <div className="scene-member-head">
                     <span className="scene-name">{m.name}</span>{' '}
-                    <span className="muted small">{m.character_id ? 'from the novel' : 'named freely'}</span>
+                    <span className="muted small">{memberOrigin(m.character_id)}</span>
                     <button
                       type="button"
                       className="secondary small"
@@ -222,6 +242,24 @@ export function ScenePanel({
                     </select>
                   </div>
                   <button type="button" className="secondary small" onClick={addCharacter} disabled={!pick} data-testid="scene-add-character">
+                    Add
+                  </button>
+                </div>
+              )}
+              {availableCards.length > 0 && (
+                <div className="inline-form scene-add">
+                  <div className="field grow">
+                    <label htmlFor="scene-card">Add one of your characters</label>
+                    <select id="scene-card" value={cardPick} onChange={(e) => setCardPick(e.target.value)} data-testid="scene-card">
+                      <option value="">Choose…</option>
+                      {availableCards.map((c) => (
+                        <option key={c.id} value={c.id}>
+                          {c.name}
+                        </option>
+                      ))}
+                    </select>
+                  </div>
+                  <button type="button" className="secondary small" onClick={addCard} disabled={!cardPick} data-testid="scene-add-card">
                     Add
                   </button>
                 </div>

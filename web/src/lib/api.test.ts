@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, NETWORK_ERROR, buildQuery, errorFromResponse } from './api';
+import { ApiClient, ApiError, NETWORK_ERROR, buildQuery, errorFromResponse, filenameFromDisposition } from './api';
 import { TokenStore } from './tokens';
 
 const config = { coreUrl: 'http://core.test', aiUrl: 'http://ai.test:8000' };
@@ -271,5 +271,42 @@ describe('query building', () => {
       'http://core.test/api/v1/scenarios?scenario_type=CHARACTER_CHANGE&page=2',
     );
     expect(client.url('ai', 'search/passages')).toBe('http://ai.test:8000/api/ai/search/passages');
+  });
+});
+
+describe('file downloads', () => {
+  it('reads the file name of Content-Disposition (filename* first, no path parts)', () => {
+    expect(filenameFromDisposition('attachment; filename="tea.json"')).toBe('tea.json');
+    expect(filenameFromDisposition("attachment; filename=\"x.json\"; filename*=UTF-8''%C3%89lodie%20card.png")).toBe('Élodie card.png');
+    expect(filenameFromDisposition('attachment; filename=plain.jsonl')).toBe('plain.jsonl');
+    expect(filenameFromDisposition('attachment; filename="../../etc/passwd"')).toBe('passwd');
+    expect(filenameFromDisposition('attachment')).toBeNull();
+    expect(filenameFromDisposition(null)).toBeNull();
+  });
+
+  it('sends the token, refreshes once on 401 and gives the bytes and the name', async () => {
+    const { fetch, calls } = fakeFetch((call) => {
+      if (call.url.endsWith('/auth/refresh')) return json(200, { access_token: 'fresh' });
+      if (call.auth === 'Bearer stale') return json(401, envelope(401, 'UNAUTHORIZED', 'Expired.'));
+      return new Response('PNGBYTES', { status: 200, headers: { 'Content-Type': 'image/png', 'Content-Disposition': 'attachment; filename="sera.png"' } });
+    });
+    const client = new ApiClient({ config, tokens: tokensWith('stale'), fetch });
+    const got = await client.download('core', '/characters/c1/export', { query: { format: 'png' } });
+    expect(got.filename).toBe('sera.png');
+    expect(got.contentType).toBe('image/png');
+    expect(await got.blob.text()).toBe('PNGBYTES');
+    expect(calls.map((c) => c.auth)).toEqual(['Bearer stale', null, 'Bearer fresh']);
+    expect(calls[2].url).toBe('http://core.test/api/v1/characters/c1/export?format=png');
+  });
+
+  it('turns an error answer into an ApiError and falls back to a given name', async () => {
+    const { fetch } = fakeFetch((call) =>
+      call.url.includes('missing')
+        ? json(404, envelope(404, 'NOT_FOUND', 'This card has no image.'))
+        : new Response('{}', { status: 200, headers: { 'Content-Type': 'application/json' } }),
+    );
+    const client = new ApiClient({ config, tokens: tokensWith('a'), fetch });
+    await expect(client.download('core', '/missing')).rejects.toMatchObject({ status: 404, message: 'This card has no image.' });
+    expect((await client.download('core', '/x', { fallbackName: 'book.json' })).filename).toBe('book.json');
   });
 });

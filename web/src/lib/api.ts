@@ -164,6 +164,30 @@ export class ApiClient {
     return this.parse<T>(response);
   }
 
+  /** A file route (an export or an image): the bytes as a Blob and the
+   * name Content-Disposition gives (else `fallbackName`). The bearer token
+   * goes with it (an `<a href>` could not send it), with the same refresh
+   * on 401; an error answer is an ApiError as for any call. */
+  async download(service: Service, path: string, options: RequestOptions & { fallbackName?: string } = {}): Promise<DownloadedFile> {
+    const url = this.url(service, path, options.query);
+    const sentToken = options.auth === 'none' ? null : this.tokens.accessToken;
+    let response = await this.send(url, options, sentToken, '*/*');
+    if (response.status === 401 && sentToken) {
+      const fresh = await this.freshAccessToken(sentToken);
+      if (fresh) response = await this.send(url, options, fresh, '*/*');
+    }
+    if (!response.ok) throw errorFromResponse(response.status, await readBody(response), response.headers);
+    let blob: Blob;
+    try {
+      blob = await response.blob();
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      throw new ApiError({ status: 0, code: NETWORK_ERROR, message: NETWORK_MESSAGE });
+    }
+    const filename = filenameFromDisposition(response.headers.get('Content-Disposition')) ?? options.fallbackName ?? 'download';
+    return { blob, filename, contentType: response.headers.get('Content-Type') ?? blob.type };
+  }
+
   /** A new access token now, so its claims follow a change (a new username
    * shows in the menu). Null when logged out or the refresh was refused. */
   async refreshAccess(): Promise<string | null> {
@@ -217,8 +241,8 @@ export class ApiClient {
     this.onLogout?.();
   }
 
-  private async send(url: string, options: RequestOptions, token: string | null): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  private async send(url: string, options: RequestOptions, token: string | null, accept = 'application/json'): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
     let body: BodyInit | undefined;
     if (options.form) {
       body = options.form;
@@ -246,6 +270,34 @@ export class ApiClient {
     if (response.status === 204) return undefined as T;
     return (await readBody(response)) as T;
   }
+}
+
+export interface DownloadedFile {
+  blob: Blob;
+  filename: string;
+  contentType: string;
+}
+
+/** The file name of a `Content-Disposition` header: `filename*=UTF-8''...`
+ * first (RFC 6266), else `filename="..."`; only its last path part, and
+ * null when there is none. */
+export function filenameFromDisposition(header: string | null | undefined): string | null {
+  if (!header) return null;
+  let name: string | null = null;
+  const extended = /filename\*\s*=\s*([^']*)'[^']*'([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      name = decodeURIComponent(extended[2].trim().replace(/^"|"$/g, ''));
+    } catch {
+      name = null;
+    }
+  }
+  if (!name) {
+    const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))/i.exec(header);
+    if (plain) name = (plain[1] ?? plain[2] ?? '').replace(/\\(.)/g, '$1').trim();
+  }
+  const base = name?.split(/[\\/]/).pop()?.trim();
+  return base ? base : null;
 }
 
 async function readBody(response: Response): Promise<unknown> {

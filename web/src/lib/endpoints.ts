@@ -1,11 +1,15 @@
 /** Every route the app calls, one function each, named after the route. */
 
-import type { ApiClient, QueryValue } from './api';
+import type { ApiClient, DownloadedFile, QueryValue } from './api';
 import type {
   AccountExport,
   Alternatives,
   Ancestors,
   AuthResponse,
+  CardFormat,
+  CharacterCard,
+  CharacterCardItem,
+  ConversationExportFormat,
   CanonOut,
   CanonRequest,
   Cast,
@@ -25,6 +29,10 @@ import type {
   IngestAccepted,
   IngestJob,
   LikedStatus,
+  Lorebook,
+  LorebookFormat,
+  LorebookItem,
+  LorebookLinks,
   LikeResult,
   Me,
   MeUpdate,
@@ -42,6 +50,11 @@ import type {
   NotificationPage,
   NotificationReadResult,
   Novel,
+  NovelImportAccepted,
+  NovelImportOptions,
+  NovelUpdate,
+  OwnNovel,
+  OwnNovelPage,
   Page,
   PassageSearchResult,
   PublicProfile,
@@ -127,6 +140,54 @@ export function makeApi(client: ApiClient) {
     novels: (query: Query, signal?: AbortSignal) => core<Page<Novel>>('/novels', { query, signal }),
     novel: (idOrSlug: string, signal?: AbortSignal) => core<Novel>(`/novels/${enc(idOrSlug)}`, { signal }),
 
+    /** A reader's story: a .txt/.md/.epub file; 202 with the job to follow on ai. */
+    importNovelFile: (file: File, options: NovelImportOptions = {}) => {
+      const form = new FormData();
+      form.append('file', file);
+      for (const [key, value] of Object.entries(options)) if (value) form.append(key, value);
+      return core<NovelImportAccepted>('/novels/imports', { method: 'POST', form });
+    },
+    /** A reader's story from a public http(s) URL (core fetches it safely). */
+    importNovelUrl: (url: string, options: NovelImportOptions = {}) =>
+      core<NovelImportAccepted>('/novels/imports', { method: 'POST', body: { url, ...stripEmpty(options) } }),
+    /** The reader's own imports and their quota. */
+    myNovels: (query: Query, signal?: AbortSignal) => core<OwnNovelPage>('/users/me/novels', { query, signal }),
+    updateNovel: (idOrSlug: string, body: NovelUpdate) => core<OwnNovel>(`/novels/${enc(idOrSlug)}`, { method: 'PATCH', body }),
+    deleteNovel: (idOrSlug: string) => core<void>(`/novels/${enc(idOrSlug)}`, { method: 'DELETE' }),
+    exportNovelLorebook: (idOrSlug: string, format: LorebookFormat) =>
+      client.download('core', `/novels/${enc(idOrSlug)}/lorebook`, { query: { format }, fallbackName: `${idOrSlug}-${format}.json` }),
+    /** `characterId`: an `id` of ai's GET novels/{id}/characters. */
+    exportNovelCharacterCard: (idOrSlug: string, characterId: string, format: 'json' | 'png') =>
+      client.download('core', `/novels/${enc(idOrSlug)}/characters/${enc(characterId)}/card`, {
+        query: { format },
+        fallbackName: `${characterId}.${format}`,
+      }),
+
+    // -- the reader's character cards and lorebooks --------------------------------
+    importCard: (file: File) => {
+      const form = new FormData();
+      form.append('file', file);
+      return core<CharacterCard>('/characters/import', { method: 'POST', form });
+    },
+    cards: (query: Query, signal?: AbortSignal) => core<Page<CharacterCardItem>>('/characters', { query, signal }),
+    card: (id: string, signal?: AbortSignal) => core<CharacterCard>(`/characters/${enc(id)}`, { signal }),
+    deleteCard: (id: string) => core<void>(`/characters/${enc(id)}`, { method: 'DELETE' }),
+    /** The card's PNG (it needs the token, so it is fetched, not linked). */
+    cardImage: (id: string, signal?: AbortSignal): Promise<DownloadedFile> =>
+      client.download('core', `/characters/${enc(id)}/image`, { signal, fallbackName: 'card.png' }),
+    exportCard: (id: string, format: CardFormat) =>
+      client.download('core', `/characters/${enc(id)}/export`, { query: { format }, fallbackName: `card.${format}` }),
+    importLorebook: (file: File) => {
+      const form = new FormData();
+      form.append('file', file);
+      return core<Lorebook>('/lorebooks/import', { method: 'POST', form });
+    },
+    lorebooks: (query: Query, signal?: AbortSignal) => core<Page<LorebookItem>>('/lorebooks', { query, signal }),
+    lorebook: (id: string, signal?: AbortSignal) => core<Lorebook>(`/lorebooks/${enc(id)}`, { signal }),
+    deleteLorebook: (id: string) => core<void>(`/lorebooks/${enc(id)}`, { method: 'DELETE' }),
+    exportLorebook: (id: string, format: LorebookFormat) =>
+      client.download('core', `/lorebooks/${enc(id)}/export`, { query: { format }, fallbackName: `lorebook-${format}.json` }),
+
     // -- scenarios ----------------------------------------------------------
     scenarios: (query: Query, signal?: AbortSignal) => core<Page<Scenario>>('/scenarios', { query, signal }),
     searchScenarios: (query: Query, signal?: AbortSignal) =>
@@ -201,6 +262,24 @@ export function makeApi(client: ApiClient) {
       core<CanonOut>(`/conversations/${enc(id)}/canon`, { method: 'PUT', body }),
     forkConversation: (id: string, body: { title?: string; visibility?: Visibility } = {}) =>
       core<Conversation>(`/conversations/${enc(id)}/fork`, { method: 'POST', body }),
+    /** The conversation as a file (whoever may read it). */
+    exportConversation: (id: string, format: ConversationExportFormat) =>
+      client.download('core', `/conversations/${enc(id)}/export`, {
+        query: { format },
+        fallbackName: `conversation-${id}.${format === 'gaji' ? 'json' : 'jsonl'}`,
+      }),
+    /** A Gaji export (.json) or a SillyTavern chat (.jsonl) as a NEW conversation of the reader's. */
+    importConversation: (file: File, options: { scenario_id?: string; visibility?: Visibility } = {}) => {
+      const form = new FormData();
+      form.append('file', file);
+      for (const [key, value] of Object.entries(options)) if (value) form.append(key, value);
+      return core<Conversation>('/conversations/import', { method: 'POST', form });
+    },
+    /** The owner's lorebooks this conversation reads, in order. */
+    conversationLorebooks: (id: string, signal?: AbortSignal) =>
+      core<LorebookLinks>(`/conversations/${enc(id)}/lorebooks`, { signal }),
+    setConversationLorebooks: (id: string, lorebookIds: string[]) =>
+      core<LorebookLinks>(`/conversations/${enc(id)}/lorebooks`, { method: 'PUT', body: { lorebook_ids: lorebookIds } }),
     conversationTree: (id: string, signal?: AbortSignal) =>
       core<ConversationTreeNode>(`/conversations/${enc(id)}/tree`, { signal }),
     like: (id: string) => core<LikeResult>(`/conversations/${enc(id)}/like`, { method: 'POST' }),
@@ -230,6 +309,13 @@ export function makeApi(client: ApiClient) {
 }
 
 export type Api = ReturnType<typeof makeApi>;
+
+/** The options with their empty values left out. */
+function stripEmpty(options: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options)) if (value) out[key] = value;
+  return out;
+}
 
 /** The newest history entry with this id (history messages are public). */
 export async function findMessage(api: Api, conversationId: string, messageId: string): Promise<ChatMessage | null> {

@@ -44,3 +44,16 @@ export function speakerName(speaker: Pick<MessageSpeaker, 'kind' | 'name'> | nul
   if (speaker.kind === 'narrator') return name || 'Narrator';
   return name || 'A character';
 }
+
+/** A size in words: "512 B", "1.2 KB", "3.4 MB" (1 KB = 1,024 bytes). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 1024) return `${Math.max(0, Math.round(bytes || 0)).toLocaleString()} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}

@@ -97,7 +97,10 @@ export type TurnAnswer = Core['TurnAnswer'];
 export type CastMember = Required<Core['CastMember']>;
 export type Cast = Omit<Core['Cast'], 'members'> & { members: CastMember[] };
 export type CastRequest = Core['CastRequest'];
-export type MessagePrompt = Core['MessagePrompt'];
+/** A lorebook entry that reached an answer's prompt, and why it fired. */
+export type PromptLoreEntry = Core['InspectedLore'];
+/** What the model received for an answer (`lore`: absent from a core before lorebooks). */
+export type MessagePrompt = Omit<Core['MessagePrompt'], 'lore'> & { lore?: PromptLoreEntry[] };
 export type PromptSection = Core['InspectedSection'];
 export type TimelineStep = Omit<Core['TimelineStep'], 'parameters'> & { parameters: ScenarioParameters };
 export type Timeline = Omit<Core['Timeline'], 'steps'> & { steps: TimelineStep[] };
@@ -186,3 +189,29 @@ export interface NotificationEvent {
   notification: AppNotification;
   unread_count: number;
 }
+
+// Bring your own: story imports, character cards, lorebooks, exports
+// ---------------------------------------------------------------------------------------
+
+/** A novel as its owner sees it (where it came from, its ingestion job). */
+export type OwnNovel = Core['OwnNovel'];
+/** The reader's story-import quota (stories and bytes). */
+export type NovelQuota = Core['Quota'];
+export type OwnNovelPage = Omit<Core['OwnNovelPage'], 'page'> & { page: PageInfo };
+/** POST novels/imports (202): the new novel and its ingestion job on ai. */
+export type NovelImportAccepted = Core['NovelImportApiAccepted'];
+export type NovelImportOptions = { title?: string; author?: string; language?: string; visibility?: Visibility };
+/** PATCH novels/{id}: the owner renames it or changes who sees it. */
+export type NovelUpdate = Core['PatchedNovelDetailApiUpdateRequest'];
+
+/** An imported character card: its texts exactly as stored (raw text, shown escaped). */
+export type CharacterCard = Core['Card'];
+export type CharacterCardItem = Core['CardListItem'];
+export type CardFormat = 'json' | 'png' | 'charx';
+export type LorebookItem = Core['LorebookItem'];
+export type Lorebook = Core['Lorebook'];
+export type LorebookEntry = Core['Entry'];
+export type LorebookFormat = 'lorebook_v3' | 'worldinfo';
+/** GET/PUT conversations/{id}/lorebooks. */
+export type LorebookLinks = Core['LinksOut'];
+export type ConversationExportFormat = 'gaji' | 'sillytavern';

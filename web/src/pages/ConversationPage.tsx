@@ -9,6 +9,8 @@ import { MEMO_MAX, MESSAGE_MAX } from '../api/rules';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
+import { DownloadButtons } from '../components/Downloads';
+import { LorebookLinks } from '../components/LorebookLinks';
 import { MemoryPanel } from '../components/MemoryPanel';
 import { PromptPanel } from '../components/PromptPanel';
 import { TypeBadge } from '../components/ScenarioCard';
@@ -107,6 +109,9 @@ export function ConversationPage() {
   const scenario = useResource(isOwner && scenarioId ? (signal) => api.scenario(scenarioId, signal) : null, [isOwner, scenarioId]);
   const novelId = scenario.data?.novel_id ?? null;
   const characters = useResource(novelId ? (signal) => api.characters(novelId, signal) : null, [novelId]);
+  // The owner's imported characters, for the cast editor (none when the list cannot be read).
+  const cards = useResource(isOwner ? (signal) => api.cards({ page: 0, size: 100 }, signal) : null, [isOwner]);
+  const [loreOpen, setLoreOpen] = useState(false);
 
   const startStream = useCallback(
     (start: StreamStart) => {
@@ -492,6 +497,7 @@ export function ConversationPage() {
             characters={characters.data ?? []}
             charactersUnavailable={!!characters.error}
             canEdit={isOwner}
+            cards={cards.data?.content ?? []}
           />
           {isOwner && (
             <>
@@ -506,8 +512,29 @@ export function ConversationPage() {
                 What they know
               </button>
               {memoryOpen && <MemoryPanel conversationId={id} canEdit={isOwner} refreshKey={memoryKey} />}
+              <button
+                type="button"
+                className="secondary memory-toggle"
+                aria-expanded={loreOpen}
+                aria-controls={loreOpen ? 'lorebook-links' : undefined}
+                onClick={() => setLoreOpen((open) => !open)}
+                data-testid="lorebooks-toggle"
+              >
+                Lorebooks
+              </button>
+              {loreOpen && <LorebookLinks conversationId={id} />}
             </>
           )}
+          <section className="card small-card" aria-label="Export">
+            <DownloadButtons
+              label="Export"
+              testId="conversation-export"
+              choices={[
+                { label: 'Gaji JSON', testId: 'conversation-export-gaji', fetch: () => api.exportConversation(id, 'gaji') },
+                { label: 'SillyTavern JSONL', testId: 'conversation-export-sillytavern', fetch: () => api.exportConversation(id, 'sillytavern') },
+              ]}
+            />
+          </section>
           {user && <LikeBox conversationId={id} initialCount={data.like_count} />}
           {user && !data.is_fork && <ForkConversation conversationId={id} />}
           {user && <MemoBox conversationId={id} />}

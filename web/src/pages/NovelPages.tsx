@@ -1,11 +1,14 @@
 import { useState, type FormEvent } from 'react';
-import { Link, useParams, useSearchParams } from 'react-router-dom';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, Loading, Pagination } from '../components/common';
+import { DeleteButton } from '../components/DeleteButton';
+import { DownloadButtons } from '../components/Downloads';
+import { VisibilityBadge, VisibilitySelect } from '../components/Visibility';
 import { ScenarioList } from '../components/ScenarioCard';
 import { ApiError } from '../lib/api';
 import { plural } from '../lib/format';
 import { useApi, useResource, useSession } from '../lib/session';
-import type { Novel, PassageSearchResult } from '../lib/types';
+import type { Character, Novel, PassageSearchResult, Visibility } from '../lib/types';
 
 const STATUSES = ['pending', 'processing', 'completed', 'failed', 'missing'] as const;
 
@@ -115,7 +118,9 @@ export function NovelDetailPage() {
   return (
     <article className="novel-detail">
       <header className="page-header">
-        <h1>{n.title}</h1>
+        <h1>
+          {n.title} {n.owner_id && <VisibilityBadge visibility={n.visibility} />}
+        </h1>
         <p className="muted">
           {n.author}
           {n.publication_year ? ` · ${n.publication_year}` : ''}
@@ -126,6 +131,19 @@ export function NovelDetailPage() {
         <Link className="button" to={`/scenarios/new?base_story=${encodeURIComponent(n.slug)}`}>
           Create a what-if on this story
         </Link>
+        {user && n.owner_id && (n.owner_id === user.id || user.isStaff) && (
+          <NovelOwnerControls novel={n} onChanged={(next) => novel.setData((current) => (current ? { ...current, ...next } : current))} />
+        )}
+        {n.ingestion_status === 'completed' && (
+          <DownloadButtons
+            label="Lorebook of its places and characters"
+            testId="novel-lorebook-export"
+            choices={[
+              { label: 'lorebook_v3', testId: 'novel-lorebook-v3', fetch: () => api.exportNovelLorebook(n.id, 'lorebook_v3') },
+              { label: 'World Info', testId: 'novel-lorebook-worldinfo', fetch: () => api.exportNovelLorebook(n.id, 'worldinfo') },
+            ]}
+          />
+        )}
       </header>
 
       <section aria-labelledby="scenarios-heading">
@@ -169,6 +187,13 @@ export function NovelDetailPage() {
                 </p>
                 {c.description && <p className="small">{c.description}</p>}
                 {c.personality_traits.length > 0 && <p className="muted small">{c.personality_traits.join(' · ')}</p>}
+                <DownloadButtons
+                  label={`${c.name} as a card`}
+                  choices={[
+                    { label: 'Card (JSON)', testId: 'cast-card-json', fetch: () => api.exportNovelCharacterCard(n.id, castId(c), 'json') },
+                    { label: 'Card (PNG)', testId: 'cast-card-png', fetch: () => api.exportNovelCharacterCard(n.id, castId(c), 'png') },
+                  ]}
+                />
               </li>
             ))}
           </ul>
@@ -177,6 +202,54 @@ export function NovelDetailPage() {
 
       {user && <PassageSearch novelId={n.id} />}
     </article>
+  );
+}
+
+/** A character's id in its novel's cast (`vectordb_id` is its older name). */
+function castId(c: Character): string {
+  return c.id || c.vectordb_id;
+}
+
+/** The novel's owner (or staff): who may see it, and deleting it. */
+function NovelOwnerControls({ novel, onChanged }: { novel: Novel; onChanged: (novel: Novel) => void }) {
+  const api = useApi();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState('');
+  const details = error instanceof ApiError ? error.details : {};
+
+  const change = async (next: Visibility | '') => {
+    if (!next || next === novel.visibility) return;
+    setBusy(true);
+    setError(null);
+    setStatus('');
+    try {
+      onChanged(await api.updateNovel(novel.id, { visibility: next }));
+      setStatus('Saved.');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="novel-owner" data-testid="novel-owner">
+      <VisibilitySelect id="novel-visibility" value={novel.visibility} onChange={(v) => void change(v)} disabled={busy} errors={details.visibility} testId="novel-visibility" />
+      <span role="status" className="small muted">
+        {status}
+      </span>
+      {!details.visibility && <ErrorBanner error={error} />}
+      <DeleteButton
+        what={`“${novel.title}”`}
+        onDelete={async () => {
+          await api.deleteNovel(novel.id);
+          navigate('/library');
+        }}
+        testId="novel-delete"
+      />
+    </div>
   );
 }
 

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useLocation, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Pagination, UserLink, fieldErrorId } from '../components/common';
+import { ConversationImportForm } from '../components/ConversationImport';
 import { ForkTree } from '../components/ForkTree';
 import { RequireLogin } from '../components/Layout';
 import { ConversationList, ScenarioList, TypeBadge } from '../components/ScenarioCard';
@@ -146,6 +147,12 @@ export function ScenarioDetailPage() {
       <section aria-labelledby="talk-heading" className="card">
         <h2 id="talk-heading">Talk to this story</h2>
         {user ? <StartConversation scenarioId={s.id} /> : <LoginPrompt what="start a conversation" />}
+        {user && (
+          <details className="import-details">
+            <summary data-testid="conversation-import-open">Or import a conversation file (Gaji JSON or SillyTavern JSONL)</summary>
+            <ConversationImportForm scenarioId={s.id} />
+          </details>
+        )}
       </section>
 
       <section aria-labelledby="fork-heading" className="card">

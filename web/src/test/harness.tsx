@@ -21,6 +21,36 @@ export function json(status: number, body?: unknown): Response {
   return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
+/** A file answer (an export), as the services send one. */
+export function file(body: string, contentType: string, filename: string | null): Response {
+  const headers: Record<string, string> = { 'Content-Type': contentType };
+  if (filename !== null) headers['Content-Disposition'] = `attachment; filename="${filename}"`;
+  return new Response(body, { status: 200, headers });
+}
+
+/** Object URLs and link clicks (jsdom has neither): what was saved, under which name. */
+export function captureDownloads(onFinished: (fn: () => void) => void) {
+  const saved: Array<{ name: string; blob: Blob }> = [];
+  const blobs = new Map<string, Blob>();
+  let n = 0;
+  const original = { create: URL.createObjectURL, revoke: URL.revokeObjectURL };
+  URL.createObjectURL = vi.fn((blob: Blob) => {
+    const url = `blob:test/${++n}`;
+    blobs.set(url, blob);
+    return url;
+  });
+  URL.revokeObjectURL = vi.fn();
+  const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+    saved.push({ name: this.download, blob: blobs.get(this.href) as Blob });
+  });
+  onFinished(() => {
+    URL.createObjectURL = original.create;
+    URL.revokeObjectURL = original.revoke;
+    click.mockRestore();
+  });
+  return saved;
+}
+
 /** The services' error envelope. */
 export function envelope(status: number, code: string, message: string, details?: Record<string, string[]>): Response {
   return json(status, { status, code, message, details, trace_id: 't', path: '', error: '', timestamp: '' });
@@ -32,6 +62,8 @@ export interface Sent {
   path: string;
   query: URLSearchParams;
   body: unknown;
+  /** A multipart body (FormData), as sent. */
+  form?: FormData;
   auth: string | null;
 }
 
@@ -46,7 +78,8 @@ export function fakeBackend(routes: Record<string, Handler>) {
     const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
     const path = url.pathname.replace('/api/v1', '').replace('/api/ai', '/ai');
     const headers = (init?.headers ?? {}) as Record<string, string>;
-    const sent: Sent = { method, path, query: url.searchParams, body, auth: headers.Authorization ?? null };
+    const form = init?.body instanceof FormData ? init.body : undefined;
+    const sent: Sent = { method, path, query: url.searchParams, body, form, auth: headers.Authorization ?? null };
     requests.push(sent);
     const handler = routes[`${method} ${path}`];
     return handler ? handler(sent) : envelope(404, 'NOT_FOUND', 'Not found.');
