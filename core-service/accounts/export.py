@@ -149,6 +149,34 @@ def _notifications(user: User) -> list[dict]:
     return [notification_body(n).model_dump(mode="json") for n in notifications_of(user=user)]
 
 
+def _novels(user: User) -> list[dict]:
+    """The reader's own imports (their metadata; the text is theirs already)."""
+    from novels.apis import OwnNovelSerializer
+
+    return [OwnNovelSerializer(n).data for n in user.novels.order_by("created_at", "id")]
+
+
+def _cards(user: User) -> list[dict]:
+    """Each imported character card exactly as it came in (GET
+    /characters/{id}/export gives the PNG or CHARX file back)."""
+    fields = ("id", "owner_id", "name", "container", "document", "created_at")
+    cards = user.character_cards.order_by("created_at", "id").only(*fields)
+    return [
+        {"id": c.id, "name": c.name, "container": c.container, "card": c.document, "created_at": c.created_at}
+        for c in cards
+    ]
+
+
+def _lorebooks(user: User) -> list[dict]:
+    books = user.lorebooks.order_by("created_at", "id").only(
+        "id", "owner_id", "name", "kind", "document", "created_at"
+    )
+    return [
+        {"id": b.id, "name": b.name, "kind": b.kind, "lorebook": b.document, "created_at": b.created_at}
+        for b in books
+    ]
+
+
 def export_document(user: User) -> dict:
     return {
         "exported_at": timezone.now(),
@@ -161,4 +189,7 @@ def export_document(user: User) -> dict:
         "following": _follows(user, following=True),
         "followers": _follows(user, following=False),
         "notifications": _notifications(user),
+        "novels": _novels(user),
+        "character_cards": _cards(user),
+        "lorebooks": _lorebooks(user),
     }

@@ -60,6 +60,12 @@ class GajiAutoSchema(AutoSchema):
         return schema
 
 
+def strict_inline(name: str, fields: dict) -> StrictSerializer:
+    """inline_serializer for a body whose view refuses unknown keys (a
+    StrictSerializer): the document says so (additionalProperties: false)."""
+    return type(name, (StrictSerializer,), {"__doc__": "Unknown keys are refused.", **fields})()
+
+
 def text_pattern(field) -> str | None:
     """The JSON Schema pattern of what a DRF text field accepts, or None
     (choices, formats and regex fields document themselves, unless the field

@@ -4,7 +4,7 @@ internal novel API (/api/internal/novels)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from gaji_contracts.novels import (
     IngestionStatus,
     NovelAccess,
@@ -22,7 +22,7 @@ from common.exceptions import ApplicationError
 from common.pagination import PageInfo, PageQuerySerializer, PageRequest, page_serializer, paginate
 from common.parsers import SafeJSONParser
 from common.request_id import request_id_of
-from common.schema import errors
+from common.schema import errors, strict_inline
 from common.serializers import StrictSerializer
 from internal.apis import InternalApiView, parse_contract
 from novels import selectors, services
@@ -170,7 +170,7 @@ class NovelImportApi(APIView):
     @extend_schema(
         operation_id="novels_import",
         request={
-            "multipart/form-data": inline_serializer(
+            "multipart/form-data": strict_inline(
                 "NovelImportUpload",
                 {
                     "file": serializers.FileField(),
@@ -180,7 +180,7 @@ class NovelImportApi(APIView):
                     "visibility": serializers.ChoiceField(choices=VISIBILITIES, required=False),
                 },
             ),
-            "application/json": inline_serializer(
+            "application/json": strict_inline(
                 "NovelImportUrl",
                 {
                     "url": serializers.CharField(max_length=2000),

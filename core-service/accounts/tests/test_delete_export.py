@@ -13,6 +13,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from accounts import services
 from accounts.models import User
 from accounts.tokens import tokens_for
+from cards.services import card_import, lorebook_import
 from conftest import PASSWORD, assert_envelope
 from conversations import services as conversation_services
 from conversations.models import (
@@ -24,6 +25,7 @@ from conversations.models import (
     Message,
 )
 from conversations.tests.helpers import add_exchanges, make_conversation
+from novels.models import Novel
 from scenarios.models import Scenario
 from scenarios.tests.helpers import client_for, make_fork, make_scenario, soft_delete
 from social.models import Follow
@@ -370,6 +372,9 @@ def test_export_is_an_attachment_with_everything_the_reader_owns(world):
         "following",
         "followers",
         "notifications",
+        "novels",
+        "character_cards",
+        "lorebooks",
     }
     assert body["user"]["id"] == str(reader.id)
     assert body["user"]["email"] == reader.email
@@ -414,13 +419,44 @@ def test_export_holds_nothing_of_other_readers(world):
     assert "Other on reader's scenario" not in text
 
 
+CARD = {"spec": "chara_card_v2", "spec_version": "2.0", "data": {"name": "Vane", "extensions": {"x/y": 1}}}
+LOREBOOK = {"spec": "lorebook_v3", "data": {"name": "Sea", "extensions": {}, "entries": []}}
+
+
+def _bring(user, title: str) -> None:
+    """A card, a lorebook and an imported story of the reader's own."""
+    card_import(user=user, raw=json.dumps(CARD).encode(), filename="card.json")
+    lorebook_import(user=user, raw=json.dumps(LOREBOOK).encode(), filename="sea.json")
+    Novel.objects.create(slug=f"s-{user.id.hex[:8]}-{title}", title=title, owner=user, visibility="private")
+
+
+def test_export_holds_what_the_reader_brought_exactly_as_it_came(user, make_user):
+    _bring(user, "mine")
+    _bring(make_user(), "theirs")
+    body = json.loads(_export(user).content)
+    assert [c["card"] for c in body["character_cards"]] == [CARD]
+    assert [b["lorebook"] for b in body["lorebooks"]] == [LOREBOOK]
+    assert [(n["title"], n["visibility"]) for n in body["novels"]] == [("mine", "private")]
+
+
 def test_export_needs_a_token():
     assert_envelope(APIClient().get(EXPORT), 401, "NOT_AUTHENTICATED")
 
 
 def test_export_of_a_new_reader_is_empty_lists(user):
     body = json.loads(_export(user).content)
-    for key in ("scenarios", "conversations", "memos", "likes", "following", "followers", "notifications"):
+    for key in (
+        "scenarios",
+        "conversations",
+        "memos",
+        "likes",
+        "following",
+        "followers",
+        "notifications",
+        "novels",
+        "character_cards",
+        "lorebooks",
+    ):
         assert body[key] == [], key
 
 
@@ -450,8 +486,10 @@ def test_export_takes_a_fixed_number_of_queries(make_user):
         for other in others[: min(n, 3)]:
             Follow.objects.create(follower=user, following=other)
             Follow.objects.create(follower=other, following=user)
+        for i in range(n):
+            _bring(user, f"n{i}")
 
     fill(small, 1)
     fill(large, 10)
     assert _queries_for_export(large) == _queries_for_export(small)
-    assert _queries_for_export(small) <= 14
+    assert _queries_for_export(small) <= 17
