@@ -4,8 +4,10 @@ entries that fire on the recent lines.
 
 A card character is in a scene as `character_id = "card:<card id>"`; only
 the conversation owner's own cards can join. Lorebooks that can fire: the
-conversation's, then its novel's, then the books embedded in the scene's
-card characters (FORMATS.md: a card's own book is used by default)."""
+books embedded in the scene's card characters first (FORMATS.md: a card's
+own book is used by default, before any other), then the conversation's,
+then its novel's (a novel's lorebook is shared with every conversation on
+the novel: its owner links it for all of them)."""
 
 from __future__ import annotations
 
@@ -88,7 +90,9 @@ def personas_for(owner_id, speakers: list[Speaker]) -> list[CardPersona | None]:
 def lore_for_turn(conversation, lines: list[str], cast_character_ids: list[str]) -> list[LoreEntry]:
     """The lorebook entries that fire on `lines` (oldest first, the reader's
     message last), within LORE_BUDGET_TOKENS, in insertion order."""
-    books = list(books_for_turn(conversation))
+    # A card's own book first (FORMATS.md: used by default, before any other
+    # lorebook), then the conversation's, then its novel's.
+    books = []
     cards = owner_cards(conversation.user_id, [i for i in map(card_id_of, cast_character_ids) if i])
     for card in cards.values():
         book = card_data(card.document).get("character_book")
@@ -96,6 +100,7 @@ def lore_for_turn(conversation, lines: list[str], cast_character_ids: list[str])
             books.append(
                 lore.BookRef(book_id=f"card:{card.id}", name=book.get("name") or card.name, book=book)
             )
+    books += books_for_turn(conversation)
     if not books:
         return []
     fired = lore.select_entries(

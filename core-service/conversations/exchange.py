@@ -526,8 +526,23 @@ def _int(value, where: str, name: str, *, low: int, high: int, null: bool = True
     return value
 
 
+# Dates an import may carry: PostgreSQL keeps years Python cannot read back
+# (a "9999-12-31T23:59:59-14:00" is year 10000 in UTC), so anything outside
+# these years is refused (Gaji's own) or dropped (SillyTavern's loose dates).
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+def _in_range(parsed: datetime) -> datetime | None:
+    """`parsed` in UTC when its year is within the import's range, else None."""
+    try:
+        utc = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return utc if EARLIEST_YEAR <= utc.year <= LATEST_YEAR else None
+
+
 def _iso(value, where: str, name: str) -> datetime | None:
-    """An ISO 8601 date (as Gaji writes them), or null."""
+    """An ISO 8601 date (as Gaji writes them) between EARLIEST_YEAR and LATEST_YEAR, or null."""
     if value is None:
         return None
     parsed = None
@@ -536,9 +551,13 @@ def _iso(value, where: str, name: str) -> datetime | None:
             parsed = parse_datetime(value)
         except ValueError:
             parsed = None
+    if parsed is not None:
+        parsed = _in_range(parsed)
     if parsed is None:
-        raise _refuse(where, f"{name} must be an ISO 8601 date and time.")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise _refuse(
+            where, f"{name} must be an ISO 8601 date and time between {EARLIEST_YEAR} and {LATEST_YEAR}."
+        )
+    return parsed
 
 
 _ST_FILE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})@(\d{2})h(\d{2})m(\d{2})s")
@@ -555,7 +574,7 @@ def _loose_date(value) -> datetime | None:
             value = int(value.strip())
         if isinstance(value, int | float):
             seconds = value / 1000 if value > 100_000_000_000 else value
-            return datetime.fromtimestamp(seconds, UTC)
+            return _in_range(datetime.fromtimestamp(seconds, UTC))
         if not isinstance(value, str) or len(value) > MAX_DATE_CHARS:
             return None
         text = value.strip()
@@ -571,7 +590,7 @@ def _loose_date(value) -> datetime | None:
                     continue
         if parsed is None:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return _in_range(parsed)
     except (ValueError, OverflowError, OSError):
         return None
 

@@ -310,6 +310,9 @@ def conversation_fork(
     source = _readable_locked(conversation_id, user)
     if source.visibility == Visibility.PRIVATE and source.user_id != user.id:
         raise _forbidden("Only the owner can fork a private conversation.")
+    novel = source.scenario.novel
+    if novel is not None and not can_read_novel(novel, user):
+        raise Http404  # a novel made private since: as if the conversation did not exist
     if source.depth >= 1:
         raise ApplicationError(
             "This conversation is already a fork; only root conversations can be forked (max depth 1).",
@@ -381,7 +384,12 @@ def _generation_request(
     timeline as the brief."""
     scenario = conversation.scenario
     novel = scenario.novel
-    grounded = novel is not None and novel.ingestion_status == "completed"
+    # A novel its owner has since made private grounds nobody else's turns.
+    grounded = (
+        novel is not None
+        and novel.ingestion_status == "completed"
+        and can_read_novel(novel, conversation.user)
+    )
     history = selectors.history_before(conversation.id, history_position, settings.CHAT_HISTORY_MESSAGES)
     first = answers[0]
     query = user_message.content if user_message else " ".join(m.content for m in history[-2:])

@@ -129,7 +129,21 @@ def test_bad_message_in_gaji_file(user, document, unchanged):
         (1, {"role": "system"}, "message 2: role must be user or assistant."),
         (1, {"citations": [{"passage_id": "p"}]}, "message 2: citations.0.chapter: Field required"),
         (1, {"citations": "nope"}, "message 2: citations."),
-        (1, {"created_at": "yesterday"}, "message 2: created_at must be an ISO 8601 date and time."),
+        (
+            1,
+            {"created_at": "yesterday"},
+            "message 2: created_at must be an ISO 8601 date and time between 1970 and 2200.",
+        ),
+        (
+            1,
+            {"created_at": "9999-12-31T23:59:59-14:00"},
+            "message 2: created_at must be an ISO 8601 date and time between 1970 and 2200.",
+        ),
+        (
+            1,
+            {"created_at": "0001-01-01T00:00:00+14:00"},
+            "message 2: created_at must be an ISO 8601 date and time between 1970 and 2200.",
+        ),
         (1, {"chosen": 0}, "message 2: chosen must be null when there are no alternatives."),
         (1, {"total_tokens": -1}, "message 2: total_tokens must be a whole number from 0 to 10000000."),
         (1, {"deleted": "yes"}, "message 2: deleted must be true or false."),
@@ -222,3 +236,20 @@ def test_export_format_is_checked(user, source):
 
     missing = client_for(user).get(f"{CONVERSATIONS}/{uuid.uuid4()}/export")
     assert_envelope(missing, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("date", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", 10**17])
+def test_a_sillytavern_date_out_of_range_is_dropped_and_the_conversation_stays_readable(user, st_lines, date):
+    """PostgreSQL would keep a year Python cannot read back: the conversation
+    (and the reader's export and deletion) would answer 400 from then on."""
+    for line in st_lines[1:]:
+        line["send_date"] = date
+        line["gen_finished"] = date
+    client = client_for(user)
+    response = upload(client, jsonl(st_lines), "chat.jsonl")
+    assert response.status_code == 201, response.content
+    copy = response.json()["id"]
+    assert client.get(f"/api/v1/conversations/{copy}").status_code == 200
+    assert client.get(f"/api/v1/conversations/{copy}/messages").status_code == 200
+    assert client.get(f"/api/v1/conversations/{copy}/export").status_code == 200
+    assert client.get("/api/v1/users/me/export").status_code == 200

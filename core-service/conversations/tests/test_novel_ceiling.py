@@ -84,3 +84,33 @@ def test_hiding_the_novel_again_brings_its_conversations_down(user, own_novel, s
     assert Scenario.objects.get(id=scenario.id).conversation_count == 0
     client.patch(f"/api/v1/novels/{own_novel.id}", {"visibility": "private"}, format="json")
     assert set(Conversation.objects.values_list("visibility", flat=True)) == {"private"}
+
+
+def test_a_novel_made_private_grounds_nobody_elses_turns_or_forks(
+    user, own_novel, scenario, make_user, stub_ai
+):
+    """Another reader talked on the novel while it was public; then its owner
+    hid it: their turns go on without its passages, and nobody forks into it."""
+    from conversations.tests.helpers import send
+
+    client = client_for(user)
+    client.patch(f"/api/v1/novels/{own_novel.id}", {"visibility": "public"}, format="json")
+    other = make_user()
+    theirs = make_scenario(other, base_story=own_novel.slug)
+    assert theirs.novel_id == own_novel.id
+    conversation = create(client_for(other), theirs, visibility="public").json()
+    row = Conversation.objects.get(id=conversation["id"])
+    assert send(client_for(other), row, "Hello?").status_code == 202
+    assert stub_ai.last["body"].novel_id == own_novel.id  # grounded while public
+
+    assert (
+        client.patch(f"/api/v1/novels/{own_novel.id}", {"visibility": "private"}, format="json").status_code
+        == 200
+    )
+    assert send(client_for(other), row, "And now?").status_code == 202
+    assert stub_ai.last["body"].novel_id is None  # the owner's private text no longer grounds it
+    assert_envelope(client_for(other).post(f"{CONVERSATIONS}/{row.id}/fork", {}, format="json"), 404)
+    # The owner still grounds their own.
+    mine = create(client, scenario, visibility="private").json()
+    assert send(client, Conversation.objects.get(id=mine["id"]), "Mine?").status_code == 202
+    assert stub_ai.last["body"].novel_id == own_novel.id

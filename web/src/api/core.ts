@@ -3023,6 +3023,7 @@ export interface components {
             /** Format: double */
             estimated_duration_minutes: number;
         };
+        /** @description Unknown keys are refused. */
         NovelImportUploadRequest: {
             /** Format: binary */
             file: string;
@@ -3031,6 +3032,7 @@ export interface components {
             language?: string;
             visibility?: components["schemas"]["VisibilityEnum"];
         };
+        /** @description Unknown keys are refused. */
         NovelImportUrlRequest: {
             url: string;
             title?: string;
