@@ -37,54 +37,57 @@ def _character_text(entry: LoreCharacter) -> str:
     return "\n".join(lines) or character.name
 
 
+def _entry(
+    number: int, keys: list[str], content: str, name: str, comment: str, priority: int, extensions: dict
+):
+    """One lorebook entry (the card-book shape), matched on the names as the text writes them."""
+    return {
+        "keys": keys,
+        "content": content,
+        "extensions": extensions,
+        "enabled": True,
+        "insertion_order": 100 + number,
+        "case_sensitive": True,
+        "name": name,
+        "priority": min(priority, 1000),
+        "id": number + 1,
+        "comment": comment,
+        "selective": False,
+        "secondary_keys": [],
+        "constant": False,
+        "position": "before_char",
+        "use_regex": False,
+    }
+
+
 def novel_lorebook(lore: NovelLore, novel) -> dict:
     """The novel's places and characters as a lorebook (the card-book shape
     of Character Card V2/V3): each entry's keys are the names the text uses."""
     entries: list[dict] = []
     for place in lore.places:
         entries.append(
-            {
-                "keys": [place.name],
-                "content": place.description,
-                "extensions": {KIND_KEY: "place", SOURCES_KEY: _sources(place.sources)},
-                "enabled": True,
-                "insertion_order": 100 + len(entries),
-                "case_sensitive": True,
-                "name": place.name,
-                "priority": min(place.mentions, 1000),
-                "id": len(entries) + 1,
-                "comment": f"A place of {novel.title}, named in {place.mentions} passages",
-                "selective": False,
-                "secondary_keys": [],
-                "constant": False,
-                "position": "before_char",
-                "use_regex": False,
-            }
+            _entry(
+                len(entries),
+                [place.name],
+                place.description,
+                place.name,
+                f"A place of {novel.title}, named in {place.mentions} passages",
+                place.mentions,
+                {KIND_KEY: "place", SOURCES_KEY: _sources(place.sources)},
+            )
         )
     for entry in lore.characters:
         character = entry.character
         entries.append(
-            {
-                "keys": list(dict.fromkeys([character.name, *character.aliases])),
-                "content": _character_text(entry),
-                "extensions": {
-                    KIND_KEY: "character",
-                    CHARACTER_KEY: character.id,
-                    SOURCES_KEY: _sources(entry.sources),
-                },
-                "enabled": True,
-                "insertion_order": 100 + len(entries),
-                "case_sensitive": True,
-                "name": character.name,
-                "priority": min(character.mention_count, 1000),
-                "id": len(entries) + 1,
-                "comment": f"A character of {novel.title} ({character.role})",
-                "selective": False,
-                "secondary_keys": [],
-                "constant": False,
-                "position": "before_char",
-                "use_regex": False,
-            }
+            _entry(
+                len(entries),
+                list(dict.fromkeys([character.name, *character.aliases])),
+                _character_text(entry),
+                character.name,
+                f"A character of {novel.title} ({character.role})",
+                character.mention_count,
+                {KIND_KEY: "character", CHARACTER_KEY: character.id, SOURCES_KEY: _sources(entry.sources)},
+            )
         )
     return {
         "name": f"{novel.title}: places and people",
