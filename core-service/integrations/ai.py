@@ -80,6 +80,14 @@ def _http() -> httpx.Client:
     return httpx.Client(timeout=settings.HTTP_TIMEOUT_SECONDS)
 
 
+def _parsed(model, response: httpx.Response, what: str):
+    """ai's body as `model`; AiUnavailable when it is not that."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise AiUnavailable(f"ai answered an unexpected {what} body") from exc
+
+
 class AiClient:
     def __init__(self, *, base_url: str | None = None, service_token: str | None = None) -> None:
         self.base_url = (base_url or settings.AI_BASE_URL).rstrip("/")
@@ -91,14 +99,35 @@ class AiClient:
             REQUEST_ID_HEADER: request_id or outgoing_request_id(),
         }
 
-    def _get(self, path: str, request_id: str | None = None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        request_id: str | None,
+        *,
+        ok: tuple[int, ...] = (200,),
+        body: str | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One call to ai with the service token; AiUnavailable when it cannot
+        be reached or answers a status outside `ok`."""
+        headers = self._headers(request_id)
+        extra: dict = {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            extra["content"] = body
+        if timeout is not None:
+            extra["timeout"] = timeout
         try:
-            response = _http().get(f"{self.base_url}{path}", headers=self._headers(request_id))
+            response = _http().request(method, f"{self.base_url}{path}", headers=headers, **extra)
         except httpx.HTTPError as exc:
             raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
-        if response.status_code != 200:
+        if response.status_code not in ok:
             raise AiUnavailable(f"ai answered {response.status_code} on {path}")
         return response
+
+    def _get(self, path: str, request_id: str | None = None) -> httpx.Response:
+        return self._send("GET", path, request_id)
 
     def enqueue_generation(
         self, request: GenerationRequest, *, request_id: str | None = None
@@ -135,55 +164,29 @@ class AiClient:
         """Hand a reader's imported text to ai (POST /api/ai/internal/novels/{id}/ingest):
         the same ingestion job as a staff ingest, into the novel core created.
         Any failure (unreachable, timeout, non-202, unexpected body) is AiUnavailable."""
-        path = reader_ingest_path(novel_id)
-        try:
-            response = _http().post(
-                f"{self.base_url}{path}",
-                content=ingest.model_dump_json(),
-                headers={**self._headers(request_id), "Content-Type": "application/json"},
-                timeout=settings.NOVEL_IMPORT_AI_TIMEOUT_SECONDS,  # up to 20 MB of text
-            )
-        except httpx.HTTPError as exc:
-            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
-        if response.status_code != 202:
-            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
-        try:
-            return ReaderIngestAccepted.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise AiUnavailable("ai answered an unexpected ingest body") from exc
+        response = self._send(
+            "POST",
+            reader_ingest_path(novel_id),
+            request_id,
+            ok=(202,),
+            body=ingest.model_dump_json(),
+            timeout=settings.NOVEL_IMPORT_AI_TIMEOUT_SECONDS,  # up to 20 MB of text
+        )
+        return _parsed(ReaderIngestAccepted, response, "ingest")
 
     def delete_novel_vectors(self, novel_id, *, request_id: str | None = None) -> None:
         """Drop a deleted novel's passages and characters from ai's vector
         store (DELETE /api/ai/internal/novels/{id}/vectors, idempotent)."""
-        path = f"/api/ai/internal/novels/{novel_id}/vectors"
-        try:
-            response = _http().delete(f"{self.base_url}{path}", headers=self._headers(request_id))
-        except httpx.HTTPError as exc:
-            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
-        if response.status_code != 200:
-            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
+        self._send("DELETE", f"/api/ai/internal/novels/{novel_id}/vectors", request_id)
 
     def health(self, *, request_id: str | None = None) -> ServiceHealth:
-        response = self._get("/api/ai/internal/health", request_id)
-        try:
-            return ServiceHealth.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise AiUnavailable("ai answered an unexpected health body") from exc
+        return _parsed(ServiceHealth, self._get("/api/ai/internal/health", request_id), "health")
 
     def cancel_generation(self, message_id, *, request_id: str | None = None) -> CancelAccepted:
         """Relay a user's cancel (POST /api/ai/internal/generations/{id}/cancel):
         the worker stops and persists the partial text as `cancelled`."""
-        path = generation_cancel_path(message_id)
-        try:
-            response = _http().post(f"{self.base_url}{path}", headers=self._headers(request_id))
-        except httpx.HTTPError as exc:
-            raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
-        if response.status_code not in (200, 202):
-            raise AiUnavailable(f"ai answered {response.status_code} on {path}")
-        try:
-            return CancelAccepted.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise AiUnavailable("ai answered an unexpected cancel body") from exc
+        response = self._send("POST", generation_cancel_path(message_id), request_id, ok=(200, 202))
+        return _parsed(CancelAccepted, response, "cancel")
 
     def cached_models(self) -> list[str] | None:
         """The model list as `models` last fetched it, or None when it is not
@@ -234,11 +237,7 @@ def novel_cast(novel_id, *, request_id: str | None = None) -> list[CastEntry]:
     cached = cache.get(key)
     if cached is not None:
         return [CastEntry.model_validate(c) for c in cached]
-    response = client._get(novel_cast_path(str(novel_id)), request_id)
-    try:
-        entries = NovelCast.model_validate_json(response.content).characters
-    except ValidationError as exc:
-        raise AiUnavailable("ai answered an unexpected cast") from exc
+    entries = _parsed(NovelCast, client._get(novel_cast_path(str(novel_id)), request_id), "cast").characters
     cache.set(key, [e.model_dump() for e in entries], NOVEL_CAST_CACHE_SECONDS)
     return entries
 
@@ -266,21 +265,7 @@ def novel_lore(novel_id, *, request_id: str | None = None) -> NovelLore | None:
     lore route), for the card and lorebook exports. Not cached: exports are
     rare and read the whole novel. AiUnavailable when ai cannot say; None
     when ai holds no passage of it."""
-    client = AiClient()
-    path = novel_lore_path(str(novel_id))
-    try:
-        response = _http().get(
-            f"{client.base_url}{path}",
-            headers=client._headers(request_id),
-            timeout=NOVEL_LORE_TIMEOUT_SECONDS,
-        )
-    except httpx.HTTPError as exc:
-        raise AiUnavailable(f"{type(exc).__name__} calling ai {path}") from exc
-    if response.status_code == 404:
-        return None
-    if response.status_code != 200:
-        raise AiUnavailable(f"ai answered {response.status_code} on {path}")
-    try:
-        return NovelLore.model_validate_json(response.content)
-    except ValidationError as exc:
-        raise AiUnavailable("ai answered an unexpected lore body") from exc
+    response = AiClient()._send(
+        "GET", novel_lore_path(str(novel_id)), request_id, ok=(200, 404), timeout=NOVEL_LORE_TIMEOUT_SECONDS
+    )
+    return None if response.status_code == 404 else _parsed(NovelLore, response, "lore")
