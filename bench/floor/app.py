@@ -129,14 +129,26 @@ def paging(query: dict) -> tuple[int, int]:
 def get_scenario(sid: str, query: dict, environ: dict):
     with pool.connection() as conn:
         row = conn.execute(
-            f"SELECT {SCENARIO_COLUMNS} {SCENARIO_FROM} WHERE s.id = %s AND s.deleted_at IS NULL",
+            f"SELECT {SCENARIO_COLUMNS}, n.visibility {SCENARIO_FROM}"
+            " LEFT JOIN novels_novel n ON n.id = s.novel_id WHERE s.id = %s AND s.deleted_at IS NULL",
             [uuid.UUID(sid)],
         ).fetchone()
-    return (200, scenario(row)) if row else (404, {"status": 404})
+    # An anonymous reader: a scenario on a private novel is as missing as the novel.
+    if row is None or row[-1] == "private":
+        return 404, {"status": 404}
+    return 200, scenario(row[:-1])
+
+
+# Shared lists and search leave out scenarios on readers' non-public novels,
+# as core does (scenarios/reads.py SHARED_ONLY_SQL): the same work here.
+SHARED_ONLY = (
+    "(s.novel_id IS NULL OR s.novel_id NOT IN "
+    "(SELECT n.id FROM novels_novel n WHERE n.visibility <> 'public'))"
+)
 
 
 def list_scenarios(query: dict, environ: dict):
-    where, args = ["s.deleted_at IS NULL"], []
+    where, args = ["s.deleted_at IS NULL", SHARED_ONLY], []
     for name in ("base_story", "scenario_type"):
         if query.get(name):
             where.append(f"s.{name} = %s")
@@ -190,7 +202,7 @@ FACETS = ", ".join(
 def search_counts(conn, query: str, value: str) -> tuple[tuple, bool]:
     rows_sql = (
         "SELECT s.scenario_type, s.quality_score FROM scenarios_scenario s"
-        f" WHERE s.deleted_at IS NULL AND s.search_vector @@ {query}"
+        f" WHERE s.deleted_at IS NULL AND {SHARED_ONLY} AND s.search_vector @@ {query}"
     )
     return counted(conn, "scenario-search", rows_sql, [value], FACETS)
 
@@ -239,7 +251,8 @@ def search_uncached(query: dict):
                 f" s.conversation_count, s.created_at, {relevance}, s.creator_id,"
                 " (SELECT u.username FROM accounts_user u WHERE u.id = s.creator_id),"
                 " (SELECT u.avatar_url FROM accounts_user u WHERE u.id = s.creator_id)"
-                f" FROM scenarios_scenario s WHERE s.deleted_at IS NULL AND s.search_vector @@ {match}"
+                f" FROM scenarios_scenario s WHERE s.deleted_at IS NULL AND {SHARED_ONLY}"
+                f" AND s.search_vector @@ {match}"
                 f" ORDER BY s.search_vector <=> {match} LIMIT %s OFFSET %s",
                 [value, value, value, value, size, number * size],
             ).fetchall()
