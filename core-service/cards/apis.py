@@ -33,6 +33,7 @@ RULES_IN_WORDS = (
     services.LOREBOOK_EXTENSION_RULE,
     services.NUL_RULE,
     services.NUMBER_RULE,
+    services.SURROGATE_RULE,
     services.ASSET_PATH_RULE,
     services.NOT_YOUR_LOREBOOK,
     services.LISTED_TWICE,

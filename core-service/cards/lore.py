@@ -6,11 +6,16 @@ Rules (FORMATS.md; Character Card V2/V3 and SillyTavern World Info):
 - keys match case-insensitively unless `case_sensitive`, whole words unless
   World Info's `match_whole_words` is false (word edges are ASCII letters,
   digits and `_`, so keys in scripts without spaces still match inside words);
-- with `use_regex`, `/pattern/flags` keys are regular expressions (pattern
-  ≤ 500 characters, nested quantifiers refused, the newest 10,000 characters
-  scanned; a bad pattern is ignored);
+- with `use_regex`, `/pattern/flags` keys are regular expressions, run by
+  the `regex` module with a timeout (readers write them, and a pattern such
+  as `((a)+)+$` backtracks for hours): pattern ≤ 500 characters, small
+  fixed repeats only (`regex` unrolls `x{m}` when compiling), the newest
+  10,000 characters scanned, 50 ms per key and 300 ms per call; a bad
+  pattern, or one that runs out of time, does not fire (one that timed out
+  is skipped from then on), nor do regex keys once the call's time is spent;
 - `selective` with `secondary_keys`: a key from each list (World Info's
-  `selectiveLogic` 0-3 when present); V3 ignores secondary keys under
+  `selectiveLogic` 0-3 when present; a World Info entry without `selective`
+  is selective, SillyTavern's default); V3 ignores secondary keys under
   `use_regex` unless the entry carries World Info's logic;
 - `constant` always fires; `enabled: false` never; decorators
   @@activate, @@dont_activate, @@exclude_keys, @@additional_keys,
@@ -27,10 +32,13 @@ Not done: recursive scanning, probability, groups, sticky/cooldown/delay.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+import regex
 
 from cards.formats.base import is_number
 from cards.formats.decorators import choose, parse_decorators
@@ -39,6 +47,11 @@ from cards.formats.lorebook import WI_KEPT
 DEFAULT_SCAN_DEPTH = 4
 MAX_PATTERN_CHARS = 500
 MAX_REGEX_TEXT_CHARS = 10_000
+# `regex` unrolls a repeat's fixed part when it compiles (((.{100}){100}){100}
+# takes 300 MB): a pattern that could unroll past this many items is refused.
+MAX_UNROLLED = 2_000
+REGEX_KEY_SECONDS = 0.05
+REGEX_CALL_SECONDS = 0.3
 SUPPORTED = frozenset(
     {
         "activate",
@@ -60,9 +73,14 @@ POSITIONS = {
     "scenario": "after_char",
 }
 _REGEX_KEY = re.compile(r"^/(.+)/([a-z]*)$", re.S)
-# A quantified group holding a quantifier, e.g. (a+)+ : catastrophic backtracking.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
-_FLAGS = {"i": re.I, "m": re.M, "s": re.S, "g": 0, "u": 0, "y": 0}
+# A repeat's fixed count: {m}, {m,} or {m,n}, spaces allowed (verbose mode).
+_FIXED_COUNT = re.compile(r"\{\s*([0-9]+)\s*[,}]")
+# An inline flag group turning on verbose mode, where counts may hide in comments.
+_VERBOSE = re.compile(r"\(\?[a-zA-Z^-]*x")
+_FLAGS = {"i": regex.I, "m": regex.M, "s": regex.S, "g": 0, "u": 0, "y": 0}
+# Regex keys that ran out of time: skipped from then on (cleared when full).
+_TIMED_OUT: set[str] = set()
+_TIMED_OUT_MAX = 4096
 
 
 @dataclass
@@ -85,13 +103,29 @@ class Fired:
     reason: str  # "constant" | "key: <matched key>" | "decorator: @@activate"
 
 
-@lru_cache(maxsize=2048)
-def _regex(key: str) -> re.Pattern | None:
+def _unrolled_size(pattern: str) -> int:
+    """A bound on how many items `regex` makes of `pattern` when it compiles
+    (it copies a repeat's fixed part: `x{3}` is `xxx`): each character counts
+    once times every fixed count after it, as a count repeats only what comes
+    before it. Needs no parsing, so a pattern cannot slip past it. Capped just
+    past MAX_UNROLLED."""
+    size, times, end = 0, 1, len(pattern)
+    for count in reversed(list(_FIXED_COUNT.finditer(pattern))):
+        size += (end - count.end()) * times
+        times = min(times * max(int(count.group(1)), 1), MAX_UNROLLED + 1)
+        end = count.start()
+    return min(size + end * times, MAX_UNROLLED + 1)
+
+
+@lru_cache(maxsize=512)
+def _regex(key: str) -> regex.Pattern | None:
     match = _REGEX_KEY.match(key)
     if not match:
         return None
     pattern, letters = match.groups()
-    if len(pattern) > MAX_PATTERN_CHARS or _NESTED_QUANTIFIER.search(pattern):
+    if len(pattern) > MAX_PATTERN_CHARS or (_VERBOSE.search(pattern) and "{" in pattern):
+        return None
+    if _unrolled_size(pattern) > MAX_UNROLLED:
         return None
     flags = 0
     for letter in letters:
@@ -99,9 +133,42 @@ def _regex(key: str) -> re.Pattern | None:
             return None
         flags |= _FLAGS[letter]
     try:
-        return re.compile(pattern, flags)
-    except (re.error, RecursionError, OverflowError, ValueError):
+        return regex.compile(pattern, flags, cache_pattern=False)
+    except (regex.error, RecursionError, OverflowError, ValueError, TypeError, IndexError, KeyError):
         return None
+
+
+class _Clock:
+    """The time regex keys may still take in one select_entries call
+    (compiling and searching; plain keys do not count)."""
+
+    def __init__(self, seconds: float):
+        self.left = seconds
+
+
+def _regex_hit(key: str, text: str, clock: _Clock) -> bool:
+    """Whether regex key `key` matches `text` in its time (REGEX_KEY_SECONDS,
+    at most what the call has left); a key that runs out of its own time is
+    remembered and skipped from then on."""
+    if key in _TIMED_OUT or clock.left <= 0:
+        return False
+    start = time.monotonic()
+    try:
+        pattern = _regex(key)
+        timeout = min(REGEX_KEY_SECONDS, clock.left - (time.monotonic() - start))
+        if pattern is None or timeout <= 0:
+            return False
+        return pattern.search(text, timeout=timeout) is not None
+    except TimeoutError:
+        if timeout >= REGEX_KEY_SECONDS:  # its own fault, not the call's time running out
+            if len(_TIMED_OUT) >= _TIMED_OUT_MAX:
+                _TIMED_OUT.clear()
+            _TIMED_OUT.add(key)
+        return False
+    except (RecursionError, MemoryError, ValueError):
+        return False
+    finally:
+        clock.left -= time.monotonic() - start
 
 
 @lru_cache(maxsize=4096)
@@ -134,13 +201,13 @@ class _Matcher:
     case_sensitive: bool
     whole_words: bool
     use_regex: bool
+    clock: _Clock
 
     def __call__(self, key: Any) -> bool:
         if not isinstance(key, str) or not key.strip():
             return False
         if self.use_regex and _REGEX_KEY.match(key):
-            pattern = _regex(key)
-            return bool(pattern and pattern.search(self.text[-MAX_REGEX_TEXT_CHARS:]))
+            return _regex_hit(key, self.text[-MAX_REGEX_TEXT_CHARS:], self.clock)
         if (key not in self.text) if self.case_sensitive else (key.lower() not in self.lowered):
             return False
         return bool(_plain(key, self.case_sensitive, self.whole_words).search(self.text))
@@ -161,14 +228,17 @@ def _first_bool(*values: Any, default: bool) -> bool:
 def _secondary_ok(entry: dict, extensions: dict, matches: _Matcher) -> bool:
     secondary = [k for k in _list(entry.get("secondary_keys")) if isinstance(k, str) and k.strip()]
     world_info = "selectiveLogic" in extensions or WI_KEPT in extensions
-    if entry.get("selective") is not True or not secondary or (matches.use_regex and not world_info):
+    selective = entry.get("selective")
+    if not isinstance(selective, bool):  # SillyTavern's default for a World Info entry
+        selective = WI_KEPT in extensions
+    if not selective or not secondary or (matches.use_regex and not world_info):
         return True
     found = [matches(k) for k in secondary]
     logic = _int(extensions.get("selectiveLogic"), 0)
     return {1: not all(found), 2: not any(found), 3: all(found)}.get(logic, any(found))
 
 
-def _fire(entry: Any, scan: _Scan, depth: int, turn: int) -> tuple[str, str, str] | None:
+def _fire(entry: Any, scan: _Scan, depth: int, turn: int, clock: _Clock) -> tuple[str, str, str] | None:
     """(reason, content, position) when `entry` fires, else None."""
     if not isinstance(entry, dict) or entry.get("enabled", True) is False:
         return None
@@ -199,6 +269,7 @@ def _fire(entry: Any, scan: _Scan, depth: int, turn: int) -> tuple[str, str, str
         ),
         whole_words=_first_bool(extensions.get("match_whole_words"), default=True),
         use_regex=entry.get("use_regex") is True,
+        clock=clock,
     )
     if any(matches(k) for d in active.get("exclude_keys", []) for k in d.args):
         return None
@@ -258,6 +329,7 @@ def select_entries(
         return costs[id(f)]
 
     scan = _Scan(messages)
+    clock = _Clock(REGEX_CALL_SECONDS)
     chosen: list[Fired] = []
     seen: set[tuple[str, int]] = set()
     for ref in books:
@@ -266,7 +338,7 @@ def select_entries(
         depth = _int(book.get("scan_depth"), DEFAULT_SCAN_DEPTH)
         fired: list[Fired] = []
         for index, entry in enumerate(entries):
-            result = _fire(entry, scan, depth, turn)
+            result = _fire(entry, scan, depth, turn, clock)
             if result is None:
                 continue
             if (ref.book_id, index) in seen:  # the same book linked twice

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -57,11 +58,13 @@ CARD_EXTENSION_RULE = "Use a .json, .png or .charx file."
 LOREBOOK_EXTENSION_RULE = "Use a .json file."
 NUL_RULE = "The file holds a NUL character (\\u0000), which cannot be stored."
 NUMBER_RULE = "The file holds a number JSON cannot carry (NaN or Infinity)."
+SURROGATE_RULE = "The file holds text that is not valid Unicode (a lone surrogate)."
 ASSET_PATH_RULE = f"An asset's path must be at most {MAX_ASSET_PATH_CHARS} printable characters."
 NOT_YOUR_LOREBOOK = "No lorebook of yours has this id."
 LISTED_TWICE = "This lorebook is listed twice."
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _refuse(message: str, field: str = "file") -> ApplicationError:
@@ -91,14 +94,25 @@ def _read(reader, raw: bytes, filename: str):
 
 
 def _storable(document) -> None:
-    """PostgreSQL's jsonb holds neither NUL characters nor NaN/Infinity:
-    refused with a clear message instead of a failed insert."""
-    try:
-        text = json.dumps(document, allow_nan=False)
-    except ValueError:
-        raise _refuse(NUMBER_RULE) from None
-    if "\\u0000" in text:
-        raise _refuse(NUL_RULE)
+    """PostgreSQL's jsonb holds neither NUL characters, nor lone surrogates
+    (a JSON `\\ud800` escape with no pair), nor NaN/Infinity: refused with a
+    clear message instead of a failed insert. Keys and values alike."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise _refuse(NUL_RULE)
+            if _SURROGATE.search(item):
+                raise _refuse(SURROGATE_RULE)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _refuse(NUMBER_RULE)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _quota(user_id, model, limit: int, what: str) -> None:

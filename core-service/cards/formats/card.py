@@ -140,8 +140,17 @@ def _from_charx(raw: bytes) -> tuple[Any, list[Asset]]:
     return document, [Asset(path=p, data=d) for p, d in members.items()]
 
 
+def _is_png(blob: bytes) -> bool:
+    try:
+        png.read_chunks(blob)
+    except FormatError:
+        return False
+    return True
+
+
 def _main_icon(document: Any, assets: list[Asset]) -> bytes | None:
-    """The PNG of a CHARX card's main icon (`embeded://` asset), if any."""
+    """The PNG of a CHARX card's main icon (`embeded://` asset), if any; an
+    icon that is not a readable PNG is not the card's image (it stays an asset)."""
     data = document.get("data") if isinstance(document, dict) else None
     listed = data.get("assets") if isinstance(data, dict) else None
     by_path = {a.path: a.data for a in assets}
@@ -151,7 +160,7 @@ def _main_icon(document: Any, assets: list[Asset]) -> bytes | None:
         uri = icon.get("uri")
         if isinstance(uri, str) and uri.startswith("embeded://"):
             blob = by_path.get(uri.removeprefix("embeded://"))
-            if blob and blob.startswith(png.SIGNATURE):
+            if blob and _is_png(blob):
                 return blob
     return None
 
@@ -367,8 +376,13 @@ def _b64(document: dict) -> bytes:
 def card_png(document: dict, image: bytes | None) -> bytes:
     """`image` (or a small generated PNG) carrying the card: a V3 card in
     `ccv3` plus a V2 copy (decorators stripped) in `chara`; V1/V2 in `chara`.
-    Card chunks already in the image are replaced."""
-    chunks = png.read_chunks(image if image else png.blank_png())
+    Card chunks already in the image are replaced; an image that is not a
+    readable PNG (one stored before icons were checked) gives way to the
+    generated one."""
+    try:
+        chunks = png.read_chunks(image if image else png.blank_png())
+    except FormatError:
+        chunks = png.read_chunks(png.blank_png())
     if spec_of(document)[0] == V3:
         texts = [png.text_chunk("chara", _b64(to_v2(document))), png.text_chunk("ccv3", _b64(document))]
     else:

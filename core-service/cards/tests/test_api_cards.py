@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from cards.models import CardAsset, CharacterCard
-from cards.services import NUL_RULE
+from cards.services import NUL_RULE, SURROGATE_RULE
 from cards.tests.api_builders import (
     IMAGE_ONLY,
     V1,
@@ -144,6 +144,25 @@ def test_a_charx_card_round_trips_with_its_assets(client):
     members = zip_members(exported.content)
     assert json.loads(members["card.json"]) == V3
     assert {path: members[path] for path in assets} == assets
+
+
+def test_a_charx_icon_that_is_not_a_png_still_exports_as_a_png_card(client):
+    broken = IMAGE_ONLY[:20] + b"junk, not the rest of a PNG"
+    created = post_file(client, "mira.charx", charx(V3, {"assets/icon/images/main.png": broken}))
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["has_image"] is False
+    assert body["assets"] == [{"path": "assets/icon/images/main.png", "size": len(broken)}]
+    exported = export(client, body["id"], "png")
+    assert exported.status_code == 200, exported.content
+    assert exported["Content-Type"] == "image/png"
+    assert png_texts(exported.content)["ccv3"] == V3
+    # a card stored before icons were checked: its bad image gives way to a blank one
+    CharacterCard.objects.filter(id=body["id"]).update(image=broken)
+    exported = export(client, body["id"], "png")
+    assert exported.status_code == 200, exported.content
+    assert png_texts(exported.content)["ccv3"] == V3
+    assert post_file(client, "again.png", exported.content).json()["name"] == "Mira"  # it reads back
 
 
 def test_a_v2_card_exports_as_charx_in_v3(client):
@@ -280,6 +299,20 @@ def test_a_nul_character_is_refused_with_a_clear_message(client):
     document["data"]["description"] = "a\u0000b"
     body = refused(post_json(client, document))
     assert body["details"] == {"file": [NUL_RULE]}
+
+
+def test_a_lone_surrogate_is_refused_with_a_clear_message(client):
+    for where in ("description", "key"):
+        document = copy.deepcopy(V2)
+        if where == "key":
+            document["data"]["extensions"]["x\ud800"] = 1
+        else:
+            document["data"]["description"] = "half an emoji: \ud83d"
+        body = refused(post_json(client, document))  # json.dumps writes it as the escape \\ud83d
+        assert body["details"] == {"file": [SURROGATE_RULE]}
+    document = copy.deepcopy(V2)
+    document["data"]["description"] = "a whole one: \U0001f600, and the text \\u0000"
+    assert post_json(client, document).status_code == 201
 
 
 def test_a_zip_bomb_is_refused(client):

@@ -149,6 +149,17 @@ def test_bad_lorebooks_are_refused(client):
     assert body["details"] == {"file": [services.LOREBOOK_EXTENSION_RULE]}
 
 
+def test_a_lone_surrogate_is_refused_with_a_clear_message(client):
+    lorebook = copy.deepcopy(LOREBOOK_V3)
+    lorebook["data"]["entries"][0]["keys"] = ["Bag End", "\udc00"]
+    world_info = copy.deepcopy(WORLDINFO)
+    world_info["entries"]["0"]["comment"] = "\ud800 the valley"
+    for document in (lorebook, world_info):
+        body = assert_envelope(post_json(client, document), 400)
+        assert body["details"] == {"file": [services.SURROGATE_RULE]}
+    assert Lorebook.objects.count() == 0
+
+
 def test_a_50_mb_lorebook_is_a_413(client):
     raw = b'{"entries": {"0": {"content": "' + b"a" * (50 * 1024 * 1024) + b'"}}}'
     refused(client.post(IMPORT, raw, content_type="application/json"), 413)

@@ -247,6 +247,23 @@ def test_charx_round_trip_with_assets():
     assert card_charx(card.document, card.assets) == card_charx(card.document, card.assets)
 
 
+def test_a_charx_icon_that_is_not_a_png_is_no_image_but_stays_an_asset():
+    broken = png.SIGNATURE + b"\0\0\0\rIHDR not really"
+    assets = [
+        Asset("assets/icon/images/main.png", broken),
+        Asset("assets/icon/images/second.png", png.blank_png(4)),
+    ]
+    document = doc("v3_card.json")
+    document["data"]["assets"] = [
+        {"type": "icon", "uri": "embeded://assets/icon/images/main.png", "name": "main", "ext": "png"},
+        {"type": "icon", "uri": "embeded://assets/icon/images/second.png", "name": "b", "ext": "png"},
+    ]
+    card = read_card(card_charx(document, assets))
+    assert card.image == png.blank_png(4)  # the next icon that is a PNG
+    assert [(a.path, a.data) for a in card.assets] == [(a.path, a.data) for a in assets]
+    assert read_card(card_charx(document, assets[:1])).image is None
+
+
 def test_charx_of_v2_card_is_v3():
     card = read_card(card_charx(doc("v2_card.json"), []))
     assert card.spec == "chara_card_v3"
@@ -392,9 +409,12 @@ def test_refuses_too_big_png():
     refused(png.SIGNATURE + b"\0" * LIMITS.png_bytes, "larger than 10 MB", kind=FormatTooLarge)
 
 
-def test_png_writer_refuses_a_non_png_image():
-    with pytest.raises(FormatError):
-        card_png(doc("v2_card.json"), b"GIF89a")
+def test_png_writer_puts_the_card_on_a_blank_png_when_the_image_is_not_a_png():
+    broken = png.SIGNATURE + b"\0\0\0\rIHDR not really"  # a PNG signature, then junk
+    for image in (b"GIF89a", broken):
+        raw = card_png(doc("v2_card.json"), image)
+        assert chunk_texts(raw)["chara"] == doc("v2_card.json")
+        assert png.without_card(png.read_chunks(raw)) == png.read_chunks(png.blank_png())
 
 
 def test_refuses_charx_without_card_json():

@@ -6,6 +6,9 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from cards import lore
 from cards.formats import read_lorebook
 from cards.lore import BookRef, select_entries
 
@@ -100,6 +103,61 @@ def test_bad_regex_keys_are_ignored():
     assert time.monotonic() - start < 1
 
 
+def test_regex_flags():
+    assert fired([entry(keys=["/^king$/m"], use_regex=True)], ["hail\nking\nof all"]) == ["Lore."]
+    assert fired([entry(keys=["/^king$/"], use_regex=True)], ["hail\nking\nof all"]) == []
+    assert fired([entry(keys=["/a.b/s"], use_regex=True)], ["a\nb"]) == ["Lore."]
+    assert fired([entry(keys=["/a.b/"], use_regex=True)], ["a\nb"]) == []
+    assert fired([entry(keys=["/ÉLAN/iu"], use_regex=True)], ["son élan"]) == ["Lore."]
+
+
+@pytest.fixture
+def no_timed_out(monkeypatch):
+    monkeypatch.setattr(lore, "_TIMED_OUT", set(), raising=False)
+
+
+HOSTILE_TEXT = "a" * 9_000 + "!" + ("a" * 40 + "!") * 20  # a long run, then short ones
+
+
+@pytest.mark.parametrize("text", [HOSTILE_TEXT, "a" * 40 + "!"])
+def test_catastrophic_regex_keys_give_up_and_do_not_fire(no_timed_out, text):
+    # Each backtracks for hours under Python's re: these return (a hang fails the test).
+    hostile = ["/((a)+)+$/", "/(a|a)*$/", "/a*a*a*a*a*a*b/", "/(a+)+$/i"]
+    entries = [entry(f"Bomb {i}.", keys=[key], use_regex=True) for i, key in enumerate(hostile)]
+    normal = entry("Dragons.", keys=["/drag(on|ons)\\b/i"], use_regex=True)
+    assert fired([*entries, normal], [text, "Two DRAGONS"]) == ["Dragons."]
+    assert fired([*entries, normal], [text, "Two DRAGONS"]) == ["Dragons."]  # again, quickly
+    assert fired([entry(keys=["/dragon/i"], use_regex=True)], ["Two DRAGONS"]) == ["Lore."]
+
+
+def test_a_regex_key_that_timed_out_is_skipped_from_then_on(no_timed_out):
+    e = entry(keys=["/(a|a)*$|dragon/"], use_regex=True)
+    assert fired([e], ["a" * 9_000 + "!"]) == []  # out of time
+    assert fired([e], ["a dragon"]) == []  # would match at once, but it is skipped now
+    assert fired([entry(keys=["/(a|a)*$|dragon/i"], use_regex=True)], ["a dragon"]) == ["Lore."]
+
+
+def test_regex_keys_share_a_budget_per_call_and_plain_keys_do_not(no_timed_out, monkeypatch):
+    # Twelve different hostile keys take 50 ms each: past the call's 300 ms the rest are skipped.
+    bombs = [entry(f"Bomb {i}.", keys=[f"/(a|a)*$(?#{i})/"], use_regex=True) for i in range(12)]
+    regex_key = entry("By regex.", keys=["/dragon/"], use_regex=True)
+    plain_key = entry("By word.", keys=["dragon"], use_regex=True)
+    assert fired([*bombs, regex_key, plain_key], ["a" * 9_000 + "! dragon"]) == ["By word."]
+    monkeypatch.setattr(lore, "REGEX_CALL_SECONDS", 0)
+    assert fired([regex_key, plain_key], ["dragon"]) == ["By word."]
+    monkeypatch.setattr(lore, "REGEX_CALL_SECONDS", 0.3)
+    assert fired([regex_key, plain_key], ["dragon"]) == ["By regex.", "By word."]
+
+
+def test_regex_keys_with_big_fixed_repeats_are_ignored():
+    # The regex module copies x{m} m times when compiling: ((.{100}){100}){100} takes 300 MB.
+    text = ["x" * 3_000]
+    assert fired([entry(keys=["/(.{10}){10}/"], use_regex=True)], text) == ["Lore."]
+    assert fired([entry(keys=["/.{0,2999}x/"], use_regex=True)], text) == ["Lore."]  # ranges are fine
+    for key in ("/(.{50}){50}/", "/((.{100}){100}){100}/", "/(?x)(. {3}){3}/"):
+        assert fired([entry(keys=[key], use_regex=True)], text) == []
+
+
 def test_selective_needs_a_secondary_key():
     e = entry(keys=["king"], selective=True, secondary_keys=["crown", "throne"])
     assert fired([e], ["the king"]) == []
@@ -123,6 +181,20 @@ def test_world_info_selective_logic():
     assert (logic(1, both), logic(1, one), logic(1, none)) == ([], ["Lore."], ["Lore."])  # NOT_ALL
     assert (logic(2, both), logic(2, one), logic(2, none)) == ([], [], ["Lore."])  # NOT_ANY
     assert (logic(3, both), logic(3, one), logic(3, none)) == (["Lore."], [], [])  # AND_ALL
+
+
+def test_a_world_info_entry_without_selective_is_selective():
+    def world_info(**fields) -> BookRef:
+        wi = {"entries": {"0": {"uid": 0, "key": ["king"], "keysecondary": ["crown"], "content": "Lore."}}}
+        wi["entries"]["0"].update(fields)
+        return BookRef("wi", "WI", read_lorebook(json.dumps(wi).encode()).book)
+
+    assert fired(world_info(), ["the king"]) == []  # SillyTavern's default: selective
+    assert fired(world_info(), ["the king's crown"]) == ["Lore."]
+    assert fired(world_info(selective=True), ["the king"]) == []
+    assert fired(world_info(selective=False), ["the king"]) == ["Lore."]
+    # a card book's entry without `selective` is not selective (Character Card V2/V3)
+    assert fired([entry(keys=["king"], secondary_keys=["crown"])], ["the king"]) == ["Lore."]
 
 
 def test_v3_use_regex_ignores_secondary_keys_unless_world_info():
