@@ -4,13 +4,23 @@ cutting them into passages that fit all-MiniLM-L6-v2's window."""
 from __future__ import annotations
 
 import itertools
+import random
+import re
 from pathlib import Path
 
 import pytest
 
 from gaji_ai.embeddings import count_tokens
+from gaji_ai.ingestion import text as text_module
 from gaji_ai.ingestion.chunking import DEFAULT_MAX_TOKENS, chunk_chapters
-from gaji_ai.ingestion.text import decode, roman_to_int, split_chapters, strip_gutenberg
+from gaji_ai.ingestion.text import (
+    HeaderMetadata,
+    _header_metadata,
+    decode,
+    roman_to_int,
+    split_chapters,
+    strip_gutenberg,
+)
 
 NOVELS = Path(__file__).resolve().parents[2] / "data" / "novels"
 
@@ -169,3 +179,62 @@ def test_a_sentence_longer_than_the_window_is_split_at_words():
     passages = chunk_chapters(body, chapters, count_tokens)
     assert len(passages) >= 3
     assert all(p.tokens <= DEFAULT_MAX_TOKENS for p in passages)
+
+
+# The markers as they were (`^\s*`: quadratic on runs of blank lines), to check
+# the linear ones cut every text exactly where they cut it.
+OLD_START = re.compile(
+    r"^\s*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M
+)
+OLD_END = re.compile(r"^\s*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
+OLD_END_LINE = re.compile(r"^\s*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
+
+
+def old_strip(text: str) -> tuple[str, HeaderMetadata, bool]:
+    start = OLD_START.search(text)
+    header, body = (text[: start.start()], text[start.end() :]) if start else ("", text)
+    end = OLD_END.search(body) or OLD_END_LINE.search(body)
+    if end:
+        body = body[: end.start()]
+    return body.strip("\n"), _header_metadata(header), bool(start)
+
+
+def as_tuple(document) -> tuple[str, HeaderMetadata, bool]:
+    return document.body, document.metadata, document.had_header
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_linear_markers_cut_every_bundled_novel_as_before(name):
+    text = decode((NOVELS / name).read_bytes())
+    assert as_tuple(strip_gutenberg(text)) == old_strip(text)
+
+
+def test_the_linear_markers_find_the_spans_the_old_ones_found():
+    pieces = [
+        "\n", "\n\n", " ", "\t", "\xa0", "x", "Title: T\n", "Language: French\n",
+        "*** START OF THE PROJECT GUTENBERG EBOOK X ***",
+        "***  start of this project gutenberg ***",
+        "*** END OF THE PROJECT GUTENBERG EBOOK X ***", "End of the Project Gutenberg's X", "***",
+    ]  # fmt: skip
+    pairs = [
+        (OLD_START, text_module.START_MARKER),
+        (OLD_END, text_module.END_MARKER),
+        (OLD_END_LINE, text_module.END_LINE),
+    ]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        for old, new in pairs:
+            match = old.search(text)
+            assert text_module._find(new, text) == (match.span() if match else None), text
+        assert as_tuple(strip_gutenberg(text)) == old_strip(text)
+
+
+@pytest.mark.parametrize("blank", ["\n", " \n", "\t\n \n"])
+def test_the_markers_are_linear_on_runs_of_blank_lines(blank):
+    # `^\s*` rescanned the run from every line start: hours on a megabyte of newlines.
+    run = blank * (1_000_000 // len(blank))
+    assert strip_gutenberg(run).had_header is False
+    marked = run + "*** START OF THE PROJECT GUTENBERG EBOOK X ***\n" + run + "Body.\n" + run
+    document = strip_gutenberg(marked + "*** END OF THE PROJECT GUTENBERG EBOOK X ***\n" + run)
+    assert document.had_header and document.body.strip() == "Body."

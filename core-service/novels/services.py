@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.text import slugify
@@ -25,6 +25,7 @@ from gaji_contracts.novels import (
     ReaderIngest,
 )
 from gaji_contracts.ratelimit import RateLimitRule, scaled, window_key
+from pydantic import ValidationError
 
 from common import ratelimit
 from common.exceptions import ApplicationError
@@ -104,6 +105,7 @@ TOO_LONG = f"The story is longer than {MAX_IMPORT_TEXT_CHARS:,} characters."
 BAD_SUFFIX = "Only .txt, .md or .epub files can be imported."
 FILE_OR_URL = "Send either a file (multipart) or a url (JSON)."
 NO_TITLE = "The story has no title: send one."
+UNUSABLE = "The story's text or details cannot be stored."
 RULES_IN_WORDS = (
     NOT_TEXT,
     TOO_SHORT,
@@ -111,6 +113,7 @@ RULES_IN_WORDS = (
     BAD_SUFFIX,
     FILE_OR_URL,
     NO_TITLE,
+    UNUSABLE,
     "The file is not an EPUB (not a readable zip archive).",
     "The file is not an EPUB (no META-INF/container.xml).",
     "The EPUB has more than 2000 files.",
@@ -257,7 +260,8 @@ def url_source(url: str) -> ImportSource:
 
 def _story(source: ImportSource) -> _Story:
     """The source as plain text with the metadata it carries (EPUB's OPF,
-    a Project Gutenberg header, an HTML page's <title>)."""
+    a Project Gutenberg header, an HTML page's <title>); no NUL or lone
+    surrogate anywhere, no control character in the metadata."""
     field = "url" if source.source == NovelSource.URL else "file"
     title = author = language = ""
     if source.kind == "epub":
@@ -271,7 +275,7 @@ def _story(source: ImportSource) -> _Story:
         if source.kind == "html":
             page_title, text = textual.html_document_text(text)
             title = page_title or ""
-    text = text.replace("\x00", "")
+    text = textual.storable(text)
     if textual.looks_binary(text):
         raise _invalid(NOT_TEXT, field)
     header = textual.gutenberg_header(text)
@@ -281,11 +285,15 @@ def _story(source: ImportSource) -> _Story:
         raise _invalid(TOO_SHORT, field)
     if len(text) > MAX_IMPORT_TEXT_CHARS:
         raise _invalid(TOO_LONG, field)
+    title = textual.one_line(title)
     if not title:
         stem = posixpath.splitext(source.filename)[0]
-        title = " ".join(re.sub(r"[_\-.]+", " ", stem).split())
+        title = textual.one_line(re.sub(r"[_\-.]+", " ", stem))
     return _Story(
-        text=text, title=title.strip()[:300], author=author.strip()[:200], language=language.strip()[:20]
+        text=text,
+        title=title[:300].strip(),
+        author=textual.one_line(author)[:200].strip(),
+        language=textual.one_line(language)[:20].strip(),
     )
 
 
@@ -307,12 +315,28 @@ def novel_import(
 ) -> ImportResult:
     """A reader's story: parsed and checked, stored as their novel (pending),
     handed to ai's ingestion. If ai cannot take it the novel is deleted
-    again and the answer is 503: nothing half-stored."""
+    again and the answer is 503; on any other failure after the novel is
+    stored it is deleted too: nothing half-stored, no quota used."""
     field = "url" if source.source == NovelSource.URL else "file"
     story = _story(source)
-    final_title = (title or "").strip() or story.title
+    final_title = textual.one_line(title or "")[:300].strip() or story.title
     if not final_title:
         raise _invalid(NO_TITLE, "title")
+    final_author = textual.one_line(author)[:200].strip() if author is not None else story.author
+    final_language = (textual.one_line(language or "") or story.language or "en")[:20].strip() or "en"
+    try:
+        # Checked before anything is stored: what ai is sent is valid.
+        ingest = ReaderIngest(
+            text=story.text,
+            filename=_ingest_filename(source.filename),
+            created_by=owner.id,
+            title=final_title,
+            author=final_author,
+            language=final_language,
+        )
+    except ValidationError as exc:
+        logger.warning("import by %s refused by the ingest contract: %s", owner.id, exc)
+        raise _invalid(UNUSABLE, field) from None
     novel_id = uuid.uuid4()
     with transaction.atomic():
         # One import at a time per reader: the quota is checked under the lock.
@@ -322,8 +346,8 @@ def novel_import(
             id=novel_id,
             slug=_unique_slug(final_title, novel_id),
             title=final_title,
-            author=(author if author is not None else story.author) or "",
-            language=(language or story.language or "en")[:20],
+            author=final_author,
+            language=final_language,
             ingestion_status=IngestionStatus.PENDING.value,
             owner=owner,
             visibility=visibility,
@@ -332,30 +356,34 @@ def novel_import(
             source_bytes=len(source.data),
         )
     # After the commit: ai's job reports progress on this novel's row at once.
-    ingest = ReaderIngest(
-        text=story.text,
-        filename=_ingest_filename(source.filename),
-        created_by=owner.id,
-        title=novel.title,
-        author=novel.author,
-        language=novel.language,
-    )
     try:
         accepted = AiClient().ingest_reader_novel(novel.id, ingest, request_id=request_id)
+        Novel.objects.filter(id=novel.id).update(ingest_job_id=accepted.job_id[:64])
+        novel.refresh_from_db()
     except AiUnavailable as exc:
         logger.warning("ai could not take import %s (%s): %s", novel.id, field, exc)
-        Novel.objects.filter(id=novel.id).delete()
+        _forget_import(novel.id)
         raise ApplicationError(
             "The AI service is unavailable; the story was not imported. Retry shortly.",
             status=503,
             code=ErrorCode.AI_UNAVAILABLE,
             headers={RETRY_AFTER: "10"},
         ) from None
-    Novel.objects.filter(id=novel.id).update(ingest_job_id=accepted.job_id[:64])
-    novel.refresh_from_db()
+    except BaseException:
+        _forget_import(novel.id)
+        raise
     return ImportResult(
         novel=novel, job_id=accepted.job_id, estimated_duration_minutes=accepted.estimated_duration_minutes
     )
+
+
+def _forget_import(novel_id: uuid.UUID) -> None:
+    """Delete an import that failed after its novel was stored (its quota
+    with it); a failure here is logged, not raised over the first one."""
+    try:
+        Novel.objects.filter(id=novel_id).delete()
+    except DatabaseError:
+        logger.exception("could not delete the failed import %s", novel_id)
 
 
 def _ingest_filename(name: str) -> str:

@@ -1,38 +1,92 @@
 """Text of a reader's import: bytes decoded as the ai service decodes them,
 HTML/XHTML turned into paragraphs (html.parser: script and style dropped,
-nothing executed), the Project Gutenberg header's title."""
+nothing executed), the Project Gutenberg header's title.
+
+Everything here is linear in the input's size: readers choose the input."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.parser import HTMLParser
 
 # The same rules as ai's ingestion (gaji_ai/ingestion/text.py: decode), so
 # what core checks is what ai will read.
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
-START_MARKER = re.compile(r"^\s*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
-END_MARKER = re.compile(r"^\s*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
-END_LINE = re.compile(r"^\s*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
+# Codecs that are "text encodings" to Python but no charset a document is
+# written in: they turn escapes into any code point (lone surrogates
+# included) or fail with a bare UnicodeError.
+_NOT_CHARSETS = {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "utf-7", "undefined", "charmap"}
+# A marker line may be indented (`^[^\S\n]*`: whitespace within its line).
+# `^\s*` would be quadratic on a run of blank lines (every line start rescans
+# the run); _find() widens a match back over the blank lines before it,
+# where `^\s*` would have started it: the same spans, in linear time.
+START_MARKER = re.compile(r"^[^\S\n]*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
+END_MARKER = re.compile(r"^[^\S\n]*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
+END_LINE = re.compile(r"^[^\S\n]*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
 HEADER_FIELD = re.compile(r"^(Title|Author)\s*:\s*(.+)$", re.I | re.M)
 # Control characters other than tab, newline, carriage return and form feed:
 # a "text" file full of them is a binary file with the wrong name.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# NUL (PostgreSQL cannot store it) and lone surrogates (not encodable as UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Every C0/C1 control character and lone surrogate: none belongs in a title.
+_NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _charset_codec(charset: str | None) -> str | None:
+    """The codec for a declared charset, or None when it names no real text encoding."""
+    if not charset:
+        return None
+    try:
+        info = codecs.lookup(charset)
+    except (LookupError, ValueError):
+        return None
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
+
+
+def storable(text: str) -> str:
+    """The text without NUL and lone surrogates."""
+    return _UNSTORABLE.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """A title or name: control characters and lone surrogates gone, spaces collapsed."""
+    return " ".join(_NOT_IN_A_LINE.sub(" ", text).split())
 
 
 def decode(data: bytes, charset: str | None = None) -> str:
-    """Bytes -> text, never failing: the declared charset when it works,
-    else UTF-8 (BOM dropped), else Windows-1252, else Latin-1. LF line ends."""
+    """Bytes -> text, never failing: the declared charset when it is a real
+    text encoding and works, else UTF-8 (BOM dropped), else Windows-1252,
+    else Latin-1. LF line ends; no NUL, no lone surrogates."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    encodings = ((charset,) if charset else ()) + _ENCODINGS
+    codec = _charset_codec(charset)
+    encodings = ((codec,) if codec else ()) + _ENCODINGS
     text = ""
     for encoding in encodings:
         try:
             text = data.decode(encoding)
             break
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError, ValueError):
             continue
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return storable(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _find(pattern: re.Pattern, text: str) -> tuple[int, int] | None:
+    """(start, end) of the first match of a marker pattern, the start
+    widened back to the first of the blank lines right before it."""
+    match = pattern.search(text)
+    if match is None:
+        return None
+    start = match.start()
+    blank = len(text[:start].rstrip())  # where the whitespace before the marker starts
+    if blank == 0:
+        return 0, match.end()
+    newline = text.find("\n", blank, start)
+    return (newline + 1 if newline >= 0 else start), match.end()
 
 
 def looks_binary(text: str) -> bool:
@@ -43,23 +97,86 @@ def looks_binary(text: str) -> bool:
 
 def body_of(text: str) -> str:
     """The text without a Project Gutenberg header and licence (as ai strips them)."""
-    start = START_MARKER.search(text)
-    body = text[start.end() :] if start else text
-    end = END_MARKER.search(body) or END_LINE.search(body)
+    start = _find(START_MARKER, text)
+    body = text[start[1] :] if start else text
+    end = _find(END_MARKER, body) or _find(END_LINE, body)
     if end:
-        body = body[: end.start()]
+        body = body[: end[0]]
     return body.strip("\n")
 
 
 def gutenberg_header(text: str) -> dict[str, str]:
     """`Title:` and `Author:` of a Project Gutenberg header (before its START marker)."""
-    start = START_MARKER.search(text)
+    start = _find(START_MARKER, text)
     if not start:
         return {}
     found: dict[str, str] = {}
-    for match in HEADER_FIELD.finditer(text[: start.start()]):
+    for match in HEADER_FIELD.finditer(text[: start[0]]):
         found.setdefault(match.group(1).lower(), match.group(2).strip())
     return found
+
+
+# html.parser (CPython <= 3.11) rescans the rest of the document for every
+# construct that never closes ("<a" * 200_000: minutes). _closed_markup()
+# hands it only constructs that close, so every scan ends where the parser
+# resumes: a `<` with no `>` after it (what the parser would show as text in
+# the end anyway), a comment with no `-->` and a marked section with no `]]>`
+# (or `]>`), or with a name the parser refuses (it raises), become text.
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_SECTION_CLOSE = re.compile(r"]\s*]\s*>")
+_MS_SECTION_CLOSE = re.compile(r"]\s*>")
+_SECTION_NAME = re.compile(r"[a-zA-Z][-_.a-zA-Z0-9]*")
+_SECTIONS = {"temp": _SECTION_CLOSE, "cdata": _SECTION_CLOSE, "ignore": _SECTION_CLOSE,
+             "include": _SECTION_CLOSE, "rcdata": _SECTION_CLOSE, "if": _MS_SECTION_CLOSE,
+             "else": _MS_SECTION_CLOSE, "endif": _MS_SECTION_CLOSE}  # fmt: skip
+_DECLARATION = re.compile(r"<!(--|\[)")
+
+
+class _Ahead:
+    """Whether `pattern` matches at or after a position, asked for positions
+    in increasing order: each part of the text is searched at most once."""
+
+    def __init__(self, text: str, pattern: re.Pattern) -> None:
+        self.text = text
+        self.pattern = pattern
+        self.found = -1  # start of the last match found
+        self.exhausted = False
+
+    def after(self, position: int) -> bool:
+        if self.found >= position:
+            return True
+        if self.exhausted:
+            return False
+        match = self.pattern.search(self.text, position)
+        if match is None:
+            self.exhausted = True
+            return False
+        self.found = match.start()
+        return True
+
+
+def _closed_markup(markup: str) -> str:
+    """The markup with every `<` that opens nothing that closes escaped (linear)."""
+    last = markup.rfind(">")
+    head, tail = markup[: last + 1], markup[last + 1 :].replace("<", "&lt;")
+    closes = {
+        pattern: _Ahead(head, pattern) for pattern in (_COMMENT_CLOSE, _SECTION_CLOSE, _MS_SECTION_CLOSE)
+    }
+    parts: list[str] = []
+    done = 0
+    for opening in _DECLARATION.finditer(head):
+        at = opening.start()
+        if opening.group(1) == "--":
+            closed = closes[_COMMENT_CLOSE].after(at + 4)
+        else:
+            name = _SECTION_NAME.match(head, at + 3)
+            close = _SECTIONS.get(name.group().lower()) if name else None
+            closed = close is not None and closes[close].after(at + 3)
+        if not closed:
+            parts += [head[done:at], "&lt;"]
+            done = at + 1
+    parts += [head[done:], tail]
+    return "".join(parts)
 
 
 _BLOCKS = {
@@ -141,7 +258,7 @@ def html_text(markup: str, *, take_heading: bool = False) -> tuple[str | None, s
     """(first h1-h3 heading or None, <title> or None, paragraphs). With
     `take_heading`, the heading is not repeated among the paragraphs."""
     parser = _TextParser(take_heading=take_heading)
-    parser.feed(markup)
+    parser.feed(_closed_markup(markup))
     parser.close()
     title = " ".join(parser.title.split()) or None
     return parser.heading, title, parser.paragraphs

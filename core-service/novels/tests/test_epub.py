@@ -159,3 +159,25 @@ def test_encrypted_members_are_refused():
         start = at + 4
     with pytest.raises(EpubError, match="encrypted"):
         read_epub(bytes(data))
+
+
+def _one_chapter(markup: str) -> bytes:
+    return build(
+        {
+            "META-INF/container.xml": CONTAINER,
+            "OEBPS/c1.xhtml": markup,
+            "OEBPS/content.opf": opf([("c1", "c1.xhtml")], ["c1"]),
+        }
+    )
+
+
+def test_a_member_of_unclosed_tags_is_read_in_linear_time():
+    # html.parser rescanned the rest of the member for every "<a": minutes for this one.
+    book = read_epub(_one_chapter("<html><body><h1>Start</h1><p>" + "<a" * 200_000))
+    assert book.chapters == 1 and "<a<a<a" in book.text
+
+
+def test_a_member_with_a_marked_section_html_parser_refuses_is_read():
+    # html.parser raised AssertionError on "<![foo[": an unhandled error (500) on import.
+    book = read_epub(_one_chapter(chapter("One", extra="<![foo[ bar ]]><p>After it.</p>")))
+    assert "After it." in book.text

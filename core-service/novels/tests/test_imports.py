@@ -389,3 +389,102 @@ def test_account_deletion_takes_the_readers_hidden_imports_and_keeps_public_ones
     assert response.status_code == 204, response.content
     assert list(Novel.objects.values_list("id", "owner_id")) == [(uuid.UUID(public["id"]), None)]
     assert {str(n) for n in ai["deletes"]} == {private["id"], unlisted["id"]}
+
+
+# --- what a hostile server can answer (novels.services.fetch replaced) ---------------------------
+
+
+def serve(monkeypatch, data: bytes, *, kind="text", charset: str | None = None, name="tale.txt"):
+    """The URL import's fetch answers `data` as the server would have."""
+    from novels.fetch import Fetched
+
+    def fake_fetch(url, **_limits):
+        return Fetched(data=data, kind=kind, charset=charset, filename=name, url=url)
+
+    monkeypatch.setattr(services, "fetch", fake_fetch)
+
+
+def import_url(client):
+    return client.post(IMPORTS, {"url": "http://books.test/tale.txt"}, format="json")
+
+
+@pytest.mark.parametrize(
+    ("charset", "data"),
+    [
+        ("punycode", STORY),  # UnicodeError (not a UnicodeDecodeError): was a 500
+        ("unicode_escape", b"\\ud800 " + STORY),  # a lone surrogate: was a 500 and a stored novel
+        ("raw_unicode_escape", b"\\udfff " + STORY),
+        ("utf-7", b"+2AA- " + STORY),
+        ("idna", b"xn--zz9999 " + STORY),
+        ("a\x00b", STORY),
+    ],
+)
+def test_a_server_chosen_codec_that_is_no_charset_is_ignored(auth_api, ai, user, monkeypatch, charset, data):
+    serve(monkeypatch, data, charset=charset)
+    response = import_url(auth_api)
+    assert response.status_code == 202, response.content
+    text = ai["ingests"][0][1].text
+    assert text == data.decode("utf-8", errors="replace") or text == data.decode("cp1252")
+    assert not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def test_a_real_server_charset_is_used(auth_api, ai, monkeypatch):
+    serve(monkeypatch, ("Привет, мир. " * 30).encode("koi8-r"), charset="koi8-r")
+    assert import_url(auth_api).status_code == 202
+    assert ai["ingests"][0][1].text.startswith("Привет, мир.")
+
+
+def test_nul_and_control_characters_never_reach_a_title(auth_api, ai, monkeypatch):
+    page = b"<html><head><title>The\x00 Tale\x01\xc2\x85 Told</title></head><body><p>" + STORY
+    page += b"</p></body>"
+    serve(monkeypatch, page, kind="html", name="page")
+    response = import_url(auth_api)  # was 400 "Malformed request." (PostgreSQL refuses NUL)
+    assert response.status_code == 202, response.content
+    assert response.json()["novel"]["title"] == "The Tale Told"
+    assert ai["ingests"][0][1].title == "The Tale Told"
+
+
+def test_a_gutenberg_header_with_control_characters_is_cleaned(auth_api, ai):
+    data = GUTENBERG.replace(b"Title: Tiny Tale", b"Title: Tiny\x07 Tale\x00")
+    data = data.replace(b"Some Body", b"Some\x1bBody")
+    novel = upload(auth_api, "pg.txt", data).json()["novel"]
+    assert (novel["title"], novel["author"]) == ("Tiny Tale", "Some Body")
+
+
+def test_a_story_the_ingest_contract_refuses_is_refused_before_anything_is_stored(auth_api, ai, monkeypatch):
+    contract = services.ReaderIngest
+
+    def refusing(**fields):
+        return contract(**{**fields, "created_by": "not a uuid"})
+
+    monkeypatch.setattr(services, "ReaderIngest", refusing)
+    body = assert_envelope(upload(auth_api, "a.txt", STORY), 400, "VALIDATION_ERROR")
+    assert body["message"] == services.UNUSABLE and body["details"] == {"file": [services.UNUSABLE]}
+    assert services.UNUSABLE in services.RULES_IN_WORDS
+    assert not Novel.objects.exists() and ai["ingests"] == []
+
+
+def test_any_failure_after_the_novel_is_stored_deletes_it_and_keeps_the_quota(user, ai, monkeypatch):
+    from novels import selectors
+
+    def broken(self, novel_id, ingest, *, request_id=None):
+        assert Novel.objects.filter(id=novel_id).exists()
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(AiClient, "ingest_reader_novel", broken)
+    source = services.ImportSource(data=STORY, filename="a.txt", kind="text", source="upload")
+    with pytest.raises(RuntimeError):
+        services.novel_import(owner=user, source=source)
+    assert not Novel.objects.exists()
+    assert selectors.quota_of(user).used_count == 0
+
+
+def test_a_failure_reading_the_novel_back_deletes_it(user, ai, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("database gone")
+
+    source = services.ImportSource(data=STORY, filename="a.txt", kind="text", source="upload")
+    monkeypatch.setattr(Novel, "refresh_from_db", broken)
+    with pytest.raises(RuntimeError):
+        services.novel_import(owner=user, source=source)
+    assert not Novel.objects.exists() and len(ai["ingests"]) == 1
