@@ -11,15 +11,12 @@ import { makeApi } from './lib/endpoints';
 import { generateTree } from './lib/treeLayout';
 import { TokenStore } from './lib/tokens';
 import { FakeEventSource } from './test/fakeEventSource';
+import { novelFixture } from './test/fixtures';
+import { jwt } from './test/harness';
 
 const USER = '11111111-1111-4111-8111-111111111111';
 const SCENARIO = '33333333-3333-4333-8333-333333333333';
 const NOVEL = '44444444-4444-4444-8444-444444444444';
-
-function jwt(claims: Record<string, unknown>): string {
-  const b64 = (value: unknown) => btoa(JSON.stringify(value)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-  return `${b64({ alg: 'RS256' })}.${b64(claims)}.sig`;
-}
 
 const page = (content: unknown[], extra: Record<string, unknown> = {}) => ({
   content,
@@ -43,20 +40,7 @@ const scenario = {
   updated_at: '2026-01-01T00:00:00Z',
 };
 
-const novel = {
-  id: NOVEL,
-  slug: 'pride-and-prejudice',
-  title: 'Pride and Prejudice',
-  author: 'Jane Austen',
-  publication_year: 1813,
-  genre: 'novel',
-  language: 'en',
-  ingestion_status: 'completed',
-  total_passages: 885,
-  total_characters: 30,
-  created_at: '2026-01-01T00:00:00Z',
-  updated_at: '2026-01-01T00:00:00Z',
-};
+const novel = novelFixture();
 
 const tree = { ...generateTree(40), id: SCENARIO, depth: 3, total_descendants: 39 };
 

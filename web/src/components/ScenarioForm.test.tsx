@@ -3,27 +3,11 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../lib/api';
 import { SCENARIO_TYPES, TYPE_SPECS, buildParameters, mapServerErrors } from '../lib/scenarioSchema';
-import type { Novel, ScenarioType } from '../lib/types';
+import type { ScenarioType } from '../lib/types';
+import { novelFixture } from '../test/fixtures';
 import { ScenarioForm } from './ScenarioForm';
 
-const novel: Novel = {
-  id: 'n1',
-  slug: 'pride-and-prejudice',
-  title: 'Pride and Prejudice',
-  author: 'Jane Austen',
-  publication_year: 1813,
-  genre: 'novel',
-  language: 'en',
-  ingestion_status: 'completed',
-  total_passages: 885,
-  total_characters: 30,
-  vectordb_collection_id: 'novel_passages',
-  owner_id: null,
-  visibility: 'public',
-  source: 'catalogue',
-  created_at: '2026-01-01T00:00:00Z',
-  updated_at: '2026-01-01T00:00:00Z',
-};
+const novel = novelFixture({ id: 'n1' });
 
 function renderCreate(type: ScenarioType, onSubmit = vi.fn(async () => undefined)) {
   render(<ScenarioForm mode="create" novels={[novel]} initialBaseStory="pride-and-prejudice" initialType={type} onSubmit={onSubmit} />);

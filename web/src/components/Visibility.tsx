@@ -1,8 +1,11 @@
-/** Who may see a conversation: the choices in words, a badge, and a select
- * with a one-line explanation of the choice. */
+/** Who may see a conversation or a story: the choices in words, a badge, a
+ * select with a one-line explanation of the choice, and the owner's control
+ * that saves a choice at once. */
 
+import { useState, type ReactNode } from 'react';
+import { ApiError } from '../lib/api';
 import type { Visibility } from '../lib/types';
-import { FieldError, fieldErrorId } from './common';
+import { ErrorBanner, FieldError, fieldErrorId } from './common';
 
 export const VISIBILITIES: ReadonlyArray<{ value: Visibility; label: string; help: string }> = [
   { value: 'private', label: 'Private', help: 'Only you can see it.' },
@@ -75,6 +78,70 @@ export function VisibilitySelect({
         {value ? visibilityHelp(value) : 'As set in your settings.'}
       </p>
       <FieldError name={errorName} messages={errors} />
+    </div>
+  );
+}
+
+/** The owner's select, saved as soon as a new choice is made: "Saved." in a
+ * status, or the refusal (under the select when it is about the field); then
+ * whatever else the owner may do there (`children`, e.g. a delete button). */
+export function VisibilityControl({
+  id,
+  value,
+  save,
+  className = 'visibility-control',
+  testId,
+  selectTestId,
+  statusTestId,
+  errorName,
+  children,
+}: {
+  id: string;
+  value: Visibility;
+  save: (next: Visibility) => Promise<void>;
+  className?: string;
+  testId?: string;
+  selectTestId?: string;
+  statusTestId?: string;
+  errorName?: string;
+  children?: ReactNode;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [status, setStatus] = useState('');
+  const details = error instanceof ApiError ? error.details : {};
+
+  const change = async (next: Visibility | '') => {
+    if (!next || next === value) return;
+    setBusy(true);
+    setError(null);
+    setStatus('');
+    try {
+      await save(next);
+      setStatus('Saved.');
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className={className} data-testid={testId}>
+      <VisibilitySelect
+        id={id}
+        value={value}
+        onChange={(v) => void change(v)}
+        disabled={busy}
+        errors={details.visibility}
+        errorName={errorName}
+        testId={selectTestId}
+      />
+      <span role="status" className="small muted" data-testid={statusTestId}>
+        {status}
+      </span>
+      {!details.visibility && <ErrorBanner error={error} />}
+      {children}
     </div>
   );
 }

@@ -7,8 +7,9 @@ import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ConversationImportForm } from '../components/ConversationImport';
 import { PromptPanel } from '../components/PromptPanel';
-import type { Cast, Conversation, MessagePrompt } from '../lib/types';
+import type { Cast, MessagePrompt } from '../lib/types';
 import { FakeEventSource } from '../test/fakeEventSource';
+import { conversationFixture } from '../test/fixtures';
 import { captureDownloads, envelope, file, json, renderRoutes, USER_ID, type Handler } from '../test/harness';
 import { ConversationPage } from './ConversationPage';
 
@@ -19,32 +20,6 @@ const BOOK_A = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
 const BOOK_B = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb';
 const CARD_ID = '77777777-7777-4777-8777-777777777777';
 const PAGE = (n: number) => ({ number: 0, size: 100, total_elements: n, total_pages: n ? 1 : 0 });
-
-function conversation(owner = USER_ID): Conversation {
-  return {
-    visibility: 'public',
-    id: CONV,
-    title: 'Tea at Netherfield',
-    parent_conversation_id: null,
-    is_fork: false,
-    scenario_id: SCENARIO,
-    user_id: owner,
-    scenario: {
-      id: SCENARIO,
-      base_story: 'pride-and-prejudice',
-      scenario_type: 'CHARACTER_CHANGE',
-      parameters: { character: 'Elizabeth Bennet', property: 'personality', new_value: 'Shy' },
-      is_deleted: false,
-    },
-    user: { id: owner, username: 'reader', avatar_url: null },
-    like_count: 0,
-    message_count: 0,
-    messages: [],
-    messages_truncated: false,
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-  } as unknown as Conversation;
-}
 
 const lorebookItem = (id: string, name: string, entries: number) => ({
   id,
@@ -58,7 +33,7 @@ const lorebookItem = (id: string, name: string, entries: number) => ({
 function routes(owner: string, extra: Record<string, Handler> = {}): Record<string, Handler> {
   const cast: Cast = { narrator: false, members: [] };
   return {
-    [`GET /conversations/${CONV}`]: () => json(200, conversation(owner)),
+    [`GET /conversations/${CONV}`]: () => json(200, conversationFixture({ owner })),
     [`GET /conversations/${CONV}/messages`]: () => json(200, { content: [], cursors: { older: null, newer: null } }),
     [`GET /conversations/${CONV}/cast`]: () => json(200, cast),
     [`GET /scenarios/${SCENARIO}`]: () => json(200, { id: SCENARIO, novel_id: null }),

@@ -9,6 +9,8 @@ import { streamStorageKey, writePersistedStream } from '../lib/stream';
 import { TokenStore } from '../lib/tokens';
 import type { Alternatives, Cast, ChatMessage, Conversation, MessagePrompt, MessageSpeaker, Visibility } from '../lib/types';
 import { FakeEventSource } from '../test/fakeEventSource';
+import { conversationFixture } from '../test/fixtures';
+import { jwt } from '../test/harness';
 import { ConversationPage } from './ConversationPage';
 
 const OWNER = '11111111-1111-4111-8111-111111111111';
@@ -18,35 +20,8 @@ const AI = 'http://ai.test:8000';
 const streamUrl = (mid: string, ticket = 'T1') => `${AI}/api/ai/conversations/${CONV}/stream?message_id=${mid}&ticket=${ticket}`;
 const future = () => new Date(Date.now() + 5 * 60_000).toISOString();
 
-function jwt(claims: Record<string, unknown>): string {
-  const b64 = (value: unknown) => btoa(JSON.stringify(value)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-  return `${b64({ alg: 'RS256' })}.${b64(claims)}.signature`;
-}
-
 function conversation(messages: ChatMessage[], visibility: Visibility = 'public'): Conversation {
-  return {
-    visibility,
-    id: CONV,
-    title: 'Tea at Netherfield',
-    parent_conversation_id: null,
-    is_fork: false,
-    scenario_id: SCENARIO,
-    user_id: OWNER,
-    scenario: {
-      id: SCENARIO,
-      base_story: 'pride-and-prejudice',
-      scenario_type: 'CHARACTER_CHANGE',
-      parameters: { character: 'Elizabeth Bennet', property: 'personality', new_value: 'Shy' },
-      is_deleted: false,
-    },
-    user: { id: OWNER, username: 'reader', avatar_url: null },
-    like_count: 2,
-    message_count: messages.length,
-    messages,
-    messages_truncated: false,
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-  };
+  return conversationFixture({ owner: OWNER, messages, visibility, likes: 2 });
 }
 
 interface Request {

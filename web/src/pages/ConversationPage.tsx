@@ -6,7 +6,7 @@
  * of its messages. */
 
 import { MEMO_MAX, MESSAGE_MAX } from '../api/rules';
-import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Markdown, UserLink, fieldErrorId } from '../components/common';
 import { DownloadButtons } from '../components/Downloads';
@@ -17,7 +17,7 @@ import { TypeBadge } from '../components/ScenarioCard';
 import { ScenePanel } from '../components/ScenePanel';
 import { Snippet } from '../components/Snippet';
 import { ConversationBrief } from '../components/Timeline';
-import { VisibilityBadge, VisibilitySelect } from '../components/Visibility';
+import { VisibilityBadge, VisibilityControl, VisibilitySelect } from '../components/Visibility';
 import { ApiError } from '../lib/api';
 import { findMessage } from '../lib/endpoints';
 import { formatDateTime, plural, speakerName } from '../lib/format';
@@ -501,27 +501,13 @@ export function ConversationPage() {
           />
           {isOwner && (
             <>
-              <button
-                type="button"
-                className="secondary memory-toggle"
-                aria-expanded={memoryOpen}
-                aria-controls={memoryOpen ? 'memory-panel' : undefined}
-                onClick={() => setMemoryOpen((open) => !open)}
-                data-testid="memory-toggle"
-              >
+              <PanelToggle open={memoryOpen} controls="memory-panel" onToggle={setMemoryOpen} testId="memory-toggle">
                 What they know
-              </button>
+              </PanelToggle>
               {memoryOpen && <MemoryPanel conversationId={id} canEdit={isOwner} refreshKey={memoryKey} />}
-              <button
-                type="button"
-                className="secondary memory-toggle"
-                aria-expanded={loreOpen}
-                aria-controls={loreOpen ? 'lorebook-links' : undefined}
-                onClick={() => setLoreOpen((open) => !open)}
-                data-testid="lorebooks-toggle"
-              >
+              <PanelToggle open={loreOpen} controls="lorebook-links" onToggle={setLoreOpen} testId="lorebooks-toggle">
                 Lorebooks
-              </button>
+              </PanelToggle>
               {loreOpen && <LorebookLinks conversationId={id} />}
             </>
           )}
@@ -545,7 +531,36 @@ export function ConversationPage() {
   );
 }
 
+/** Shows or hides one of the owner's side panels (`controls`: its element id). */
+function PanelToggle({
+  open,
+  controls,
+  onToggle,
+  testId,
+  children,
+}: {
+  open: boolean;
+  controls: string;
+  onToggle: (update: (open: boolean) => boolean) => void;
+  testId: string;
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="button"
+      className="secondary memory-toggle"
+      aria-expanded={open}
+      aria-controls={open ? controls : undefined}
+      onClick={() => onToggle((was) => !was)}
+      data-testid={testId}
+    >
+      {children}
+    </button>
+  );
+}
+
 function ConversationHeader({ conversation, isOwner }: { conversation: Conversation; isOwner: boolean }) {
+  const api = useApi();
   const s = conversation.scenario;
   // Kept here: changing it must not reload the history the page streams into.
   const [visibility, setVisibility] = useState<Visibility | undefined>(conversation.visibility);
@@ -569,43 +584,18 @@ function ConversationHeader({ conversation, isOwner }: { conversation: Conversat
           Forked from <Link to={`/conversations/${conversation.parent_conversation_id}`}>the original conversation</Link>
         </p>
       )}
-      {isOwner && visibility && <VisibilityControl conversationId={conversation.id} value={visibility} onSaved={setVisibility} />}
+      {isOwner && visibility && (
+        <VisibilityControl
+          id="conversation-visibility"
+          value={visibility}
+          save={async (next) => {
+            const updated = await api.updateConversation(conversation.id, { visibility: next });
+            setVisibility(updated.visibility ?? next);
+          }}
+          statusTestId="visibility-status"
+        />
+      )}
     </header>
-  );
-}
-
-/** The owner chooses who may see the conversation (saved at once). */
-function VisibilityControl({ conversationId, value, onSaved }: { conversationId: string; value: Visibility; onSaved: (v: Visibility) => void }) {
-  const api = useApi();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [status, setStatus] = useState('');
-  const details = error instanceof ApiError ? error.details : {};
-
-  const change = async (next: Visibility | '') => {
-    if (!next || next === value) return;
-    setBusy(true);
-    setError(null);
-    setStatus('');
-    try {
-      const updated = await api.updateConversation(conversationId, { visibility: next });
-      onSaved(updated.visibility ?? next);
-      setStatus('Saved.');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <div className="visibility-control">
-      <VisibilitySelect id="conversation-visibility" value={value} onChange={(v) => void change(v)} disabled={busy} errors={details.visibility} />
-      <span role="status" className="small muted" data-testid="visibility-status">
-        {status}
-      </span>
-      {!details.visibility && <ErrorBanner error={error} />}
-    </div>
   );
 }
 

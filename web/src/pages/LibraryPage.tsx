@@ -4,19 +4,20 @@
  * (lorebook_v3 and SillyTavern World Info in and out) and conversation
  * files. Every imported text is shown as plain text, never as markup. */
 
-import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { Fragment, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { Empty, ErrorBanner, FieldError, Loading, Pagination, fieldErrorId } from '../components/common';
 import { ConversationImportForm } from '../components/ConversationImport';
 import { DeleteButton } from '../components/DeleteButton';
 import { DownloadButtons } from '../components/Downloads';
+import { FileField, FileImportForm, extensionOf, useImportSubmit } from '../components/FileImport';
 import { RequireLogin } from '../components/Layout';
-import { VisibilityBadge, VisibilitySelect } from '../components/Visibility';
+import { VisibilityBadge, VisibilityControl, VisibilitySelect } from '../components/Visibility';
 import { ApiError } from '../lib/api';
 import { blobToDataUrl } from '../lib/download';
 import { formatBytes, formatDateTime, plural } from '../lib/format';
 import { useApi, useResource } from '../lib/session';
-import type { CharacterCard, IngestJob, Lorebook, NovelImportAccepted, OwnNovel, Visibility } from '../lib/types';
+import type { CharacterCard, IngestJob, Lorebook, NovelImportAccepted, OwnNovel, Page, Visibility } from '../lib/types';
 import { StatusBadge } from './NovelPages';
 
 /** Limits the server applies too (checked here first to save an upload). */
@@ -68,69 +69,6 @@ function Library() {
       {tab === 'lorebooks' && <Lorebooks />}
       {tab === 'conversations' && <ConversationImportForm />}
     </section>
-  );
-}
-
-/** The extension of a file name, lower case, without the dot. */
-function extensionOf(name: string): string {
-  const match = /\.([a-z0-9]+)$/i.exec(name);
-  return match ? match[1].toLowerCase() : '';
-}
-
-/** An import refused: the envelope's details under their fields, its message in the banner. */
-function useImportErrors() {
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [error, setError] = useState<unknown>(null);
-  return {
-    errors,
-    error,
-    check: (found: Record<string, string[]>) => {
-      setErrors(found);
-      setError(null);
-      return Object.keys(found).length === 0;
-    },
-    fail: (err: unknown) => {
-      setErrors(err instanceof ApiError ? err.details : {});
-      setError(err);
-    },
-    clear: () => {
-      setErrors({});
-      setError(null);
-    },
-  };
-}
-
-function FileField({
-  id,
-  label,
-  accept,
-  name = 'file',
-  errors,
-  onChange,
-  testId,
-}: {
-  id: string;
-  label: string;
-  accept: string;
-  name?: string;
-  errors?: string[];
-  onChange: (file: File | null) => void;
-  testId: string;
-}) {
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        type="file"
-        accept={accept}
-        onChange={(e) => onChange(e.target.files?.[0] ?? null)}
-        aria-invalid={errors?.length ? true : undefined}
-        aria-describedby={errors?.length ? fieldErrorId(name) : undefined}
-        data-testid={testId}
-      />
-      <FieldError name={name} messages={errors} />
-    </div>
   );
 }
 
@@ -234,11 +172,10 @@ function StoryImportForm({ onImported }: { onImported: (accepted: NovelImportAcc
   const [title, setTitle] = useState('');
   const [author, setAuthor] = useState('');
   const [visibility, setVisibility] = useState<Visibility>('private');
-  const [busy, setBusy] = useState(false);
-  const failure = useImportErrors();
-  const { errors } = failure;
+  const sending = useImportSubmit();
+  const { errors } = sending;
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const found: Record<string, string[]> = {};
     if (mode === 'file') {
@@ -248,22 +185,14 @@ function StoryImportForm({ onImported }: { onImported: (accepted: NovelImportAcc
     } else if (!/^https?:\/\/\S+$/i.test(url.trim())) {
       found.url = ['Enter a web address starting with http:// or https://.'];
     }
-    if (!failure.check(found)) return;
     const options = { title: title.trim() || undefined, author: author.trim() || undefined, visibility };
-    setBusy(true);
-    try {
-      const result = mode === 'file' && file ? await api.importNovelFile(file, options) : await api.importNovelUrl(url.trim(), options);
-      onImported(result);
+    void sending.submit(event.currentTarget, found, async () => {
+      onImported(mode === 'file' && file ? await api.importNovelFile(file, options) : await api.importNovelUrl(url.trim(), options));
       setFile(null);
       setUrl('');
       setTitle('');
       setAuthor('');
-      (event.target as HTMLFormElement).reset();
-    } catch (err) {
-      failure.fail(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -328,9 +257,9 @@ function StoryImportForm({ onImported }: { onImported: (accepted: NovelImportAcc
         errors={errors.visibility}
         testId="story-visibility"
       />
-      <ErrorBanner error={failure.error} />
-      <button type="submit" disabled={busy} data-testid="story-submit">
-        {busy ? 'Uploading…' : 'Import the story'}
+      <ErrorBanner error={sending.error} />
+      <button type="submit" disabled={sending.busy} data-testid="story-submit">
+        {sending.busy ? 'Uploading…' : 'Import the story'}
       </button>
     </form>
   );
@@ -348,26 +277,7 @@ function StoryCard({
   onDeleted: () => void;
 }) {
   const api = useApi();
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const [status, setStatus] = useState('');
-  const details = error instanceof ApiError ? error.details : {};
   const running = runningStatus(novel.ingestion_status);
-
-  const changeVisibility = async (next: Visibility | '') => {
-    if (!next || next === novel.visibility) return;
-    setBusy(true);
-    setError(null);
-    setStatus('');
-    try {
-      onChanged(await api.updateNovel(novel.id, { visibility: next }));
-      setStatus('Saved.');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <li className="card" data-testid="story" data-id={novel.id} data-status={novel.ingestion_status}>
@@ -383,30 +293,23 @@ function StoryCard({
       </p>
       {running && novel.ingest_job_id && <JobProgress jobId={novel.ingest_job_id} onDone={onDone} />}
       {running && !novel.ingest_job_id && <p className="small muted">Waiting to be read…</p>}
-      <div className="actions">
-        <VisibilitySelect
-          id={`story-visibility-${novel.id}`}
-          label="Who can see it"
-          value={novel.visibility}
-          onChange={(v) => void changeVisibility(v)}
-          disabled={busy}
-          errors={details.visibility}
-          errorName={`visibility-${novel.id}`}
-          testId="story-visibility-select"
+      <VisibilityControl
+        id={`story-visibility-${novel.id}`}
+        value={novel.visibility}
+        save={async (next) => onChanged(await api.updateNovel(novel.id, { visibility: next }))}
+        className="novel-owner"
+        selectTestId="story-visibility-select"
+        errorName={`visibility-${novel.id}`}
+      >
+        <DeleteButton
+          what={`“${novel.title}”`}
+          onDelete={async () => {
+            await api.deleteNovel(novel.id);
+            onDeleted();
+          }}
+          testId="story-delete"
         />
-        <span role="status" className="small muted">
-          {status}
-        </span>
-      </div>
-      {!details.visibility && <ErrorBanner error={error} />}
-      <DeleteButton
-        what={`“${novel.title}”`}
-        onDelete={async () => {
-          await api.deleteNovel(novel.id);
-          onDeleted();
-        }}
-        testId="story-delete"
-      />
+      </VisibilityControl>
     </li>
   );
 }
@@ -468,70 +371,184 @@ function JobProgress({ jobId, onDone }: { jobId: string; onDone: () => void }) {
   );
 }
 
-// -- characters ----------------------------------------------------------------
+// -- characters and lorebooks -------------------------------------------------------
 
-function Characters() {
-  const api = useApi();
+/** A shelf of the reader's imports under its import form: what was just
+ * imported opens at once (shown from the import's answer), "Open" shows one,
+ * deleting it closes it. Its detail and delete have the test ids
+ * `${kind}-detail` and `${kind}-delete`. */
+function Shelf<Item extends { id: string }, Full extends { id: string; name: string }>({
+  kind,
+  label,
+  heading,
+  help,
+  empty,
+  noun,
+  listClassName,
+  loadPage,
+  loadOne,
+  remove,
+  importForm,
+  renderItem,
+  renderDetail,
+}: {
+  kind: string;
+  label: string;
+  heading: string;
+  help?: ReactNode;
+  empty: string;
+  noun: string;
+  listClassName: string;
+  loadPage: (query: { page: number; size: number }, signal: AbortSignal) => Promise<Page<Item>>;
+  loadOne: (id: string, signal: AbortSignal) => Promise<Full>;
+  remove: (id: string) => Promise<void>;
+  importForm: (onImported: (item: Full) => void) => ReactNode;
+  renderItem: (item: Item, open: () => void) => ReactNode;
+  renderDetail: (item: Full) => ReactNode;
+}) {
   const [page, setPage] = useState(0);
   const [openId, setOpenId] = useState<string | null>(null);
-  const [fresh, setFresh] = useState<CharacterCard | null>(null);
-  const cards = useResource((signal) => api.cards({ page, size: 20 }, signal), [page]);
+  const [fresh, setFresh] = useState<Full | null>(null);
+  const list = useResource((signal) => loadPage({ page, size: 20 }, signal), [page]);
 
   return (
-    <section aria-label="Characters">
-      <CardImportForm
-        onImported={(card) => {
-          setFresh(card);
-          setOpenId(card.id);
-          setPage(0);
-          cards.reload();
-        }}
-      />
+    <section aria-label={label}>
+      {importForm((item) => {
+        setFresh(item);
+        setOpenId(item.id);
+        setPage(0);
+        list.reload();
+      })}
       {openId && (
-        <CardDetail
+        <ShelfDetail
           key={openId}
+          kind={kind}
           id={openId}
           initial={fresh?.id === openId ? fresh : null}
+          load={loadOne}
+          render={renderDetail}
           onClose={() => setOpenId(null)}
-          onDeleted={() => {
+          onDelete={async (id) => {
+            await remove(id);
             setOpenId(null);
-            cards.reload();
+            list.reload();
           }}
         />
       )}
-      <h2 className="h-small">Your characters</h2>
-      <ErrorBanner error={cards.error} onRetry={cards.reload} />
-      {cards.loading && !cards.data && <Loading />}
-      {cards.data &&
-        (cards.data.content.length === 0 ? (
-          <Empty>No characters yet: import a Character Card.</Empty>
+      <h2 className="h-small">{heading}</h2>
+      {help}
+      <ErrorBanner error={list.error} onRetry={list.reload} />
+      {list.loading && !list.data && <Loading />}
+      {list.data &&
+        (list.data.content.length === 0 ? (
+          <Empty>{empty}</Empty>
         ) : (
           <>
-            <ul className="card-list library-cards">
-              {cards.data.content.map((c) => (
-                <li key={c.id} className="card small-card library-card" data-testid="character-card" data-id={c.id}>
-                  {c.has_image ? <CardImage id={c.id} name={c.name} /> : <span className="card-thumb card-thumb-empty" aria-hidden="true" />}
-                  <div>
-                    <h3>{c.name}</h3>
-                    <p className="small muted">
-                      {c.nickname ? `“${c.nickname}” · ` : ''}
-                      {specLabel(c.spec, c.spec_version)} · {c.container.toUpperCase()}
-                      {c.creator ? ` · by ${c.creator}` : ''}
-                      {c.lorebook_entries ? ` · ${plural(c.lorebook_entries, 'lore entry', 'lore entries')}` : ''}
-                    </p>
-                    {c.tags.length > 0 && <p className="small muted">{c.tags.join(' · ')}</p>}
-                    <button type="button" className="secondary small" onClick={() => setOpenId(c.id)} data-testid="character-open">
-                      Open
-                    </button>
-                  </div>
-                </li>
+            <ul className={listClassName}>
+              {list.data.content.map((item) => (
+                <Fragment key={item.id}>{renderItem(item, () => setOpenId(item.id))}</Fragment>
               ))}
             </ul>
-            <Pagination page={cards.data.page} onChange={setPage} noun="character" />
+            <Pagination page={list.data.page} onChange={setPage} noun={noun} />
           </>
         ))}
     </section>
   );
+}
+
+function ShelfDetail<Full extends { id: string; name: string }>({
+  kind,
+  id,
+  initial,
+  load,
+  render,
+  onClose,
+  onDelete,
+}: {
+  kind: string;
+  id: string;
+  initial: Full | null;
+  load: (id: string, signal: AbortSignal) => Promise<Full>;
+  render: (item: Full) => ReactNode;
+  onClose: () => void;
+  onDelete: (id: string) => Promise<void>;
+}) {
+  const resource = useResource(initial ? null : (signal) => load(id, signal), [id]);
+  const item = initial ?? resource.data;
+  if (!item) return resource.error ? <ErrorBanner error={resource.error} onRetry={resource.reload} /> : <Loading />;
+  return (
+    <section className="card library-detail" aria-label={item.name} data-testid={`${kind}-detail`}>
+      <div className="library-detail-head">
+        <h2>{item.name}</h2>
+        <button type="button" className="secondary small" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {render(item)}
+      <DeleteButton what={item.name} onDelete={() => onDelete(item.id)} testId={`${kind}-delete`} />
+    </section>
+  );
+}
+
+// -- characters ----------------------------------------------------------------
+
+function Characters() {
+  const api = useApi();
+  return (
+    <Shelf
+      kind="character"
+      label="Characters"
+      heading="Your characters"
+      empty="No characters yet: import a Character Card."
+      noun="character"
+      listClassName="card-list library-cards"
+      loadPage={(query, signal) => api.cards(query, signal)}
+      loadOne={(id, signal) => api.card(id, signal)}
+      remove={(id) => api.deleteCard(id)}
+      importForm={(onImported) => (
+        <FileImportForm
+          idPrefix="card"
+          testId="card-import"
+          title="Import a character"
+          help="Character Card V1, V2 or V3: JSON, PNG (the card inside the picture) or CHARX."
+          fileLabel="Card file (.json up to 2 MB, .png up to 10 MB, .charx up to 20 MB)"
+          accept=".json,.png,.charx,application/json,image/png"
+          check={checkCard}
+          upload={(file) => api.importCard(file)}
+          onImported={onImported}
+          submitLabel="Import the character"
+        />
+      )}
+      renderItem={(c, open) => (
+        <li className="card small-card library-card" data-testid="character-card" data-id={c.id}>
+          {c.has_image ? <CardImage id={c.id} name={c.name} /> : <span className="card-thumb card-thumb-empty" aria-hidden="true" />}
+          <div>
+            <h3>{c.name}</h3>
+            <p className="small muted">
+              {c.nickname ? `“${c.nickname}” · ` : ''}
+              {specLabel(c.spec, c.spec_version)} · {c.container.toUpperCase()}
+              {c.creator ? ` · by ${c.creator}` : ''}
+              {c.lorebook_entries ? ` · ${plural(c.lorebook_entries, 'lore entry', 'lore entries')}` : ''}
+            </p>
+            {c.tags.length > 0 && <p className="small muted">{c.tags.join(' · ')}</p>}
+            <button type="button" className="secondary small" onClick={open} data-testid="character-open">
+              Open
+            </button>
+          </div>
+        </li>
+      )}
+      renderDetail={(c) => <CardDetail card={c} />}
+    />
+  );
+}
+
+function checkCard(file: File | null): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  const ext = file ? extensionOf(file.name) : '';
+  if (!file) found.file = ['Choose a .json, .png or .charx card.'];
+  else if (!(ext in CARD_MAX_BYTES)) found.file = ['Only .json, .png and .charx cards can be imported.'];
+  else if (file.size > CARD_MAX_BYTES[ext]) found.file = [`A .${ext} card can be at most ${formatBytes(CARD_MAX_BYTES[ext])}.`];
+  return found;
 }
 
 function specLabel(spec: string, version: string): string {
@@ -560,69 +577,10 @@ function CardImage({ id, name, large = false }: { id: string; name: string; larg
   return <img className={`card-thumb${large ? ' large' : ''}`} src={url} alt={`${name}’s picture`} data-testid="character-image" />;
 }
 
-function CardImportForm({ onImported }: { onImported: (card: CharacterCard) => void }) {
+function CardDetail({ card: c }: { card: CharacterCard }) {
   const api = useApi();
-  const [file, setFile] = useState<File | null>(null);
-  const [busy, setBusy] = useState(false);
-  const failure = useImportErrors();
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found: Record<string, string[]> = {};
-    const ext = file ? extensionOf(file.name) : '';
-    if (!file) found.file = ['Choose a .json, .png or .charx card.'];
-    else if (!(ext in CARD_MAX_BYTES)) found.file = ['Only .json, .png and .charx cards can be imported.'];
-    else if (file.size > CARD_MAX_BYTES[ext]) found.file = [`A .${ext} card can be at most ${formatBytes(CARD_MAX_BYTES[ext])}.`];
-    if (!failure.check(found) || !file) return;
-    setBusy(true);
-    try {
-      onImported(await api.importCard(file));
-      setFile(null);
-      (event.target as HTMLFormElement).reset();
-    } catch (err) {
-      failure.fail(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <form className="card" onSubmit={submit} noValidate data-testid="card-import">
-      <h2 className="h-small">Import a character</h2>
-      <p className="help">Character Card V1, V2 or V3: JSON, PNG (the card inside the picture) or CHARX.</p>
-      <FileField
-        id="card-file"
-        label="Card file (.json up to 2 MB, .png up to 10 MB, .charx up to 20 MB)"
-        accept=".json,.png,.charx,application/json,image/png"
-        errors={failure.errors.file}
-        onChange={setFile}
-        testId="card-file"
-      />
-      <ErrorBanner error={failure.error} />
-      <button type="submit" disabled={busy} data-testid="card-submit">
-        {busy ? 'Importing…' : 'Import the character'}
-      </button>
-    </form>
-  );
-}
-
-function CardDetail({
-  id,
-  initial,
-  onClose,
-  onDeleted,
-}: {
-  id: string;
-  initial: CharacterCard | null;
-  onClose: () => void;
-  onDeleted: () => void;
-}) {
-  const api = useApi();
-  const card = useResource(initial ? null : (signal) => api.card(id, signal), [id]);
-  const c = initial ?? card.data;
-  if (!c) return card.error ? <ErrorBanner error={card.error} onRetry={card.reload} /> : <Loading />;
-  return (
-    <Panel title={c.name} onClose={onClose} testId="character-detail">
+    <>
       <div className="card-detail-head">
         {c.has_image && <CardImage id={c.id} name={c.name} large />}
         <p className="small muted">
@@ -670,29 +628,7 @@ function CardDetail({
           { label: 'CHARX', testId: 'character-export-charx', fetch: () => api.exportCard(c.id, 'charx') },
         ]}
       />
-      <DeleteButton
-        what={c.name}
-        onDelete={async () => {
-          await api.deleteCard(c.id);
-          onDeleted();
-        }}
-        testId="character-delete"
-      />
-    </Panel>
-  );
-}
-
-function Panel({ title, onClose, testId, children }: { title: string; onClose: () => void; testId: string; children: ReactNode }) {
-  return (
-    <section className="card library-detail" aria-label={title} data-testid={testId}>
-      <div className="library-detail-head">
-        <h2>{title}</h2>
-        <button type="button" className="secondary small" onClick={onClose}>
-          Close
-        </button>
-      </div>
-      {children}
-    </section>
+    </>
   );
 }
 
@@ -706,124 +642,60 @@ const KIND_LABEL: Record<string, string> = {
 
 function Lorebooks() {
   const api = useApi();
-  const [page, setPage] = useState(0);
-  const [openId, setOpenId] = useState<string | null>(null);
-  const [fresh, setFresh] = useState<Lorebook | null>(null);
-  const books = useResource((signal) => api.lorebooks({ page, size: 20 }, signal), [page]);
-
   return (
-    <section aria-label="Lorebooks">
-      <LorebookImportForm
-        onImported={(book) => {
-          setFresh(book);
-          setOpenId(book.id);
-          setPage(0);
-          books.reload();
-        }}
-      />
-      {openId && (
-        <LorebookDetail
-          key={openId}
-          id={openId}
-          initial={fresh?.id === openId ? fresh : null}
-          onClose={() => setOpenId(null)}
-          onDeleted={() => {
-            setOpenId(null);
-            books.reload();
-          }}
+    <Shelf
+      kind="lorebook"
+      label="Lorebooks"
+      heading="Your lorebooks"
+      help={<p className="help">Attach one to a conversation (its “Lorebooks” box): entries whose keys appear in recent messages join the prompt.</p>}
+      empty="No lorebooks yet."
+      noun="lorebook"
+      listClassName="card-list"
+      loadPage={(query, signal) => api.lorebooks(query, signal)}
+      loadOne={(id, signal) => api.lorebook(id, signal)}
+      remove={(id) => api.deleteLorebook(id)}
+      importForm={(onImported) => (
+        <FileImportForm
+          idPrefix="lorebook"
+          testId="lorebook-import"
+          title="Import a lorebook"
+          help="A lorebook_v3 file, SillyTavern World Info or a card’s character_book (.json)."
+          fileLabel="Lorebook file (.json, up to 2 MB)"
+          accept=".json,application/json"
+          check={checkLorebook}
+          upload={(file) => api.importLorebook(file)}
+          onImported={onImported}
+          submitLabel="Import the lorebook"
         />
       )}
-      <h2 className="h-small">Your lorebooks</h2>
-      <p className="help">Attach one to a conversation (its “Lorebooks” box): entries whose keys appear in recent messages join the prompt.</p>
-      <ErrorBanner error={books.error} onRetry={books.reload} />
-      {books.loading && !books.data && <Loading />}
-      {books.data &&
-        (books.data.content.length === 0 ? (
-          <Empty>No lorebooks yet.</Empty>
-        ) : (
-          <>
-            <ul className="card-list">
-              {books.data.content.map((b) => (
-                <li key={b.id} className="card small-card" data-testid="lorebook" data-id={b.id}>
-                  <h3>{b.name}</h3>
-                  <p className="small muted">
-                    {plural(b.entry_count, 'entry', 'entries')} · {KIND_LABEL[b.kind] ?? b.kind} · {formatDateTime(b.created_at)}
-                  </p>
-                  <button type="button" className="secondary small" onClick={() => setOpenId(b.id)} data-testid="lorebook-open">
-                    Open
-                  </button>
-                </li>
-              ))}
-            </ul>
-            <Pagination page={books.data.page} onChange={setPage} noun="lorebook" />
-          </>
-        ))}
-    </section>
+      renderItem={(b, open) => (
+        <li className="card small-card" data-testid="lorebook" data-id={b.id}>
+          <h3>{b.name}</h3>
+          <p className="small muted">
+            {plural(b.entry_count, 'entry', 'entries')} · {KIND_LABEL[b.kind] ?? b.kind} · {formatDateTime(b.created_at)}
+          </p>
+          <button type="button" className="secondary small" onClick={open} data-testid="lorebook-open">
+            Open
+          </button>
+        </li>
+      )}
+      renderDetail={(b) => <LorebookDetail book={b} />}
+    />
   );
 }
 
-function LorebookImportForm({ onImported }: { onImported: (book: Lorebook) => void }) {
-  const api = useApi();
-  const [file, setFile] = useState<File | null>(null);
-  const [busy, setBusy] = useState(false);
-  const failure = useImportErrors();
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    const found: Record<string, string[]> = {};
-    if (!file) found.file = ['Choose a .json lorebook.'];
-    else if (extensionOf(file.name) !== 'json') found.file = ['Only .json lorebooks can be imported.'];
-    else if (file.size > LOREBOOK_MAX_BYTES) found.file = [`A lorebook can be at most ${formatBytes(LOREBOOK_MAX_BYTES)}.`];
-    if (!failure.check(found) || !file) return;
-    setBusy(true);
-    try {
-      onImported(await api.importLorebook(file));
-      setFile(null);
-      (event.target as HTMLFormElement).reset();
-    } catch (err) {
-      failure.fail(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <form className="card" onSubmit={submit} noValidate data-testid="lorebook-import">
-      <h2 className="h-small">Import a lorebook</h2>
-      <p className="help">A lorebook_v3 file, SillyTavern World Info or a card’s character_book (.json).</p>
-      <FileField
-        id="lorebook-file"
-        label="Lorebook file (.json, up to 2 MB)"
-        accept=".json,application/json"
-        errors={failure.errors.file}
-        onChange={setFile}
-        testId="lorebook-file"
-      />
-      <ErrorBanner error={failure.error} />
-      <button type="submit" disabled={busy} data-testid="lorebook-submit">
-        {busy ? 'Importing…' : 'Import the lorebook'}
-      </button>
-    </form>
-  );
+function checkLorebook(file: File | null): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  if (!file) found.file = ['Choose a .json lorebook.'];
+  else if (extensionOf(file.name) !== 'json') found.file = ['Only .json lorebooks can be imported.'];
+  else if (file.size > LOREBOOK_MAX_BYTES) found.file = [`A lorebook can be at most ${formatBytes(LOREBOOK_MAX_BYTES)}.`];
+  return found;
 }
 
-function LorebookDetail({
-  id,
-  initial,
-  onClose,
-  onDeleted,
-}: {
-  id: string;
-  initial: Lorebook | null;
-  onClose: () => void;
-  onDeleted: () => void;
-}) {
+function LorebookDetail({ book: b }: { book: Lorebook }) {
   const api = useApi();
-  const book = useResource(initial ? null : (signal) => api.lorebook(id, signal), [id]);
-  const b = initial ?? book.data;
-  if (!b) return book.error ? <ErrorBanner error={book.error} onRetry={book.reload} /> : <Loading />;
   return (
-    <Panel title={b.name} onClose={onClose} testId="lorebook-detail">
+    <>
       <p className="small muted">
         {plural(b.entry_count, 'entry', 'entries')} · came as {KIND_LABEL[b.kind] ?? b.kind} · imported {formatDateTime(b.created_at)}
       </p>
@@ -856,14 +728,6 @@ function LorebookDetail({
           </li>
         ))}
       </ol>
-      <DeleteButton
-        what={b.name}
-        onDelete={async () => {
-          await api.deleteLorebook(b.id);
-          onDeleted();
-        }}
-        testId="lorebook-delete"
-      />
-    </Panel>
+    </>
   );
 }

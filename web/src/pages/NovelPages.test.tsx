@@ -2,33 +2,13 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Novel } from '../lib/types';
+import { NOVEL_ID, novelFixture } from '../test/fixtures';
 import { captureDownloads, envelope, file, json, renderRoutes, USER_ID, type Handler } from '../test/harness';
 import { NovelDetailPage } from './NovelPages';
 
-const NOVEL_ID = '44444444-4444-4444-8444-444444444444';
 const OTHER = '55555555-5555-4555-8555-555555555555';
 
-function novel(over: Partial<Novel> = {}): Novel {
-  return {
-    id: NOVEL_ID,
-    slug: 'pride-and-prejudice',
-    title: 'Pride and Prejudice',
-    author: 'Jane Austen',
-    publication_year: 1813,
-    genre: 'novel',
-    language: 'en',
-    ingestion_status: 'completed',
-    total_passages: 885,
-    total_characters: 2,
-    vectordb_collection_id: 'novel_passages',
-    owner_id: null,
-    visibility: 'public',
-    source: 'catalogue',
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-    ...over,
-  } as Novel;
-}
+const novel = (over: Partial<Novel> = {}) => novelFixture({ total_characters: 2, ...over });
 
 const CHARACTERS = [
   { id: 'c-eliza', vectordb_id: 'c-eliza', novel_id: NOVEL_ID, name: 'Elizabeth Bennet', aliases: [], description: '', personality_traits: [], role: 'protagonist', first_chapter: 1, mention_count: 500 },

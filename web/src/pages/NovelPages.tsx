@@ -3,12 +3,12 @@ import { Link, useNavigate, useParams, useSearchParams } from 'react-router-dom'
 import { Empty, ErrorBanner, Loading, Pagination } from '../components/common';
 import { DeleteButton } from '../components/DeleteButton';
 import { DownloadButtons } from '../components/Downloads';
-import { VisibilityBadge, VisibilitySelect } from '../components/Visibility';
+import { VisibilityBadge, VisibilityControl } from '../components/Visibility';
 import { ScenarioList } from '../components/ScenarioCard';
 import { ApiError } from '../lib/api';
 import { plural } from '../lib/format';
 import { useApi, useResource, useSession } from '../lib/session';
-import type { Character, Novel, PassageSearchResult, Visibility } from '../lib/types';
+import type { Character, Novel, PassageSearchResult } from '../lib/types';
 
 const STATUSES = ['pending', 'processing', 'completed', 'failed', 'missing'] as const;
 
@@ -214,33 +214,15 @@ function castId(c: Character): string {
 function NovelOwnerControls({ novel, onChanged }: { novel: Novel; onChanged: (novel: Novel) => void }) {
   const api = useApi();
   const navigate = useNavigate();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [status, setStatus] = useState('');
-  const details = error instanceof ApiError ? error.details : {};
-
-  const change = async (next: Visibility | '') => {
-    if (!next || next === novel.visibility) return;
-    setBusy(true);
-    setError(null);
-    setStatus('');
-    try {
-      onChanged(await api.updateNovel(novel.id, { visibility: next }));
-      setStatus('Saved.');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <div className="novel-owner" data-testid="novel-owner">
-      <VisibilitySelect id="novel-visibility" value={novel.visibility} onChange={(v) => void change(v)} disabled={busy} errors={details.visibility} testId="novel-visibility" />
-      <span role="status" className="small muted">
-        {status}
-      </span>
-      {!details.visibility && <ErrorBanner error={error} />}
+    <VisibilityControl
+      id="novel-visibility"
+      value={novel.visibility}
+      save={async (next) => onChanged(await api.updateNovel(novel.id, { visibility: next }))}
+      className="novel-owner"
+      testId="novel-owner"
+      selectTestId="novel-visibility"
+    >
       <DeleteButton
         what={`“${novel.title}”`}
         onDelete={async () => {
@@ -249,7 +231,7 @@ function NovelOwnerControls({ novel, onChanged }: { novel: Novel; onChanged: (no
         }}
         testId="novel-delete"
       />
-    </div>
+    </VisibilityControl>
   );
 }
 
