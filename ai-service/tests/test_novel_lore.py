@@ -73,6 +73,30 @@ async def test_lore_has_the_cast_and_places_with_their_sources(app):
     assert chapters == sorted(chapters)  # reading order
 
 
+async def test_front_matter_is_no_source(app):
+    """A title page or a publisher's line (chapter 0) names places too, but
+    says nothing about them: sources come from the story."""
+    client, store = app
+    novel = str(uuid.uuid4())
+    await _ingest(store, novel)
+    front = VectorPoint(
+        id=passage_id(novel, 99),
+        dense=[1.0] + [0.0] * 383,
+        payload={
+            "novel_id": novel,
+            "chunk_index": -1,
+            "chapter": 0,
+            "chapter_title": "",
+            "text": "Combe Press.",
+        },
+    )
+    await store.upsert(PASSAGES, [front])
+    lore = (await client.get(f"/api/ai/internal/novels/{novel}/lore", headers=SERVICE_AUTH)).json()
+    combe = next(p for p in lore["places"] if p["name"] == "Combe")
+    assert all(s["chapter"] > 0 for s in combe["sources"])
+    assert "Combe Press." not in combe["description"]
+
+
 async def test_lore_of_a_novel_without_passages_is_404(app):
     client, _ = app
     response = await client.get(

@@ -109,20 +109,23 @@ def _mentions(name: str, passages: list[dict]) -> int:
 def build_lore(novel_id: str, characters: list, passages: list[dict]) -> NovelLore:
     """The lore of a novel from its stored character points and passages."""
     passages = sorted(passages, key=lambda p: int(p.get("chunk_index") or 0))
+    # Sources come from the story itself: front matter (chapter 0: a title
+    # page, a publisher's line) names places and people too.
+    story = [p for p in passages if int(p.get("chapter") or 0) > 0] or passages
     cast = sorted((_character(h) for h in characters), key=lambda c: -c.mention_count)
     lore_characters = [
-        LoreCharacter(character=c, sources=_sources([c.name, *c.aliases], passages)) for c in cast
+        LoreCharacter(character=c, sources=_sources([c.name, *c.aliases], story)) for c in cast
     ]
     places = []
     for name in _places((novel_id, len(passages)), passages):
-        sources = _sources([name], passages)
+        sources = _sources([name], story)
         if not sources:
             continue
         description = " ".join(s.quote for s in sources)[:MAX_PLACE_TEXT_CHARS]
         places.append(
             LorePlace(
                 name=name,
-                mentions=_mentions(name, passages),
+                mentions=_mentions(name, story),
                 description=description,
                 sources=sources,
             )
