@@ -48,14 +48,22 @@ class Novel(models.Model):
         max_length=10,
         choices=[(v.value, v.value) for v in NovelVisibility],
         default=NovelVisibility.PUBLIC.value,
+        # A row written by SQL alone (bench seeds, older tools) is a catalogue novel.
+        db_default=NovelVisibility.PUBLIC.value,
         db_index=True,
     )
-    source = models.CharField(max_length=10, choices=NovelSource.choices, default=NovelSource.CATALOGUE)
-    source_url = models.CharField(max_length=2000, blank=True, default="")  # checked by novels/fetch.py
+    source = models.CharField(
+        max_length=10,
+        choices=NovelSource.choices,
+        default=NovelSource.CATALOGUE,
+        db_default=NovelSource.CATALOGUE,
+    )
+    # A URL import's address (checked by novels/fetch.py).
+    source_url = models.CharField(max_length=2000, blank=True, default="", db_default="")
     # The imported file's size (what the reader's byte quota counts).
-    source_bytes = models.BigIntegerField(default=0)
+    source_bytes = models.BigIntegerField(default=0, db_default=0)
     # The ai ingestion job of a reader's import (GET /api/ai/novels/status/{job_id}).
-    ingest_job_id = models.CharField(max_length=64, blank=True, default="")
+    ingest_job_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
