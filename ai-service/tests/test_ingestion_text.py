@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
+from gaji_contracts import gutenberg
 
 from gaji_ai.embeddings import count_tokens
-from gaji_ai.ingestion import text as text_module
 from gaji_ai.ingestion.chunking import DEFAULT_MAX_TOKENS, chunk_chapters
 from gaji_ai.ingestion.text import (
     HeaderMetadata,
@@ -217,16 +217,16 @@ def test_the_linear_markers_find_the_spans_the_old_ones_found():
         "*** END OF THE PROJECT GUTENBERG EBOOK X ***", "End of the Project Gutenberg's X", "***",
     ]  # fmt: skip
     pairs = [
-        (OLD_START, text_module.START_MARKER),
-        (OLD_END, text_module.END_MARKER),
-        (OLD_END_LINE, text_module.END_LINE),
+        (OLD_START, gutenberg.START_MARKER),
+        (OLD_END, gutenberg.END_MARKER),
+        (OLD_END_LINE, gutenberg.END_LINE),
     ]
     rng = random.Random(11)
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
         for old, new in pairs:
             match = old.search(text)
-            assert text_module._find(new, text) == (match.span() if match else None), text
+            assert gutenberg.find_marker(new, text) == (match.span() if match else None), text
         assert as_tuple(strip_gutenberg(text)) == old_strip(text)
 
 

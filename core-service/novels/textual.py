@@ -10,6 +10,8 @@ import codecs
 import re
 from html.parser import HTMLParser
 
+from gaji_contracts.gutenberg import split_gutenberg
+
 # The same rules as ai's ingestion (gaji_ai/ingestion/text.py: decode), so
 # what core checks is what ai will read.
 _ENCODINGS = ("utf-8", "cp1252", "latin-1")
@@ -17,13 +19,6 @@ _ENCODINGS = ("utf-8", "cp1252", "latin-1")
 # written in: they turn escapes into any code point (lone surrogates
 # included) or fail with a bare UnicodeError.
 _NOT_CHARSETS = {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "utf-7", "undefined", "charmap"}
-# A marker line may be indented (`^[^\S\n]*`: whitespace within its line).
-# `^\s*` would be quadratic on a run of blank lines (every line start rescans
-# the run); _find() widens a match back over the blank lines before it,
-# where `^\s*` would have started it: the same spans, in linear time.
-START_MARKER = re.compile(r"^[^\S\n]*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
-END_MARKER = re.compile(r"^[^\S\n]*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
-END_LINE = re.compile(r"^[^\S\n]*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
 HEADER_FIELD = re.compile(r"^(Title|Author)\s*:\s*(.+)$", re.I | re.M)
 # Control characters other than tab, newline, carriage return and form feed:
 # a "text" file full of them is a binary file with the wrong name.
@@ -75,20 +70,6 @@ def decode(data: bytes, charset: str | None = None) -> str:
     return storable(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _find(pattern: re.Pattern, text: str) -> tuple[int, int] | None:
-    """(start, end) of the first match of a marker pattern, the start
-    widened back to the first of the blank lines right before it."""
-    match = pattern.search(text)
-    if match is None:
-        return None
-    start = match.start()
-    blank = len(text[:start].rstrip())  # where the whitespace before the marker starts
-    if blank == 0:
-        return 0, match.end()
-    newline = text.find("\n", blank, start)
-    return (newline + 1 if newline >= 0 else start), match.end()
-
-
 def looks_binary(text: str) -> bool:
     """More than 1% control characters (NUL and friends): not a text file."""
     sample = text[:100_000]
@@ -97,21 +78,16 @@ def looks_binary(text: str) -> bool:
 
 def body_of(text: str) -> str:
     """The text without a Project Gutenberg header and licence (as ai strips them)."""
-    start = _find(START_MARKER, text)
-    body = text[start[1] :] if start else text
-    end = _find(END_MARKER, body) or _find(END_LINE, body)
-    if end:
-        body = body[: end[0]]
-    return body.strip("\n")
+    return split_gutenberg(text).body
 
 
 def gutenberg_header(text: str) -> dict[str, str]:
     """`Title:` and `Author:` of a Project Gutenberg header (before its START marker)."""
-    start = _find(START_MARKER, text)
-    if not start:
+    parts = split_gutenberg(text)
+    if not parts.had_header:
         return {}
     found: dict[str, str] = {}
-    for match in HEADER_FIELD.finditer(text[: start[0]]):
+    for match in HEADER_FIELD.finditer(parts.header):
         found.setdefault(match.group(1).lower(), match.group(2).strip())
     return found
 

@@ -13,18 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-# A marker line may be indented (`^[^\S\n]*`: whitespace within its line).
-# `^\s*` would be quadratic on a run of blank lines (every line start rescans
-# the run); _find() widens a match back over the blank lines before it,
-# where `^\s*` would have started it: the same spans, in linear time.
-START_MARKER = re.compile(
-    r"^[^\S\n]*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M
-)
-END_MARKER = re.compile(
-    r"^[^\S\n]*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M
-)
-# Older files end with a plain line instead of the starred marker.
-END_LINE = re.compile(r"^[^\S\n]*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
+from gaji_contracts.gutenberg import split_gutenberg
+
 HEADER_FIELD = re.compile(r"^(Title|Author|Language|Original publication)\s*:\s*(.+)$", re.I | re.M)
 YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 
@@ -68,20 +58,6 @@ def decode(data: bytes) -> str:
     return text.replace("\x00", "")
 
 
-def _find(pattern: re.Pattern, text: str) -> tuple[int, int] | None:
-    """(start, end) of the first match of a marker pattern, the start
-    widened back to the first of the blank lines right before it."""
-    match = pattern.search(text)
-    if match is None:
-        return None
-    start = match.start()
-    blank = len(text[:start].rstrip())  # where the whitespace before the marker starts
-    if blank == 0:
-        return 0, match.end()
-    newline = text.find("\n", blank, start)
-    return (newline + 1 if newline >= 0 else start), match.end()
-
-
 @dataclass(frozen=True)
 class HeaderMetadata:
     title: str | None = None
@@ -115,16 +91,9 @@ class Document:
 
 def strip_gutenberg(text: str) -> Document:
     """Remove the Project Gutenberg header and licence footer when present."""
-    start = _find(START_MARKER, text)
-    if start:
-        header, body = text[: start[0]], text[start[1] :]
-    else:
-        header, body = "", text
-    end = _find(END_MARKER, body) or _find(END_LINE, body)
-    if end:
-        body = body[: end[0]]
+    parts = split_gutenberg(text)
     return Document(
-        body=body.strip("\n"), metadata=_header_metadata(header), had_header=bool(start)
+        body=parts.body, metadata=_header_metadata(parts.header), had_header=parts.had_header
     )
 
 

@@ -9,9 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from gaji_contracts import gutenberg
 
 from novels import textual
-from novels.textual import _closed_markup, _find, body_of, decode, gutenberg_header, html_document_text
+from novels.textual import _closed_markup, body_of, decode, gutenberg_header, html_document_text
 
 NOVELS = Path(__file__).resolve().parents[3] / "data" / "novels"
 
@@ -21,9 +22,9 @@ OLD_START = re.compile(r"^\s*\*{3}\s*START OF (THE|THIS) PROJECT GUTENBERG.*?\*{
 OLD_END = re.compile(r"^\s*\*{3}\s*END OF (THE|THIS) PROJECT GUTENBERG.*?\*{3}\s*$", re.I | re.M)
 OLD_END_LINE = re.compile(r"^\s*End of (the )?Project Gutenberg'?s? .*$", re.I | re.M)
 PAIRS = [
-    (OLD_START, textual.START_MARKER),
-    (OLD_END, textual.END_MARKER),
-    (OLD_END_LINE, textual.END_LINE),
+    (OLD_START, gutenberg.START_MARKER),
+    (OLD_END, gutenberg.END_MARKER),
+    (OLD_END_LINE, gutenberg.END_LINE),
 ]
 
 
@@ -48,7 +49,7 @@ def old_header(text: str) -> dict[str, str]:
 
 def spans(old: re.Pattern, new: re.Pattern, text: str) -> tuple:
     match = old.search(text)
-    return (match.span() if match else None), _find(new, text)
+    return (match.span() if match else None), gutenberg.find_marker(new, text)
 
 
 # --- Project Gutenberg markers ------------------------------------------------------------
