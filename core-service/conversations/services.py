@@ -78,6 +78,7 @@ from conversations.versions import (
 from integrations.ai import AiClient, AiInvalidModel, AiUnavailable, check_model
 from notifications import services as notify
 from novels.selectors import can_read as can_read_novel
+from novels.selectors import can_read_by_id as can_read_novel_by_id
 from scenarios import selectors as scenario_selectors
 from scenarios.models import Scenario
 from scenarios.search import reader_wrote
@@ -388,7 +389,7 @@ def _generation_request(
     grounded = (
         novel is not None
         and novel.ingestion_status == "completed"
-        and can_read_novel(novel, conversation.user)
+        and can_read_novel_by_id(novel, conversation.user_id)
     )
     history = selectors.history_before(conversation.id, history_position, settings.CHAT_HISTORY_MESSAGES)
     first = answers[0]

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from gaji_contracts.novels import NovelVisibility
@@ -25,6 +26,14 @@ def can_read(novel: Novel, user) -> bool:
     if novel.visibility != PRIVATE:
         return True
     return is_owner_or_staff(novel, user)
+
+
+def can_read_by_id(novel: Novel, user_id) -> bool:
+    """can_read for a user known only by id (a chat turn's owner): no query
+    unless the novel is someone else's private one (then: are they staff?)."""
+    if novel.visibility != PRIVATE or (novel.owner_id is not None and novel.owner_id == user_id):
+        return True
+    return get_user_model().objects.filter(id=user_id, is_staff=True).exists()
 
 
 def is_owner_or_staff(novel: Novel, user) -> bool:

@@ -114,3 +114,19 @@ def test_a_novel_made_private_grounds_nobody_elses_turns_or_forks(
     mine = create(client, scenario, visibility="private").json()
     assert send(client, Conversation.objects.get(id=mine["id"]), "Mine?").status_code == 202
     assert stub_ai.last["body"].novel_id == own_novel.id
+
+
+def test_who_may_read_a_novel_by_id_alone(user, own_novel, make_user, django_assert_num_queries):
+    """The turn's check takes the owner's id: no query for the novel's owner
+    or a public novel, one to ask whether anyone else is staff."""
+    from novels.selectors import can_read_by_id
+
+    other, staff = make_user(), make_user(is_staff=True)
+    with django_assert_num_queries(0):
+        assert can_read_by_id(own_novel, user.id)
+    with django_assert_num_queries(1):
+        assert not can_read_by_id(own_novel, other.id)
+    assert can_read_by_id(own_novel, staff.id)
+    own_novel.visibility = "unlisted"
+    with django_assert_num_queries(0):
+        assert can_read_by_id(own_novel, other.id)
