@@ -257,3 +257,22 @@ def upload(name: str, data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+class Routes:
+    """The import, read and export requests of one kind (`characters` or
+    `lorebooks`), as a client sends them."""
+
+    def __init__(self, kind: str) -> None:
+        self.list = f"/api/v1/{kind}"
+        self.import_ = f"{self.list}/import"
+
+    def post_file(self, client, name: str, data: bytes):
+        return client.post(self.import_, {"file": upload(name, data)}, format="multipart")
+
+    def post_json(self, client, document):
+        return client.post(self.import_, json.dumps(document), content_type="application/json")
+
+    def export(self, client, item_id, fmt: str | None = None):
+        query = f"?format={fmt}" if fmt else ""
+        return client.get(f"{self.list}/{item_id}/export{query}")

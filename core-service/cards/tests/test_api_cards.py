@@ -18,13 +18,13 @@ from cards.tests.api_builders import (
     V1,
     V2,
     V3,
+    Routes,
     charx,
     chunk,
     client_for,
     png_card,
     png_chunks,
     png_texts,
-    upload,
     zip_members,
 )
 from conftest import assert_envelope
@@ -35,27 +35,8 @@ IMPORT = "/api/v1/characters/import"
 LIST = "/api/v1/characters"
 
 
-@pytest.fixture
-def reader(make_user):
-    return make_user(username="reader")
-
-
-@pytest.fixture
-def client(reader):
-    return client_for(reader)
-
-
-def post_file(client, name: str, data: bytes):
-    return client.post(IMPORT, {"file": upload(name, data)}, format="multipart")
-
-
-def post_json(client, document):
-    return client.post(IMPORT, json.dumps(document), content_type="application/json")
-
-
-def export(client, card_id, fmt: str | None = None):
-    query = f"?format={fmt}" if fmt else ""
-    return client.get(f"{LIST}/{card_id}/export{query}")
+ROUTES = Routes("characters")
+post_file, post_json, export = ROUTES.post_file, ROUTES.post_json, ROUTES.export
 
 
 def test_a_v2_json_file_imports_with_its_normalized_fields(client):

@@ -12,7 +12,7 @@ import pytest
 
 from cards import services
 from cards.models import Lorebook, LorebookLink
-from cards.tests.api_builders import LOREBOOK_V3, V2, WORLDINFO, client_for, upload
+from cards.tests.api_builders import LOREBOOK_V3, V2, WORLDINFO, Routes, client_for
 from conftest import assert_envelope
 from conversations.tests.helpers import make_conversation
 from novels.models import Novel
@@ -24,27 +24,8 @@ IMPORT = "/api/v1/lorebooks/import"
 LIST = "/api/v1/lorebooks"
 
 
-@pytest.fixture
-def reader(make_user):
-    return make_user(username="reader")
-
-
-@pytest.fixture
-def client(reader):
-    return client_for(reader)
-
-
-def post_file(client, name: str, data: bytes):
-    return client.post(IMPORT, {"file": upload(name, data)}, format="multipart")
-
-
-def post_json(client, document):
-    return client.post(IMPORT, json.dumps(document), content_type="application/json")
-
-
-def export(client, book_id, fmt: str | None = None):
-    query = f"?format={fmt}" if fmt else ""
-    return client.get(f"{LIST}/{book_id}/export{query}")
+ROUTES = Routes("lorebooks")
+post_file, post_json, export = ROUTES.post_file, ROUTES.post_json, ROUTES.export
 
 
 def test_a_lorebook_v3_imports_with_its_entries(client):
